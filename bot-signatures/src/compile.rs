@@ -1,0 +1,67 @@
+//! Compiles a catalog into the edge matcher's artifact
+//! ([`bot_signatures_matcher::CompiledCatalog`]): signatures in precedence
+//! order, with the literal index extracted from each pattern.
+
+use bot_signatures_matcher::{
+    ARTIFACT_VERSION, CompiledCatalog, Matcher, MatcherError, SignatureMeta, precedence_key,
+};
+
+use crate::catalog::{Catalog, Signature};
+use crate::pattern;
+
+/// A compiled catalog plus, for each compiled signature, its index in the
+/// source catalog.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// The artifact the edge loads.
+    pub artifact: CompiledCatalog,
+    /// `source[i]` is the catalog index of `artifact.signatures[i]`.
+    pub source: Vec<usize>,
+}
+
+impl Compiled {
+    /// Loads the artifact into a matcher.
+    pub fn matcher(&self) -> Result<Matcher, MatcherError> {
+        Matcher::new(self.artifact.clone())
+    }
+}
+
+/// Compiles every signature whose pattern passes [`pattern::check`]; the others
+/// are left out (the validator reports them).
+pub fn compile(catalog: &Catalog) -> Compiled {
+    let mut order: Vec<(usize, &Signature, regex_syntax::hir::Hir)> = catalog
+        .signatures
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| pattern::check(&s.pattern).ok().map(|hir| (i, s, hir)))
+        .collect();
+    order.sort_by_key(|(i, s, _)| precedence_key(s.generic, s.action, &s.pattern, *i));
+
+    let mut artifact = CompiledCatalog {
+        version: ARTIFACT_VERSION,
+        signatures: Vec::new(),
+        literals: Vec::new(),
+        unindexed: Vec::new(),
+    };
+    let mut source = Vec::with_capacity(order.len());
+    for (rank, (i, s, hir)) in order.into_iter().enumerate() {
+        let rank = u32::try_from(rank).unwrap_or(u32::MAX);
+        let lits = pattern::literals(&hir);
+        match &lits {
+            Some(l) => artifact
+                .literals
+                .extend(l.set.iter().map(|lit| (lit.clone(), rank))),
+            None => artifact.unindexed.push(rank),
+        }
+        artifact.signatures.push(SignatureMeta {
+            id: s.id.clone(),
+            action: s.action,
+            category: s.category.clone(),
+            generic: s.generic,
+            pattern: s.pattern.clone(),
+            exact: lits.is_some_and(|l| l.exact),
+        });
+        source.push(i);
+    }
+    Compiled { artifact, source }
+}

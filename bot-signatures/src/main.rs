@@ -1,0 +1,438 @@
+//! `bot-signatures`, the analyst CLI: check the catalog, test and classify
+//! user-agents, import third-party lists, print statistics and compile the
+//! edge artifact. Exit codes: 0 ok, 1 findings (check errors), 2 usage,
+//! 3 catalog unusable, 4 I/O.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use bot_signatures::catalog::Catalog;
+use bot_signatures::corpus::BrowserCorpus;
+use bot_signatures::validate::{Report, validate};
+use bot_signatures::{Severity, import};
+use clap::{Args, Parser, Subcommand};
+
+/// The bot-signature catalog: validate it, test user-agents against it,
+/// import third-party lists, and compile it for the edge.
+///
+/// By default the catalog is `bot-signatures/catalog/` of the repository
+/// you are in (searched upwards from the current directory); outside a
+/// checkout, the catalog built into this binary.
+#[derive(Debug, Parser)]
+#[command(name = "bot-signatures", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate the whole catalog: syntax, WAF compatibility, duplicates,
+    /// examples, shadowing, and false positives against a browser corpus.
+    Check {
+        #[command(flatten)]
+        catalog: CatalogArgs,
+        #[command(flatten)]
+        browsers: BrowserArgs,
+    },
+    /// Read user-agents from stdin, one per line; write one line per input:
+    /// the deciding signature's id, or `-` when none matches.
+    Classify {
+        #[command(flatten)]
+        catalog: CatalogArgs,
+    },
+    /// Show which signatures match a user-agent, which one decides, and why.
+    Test {
+        /// The user-agent to test.
+        user_agent: String,
+        #[command(flatten)]
+        catalog: CatalogArgs,
+    },
+    /// Print counts by action, category and index kind.
+    Stats {
+        #[command(flatten)]
+        catalog: CatalogArgs,
+    },
+    /// Write the compiled matcher artifact (JSON) that the edge bundle loads.
+    Compile {
+        #[command(flatten)]
+        catalog: CatalogArgs,
+        /// Where to write the artifact.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Regenerate the imported catalog file from the npm package
+    /// `crawler-user-agents` installed by `npm ci`.
+    Import {
+        /// crawler-user-agents.json to read [default: node_modules/crawler-user-agents/ of the repository].
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// The `added` date for entries upstream does not date (YYYY-MM-DD) [default: today, UTC].
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// Where to write [default: <catalog>/imported/crawler-user-agents.toml].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        catalog: CatalogArgs,
+        #[command(flatten)]
+        browsers: BrowserArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CatalogArgs {
+    /// Catalog directory or file [default: bot-signatures/catalog of this checkout, else built-in].
+    #[arg(long, value_name = "PATH", help_heading = "Catalog")]
+    catalog: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct BrowserArgs {
+    /// Browser user-agents no signature may match (JSON array or one per line)
+    /// [default: node_modules/user-agents/dist/user-agents.json].
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "False-positive guard",
+        conflicts_with = "no_browsers"
+    )]
+    browsers: Option<PathBuf>,
+    /// Skip the browser false-positive guard (not for CI).
+    #[arg(long, help_heading = "False-positive guard")]
+    no_browsers: bool,
+}
+
+/// Exit codes, in the sysexits spirit.
+mod exit {
+    pub const FINDINGS: u8 = 1;
+    pub const CATALOG: u8 = 3;
+    pub const IO: u8 = 4;
+}
+
+/// A failure with its exit code.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn fail(code: u8) -> impl FnOnce(anyhow::Error) -> Failure {
+    move |error| Failure { code, error }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure { code, error }) => {
+            eprintln!("bot-signatures: error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Check { catalog, browsers } => {
+            let (catalog, parse, origin) = load_catalog(&catalog).map_err(fail(exit::CATALOG))?;
+            let corpus = load_browsers(&browsers).map_err(fail(exit::IO))?;
+            let report = validate(&catalog, corpus.as_ref());
+            let mut all = parse;
+            all.extend(report.diagnostics.iter().cloned());
+            for d in &all {
+                eprintln!("{d}");
+            }
+            let errors = all.iter().filter(|d| d.severity == Severity::Error).count();
+            let warnings = all.len() - errors;
+            let corpus_note = corpus.map_or("browser guard skipped".to_owned(), |c| {
+                format!("{} browser user-agents", c.user_agents.len())
+            });
+            println!(
+                "checked {} signatures from {origin} against {corpus_note}: {errors} error(s), {warnings} warning(s)",
+                catalog.signatures.len()
+            );
+            Ok(if errors > 0 { exit::FINDINGS } else { 0 })
+        }
+        Command::Classify { catalog } => {
+            let report = usable_report(&catalog)?;
+            let matcher = report
+                .compiled
+                .matcher()
+                .map_err(|e| fail(exit::CATALOG)(e.into()))?;
+            let stdin = std::io::stdin().lock();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for line in stdin.split(b'\n') {
+                let line = line.context("reading stdin").map_err(fail(exit::IO))?;
+                let line = line.strip_suffix(b"\r").unwrap_or(&line);
+                let ua = String::from_utf8_lossy(line);
+                let id = matcher
+                    .classify(&ua)
+                    .map_or("-", |v| v.signature.id.as_str());
+                writeln!(out, "{id}")
+                    .context("writing stdout")
+                    .map_err(fail(exit::IO))?;
+            }
+            out.flush()
+                .context("writing stdout")
+                .map_err(fail(exit::IO))?;
+            Ok(0)
+        }
+        Command::Test {
+            user_agent,
+            catalog,
+        } => {
+            let report = usable_report(&catalog)?;
+            let matcher = report
+                .compiled
+                .matcher()
+                .map_err(|e| fail(exit::CATALOG)(e.into()))?;
+            let matches = matcher.matches(&user_agent);
+            if matches.is_empty() {
+                println!("no signature matches: the edge treats this user-agent as a browser");
+                return Ok(0);
+            }
+            for (n, v) in matches.iter().enumerate() {
+                let s = v.signature;
+                let kind = if s.generic { "generic" } else { "specific" };
+                let mark = if n == 0 { "decides" } else { "       " };
+                println!(
+                    "{mark} {:<32} {:<10} {:<8} {:<16} /{}/",
+                    s.id,
+                    s.action.as_str(),
+                    kind,
+                    s.category,
+                    s.pattern
+                );
+            }
+            if matches.len() > 1 {
+                let (a, b) = (matches[0].signature, matches[1].signature);
+                let why = if a.generic != b.generic {
+                    "specific signatures win over generic ones".to_owned()
+                } else if a.action != b.action {
+                    format!(
+                        "{} wins over {} (allow > block > rate_limit > monitor)",
+                        a.action, b.action
+                    )
+                } else if a.pattern.len() != b.pattern.len() {
+                    "same kind and action: the longer (more specific) pattern wins".to_owned()
+                } else {
+                    "same kind, action and pattern length: the one earlier in the catalog wins"
+                        .to_owned()
+                };
+                println!("why: {why}");
+            }
+            Ok(0)
+        }
+        Command::Stats { catalog } => {
+            let report = usable_report(&catalog)?;
+            let a = &report.compiled.artifact;
+            let mut by_action = std::collections::BTreeMap::new();
+            let mut by_category = std::collections::BTreeMap::new();
+            for s in &a.signatures {
+                *by_action.entry(s.action.as_str()).or_insert(0usize) += 1;
+                *by_category.entry(s.category.as_str()).or_insert(0usize) += 1;
+            }
+            let generic = a.signatures.iter().filter(|s| s.generic).count();
+            let exact = a.signatures.iter().filter(|s| s.exact).count();
+            let bytes = serde_json::to_vec(a).map_or(0, |v| v.len());
+            println!(
+                "signatures: {} ({generic} generic, {} specific)",
+                a.signatures.len(),
+                a.signatures.len() - generic
+            );
+            println!("by action:  {}", join(&by_action));
+            println!("by category: {}", join(&by_category));
+            println!(
+                "index: {} literals; {exact} signatures decided by literals alone; {} unindexed",
+                a.literals.len(),
+                a.unindexed.len()
+            );
+            println!("artifact: {bytes} bytes of JSON");
+            Ok(0)
+        }
+        Command::Compile { catalog, out } => {
+            let report = usable_report(&catalog)?;
+            let json = serde_json::to_vec(&report.compiled.artifact)
+                .context("serializing")
+                .map_err(fail(exit::CATALOG))?;
+            write_atomically(&out, &json).map_err(fail(exit::IO))?;
+            eprintln!(
+                "wrote {} ({} signatures, {} bytes)",
+                out.display(),
+                report.compiled.artifact.signatures.len(),
+                json.len()
+            );
+            Ok(0)
+        }
+        Command::Import {
+            from,
+            date,
+            out,
+            catalog,
+            browsers,
+        } => {
+            let dir = match &catalog.catalog {
+                Some(p) => p.clone(),
+                None => find_repo_catalog().ok_or_else(|| fail(exit::CATALOG)(anyhow::anyhow!("no bot-signatures/catalog found above the current directory; pass --catalog DIR")))?,
+            };
+            let from = match from {
+                Some(p) => p,
+                None => find_upwards("node_modules/crawler-user-agents/crawler-user-agents.json")
+                    .ok_or_else(|| fail(exit::IO)(anyhow::anyhow!("node_modules/crawler-user-agents not found; run `npm ci` at the repository root or pass --from FILE")))?,
+            };
+            let package_dir = from.parent().unwrap_or(Path::new("."));
+            let version = std::fs::read_to_string(package_dir.join("package.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v.get("version").and_then(|v| v.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| "unknown".into());
+            let out = out.unwrap_or_else(|| dir.join("imported/crawler-user-agents.toml"));
+            let text = std::fs::read_to_string(&from)
+                .with_context(|| format!("reading {}", from.display()))
+                .map_err(fail(exit::IO))?;
+            let upstream: Vec<import::UpstreamEntry> = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a crawler-user-agents list", from.display()))
+                .map_err(fail(exit::IO))?;
+            // The rest of the catalog, without the file being regenerated.
+            let (mut existing, parse) =
+                Catalog::load(&dir).map_err(|e| fail(exit::CATALOG)(e.into()))?;
+            if let Some(d) = parse.first() {
+                return Err(fail(exit::CATALOG)(anyhow::anyhow!(
+                    "fix the catalog first:\n{d}"
+                )));
+            }
+            let out_name = out.display().to_string();
+            existing.signatures.retain(|s| s.location.file != out_name);
+            let corpus = load_browsers(&browsers).map_err(fail(exit::IO))?;
+            let date = date.unwrap_or_else(today_utc);
+            let imported = import::import(
+                &upstream,
+                &format!("crawler-user-agents@{version}"),
+                &date,
+                &existing,
+                corpus.as_ref(),
+            );
+            write_atomically(&out, imported.text.as_bytes()).map_err(fail(exit::IO))?;
+            let license = package_dir.join("LICENSE");
+            if license.is_file() {
+                let target = out.with_file_name("crawler-user-agents.LICENSE");
+                std::fs::copy(&license, &target)
+                    .with_context(|| format!("copying {}", license.display()))
+                    .map_err(fail(exit::IO))?;
+            }
+            println!(
+                "imported {} of {} entries from crawler-user-agents@{version} into {}; {} left out (listed at the end of the file)",
+                imported.written,
+                upstream.len(),
+                out.display(),
+                imported.skipped.len()
+            );
+            Ok(0)
+        }
+    }
+}
+
+fn join(map: &std::collections::BTreeMap<&str, usize>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Loads the catalog and refuses one with errors (the edge must not ship it).
+fn usable_report(args: &CatalogArgs) -> Result<Report, Failure> {
+    let (catalog, parse, origin) = load_catalog(args).map_err(fail(exit::CATALOG))?;
+    let report = validate(&catalog, None);
+    let errors: Vec<_> = parse
+        .iter()
+        .chain(&report.diagnostics)
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if let Some(first) = errors.first() {
+        return Err(fail(exit::CATALOG)(anyhow::anyhow!(
+            "the catalog from {origin} has {} error(s); run `bot-signatures check` for all of them. First:\n{first}",
+            errors.len()
+        )));
+    }
+    Ok(report)
+}
+
+fn load_catalog(
+    args: &CatalogArgs,
+) -> anyhow::Result<(Catalog, Vec<bot_signatures::Diagnostic>, String)> {
+    let path = args.catalog.clone().or_else(find_repo_catalog);
+    match path {
+        Some(p) => {
+            let (c, d) =
+                Catalog::load(&p).with_context(|| format!("loading catalog {}", p.display()))?;
+            Ok((c, d, p.display().to_string()))
+        }
+        None => {
+            let (c, d) = Catalog::embedded();
+            Ok((c, d, "the built-in catalog".into()))
+        }
+    }
+}
+
+fn load_browsers(args: &BrowserArgs) -> anyhow::Result<Option<BrowserCorpus>> {
+    if args.no_browsers {
+        return Ok(None);
+    }
+    let path = match &args.browsers {
+        Some(p) => p.clone(),
+        None => BrowserCorpus::find_default().context(
+            "run `npm ci` at the repository root, pass --browsers FILE, or --no-browsers",
+        )?,
+    };
+    Ok(Some(BrowserCorpus::load(&path)?))
+}
+
+fn find_upwards(relative: &str) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .map(|d| d.join(relative))
+        .find(|p| p.exists())
+}
+
+fn find_repo_catalog() -> Option<PathBuf> {
+    find_upwards("bot-signatures/catalog").filter(|p| p.is_dir())
+}
+
+/// Writes via a temporary file and a rename, so a failure never leaves half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+/// Today's date in UTC as YYYY-MM-DD (civil-from-days, no time zone database).
+fn today_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_app() {
+        Cli::command().debug_assert();
+    }
+}

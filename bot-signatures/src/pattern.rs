@@ -1,0 +1,481 @@
+//! One signature pattern on its own: the WAF-compatible dialect check and the
+//! extraction of the literals that any match must contain (the matcher's index).
+//!
+//! Patterns are ASCII regexes in the subset both the edge (regex-lite) and AWS
+//! WAF (a PCRE subset) run the same way: no back-references, look-around,
+//! atomic groups, possessive quantifiers, recursion, conditionals, Unicode
+//! classes, huge repeats, or more than [`MAX_PATTERN_CHARS`] characters.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// The WAF quota on one regex (the API accepts 512, the quota is 200).
+pub const MAX_PATTERN_CHARS: usize = 200;
+/// The largest counted repeat accepted (`{n,m}` with m above this is refused).
+pub const MAX_REPEAT: u32 = 100;
+/// Shortest literal worth indexing; patterns without one are "unindexed".
+pub const MIN_LITERAL_LEN: usize = 2;
+/// Largest set of literals one concatenation may expand to.
+const MAX_LITERAL_SET: usize = 32;
+
+/// Why a pattern cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternProblem {
+    /// True when the pattern is valid regex but outside what WAF and the edge run.
+    pub waf_only: bool,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub hint: String,
+}
+
+fn waf(message: impl Into<String>, hint: impl Into<String>) -> PatternProblem {
+    PatternProblem {
+        waf_only: true,
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+/// Checks that `pattern` compiles and stays in the WAF-compatible dialect.
+/// Returns the parsed HIR (case-sensitive; matching is case-insensitive).
+pub fn check(pattern: &str) -> Result<Hir, PatternProblem> {
+    if pattern.is_empty() {
+        return Err(PatternProblem {
+            waf_only: false,
+            message: "empty pattern".into(),
+            hint: "write the product token the crawler sends, e.g. 'FooBot/'".into(),
+        });
+    }
+    if let Some(c) = pattern
+        .chars()
+        .find(|c| !c.is_ascii() || c.is_ascii_control())
+    {
+        return Err(waf(
+            format!("pattern contains {c:?}: patterns are printable ASCII"),
+            "user-agents are ASCII; spell the character with an ASCII escape or drop it",
+        ));
+    }
+    if pattern.len() > MAX_PATTERN_CHARS {
+        return Err(waf(
+            format!(
+                "pattern is {} characters; WAF allows {MAX_PATTERN_CHARS} per regex",
+                pattern.len()
+            ),
+            "shorten it to the distinctive product token, or split it into two signatures",
+        ));
+    }
+    scan_unsupported(pattern)?;
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .map_err(|e| PatternProblem {
+            waf_only: false,
+            message: format!("pattern does not compile: {}", one_line(&e.to_string())),
+            hint: "escape regex metacharacters such as . ( ) + ? [ with a backslash".into(),
+        })?;
+    if let Err(e) = regex_lite::Regex::new(pattern) {
+        return Err(waf(
+            format!(
+                "the edge regex engine refuses the pattern: {}",
+                one_line(&e.to_string())
+            ),
+            "use only ASCII classes and plain syntax",
+        ));
+    }
+    check_repeats(&hir)?;
+    Ok(hir)
+}
+
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Finds constructs that WAF's regex dialect does not support, escape-aware.
+fn scan_unsupported(pattern: &str) -> Result<(), PatternProblem> {
+    let b = pattern.as_bytes();
+    let mut i = 0;
+    let mut in_class = false;
+    let mut after_quantifier = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\\' {
+            let next = b.get(i + 1).copied().unwrap_or(0);
+            match next {
+                b'1'..=b'9' | b'k' | b'g' => {
+                    return Err(waf(
+                        "back-references are not supported by WAF",
+                        "match the repeated text literally instead",
+                    ));
+                }
+                b'p' | b'P' => {
+                    return Err(waf(
+                        "Unicode classes (\\p, \\P) are not supported by WAF",
+                        "use an ASCII class such as [a-z]",
+                    ));
+                }
+                _ => {}
+            }
+            i += 2;
+            after_quantifier = false;
+            continue;
+        }
+        if in_class {
+            if c == b']' {
+                in_class = false;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'[' => {
+                in_class = true;
+                // A `]` right after `[` or `[^` is a literal member.
+                if b.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+                after_quantifier = false;
+            }
+            b'(' if b.get(i + 1) == Some(&b'?') => {
+                let rest = &pattern[i + 2..];
+                if rest.starts_with('=')
+                    || rest.starts_with('!')
+                    || rest.starts_with("<=")
+                    || rest.starts_with("<!")
+                {
+                    return Err(waf(
+                        "look-around is not supported by WAF",
+                        "match the surrounding text directly, or use \\b for a word boundary",
+                    ));
+                }
+                if rest.starts_with('>') {
+                    return Err(waf(
+                        "atomic groups (?>...) are not supported by WAF",
+                        "use a plain group (?:...)",
+                    ));
+                }
+                if rest.starts_with('(') {
+                    return Err(waf(
+                        "conditionals (?(...)...) are not supported by WAF",
+                        "write two signatures instead",
+                    ));
+                }
+                if rest.starts_with('R')
+                    || rest.starts_with(|ch: char| ch.is_ascii_digit())
+                    || rest.starts_with('&')
+                    || rest.starts_with("P>")
+                {
+                    return Err(waf(
+                        "recursion is not supported by WAF",
+                        "spell the pattern out",
+                    ));
+                }
+                i += 2;
+                after_quantifier = false;
+                continue;
+            }
+            b'+' if after_quantifier => {
+                return Err(waf(
+                    "possessive quantifiers (*+, ++, ?+, {n}+) are not supported by WAF",
+                    "drop the trailing +",
+                ));
+            }
+            b'*' | b'+' | b'}' => after_quantifier = true,
+            b'?' => after_quantifier = !after_quantifier,
+            _ => after_quantifier = false,
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+fn check_repeats(hir: &Hir) -> Result<(), PatternProblem> {
+    match hir.kind() {
+        HirKind::Repetition(rep) => {
+            let bound = rep.max.unwrap_or(rep.min);
+            if bound > MAX_REPEAT {
+                return Err(waf(
+                    format!("repeat bound {bound} is too large for WAF (at most {MAX_REPEAT})"),
+                    "use + or * instead of a large counted repeat",
+                ));
+            }
+            check_repeats(&rep.sub)
+        }
+        HirKind::Capture(cap) => check_repeats(&cap.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => {
+            subs.iter().try_for_each(check_repeats)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The literals any match must contain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Literals {
+    /// Lowercase, deduplicated, sorted.
+    pub set: Vec<String>,
+    /// True when the pattern matches exactly when the text contains one of
+    /// `set` (ASCII case-insensitively): no regex needs to run.
+    pub exact: bool,
+}
+
+impl Literals {
+    fn shortest(&self) -> usize {
+        self.set.iter().map(String::len).min().unwrap_or(0)
+    }
+}
+
+/// Extracts the required literals of a checked pattern, or `None` when no
+/// literal of at least [`MIN_LITERAL_LEN`] characters is required.
+pub fn literals(hir: &Hir) -> Option<Literals> {
+    let mut lits = required(hir)?;
+    lits.set.sort();
+    lits.set.dedup();
+    (lits.shortest() >= MIN_LITERAL_LEN).then_some(lits)
+}
+
+fn required(hir: &Hir) -> Option<Literals> {
+    match hir.kind() {
+        HirKind::Literal(lit) => {
+            let s = std::str::from_utf8(&lit.0).ok()?.to_ascii_lowercase();
+            Some(Literals {
+                set: vec![s],
+                exact: true,
+            })
+        }
+        HirKind::Class(class) => small_class(class).map(|set| Literals { set, exact: true }),
+        HirKind::Capture(cap) => required(&cap.sub),
+        HirKind::Repetition(rep) if rep.min >= 1 => {
+            let sub = required(&rep.sub)?;
+            let exact = sub.exact && rep.min == 1 && rep.max == Some(1);
+            Some(Literals { exact, ..sub })
+        }
+        HirKind::Alternation(subs) => {
+            let mut set = Vec::new();
+            let mut exact = true;
+            for sub in subs {
+                let l = required(sub)?;
+                exact &= l.exact;
+                set.extend(l.set);
+            }
+            set.sort();
+            set.dedup();
+            Some(Literals { set, exact })
+        }
+        HirKind::Concat(subs) => concat(subs),
+        _ => None,
+    }
+}
+
+/// A concatenation: runs of exact parts are multiplied out while small; the
+/// best run or part (longest shortest literal, then fewest literals) is kept.
+fn concat(subs: &[Hir]) -> Option<Literals> {
+    let mut best: Option<Literals> = None;
+    let mut run: Option<Vec<String>> = None;
+    let mut run_covers_all = true;
+    let consider = |cand: Literals, best: &mut Option<Literals>| {
+        let better = match best {
+            None => true,
+            Some(b) => {
+                (cand.shortest(), std::cmp::Reverse(cand.set.len()))
+                    > (b.shortest(), std::cmp::Reverse(b.set.len()))
+            }
+        };
+        if better {
+            *best = Some(cand);
+        }
+    };
+    for sub in subs {
+        match required(sub) {
+            Some(l) if l.exact => {
+                run = Some(match run.take() {
+                    None => l.set,
+                    Some(prev) if prev.len() * l.set.len() <= MAX_LITERAL_SET => prev
+                        .iter()
+                        .flat_map(|a| l.set.iter().map(move |b| format!("{a}{b}")))
+                        .collect(),
+                    Some(prev) => {
+                        run_covers_all = false;
+                        consider(
+                            Literals {
+                                set: prev,
+                                exact: false,
+                            },
+                            &mut best,
+                        );
+                        l.set
+                    }
+                });
+            }
+            other => {
+                run_covers_all = false;
+                if let Some(prev) = run.take() {
+                    consider(
+                        Literals {
+                            set: prev,
+                            exact: false,
+                        },
+                        &mut best,
+                    );
+                }
+                if let Some(l) = other {
+                    consider(Literals { exact: false, ..l }, &mut best);
+                }
+            }
+        }
+    }
+    if let Some(prev) = run {
+        if run_covers_all {
+            return Some(Literals {
+                set: prev,
+                exact: true,
+            });
+        }
+        consider(
+            Literals {
+                set: prev,
+                exact: false,
+            },
+            &mut best,
+        );
+    }
+    best
+}
+
+/// A class of at most four distinct characters once lowercased, as strings.
+fn small_class(class: &Class) -> Option<Vec<String>> {
+    let mut chars: Vec<char> = Vec::new();
+    let mut push = |c: char| {
+        let c = c.to_ascii_lowercase();
+        if !chars.contains(&c) {
+            chars.push(c);
+        }
+        chars.len() <= 8
+    };
+    match class {
+        Class::Unicode(u) => {
+            for r in u.ranges() {
+                if (r.end() as u32) - (r.start() as u32) > 8 {
+                    return None;
+                }
+                for c in r.start()..=r.end() {
+                    if !push(c) {
+                        return None;
+                    }
+                }
+            }
+        }
+        Class::Bytes(b) => {
+            for r in b.ranges() {
+                if r.end() - r.start() > 8 {
+                    return None;
+                }
+                for c in r.start()..=r.end() {
+                    if !push(c as char) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    (chars.len() <= 4).then(|| chars.into_iter().map(String::from).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lits(p: &str) -> Option<Literals> {
+        literals(&check(p).unwrap())
+    }
+
+    #[test]
+    fn plain_literal_is_exact() {
+        assert_eq!(
+            lits(r"Googlebot\/"),
+            Some(Literals {
+                set: vec!["googlebot/".into()],
+                exact: true
+            })
+        );
+    }
+
+    #[test]
+    fn alternation_of_literals_is_exact() {
+        let l = lits("AhrefsBot|SemrushBot").unwrap();
+        assert_eq!(l.set, vec!["ahrefsbot", "semrushbot"]);
+        assert!(l.exact);
+    }
+
+    #[test]
+    fn case_classes_collapse() {
+        let l = lits("[Bb]ot[Ss]earch").unwrap();
+        assert_eq!(l.set, vec!["botsearch"]);
+        assert!(l.exact);
+        assert_eq!(lits("(?i)googlebot").unwrap().set, vec!["googlebot"]);
+    }
+
+    #[test]
+    fn regex_parts_make_it_inexact() {
+        let l = lits(r"FooBot/\d+\.\d").unwrap();
+        assert_eq!(l.set, vec!["foobot/"]);
+        assert!(!l.exact);
+        let l = lits(r"^Java/").unwrap();
+        assert_eq!(l.set, vec!["java/"]);
+        assert!(!l.exact);
+    }
+
+    #[test]
+    fn optional_parts_are_not_required() {
+        assert_eq!(
+            lits(r"(foo)?ba"),
+            Some(Literals {
+                set: vec!["ba".into()],
+                exact: false
+            })
+        );
+        assert_eq!(lits(r"a.b"), None);
+        assert_eq!(lits(r".*"), None);
+    }
+
+    #[test]
+    fn waf_dialect_problems() {
+        for p in [
+            r"(a)\1",
+            r"foo(?=bar)",
+            r"(?<!x)bot",
+            r"(?>ab)",
+            r"a*+",
+            r"a++",
+            r"a{2}+",
+            r"\p{L}bot",
+            r"a{1,500}",
+        ] {
+            let e = check(p).unwrap_err();
+            assert!(e.waf_only, "{p}: {e:?}");
+        }
+        assert!(!check("foo(").unwrap_err().waf_only);
+        assert!(
+            check(&"a".repeat(201))
+                .unwrap_err()
+                .message
+                .contains("201 characters")
+        );
+        assert!(check("bot\u{e9}").is_err());
+    }
+
+    #[test]
+    fn legal_quantifiers_pass() {
+        for p in [
+            r"a+?b", r"a*?", r"(?:ab)+", r"x{2,3}", r"\++", r"[+*]+", r"a?b?", "(?i)bot",
+        ] {
+            check(p).unwrap();
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Catalog-wide validation: every rule `bot-signatures check` enforces, each
+//! finding tied to a file and line (see [`crate::diagnostic::Code`]).
+
+use std::collections::HashMap;
+
+use crate::catalog::{Catalog, Signature};
+use crate::compile::{Compiled, compile};
+use crate::corpus::BrowserCorpus;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::pattern;
+
+/// The result of validating a catalog.
+#[derive(Debug)]
+pub struct Report {
+    /// Every finding, in catalog order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The compiled form of the signatures whose patterns are valid.
+    pub compiled: Compiled,
+}
+
+impl Report {
+    /// Number of errors.
+    pub fn errors(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::diagnostic::Severity::Error)
+            .count()
+    }
+}
+
+/// Validates `catalog`. With a browser corpus, also refuses any signature that
+/// matches a browser.
+pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
+    let mut out = Vec::new();
+    for s in &catalog.signatures {
+        check_fields(s, &mut out);
+        match pattern::check(&s.pattern) {
+            Ok(hir) => {
+                if pattern::literals(&hir).is_none() {
+                    out.push(Diagnostic::warning(
+                        Code::Unindexed,
+                        &s.pattern_location.file,
+                        s.pattern_location.line,
+                        format!("signature '{}' has no required literal of {}+ characters, so its regex runs on every request", s.id, pattern::MIN_LITERAL_LEN),
+                        "include the crawler's product token literally, e.g. 'FooBot/'",
+                    ));
+                }
+            }
+            Err(p) => out.push(Diagnostic::error(
+                if p.waf_only {
+                    Code::NotWafCompatible
+                } else {
+                    Code::PatternSyntax
+                },
+                &s.pattern_location.file,
+                s.pattern_location.line,
+                format!("signature '{}': {}", s.id, p.message),
+                p.hint,
+            )),
+        }
+    }
+    check_duplicates(catalog, &mut out);
+
+    let compiled = compile(catalog);
+    match compiled.matcher() {
+        Ok(matcher) => {
+            let rank_of: HashMap<usize, usize> = compiled
+                .source
+                .iter()
+                .enumerate()
+                .map(|(rank, &i)| (i, rank))
+                .collect();
+            for (i, s) in catalog.signatures.iter().enumerate() {
+                let Some(&rank) = rank_of.get(&i) else {
+                    continue;
+                };
+                let mut decides_one = false;
+                let mut deciders = Vec::new();
+                for (ua, loc) in &s.instances {
+                    let matches = matcher.matches(ua);
+                    if !matches.iter().any(|v| v.index == rank) {
+                        out.push(Diagnostic::error(
+                            Code::InstanceNotMatched,
+                            &loc.file,
+                            loc.line,
+                            format!("signature '{}': pattern '{}' does not match its example {:?}", s.id, s.pattern, ua),
+                            "fix the pattern or the example; matching is case-insensitive and anywhere in the user-agent",
+                        ));
+                        continue;
+                    }
+                    match matches.first() {
+                        Some(v) if v.index == rank => decides_one = true,
+                        Some(v) => deciders.push(v.signature.id.clone()),
+                        None => {}
+                    }
+                }
+                if !decides_one && !deciders.is_empty() {
+                    deciders.sort();
+                    deciders.dedup();
+                    out.push(Diagnostic::error(
+                        Code::Shadowed,
+                        &s.location.file,
+                        s.location.line,
+                        format!("signature '{}' never decides: every example is decided by {}", s.id, deciders.join(", ")),
+                        "remove it, or make it more specific than the signature that wins (specific beats generic; then allow > block > rate_limit > monitor; then the longer pattern; then catalog order)",
+                    ));
+                }
+            }
+            if let Some(corpus) = browsers {
+                let mut hits: HashMap<usize, (usize, &str)> = HashMap::new();
+                for ua in &corpus.user_agents {
+                    for v in matcher.matches(ua) {
+                        hits.entry(v.index).or_insert((0, ua)).0 += 1;
+                    }
+                }
+                let mut hits: Vec<_> = hits.into_iter().collect();
+                hits.sort();
+                for (rank, (count, example)) in hits {
+                    let s = &catalog.signatures[compiled.source[rank]];
+                    out.push(Diagnostic::error(
+                        Code::MatchesBrowser,
+                        &s.pattern_location.file,
+                        s.pattern_location.line,
+                        format!("signature '{}' matches {count} browser user-agent(s) in {}, e.g. {:?}", s.id, corpus.source, example),
+                        "make the pattern specific to the crawler (its product token and '/' or '+http'), so real browsers never match",
+                    ));
+                }
+            }
+        }
+        Err(e) => out.push(Diagnostic::error(
+            Code::PatternSyntax,
+            "",
+            0,
+            format!("the compiled matcher cannot be loaded: {e}"),
+            "this is a bug in bot-signatures; please report it",
+        )),
+    }
+    out.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
+    Report {
+        diagnostics: out,
+        compiled,
+    }
+}
+
+fn check_fields(s: &Signature, out: &mut Vec<Diagnostic>) {
+    let (file, line) = (&s.location.file, s.location.line);
+    let mut bad = |message: String, hint: &str| {
+        out.push(Diagnostic::error(Code::BadField, file, line, message, hint))
+    };
+    let id_ok = !s.id.is_empty()
+        && s.id.len() <= 64
+        && s.id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.id.starts_with('-');
+    if !id_ok {
+        bad(
+            format!("id {:?} is not a lowercase slug", s.id),
+            "use 1-64 characters of a-z, 0-9 and '-', e.g. 'foobot'",
+        );
+    }
+    if s.category.is_empty()
+        || !s
+            .category
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        bad(
+            format!(
+                "signature '{}': category {:?} is not a lowercase word",
+                s.id, s.category
+            ),
+            "e.g. 'seo', 'ai-crawler', 'http-library'",
+        );
+    }
+    if s.description.trim().is_empty() {
+        bad(
+            format!("signature '{}' has an empty description", s.id),
+            "say who runs the crawler and why it is blocked or allowed",
+        );
+    }
+    if s.author.trim().is_empty() {
+        bad(
+            format!("signature '{}' has an empty author", s.id),
+            "put your name or e-mail",
+        );
+    }
+    if !is_date(&s.added) {
+        bad(
+            format!(
+                "signature '{}': added {:?} is not a YYYY-MM-DD date",
+                s.id, s.added
+            ),
+            "e.g. added = \"2026-11-21\"",
+        );
+    }
+    if let Some(url) = &s.url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        bad(
+            format!("signature '{}': url {:?} is not an http(s) URL", s.id, url),
+            "link the crawler's documentation page",
+        );
+    }
+    if s.instances.is_empty() {
+        bad(
+            format!("signature '{}' has no instances", s.id),
+            "add at least one real user-agent the crawler sends",
+        );
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
+    matches!((num(0..4), num(5..7), num(8..10)), (Some(y), Some(m), Some(d)) if (1990..=2100).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d))
+}
+
+fn check_duplicates(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
+    let mut ids: HashMap<&str, &Signature> = HashMap::new();
+    let mut patterns: HashMap<String, &Signature> = HashMap::new();
+    for s in &catalog.signatures {
+        if let Some(first) = ids.insert(&s.id, s) {
+            out.push(Diagnostic::error(
+                Code::DuplicateId,
+                &s.location.file,
+                s.location.line,
+                format!(
+                    "id '{}' is already used at {}:{}",
+                    s.id, first.location.file, first.location.line
+                ),
+                "ids are stable keys for logs and WAF rules; pick a new one",
+            ));
+            ids.insert(&first.id, first);
+        }
+        if let Some(first) = patterns.insert(s.pattern.to_ascii_lowercase(), s) {
+            out.push(Diagnostic::error(
+                Code::DuplicatePattern,
+                &s.pattern_location.file,
+                s.pattern_location.line,
+                format!(
+                    "signature '{}' has the same pattern as '{}' at {}:{}",
+                    s.id, first.id, first.location.file, first.location.line
+                ),
+                "merge the two entries (keep the examples of both)",
+            ));
+            patterns.insert(s.pattern.to_ascii_lowercase(), first);
+        }
+    }
+}

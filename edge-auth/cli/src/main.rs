@@ -1,0 +1,272 @@
+//! `edge-auth`, the native adapter of the edge decision: `decide` runs
+//! viewer-request events through exactly the logic the Lambda@Edge bundle
+//! runs, `check-config` validates a config, `mint` signs demo tokens.
+//!
+//! Exit codes (sysexits): 0 ok, 2 usage, 65 a malformed event (its line still
+//! gets the handler's 503), 66 input missing, 74 I/O, 78 config refused.
+
+mod mint;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use bot_signatures::Catalog;
+use clap::{Parser, Subcommand};
+use edge_auth_core::{Ctx, EdgeConfig, EdgeState, Matcher, decide};
+use serde_json::Value;
+
+/// The edge bot-filter and JWT authorizer, natively.
+#[derive(Debug, Parser)]
+#[command(name = "edge-auth", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide viewer-request events: one event (JSON) or JSON Lines from FILE or
+    /// stdin; writes one JSON line per event, exactly what the Lambda@Edge
+    /// handler returns (the request to forward, or the generated response).
+    Decide {
+        /// The edge config (TOML).
+        #[arg(long, value_name = "CONFIG")]
+        config: PathBuf,
+        /// The time of the decision, Unix seconds [default: now].
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        now: Option<u64>,
+        /// Bot-signature catalog directory or file [default: the built-in catalog].
+        #[arg(long, value_name = "PATH")]
+        catalog: Option<PathBuf>,
+        /// Also write each decision's log record (JSON) to stderr.
+        #[arg(long)]
+        log: bool,
+        /// Events to decide [default: stdin].
+        file: Option<PathBuf>,
+    },
+    /// Validate a config and print what it sets up (issuers, keys, paths).
+    CheckConfig {
+        /// The edge config (TOML).
+        #[arg(long, value_name = "CONFIG")]
+        config: PathBuf,
+    },
+    /// Sign a token with a PEM private key (demos and tests; not an identity provider).
+    Mint(mint::MintArgs),
+}
+
+mod exit {
+    pub const DATA: u8 = 65;
+    pub const NO_INPUT: u8 = 66;
+    pub const IO: u8 = 74;
+    pub const CONFIG: u8 = 78;
+}
+
+struct Failure(u8, anyhow::Error);
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure(code, e)) => {
+            eprintln!("edge-auth: error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Decide {
+            config,
+            now,
+            catalog,
+            log,
+            file,
+        } => {
+            let cfg = load_config(&config).map_err(|e| Failure(exit::CONFIG, e))?;
+            let matcher = load_matcher(catalog.as_deref()).map_err(|e| Failure(exit::CONFIG, e))?;
+            let input = read_input(file.as_deref())?;
+            let now_ms = match now {
+                Some(s) => s.saturating_mul(1000),
+                None => std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+            };
+            let mut state = EdgeState::new(&cfg);
+            let ctx = Ctx {
+                now_ms,
+                config: &cfg,
+                matcher: Some(&matcher),
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut malformed = 0usize;
+            for (line_no, event) in split_events(&input) {
+                let result = match edge_auth_event::parse_event(event) {
+                    Ok(parsed) => {
+                        let outcome = decide(&parsed.request, &ctx, &mut state);
+                        if log {
+                            eprintln!("{}", edge_auth_event::log_record(&outcome, &parsed));
+                        }
+                        edge_auth_event::render(&outcome, &parsed)
+                    }
+                    Err(e) => {
+                        malformed += 1;
+                        eprintln!(
+                            "edge-auth: event at line {line_no}: {e} (answered 503, as the handler would)"
+                        );
+                        edge_auth_event::internal_error()
+                    }
+                };
+                writeln!(out, "{result}")
+                    .context("writing stdout")
+                    .map_err(|e| Failure(exit::IO, e))?;
+            }
+            out.flush()
+                .context("writing stdout")
+                .map_err(|e| Failure(exit::IO, e))?;
+            Ok(if malformed > 0 { exit::DATA } else { 0 })
+        }
+        Command::CheckConfig { config } => {
+            let cfg = load_config(&config).map_err(|e| Failure(exit::CONFIG, e))?;
+            for w in &cfg.warnings {
+                eprintln!("edge-auth: warning: {w}");
+            }
+            println!("{}: ok", config.display());
+            let steps: Vec<String> = cfg.pipeline.iter().map(|s| format!("{s:?}")).collect();
+            println!("  pipeline: {}", steps.join(" -> "));
+            for i in &cfg.issuers {
+                let kids: Vec<&str> = i.keys.iter().filter_map(|k| k.kid.as_deref()).collect();
+                println!(
+                    "  issuer {:?}: audience {:?}, algorithms {:?}, leeway {}s, keys [{}]{}",
+                    i.issuer,
+                    i.audiences,
+                    i.algorithms,
+                    i.leeway_s,
+                    kids.join(", "),
+                    if i.hmac.is_some() {
+                        " + hmac secret"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            if cfg.paths.is_empty() {
+                println!("  paths: none configured, so every path requires a valid token");
+            }
+            for p in &cfg.paths {
+                println!("  path {:?}: {:?}", p.matcher, p.access);
+            }
+            match cfg.rate {
+                Some(r) => println!(
+                    "  rate limit: {}/s, burst {}, at most {} clients per instance",
+                    r.per_second, r.burst, cfg.max_clients
+                ),
+                None => println!("  rate limit: off"),
+            }
+            Ok(0)
+        }
+        Command::Mint(args) => {
+            let token = mint::mint(&args).map_err(|e| Failure(exit::CONFIG, e))?;
+            println!("{token}");
+            Ok(0)
+        }
+    }
+}
+
+/// Loads and validates the config; `jwks_file` is relative to the config file.
+fn load_config(path: &Path) -> anyhow::Result<EdgeConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    EdgeConfig::parse(&text, |rel| {
+        std::fs::read_to_string(base.join(rel))
+            .map_err(|e| format!("{} ({})", e, base.join(rel).display()))
+    })
+    .map_err(|e| anyhow!("config {} refused: {e}", path.display()))
+}
+
+/// Compiles the bot catalog into the matcher the edge uses.
+fn load_matcher(catalog: Option<&Path>) -> anyhow::Result<Matcher> {
+    let (catalog, diagnostics, origin) = match catalog {
+        Some(p) => {
+            let (c, d) =
+                Catalog::load(p).with_context(|| format!("loading catalog {}", p.display()))?;
+            (c, d, p.display().to_string())
+        }
+        None => {
+            let (c, d) = Catalog::embedded();
+            (c, d, "the built-in catalog".to_owned())
+        }
+    };
+    let report = bot_signatures::validate::validate(&catalog, None);
+    if let Some(first) = diagnostics
+        .iter()
+        .chain(&report.diagnostics)
+        .find(|d| d.severity == bot_signatures::Severity::Error)
+    {
+        return Err(anyhow!(
+            "bot catalog from {origin} has errors (run `bot-signatures check`); first:\n{first}"
+        ));
+    }
+    Ok(report.compiled.matcher()?)
+}
+
+fn read_input(file: Option<&Path>) -> Result<String, Failure> {
+    let mut input = String::new();
+    match file {
+        Some(p) => {
+            input = std::fs::read_to_string(p)
+                .with_context(|| format!("reading {}", p.display()))
+                .map_err(|e| Failure(exit::NO_INPUT, e))?;
+        }
+        None => {
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("reading stdin")
+                .map_err(|e| Failure(exit::IO, e))?;
+        }
+    }
+    Ok(input)
+}
+
+/// One JSON document (possibly pretty-printed), or JSON Lines: `(line, text)`.
+fn split_events(input: &str) -> Vec<(usize, &str)> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Vec::new();
+    }
+    if serde_json::from_str::<Value>(trimmed).is_ok() {
+        return vec![(1, trimmed)];
+    }
+    input
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_app() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn events_single_or_lines() {
+        assert_eq!(split_events("{\n \"a\": 1\n}\n").len(), 1);
+        assert_eq!(
+            split_events("{\"a\":1}\n\n{\"a\":2}\n")
+                .iter()
+                .map(|e| e.0)
+                .collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        assert!(split_events("  \n").is_empty());
+    }
+}

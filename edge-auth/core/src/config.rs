@@ -1,0 +1,674 @@
+//! The edge configuration: TOML, every table with unknown fields refused,
+//! validated at load with precise errors. Files the config names (the JWK Set)
+//! are read through a callback, so this module does no I/O itself: the CLI
+//! reads the disk, the wasm build reads what `cargo xtask dist` baked in.
+//!
+//! The `[jwt]` table of DESIGN.md is the one-issuer form; `[[issuers]]` lists
+//! several (one of the two, not both).
+
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+
+use crate::jwt::Issuer;
+use crate::keys::{KeyKind, KeySet, hmac_key};
+
+/// A configuration that cannot be used. The message says what and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    /// What is wrong, with the TOML line when known.
+    pub message: String,
+}
+
+fn err(message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    pipeline: Option<Vec<String>>,
+    #[serde(default)]
+    jwt: Option<RawIssuer>,
+    #[serde(default)]
+    issuers: Vec<RawIssuer>,
+    #[serde(default)]
+    bots: RawBots,
+    #[serde(default)]
+    rate_limit: RawRate,
+    #[serde(default)]
+    tokens: RawTokens,
+    #[serde(default)]
+    cors: RawCors,
+    #[serde(default)]
+    responses: RawResponses,
+    #[serde(default)]
+    paths: Vec<RawPath>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIssuer {
+    issuer: String,
+    audience: OneOrMany,
+    algorithms: Vec<String>,
+    #[serde(default = "default_leeway")]
+    leeway_seconds: u64,
+    #[serde(default)]
+    jwks_file: Option<String>,
+    #[serde(default)]
+    hmac_secret: Option<String>,
+    #[serde(default)]
+    max_age_seconds: Option<u64>,
+    #[serde(default)]
+    required_claims: Vec<String>,
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBots {
+    #[serde(default = "default_true")]
+    enabled: bool,
+    #[serde(default)]
+    empty_user_agent: EmptyUserAgent,
+    #[serde(default = "default_bot_rpm")]
+    rate_limit_per_minute: u32,
+    #[serde(default = "default_bot_burst")]
+    rate_limit_burst: u32,
+}
+
+impl Default for RawBots {
+    fn default() -> Self {
+        RawBots {
+            enabled: true,
+            empty_user_agent: EmptyUserAgent::default(),
+            rate_limit_per_minute: default_bot_rpm(),
+            rate_limit_burst: default_bot_burst(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_bot_rpm() -> u32 {
+    60
+}
+fn default_bot_burst() -> u32 {
+    10
+}
+
+/// What to do with a request that has no or an empty User-Agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmptyUserAgent {
+    /// 403, like a blocked bot (browsers always send one).
+    #[default]
+    Block,
+    /// Treat it like any other request.
+    Allow,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRate {
+    #[serde(default = "default_true")]
+    enabled: bool,
+    #[serde(default = "default_rps")]
+    requests_per_second: f64,
+    #[serde(default = "default_burst")]
+    burst: u32,
+    #[serde(default = "default_max_clients")]
+    max_clients: usize,
+}
+
+impl Default for RawRate {
+    fn default() -> Self {
+        RawRate {
+            enabled: true,
+            requests_per_second: default_rps(),
+            burst: default_burst(),
+            max_clients: default_max_clients(),
+        }
+    }
+}
+
+fn default_rps() -> f64 {
+    20.0
+}
+fn default_burst() -> u32 {
+    100
+}
+fn default_max_clients() -> usize {
+    10_000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokens {
+    #[serde(default = "default_sources")]
+    sources: Vec<String>,
+    #[serde(default = "default_cookie")]
+    cookie_name: String,
+    #[serde(default = "default_query")]
+    query_param: String,
+    #[serde(default = "default_cache")]
+    cache_entries: usize,
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        RawTokens {
+            sources: default_sources(),
+            cookie_name: default_cookie(),
+            query_param: default_query(),
+            cache_entries: default_cache(),
+        }
+    }
+}
+
+fn default_sources() -> Vec<String> {
+    vec!["authorization".into(), "cookie".into(), "query".into()]
+}
+fn default_cookie() -> String {
+    "access_token".into()
+}
+fn default_query() -> String {
+    "token".into()
+}
+fn default_cache() -> usize {
+    1024
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCors {
+    #[serde(default)]
+    preflight: Preflight,
+    #[serde(default)]
+    allow_origins: Vec<String>,
+    #[serde(default)]
+    allow_headers: Vec<String>,
+    #[serde(default)]
+    allow_methods: Vec<String>,
+    #[serde(default)]
+    max_age_seconds: Option<u64>,
+}
+
+/// What to do with a CORS preflight on a protected path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preflight {
+    /// Send it to the origin (which answers CORS itself).
+    #[default]
+    Forward,
+    /// Answer 204 at the edge from `[cors]`.
+    Respond,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResponses {
+    #[serde(default = "default_realm")]
+    realm: String,
+    #[serde(default)]
+    login_url: Option<String>,
+}
+
+impl Default for RawResponses {
+    fn default() -> Self {
+        RawResponses {
+            realm: default_realm(),
+            login_url: None,
+        }
+    }
+}
+
+fn default_realm() -> String {
+    "edge".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPath {
+    #[serde(default)]
+    prefix: Option<String>,
+    #[serde(default)]
+    glob: Option<String>,
+    access: Access,
+    #[serde(default)]
+    require_scope: Vec<String>,
+    #[serde(default)]
+    path_claim: Option<String>,
+    #[serde(default)]
+    sub_prefix: Option<String>,
+}
+
+/// Whether a path needs a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// No token needed.
+    Public,
+    /// A valid token (and the rule's claim conditions).
+    Token,
+}
+
+/// How a path rule matches the URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathMatch {
+    /// The URI starts with this.
+    Prefix(String),
+    /// `*` matches within one segment, `**` across segments.
+    Glob(String),
+}
+
+/// One path rule; the first matching rule applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathRule {
+    /// Which URIs.
+    pub matcher: PathMatch,
+    /// Public or token.
+    pub access: Access,
+    /// Scopes the token must all have (`scope` string or `scp` list).
+    pub require_scope: Vec<String>,
+    /// A claim listing the path prefixes this token may read.
+    pub path_claim: Option<String>,
+    /// A prefix with `{sub}`, e.g. `/private/{sub}/`: the URI must be under the token's own.
+    pub sub_prefix: Option<String>,
+}
+
+/// One step of the decision pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The bot-signature filter.
+    Bots,
+    /// The per-client rate limit.
+    RateLimit,
+    /// Path policy and token verification.
+    Auth,
+}
+
+/// Where to look for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer <token>`.
+    Authorization,
+    /// The cookie `tokens.cookie_name`.
+    Cookie,
+    /// The query parameter `tokens.query_param` (removed before forwarding).
+    Query,
+}
+
+/// A rate: requests per second with a burst.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Sustained requests per second.
+    pub per_second: f64,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+/// The validated configuration the decision uses.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// Steps in order; `Auth` is always present.
+    pub pipeline: Vec<Step>,
+    /// Trusted issuers.
+    pub issuers: Vec<Issuer>,
+    /// Whether the bot filter runs (also needs `Step::Bots` in the pipeline).
+    pub bots_enabled: bool,
+    /// No/empty User-Agent handling.
+    pub empty_user_agent: EmptyUserAgent,
+    /// The stricter rate for `rate_limit` bot signatures.
+    pub bot_rate: Rate,
+    /// The per-client rate, when enabled.
+    pub rate: Option<Rate>,
+    /// Bound on tracked clients per instance.
+    pub max_clients: usize,
+    /// Token sources in order.
+    pub token_sources: Vec<TokenSource>,
+    /// Cookie carrying the token.
+    pub cookie_name: String,
+    /// Query parameter carrying the token.
+    pub query_param: String,
+    /// Verified-token cache size per instance (0 disables it).
+    pub cache_entries: usize,
+    /// CORS preflight handling.
+    pub preflight: Preflight,
+    /// Origins allowed in answered preflights.
+    pub allow_origins: Vec<String>,
+    /// Headers allowed in answered preflights.
+    pub allow_headers: Vec<String>,
+    /// Methods allowed in answered preflights.
+    pub allow_methods: Vec<String>,
+    /// Access-Control-Max-Age of answered preflights.
+    pub preflight_max_age_s: Option<u64>,
+    /// The `realm` of WWW-Authenticate.
+    pub realm: String,
+    /// Redirect browser navigations without a valid token here (`{return_to}` is replaced).
+    pub login_url: Option<String>,
+    /// Path rules, first match wins; no match means a token is required.
+    pub paths: Vec<PathRule>,
+    /// Warnings about the key sets (skipped keys); never key material.
+    pub warnings: Vec<String>,
+    /// Changes whenever the keys change; the token cache is cleared on a change.
+    pub keys_fingerprint: u64,
+}
+
+impl EdgeConfig {
+    /// Parses and validates `toml_text`. `read_file` returns the contents of a
+    /// file the config names (e.g. `jwks_file`), relative to the config file.
+    pub fn parse(
+        toml_text: &str,
+        mut read_file: impl FnMut(&str) -> Result<String, String>,
+    ) -> Result<EdgeConfig, ConfigError> {
+        let raw: RawConfig =
+            toml::from_str(toml_text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+
+        let pipeline = match raw.pipeline {
+            None => vec![Step::Bots, Step::RateLimit, Step::Auth],
+            Some(names) => {
+                let mut steps = Vec::new();
+                for n in &names {
+                    let step = match n.as_str() {
+                        "bots" => Step::Bots,
+                        "rate_limit" => Step::RateLimit,
+                        "auth" => Step::Auth,
+                        other => {
+                            return Err(err(format!(
+                                "pipeline: unknown step {other:?}; use \"bots\", \"rate_limit\" and \"auth\""
+                            )));
+                        }
+                    };
+                    if steps.contains(&step) {
+                        return Err(err(format!("pipeline: step {n:?} is listed twice")));
+                    }
+                    steps.push(step);
+                }
+                if !steps.contains(&Step::Auth) {
+                    return Err(err(
+                        "pipeline: \"auth\" must be present (without it every protected path would be open)",
+                    ));
+                }
+                steps
+            }
+        };
+
+        let raw_issuers: Vec<RawIssuer> = match (raw.jwt, raw.issuers.is_empty()) {
+            (Some(_), false) => {
+                return Err(err(
+                    "use either [jwt] (one issuer) or [[issuers]] (several), not both",
+                ));
+            }
+            (Some(one), true) => vec![one],
+            (None, false) => raw.issuers,
+            (None, true) => {
+                return Err(err(
+                    "no issuer configured: add a [jwt] table with issuer, audience, algorithms and jwks_file",
+                ));
+            }
+        };
+        let mut issuers = Vec::new();
+        let mut warnings = Vec::new();
+        let mut fingerprint = Fingerprint::default();
+        for (i, r) in raw_issuers.into_iter().enumerate() {
+            let at = if r.issuer.is_empty() {
+                format!("issuer #{}", i + 1)
+            } else {
+                format!("issuer {:?}", r.issuer)
+            };
+            if r.issuer.is_empty() {
+                return Err(err(format!("{at}: issuer must not be empty")));
+            }
+            if issuers.iter().any(|x: &Issuer| x.issuer == r.issuer) {
+                return Err(err(format!("{at} is configured twice")));
+            }
+            let audiences = match r.audience {
+                OneOrMany::One(a) => vec![a],
+                OneOrMany::Many(list) => list,
+            };
+            if audiences.is_empty() || audiences.iter().any(String::is_empty) {
+                return Err(err(format!(
+                    "{at}: audience must be a non-empty string or list of non-empty strings"
+                )));
+            }
+            if r.algorithms.is_empty() {
+                return Err(err(format!(
+                    "{at}: algorithms must list at least one JWS algorithm, e.g. [\"RS256\"]"
+                )));
+            }
+            let mut algorithms = Vec::new();
+            for name in &r.algorithms {
+                let alg: Algorithm = name
+                    .parse()
+                    .map_err(|_| err(format!("{at}: unknown algorithm {name:?}; use RS256/384/512, PS256/384/512, ES256/384, EdDSA or HS256/384/512 (never \"none\")")))?;
+                algorithms.push(alg);
+            }
+            let wants_hmac = algorithms.iter().any(|a| KeyKind::Hmac.verifies(*a));
+            let wants_asym = algorithms.iter().any(|a| !KeyKind::Hmac.verifies(*a));
+            let hmac = match (&r.hmac_secret, wants_hmac) {
+                (Some(s), true) => {
+                    fingerprint.add(s.as_bytes());
+                    Some(hmac_key(s).map_err(|e| err(format!("{at}: {e}")))?)
+                }
+                (None, true) => {
+                    return Err(err(format!(
+                        "{at}: HS* algorithms need hmac_secret (base64url, at least 32 bytes)"
+                    )));
+                }
+                (Some(_), false) => {
+                    return Err(err(format!(
+                        "{at}: hmac_secret is set but no HS* algorithm is allowed; remove it"
+                    )));
+                }
+                (None, false) => None,
+            };
+            let mut keys = Vec::new();
+            match (&r.jwks_file, wants_asym) {
+                (Some(file), _) => {
+                    let text = read_file(file)
+                        .map_err(|e| err(format!("{at}: jwks_file {file:?}: {e}")))?;
+                    fingerprint.add(text.as_bytes());
+                    let set = KeySet::parse(&text)
+                        .map_err(|e| err(format!("{at}: jwks_file {file:?}: {e}")))?;
+                    warnings.extend(set.warnings.into_iter().map(|w| format!("{at}: {w}")));
+                    keys = set.keys;
+                    if wants_asym
+                        && !keys
+                            .iter()
+                            .any(|k| k.kid.is_some() && algorithms.iter().any(|a| k.accepts(*a)))
+                    {
+                        return Err(err(format!(
+                            "{at}: jwks_file {file:?} has no usable key with a kid for {:?}",
+                            r.algorithms
+                        )));
+                    }
+                }
+                (None, true) => {
+                    return Err(err(format!(
+                        "{at}: asymmetric algorithms need jwks_file (an RFC 7517 JWK Set)"
+                    )));
+                }
+                (None, false) => {}
+            }
+            if r.leeway_seconds > 300 {
+                return Err(err(format!(
+                    "{at}: leeway_seconds {} is above 300; clock skew is seconds, not minutes",
+                    r.leeway_seconds
+                )));
+            }
+            issuers.push(Issuer {
+                issuer: r.issuer,
+                audiences,
+                algorithms,
+                leeway_s: r.leeway_seconds,
+                max_age_s: r.max_age_seconds,
+                required_claims: r.required_claims,
+                keys,
+                hmac,
+            });
+        }
+
+        let bot_rate = Rate {
+            per_second: f64::from(raw.bots.rate_limit_per_minute) / 60.0,
+            burst: raw.bots.rate_limit_burst,
+        };
+        check_rate("bots.rate_limit_per_minute", bot_rate)?;
+        let rate = if raw.rate_limit.enabled {
+            let r = Rate {
+                per_second: raw.rate_limit.requests_per_second,
+                burst: raw.rate_limit.burst,
+            };
+            check_rate("rate_limit", r)?;
+            Some(r)
+        } else {
+            None
+        };
+        if raw.rate_limit.max_clients == 0 {
+            return Err(err("rate_limit.max_clients must be at least 1"));
+        }
+
+        let mut token_sources = Vec::new();
+        for s in &raw.tokens.sources {
+            let src = match s.as_str() {
+                "authorization" => TokenSource::Authorization,
+                "cookie" => TokenSource::Cookie,
+                "query" => TokenSource::Query,
+                other => {
+                    return Err(err(format!(
+                        "tokens.sources: unknown source {other:?}; use \"authorization\", \"cookie\" or \"query\""
+                    )));
+                }
+            };
+            if token_sources.contains(&src) {
+                return Err(err(format!("tokens.sources: {s:?} is listed twice")));
+            }
+            token_sources.push(src);
+        }
+        if token_sources.is_empty() {
+            return Err(err("tokens.sources must list at least one source"));
+        }
+        for (name, value) in [
+            ("tokens.cookie_name", &raw.tokens.cookie_name),
+            ("tokens.query_param", &raw.tokens.query_param),
+        ] {
+            if value.is_empty()
+                || !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+            {
+                return Err(err(format!(
+                    "{name} {value:?} must be a plain name (letters, digits, _ - .)"
+                )));
+            }
+        }
+
+        if let Some(url) = &raw.responses.login_url
+            && !url.starts_with("https://")
+        {
+            return Err(err(format!(
+                "responses.login_url {url:?} must be an https:// URL"
+            )));
+        }
+
+        let mut paths = Vec::new();
+        for (i, p) in raw.paths.into_iter().enumerate() {
+            let at = format!("paths[{i}]");
+            let matcher = match (p.prefix, p.glob) {
+                (Some(prefix), None) if prefix.starts_with('/') => PathMatch::Prefix(prefix),
+                (None, Some(glob)) if glob.starts_with('/') => PathMatch::Glob(glob),
+                (Some(_), Some(_)) => {
+                    return Err(err(format!("{at}: give either prefix or glob, not both")));
+                }
+                (None, None) => return Err(err(format!("{at}: needs a prefix or a glob"))),
+                _ => return Err(err(format!("{at}: prefix and glob start with '/'"))),
+            };
+            let has_conditions =
+                !p.require_scope.is_empty() || p.path_claim.is_some() || p.sub_prefix.is_some();
+            if p.access == Access::Public && has_conditions {
+                return Err(err(format!(
+                    "{at}: a public path cannot have claim conditions"
+                )));
+            }
+            if let Some(sp) = &p.sub_prefix
+                && (!sp.starts_with('/') || !sp.contains("{sub}"))
+            {
+                return Err(err(format!(
+                    "{at}: sub_prefix {sp:?} must start with '/' and contain {{sub}}"
+                )));
+            }
+            paths.push(PathRule {
+                matcher,
+                access: p.access,
+                require_scope: p.require_scope,
+                path_claim: p.path_claim,
+                sub_prefix: p.sub_prefix,
+            });
+        }
+
+        Ok(EdgeConfig {
+            pipeline,
+            issuers,
+            bots_enabled: raw.bots.enabled,
+            empty_user_agent: raw.bots.empty_user_agent,
+            bot_rate,
+            rate,
+            max_clients: raw.rate_limit.max_clients,
+            token_sources,
+            cookie_name: raw.tokens.cookie_name,
+            query_param: raw.tokens.query_param,
+            cache_entries: raw.tokens.cache_entries,
+            preflight: raw.cors.preflight,
+            allow_origins: raw.cors.allow_origins,
+            allow_headers: raw.cors.allow_headers,
+            allow_methods: raw.cors.allow_methods,
+            preflight_max_age_s: raw.cors.max_age_seconds,
+            realm: raw.responses.realm,
+            login_url: raw.responses.login_url,
+            paths,
+            warnings,
+            keys_fingerprint: fingerprint.0,
+        })
+    }
+}
+
+fn check_rate(name: &str, r: Rate) -> Result<(), ConfigError> {
+    if !(r.per_second.is_finite() && r.per_second > 0.0) {
+        return Err(err(format!("{name}: the rate must be a positive number")));
+    }
+    if r.burst == 0 {
+        return Err(err(format!("{name}: burst must be at least 1")));
+    }
+    Ok(())
+}
+
+/// FNV-1a over the key material: enough to notice a change, not a secret.
+#[derive(Default)]
+struct Fingerprint(u64);
+
+impl Fingerprint {
+    fn add(&mut self, bytes: &[u8]) {
+        if self.0 == 0 {
+            self.0 = 0xcbf2_9ce4_8422_2325;
+        }
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! The decision pipeline: bot filter, rate limit and path policy with token
+//! verification, in the configured order. Input: the request, the context
+//! (time, config, matcher) and the per-instance state; output: forward (maybe
+//! with a cleaned query string) or a generated response, with a reason code.
+
+use bot_signatures_matcher::{Action as BotAction, Matcher};
+
+use crate::cache::TokenCache;
+use crate::config::{Access, EdgeConfig, EmptyUserAgent, Preflight, Step, TokenSource};
+use crate::jwt::{self, Verified};
+use crate::policy;
+use crate::rate::RateLimiter;
+use crate::reason::Reason;
+use crate::request::{CfRequest, client_key, query_params, remove_query_param};
+
+/// Everything the decision reads besides the request. Time is an input.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// Host clock, milliseconds since the Unix epoch.
+    pub now_ms: u64,
+    /// The validated configuration.
+    pub config: &'a EdgeConfig,
+    /// The compiled bot matcher (required when the bot filter runs).
+    pub matcher: Option<&'a Matcher>,
+}
+
+/// Per-instance state, owned by the adapter and kept across requests.
+#[derive(Debug, Clone)]
+pub struct EdgeState {
+    /// The per-client limiter, when rate limiting is on.
+    pub limiter: Option<RateLimiter>,
+    /// The stricter limiter for `rate_limit` bot signatures.
+    pub bot_limiter: RateLimiter,
+    /// Verified tokens.
+    pub tokens: TokenCache,
+}
+
+impl EdgeState {
+    /// Fresh state for `config`.
+    pub fn new(config: &EdgeConfig) -> Self {
+        EdgeState {
+            limiter: config.rate.map(|r| RateLimiter::new(r, config.max_clients)),
+            bot_limiter: RateLimiter::new(config.bot_rate, config.max_clients),
+            tokens: TokenCache::new(config.cache_entries),
+        }
+    }
+}
+
+/// A response generated at the edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Reason phrase.
+    pub status_description: &'static str,
+    /// `(lowercase name, value)`; never a read-only or forbidden CloudFront header.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body text.
+    pub body: String,
+}
+
+/// Forward or answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Send the request to the origin; `querystring` replaces the original when set.
+    Forward {
+        /// The query string without the token parameter, when a token came from it.
+        querystring: Option<String>,
+    },
+    /// Answer with this response.
+    Respond(Response),
+}
+
+/// The bot signature that decided the user-agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotMatch {
+    /// Signature id.
+    pub id: String,
+    /// Signature category.
+    pub category: String,
+    /// Signature action.
+    pub action: BotAction,
+}
+
+/// The result of one decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// What to do.
+    pub decision: Decision,
+    /// Why (for logs and metrics).
+    pub reason: Reason,
+    /// The bot signature that matched, if any (also for `monitor` and `allow`).
+    pub bot: Option<BotMatch>,
+    /// Whether the token was found in the verified-token cache.
+    pub token_cache_hit: bool,
+}
+
+/// Decides one viewer request.
+pub fn decide(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Outcome {
+    let cfg = ctx.config;
+    state.tokens.sync_keys(cfg.keys_fingerprint);
+    let mut bot = None;
+    let mut passed: Option<(Reason, Option<String>, bool)> = None;
+    for step in &cfg.pipeline {
+        match step {
+            Step::Bots if cfg.bots_enabled => {
+                let ua = req.header("user-agent").map(str::trim).unwrap_or("");
+                if ua.is_empty() {
+                    if cfg.empty_user_agent == EmptyUserAgent::Block {
+                        return respond(forbidden(), Reason::EmptyUserAgent, None);
+                    }
+                    continue;
+                }
+                let Some(matcher) = ctx.matcher else {
+                    return respond(unavailable(), Reason::InternalError, None);
+                };
+                if let Some(v) = matcher.classify(ua) {
+                    let m = BotMatch {
+                        id: v.signature.id.clone(),
+                        category: v.signature.category.clone(),
+                        action: v.signature.action,
+                    };
+                    match m.action {
+                        BotAction::Block => {
+                            return respond(forbidden(), Reason::BotBlocked, Some(m));
+                        }
+                        BotAction::RateLimit => {
+                            if let Err(retry) = state
+                                .bot_limiter
+                                .check(&client_key(&req.client_ip), ctx.now_ms)
+                            {
+                                return respond(too_many(retry), Reason::RateLimited, Some(m));
+                            }
+                        }
+                        BotAction::Allow | BotAction::Monitor => {}
+                    }
+                    bot = Some(m);
+                }
+            }
+            Step::Bots => {}
+            Step::RateLimit => {
+                if let Some(limiter) = state.limiter.as_mut()
+                    && let Err(retry) = limiter.check(&client_key(&req.client_ip), ctx.now_ms)
+                {
+                    return respond(too_many(retry), Reason::RateLimited, bot);
+                }
+            }
+            Step::Auth => match auth(req, ctx, &mut state.tokens) {
+                Ok(pass) => passed = Some(pass),
+                Err((response, reason, hit)) => {
+                    return Outcome {
+                        decision: Decision::Respond(response),
+                        reason,
+                        bot,
+                        token_cache_hit: hit,
+                    };
+                }
+            },
+        }
+    }
+    match passed {
+        Some((reason, querystring, hit))
+            if reason == Reason::CorsPreflight && cfg.preflight == Preflight::Respond =>
+        {
+            let _ = querystring;
+            Outcome {
+                decision: Decision::Respond(preflight_response(req, cfg)),
+                reason,
+                bot,
+                token_cache_hit: hit,
+            }
+        }
+        Some((reason, querystring, hit)) => Outcome {
+            decision: Decision::Forward { querystring },
+            reason,
+            bot,
+            token_cache_hit: hit,
+        },
+        // The config guarantees an auth step; fail closed if it did not run.
+        None => respond(unavailable(), Reason::InternalError, bot),
+    }
+}
+
+fn respond(response: Response, reason: Reason, bot: Option<BotMatch>) -> Outcome {
+    Outcome {
+        decision: Decision::Respond(response),
+        reason,
+        bot,
+        token_cache_hit: false,
+    }
+}
+
+type Pass = (Reason, Option<String>, bool);
+type Deny = (Response, Reason, bool);
+
+fn auth(req: &CfRequest, ctx: &Ctx<'_>, cache: &mut TokenCache) -> Result<Pass, Deny> {
+    let cfg = ctx.config;
+    let rule = policy::rule_for(&cfg.paths, &req.uri);
+    if rule.is_some_and(|r| r.access == Access::Public) {
+        return Ok((Reason::PublicPath, None, false));
+    }
+    if req.method.eq_ignore_ascii_case("OPTIONS")
+        && req.header("access-control-request-method").is_some()
+    {
+        return Ok((Reason::CorsPreflight, None, false));
+    }
+    let (token, source) = match find_token(req, cfg) {
+        Found::One(token, source) => (token, source),
+        Found::None => {
+            return Err((
+                unauthorized(req, cfg, Reason::TokenMissing),
+                Reason::TokenMissing,
+                false,
+            ));
+        }
+        Found::Ambiguous => {
+            return Err((
+                unauthorized(req, cfg, Reason::TokenAmbiguous),
+                Reason::TokenAmbiguous,
+                false,
+            ));
+        }
+    };
+    let now_s = ctx.now_ms / 1000;
+    let digest = TokenCache::digest(token);
+    let (verified, hit): (Verified, bool) = match cache.get(&digest) {
+        Some(v) => {
+            let v = v.clone();
+            match cfg
+                .issuers
+                .get(v.issuer)
+                .map(|i| jwt::check_times(v.times, i, now_s))
+            {
+                Some(Ok(())) => (v, true),
+                Some(Err(reason)) => {
+                    cache.remove(&digest);
+                    return Err((unauthorized(req, cfg, reason), reason, true));
+                }
+                None => {
+                    cache.remove(&digest);
+                    return Err((unavailable(), Reason::InternalError, true));
+                }
+            }
+        }
+        None => match jwt::verify(token, &cfg.issuers, now_s) {
+            Ok(v) => {
+                cache.insert(digest, v.clone());
+                (v, false)
+            }
+            Err(reason) => return Err((unauthorized(req, cfg, reason), reason, false)),
+        },
+    };
+    if let Some(rule) = rule
+        && !policy::claims_allow(rule, &verified.claims, &req.uri)
+    {
+        return Err((insufficient(cfg), Reason::InsufficientClaims, hit));
+    }
+    let querystring = (source == TokenSource::Query)
+        .then(|| remove_query_param(&req.querystring, &cfg.query_param));
+    Ok((Reason::TokenValid, querystring, hit))
+}
+
+enum Found<'a> {
+    None,
+    One(&'a str, TokenSource),
+    Ambiguous,
+}
+
+fn find_token<'r>(req: &'r CfRequest, cfg: &EdgeConfig) -> Found<'r> {
+    for source in &cfg.token_sources {
+        let found: Vec<&str> = match source {
+            TokenSource::Authorization => req
+                .header_values("authorization")
+                .filter_map(bearer)
+                .collect(),
+            TokenSource::Cookie => {
+                let mut c = req.cookies(&cfg.cookie_name);
+                c.dedup();
+                c
+            }
+            TokenSource::Query => query_params(&req.querystring)
+                .into_iter()
+                .filter(|(k, _)| *k == cfg.query_param)
+                .map(|(_, v)| v)
+                .collect(),
+        };
+        match found.as_slice() {
+            [] => continue,
+            [one] => return Found::One(one, *source),
+            _ => return Found::Ambiguous,
+        }
+    }
+    Found::None
+}
+
+/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
+fn bearer(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim_start())
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+fn base_headers() -> Vec<(&'static str, String)> {
+    vec![
+        ("cache-control", "no-store".into()),
+        ("content-type", TEXT.into()),
+    ]
+}
+
+fn forbidden() -> Response {
+    Response {
+        status: 403,
+        status_description: "Forbidden",
+        headers: base_headers(),
+        body: "Forbidden\n".into(),
+    }
+}
+
+fn unavailable() -> Response {
+    Response {
+        status: 503,
+        status_description: "Service Unavailable",
+        headers: base_headers(),
+        body: "Service Unavailable\n".into(),
+    }
+}
+
+fn too_many(retry_after_s: u64) -> Response {
+    let mut headers = base_headers();
+    headers.push(("retry-after", retry_after_s.to_string()));
+    Response {
+        status: 429,
+        status_description: "Too Many Requests",
+        headers,
+        body: "Too Many Requests\n".into(),
+    }
+}
+
+fn insufficient(cfg: &EdgeConfig) -> Response {
+    let mut headers = base_headers();
+    headers.push((
+        "www-authenticate",
+        format!(
+            "Bearer realm=\"{}\", error=\"insufficient_scope\"",
+            cfg.realm
+        ),
+    ));
+    Response {
+        status: 403,
+        status_description: "Forbidden",
+        headers,
+        body: "Forbidden\n".into(),
+    }
+}
+
+/// 401 (RFC 6750), or a 302 to the login page for a browser navigation.
+fn unauthorized(req: &CfRequest, cfg: &EdgeConfig, reason: Reason) -> Response {
+    let navigation = matches!(req.method.as_str(), "GET" | "HEAD")
+        && req
+            .header("accept")
+            .is_some_and(|a| a.contains("text/html"));
+    if let (Some(login), true) = (&cfg.login_url, navigation) {
+        let qs = remove_query_param(&req.querystring, &cfg.query_param);
+        let back = if qs.is_empty() {
+            req.uri.clone()
+        } else {
+            format!("{}?{qs}", req.uri)
+        };
+        let mut headers = base_headers();
+        headers.push((
+            "location",
+            login.replace("{return_to}", &percent_encode(&back)),
+        ));
+        return Response {
+            status: 302,
+            status_description: "Found",
+            headers,
+            body: String::new(),
+        };
+    }
+    let challenge = match reason {
+        Reason::TokenMissing => format!("Bearer realm=\"{}\"", cfg.realm),
+        Reason::TokenExpired | Reason::TokenTooOld => {
+            format!(
+                "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"the access token expired\"",
+                cfg.realm
+            )
+        }
+        Reason::TokenAmbiguous => format!(
+            "Bearer realm=\"{}\", error=\"invalid_request\", error_description=\"more than one access token\"",
+            cfg.realm
+        ),
+        _ => format!(
+            "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"the access token is invalid\"",
+            cfg.realm
+        ),
+    };
+    let mut headers = base_headers();
+    headers.push(("www-authenticate", challenge));
+    Response {
+        status: 401,
+        status_description: "Unauthorized",
+        headers,
+        body: "Unauthorized\n".into(),
+    }
+}
+
+fn preflight_response(req: &CfRequest, cfg: &EdgeConfig) -> Response {
+    let mut headers = vec![
+        ("cache-control", "no-store".to_owned()),
+        ("vary", "Origin".to_owned()),
+    ];
+    if let Some(origin) = req.header("origin")
+        && cfg.allow_origins.iter().any(|o| o == origin)
+    {
+        headers.push(("access-control-allow-origin", origin.to_owned()));
+        let methods = if cfg.allow_methods.is_empty() {
+            "GET, HEAD".to_owned()
+        } else {
+            cfg.allow_methods.join(", ")
+        };
+        headers.push(("access-control-allow-methods", methods));
+        if !cfg.allow_headers.is_empty() {
+            headers.push(("access-control-allow-headers", cfg.allow_headers.join(", ")));
+        }
+        if let Some(age) = cfg.preflight_max_age_s {
+            headers.push(("access-control-max-age", age.to_string()));
+        }
+    }
+    Response {
+        status: 204,
+        status_description: "No Content",
+        headers,
+        body: String::new(),
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

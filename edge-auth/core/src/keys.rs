@@ -1,0 +1,287 @@
+//! Verification keys: an RFC 7517 JWK Set turned into keys the verifier may
+//! use. Unusable keys (RSA under 2048 bits, `use` other than `sig`, private
+//! material, unknown `kty`/`crv`, symmetric `oct` keys) are skipped with a
+//! warning and never used. Keys only ever come from configuration, never from
+//! a token header (`jwk`, `jku`, `x5u`, `x5c` are refused by the verifier).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+
+/// Smallest RSA modulus accepted.
+pub const MIN_RSA_BITS: usize = 2048;
+/// Smallest HMAC secret accepted, in bytes.
+pub const MIN_HMAC_BYTES: usize = 32;
+
+/// What kind of key, which fixes the algorithms it can verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA (RS*, PS*), with its modulus size.
+    Rsa { bits: usize },
+    /// ECDSA on P-256 (ES256).
+    P256,
+    /// ECDSA on P-384 (ES384).
+    P384,
+    /// Ed25519 (EdDSA).
+    Ed25519,
+    /// A shared secret (HS*).
+    Hmac,
+}
+
+impl KeyKind {
+    /// Whether this kind of key verifies `alg`.
+    pub fn verifies(self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        matches!(
+            (self, alg),
+            (
+                KeyKind::Rsa { .. },
+                RS256 | RS384 | RS512 | PS256 | PS384 | PS512
+            ) | (KeyKind::P256, ES256)
+                | (KeyKind::P384, ES384)
+                | (KeyKind::Ed25519, EdDSA)
+                | (KeyKind::Hmac, HS256 | HS384 | HS512)
+        )
+    }
+
+    /// The exact signature length for `alg` with this key, in bytes.
+    pub fn signature_len(self, alg: Algorithm) -> usize {
+        use Algorithm::*;
+        match (self, alg) {
+            (KeyKind::Rsa { bits }, _) => bits.div_ceil(8),
+            (_, ES256) => 64,
+            (_, ES384) => 96,
+            (_, EdDSA) => 64,
+            (_, HS256) => 32,
+            (_, HS384) => 48,
+            (_, HS512) => 64,
+            _ => 0,
+        }
+    }
+}
+
+/// A usable verification key.
+#[derive(Clone)]
+pub struct VerifyKey {
+    /// The JWK `kid`.
+    pub kid: Option<String>,
+    /// The key's kind.
+    pub kind: KeyKind,
+    /// The JWK `alg`, when the key is pinned to one algorithm.
+    pub alg: Option<Algorithm>,
+    /// The key material for jsonwebtoken.
+    pub key: DecodingKey,
+}
+
+impl std::fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyKey")
+            .field("kid", &self.kid)
+            .field("kind", &self.kind)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifyKey {
+    /// Whether this key may verify a token signed with `alg`.
+    pub fn accepts(&self, alg: Algorithm) -> bool {
+        self.kind.verifies(alg) && self.alg.is_none_or(|a| a == alg)
+    }
+}
+
+#[derive(Deserialize)]
+struct JwkSet {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    kid: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    key_ops: Option<Vec<String>>,
+    alg: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    d: Option<String>,
+}
+
+/// A parsed key set: the usable keys and a warning per skipped key.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    /// Keys that may be used.
+    pub keys: Vec<VerifyKey>,
+    /// One line per skipped or questionable key (no key material in them).
+    pub warnings: Vec<String>,
+}
+
+/// Why a JWK Set cannot be used at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeySetError {
+    /// Not a JSON object with a `keys` array of objects.
+    #[error("not an RFC 7517 JWK Set: {0}")]
+    Format(String),
+    /// Two usable keys share a `kid`, so a token could not pick one.
+    #[error("two keys have kid {0:?}; kids must be unique")]
+    DuplicateKid(String),
+}
+
+/// Decodes strict base64url (no padding, canonical).
+pub fn b64url(s: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(s).ok()
+}
+
+impl KeySet {
+    /// Parses a JWK Set document.
+    pub fn parse(json: &str) -> Result<KeySet, KeySetError> {
+        let set: JwkSet =
+            serde_json::from_str(json).map_err(|e| KeySetError::Format(e.to_string()))?;
+        let mut out = KeySet::default();
+        for (i, jwk) in set.keys.into_iter().enumerate() {
+            let name = jwk
+                .kid
+                .clone()
+                .map_or_else(|| format!("key #{i}"), |k| format!("key {k:?}"));
+            match usable(&jwk) {
+                Ok(key) => {
+                    if key.kid.is_none() {
+                        out.warnings.push(format!(
+                            "{name} has no kid; tokens must name a kid, so it is never used"
+                        ));
+                    }
+                    if let Some(kid) = &key.kid
+                        && out.keys.iter().any(|k| k.kid.as_ref() == Some(kid))
+                    {
+                        return Err(KeySetError::DuplicateKid(kid.clone()));
+                    }
+                    out.keys.push(key);
+                }
+                Err(why) => out.warnings.push(format!("{name} skipped: {why}")),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn usable(jwk: &Jwk) -> Result<VerifyKey, String> {
+    if jwk.d.is_some() {
+        return Err("it contains private key material; publish only public keys".into());
+    }
+    if let Some(u) = &jwk.use_
+        && u != "sig"
+    {
+        return Err(format!("use is {u:?}, not \"sig\""));
+    }
+    if let Some(ops) = &jwk.key_ops
+        && !ops.iter().any(|o| o == "verify")
+    {
+        return Err("key_ops does not include \"verify\"".into());
+    }
+    let alg = match &jwk.alg {
+        None => None,
+        Some(a) => Some(
+            a.parse::<Algorithm>()
+                .map_err(|_| format!("unknown alg {a:?}"))?,
+        ),
+    };
+    let field = |v: &Option<String>, name: &str| -> Result<Vec<u8>, String> {
+        let s = v.as_deref().ok_or_else(|| format!("missing {name}"))?;
+        b64url(s).ok_or_else(|| format!("{name} is not base64url"))
+    };
+    let (kind, key) = match jwk.kty.as_str() {
+        "RSA" => {
+            let n = field(&jwk.n, "n")?;
+            let e = field(&jwk.e, "e")?;
+            let n_trim: &[u8] = &n[n.iter().position(|&b| b != 0).unwrap_or(n.len())..];
+            let bits = n_trim.len() * 8 - n_trim.first().map_or(8, |b| b.leading_zeros() as usize);
+            if bits < MIN_RSA_BITS {
+                return Err(format!(
+                    "RSA modulus of {bits} bits; at least {MIN_RSA_BITS} are required"
+                ));
+            }
+            let e_val = e.iter().fold(0u64, |acc, &b| {
+                acc.saturating_mul(256).saturating_add(u64::from(b))
+            });
+            if e_val < 3 || e_val % 2 == 0 {
+                return Err("RSA exponent is not an odd number of at least 3".into());
+            }
+            (
+                KeyKind::Rsa { bits },
+                DecodingKey::from_rsa_raw_components(n_trim, &e),
+            )
+        }
+        "EC" => {
+            let (kind, len) = match jwk.crv.as_deref() {
+                Some("P-256") => (KeyKind::P256, 32),
+                Some("P-384") => (KeyKind::P384, 48),
+                other => return Err(format!("unsupported EC curve {other:?}")),
+            };
+            let x = field(&jwk.x, "x")?;
+            let y = field(&jwk.y, "y")?;
+            if x.len() != len || y.len() != len {
+                return Err("EC coordinates have the wrong length for the curve".into());
+            }
+            let (xs, ys) = (
+                jwk.x.as_deref().unwrap_or_default(),
+                jwk.y.as_deref().unwrap_or_default(),
+            );
+            (
+                kind,
+                DecodingKey::from_ec_components(xs, ys).map_err(|e| e.to_string())?,
+            )
+        }
+        "OKP" => {
+            if jwk.crv.as_deref() != Some("Ed25519") {
+                return Err(format!("unsupported OKP curve {:?}", jwk.crv));
+            }
+            let x = field(&jwk.x, "x")?;
+            if x.len() != 32 {
+                return Err("Ed25519 key is not 32 bytes".into());
+            }
+            (
+                KeyKind::Ed25519,
+                DecodingKey::from_ed_components(jwk.x.as_deref().unwrap_or_default())
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        "oct" => {
+            return Err("symmetric keys do not belong in a JWK Set; configure hmac_secret".into());
+        }
+        other => return Err(format!("unsupported kty {other:?}")),
+    };
+    if let Some(a) = alg
+        && !kind.verifies(a)
+    {
+        return Err(format!("alg {a:?} does not fit a {kind:?} key"));
+    }
+    Ok(VerifyKey {
+        kid: jwk.kid.clone(),
+        kind,
+        alg,
+        key,
+    })
+}
+
+/// Builds the HMAC key from a base64url secret, refusing short secrets.
+pub fn hmac_key(secret_b64url: &str) -> Result<VerifyKey, String> {
+    let secret = b64url(secret_b64url.trim()).ok_or("hmac_secret is not base64url (unpadded)")?;
+    if secret.len() < MIN_HMAC_BYTES {
+        return Err(format!(
+            "hmac_secret is {} bytes; at least {MIN_HMAC_BYTES} are required",
+            secret.len()
+        ));
+    }
+    Ok(VerifyKey {
+        kid: None,
+        kind: KeyKind::Hmac,
+        alg: None,
+        key: DecodingKey::from_secret(&secret),
+    })
+}

@@ -1,0 +1,118 @@
+//! Per-client rate limiting with GCRA (the generic cell rate algorithm) on a
+//! clock the host supplies, in a table whose size is bounded: idle clients
+//! (whose allowance has fully refilled) are dropped first, then the clients
+//! closest to idle.
+//!
+//! Written here rather than taken from `governor`: governor's keyed store has
+//! no size bound and no eviction of the "closest to idle" entries, and the
+//! edge must keep its memory flat under an address-spraying flood (the WAF
+//! rate rule is the global limit; this is the per-instance first line).
+
+use std::collections::HashMap;
+
+use crate::config::Rate;
+
+/// A GCRA limiter keyed by client.
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    /// Milliseconds between requests at the sustained rate.
+    emission_ms: f64,
+    /// Burst allowance: how far ahead of now a client's TAT may run.
+    tolerance_ms: f64,
+    max_clients: usize,
+    /// Theoretical arrival time per client, in ms on the host clock.
+    tat: HashMap<String, f64>,
+}
+
+impl RateLimiter {
+    /// A limiter for `rate`, tracking at most `max_clients` clients.
+    pub fn new(rate: Rate, max_clients: usize) -> Self {
+        let emission_ms = 1000.0 / rate.per_second;
+        RateLimiter {
+            emission_ms,
+            tolerance_ms: emission_ms * f64::from(rate.burst),
+            max_clients: max_clients.max(1),
+            tat: HashMap::new(),
+        }
+    }
+
+    /// Counts one request of `key` at `now_ms`. `Err(retry_after_s)` when over the rate.
+    pub fn check(&mut self, key: &str, now_ms: u64) -> Result<(), u64> {
+        let now = now_ms as f64;
+        let tat = self.tat.get(key).copied().unwrap_or(now).max(now);
+        let new_tat = tat + self.emission_ms;
+        if new_tat - now > self.tolerance_ms {
+            let wait_ms = new_tat - now - self.tolerance_ms;
+            return Err((wait_ms / 1000.0).ceil().max(1.0) as u64);
+        }
+        if !self.tat.contains_key(key) && self.tat.len() >= self.max_clients {
+            self.evict(now);
+        }
+        self.tat.insert(key.to_owned(), new_tat);
+        Ok(())
+    }
+
+    /// Clients currently tracked.
+    pub fn len(&self) -> usize {
+        self.tat.len()
+    }
+
+    /// Whether no client is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.tat.is_empty()
+    }
+
+    fn evict(&mut self, now: f64) {
+        self.tat.retain(|_, tat| *tat > now);
+        if self.tat.len() >= self.max_clients {
+            // Everyone is active: drop the half closest to idle (smallest TAT).
+            let mut tats: Vec<f64> = self.tat.values().copied().collect();
+            let mid = tats.len() / 2;
+            tats.select_nth_unstable_by(mid, f64::total_cmp);
+            let cut = tats[mid];
+            self.tat.retain(|_, tat| *tat > cut);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(per_second: f64, burst: u32, max: usize) -> RateLimiter {
+        RateLimiter::new(Rate { per_second, burst }, max)
+    }
+
+    #[test]
+    fn burst_then_sustained_rate() {
+        let mut l = limiter(10.0, 5, 100);
+        for _ in 0..5 {
+            assert!(l.check("a", 1_000).is_ok());
+        }
+        assert_eq!(l.check("a", 1_000), Err(1));
+        assert!(l.check("b", 1_000).is_ok(), "other clients are independent");
+        assert!(
+            l.check("a", 1_100).is_ok(),
+            "one emission interval later, one more"
+        );
+        assert!(l.check("a", 1_100).is_err());
+    }
+
+    #[test]
+    fn retry_after_covers_the_wait() {
+        let mut l = limiter(1.0 / 60.0, 1, 10);
+        assert!(l.check("a", 0).is_ok());
+        assert_eq!(l.check("a", 0), Err(60));
+        assert_eq!(l.check("a", 30_000), Err(30));
+        assert!(l.check("a", 60_000).is_ok());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut l = limiter(1.0, 10, 1000);
+        for i in 0..100_000u64 {
+            let _ = l.check(&format!("k{i}"), i);
+        }
+        assert!(l.len() <= 1000, "{}", l.len());
+    }
+}

@@ -1,0 +1,166 @@
+//! The viewer request as the core sees it: plain data converted from the
+//! CloudFront event by an adapter, plus the small parsers the decision needs
+//! (headers, cookies, query string, client address key).
+
+/// One header value. CloudFront gives each lowercase header name a list of
+/// `{key, value}`; the adapter flattens it into one entry per value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Lowercase header name.
+    pub name: String,
+    /// The original spelling (CloudFront's `key`), when given.
+    pub key: Option<String>,
+    /// The value.
+    pub value: String,
+}
+
+/// A CloudFront viewer request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CfRequest {
+    /// The viewer's IP address as CloudFront reports it.
+    pub client_ip: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path, starting with `/`, still percent-encoded.
+    pub uri: String,
+    /// Query string without the `?`, still encoded.
+    pub querystring: String,
+    /// Header values in order.
+    pub headers: Vec<Header>,
+}
+
+impl CfRequest {
+    /// Every value of header `name` (lowercase).
+    pub fn header_values<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.headers
+            .iter()
+            .filter(move |h| h.name == name)
+            .map(|h| h.value.as_str())
+    }
+
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_values(name).next()
+    }
+
+    /// Every cookie named `name`, over all Cookie headers (browsers and
+    /// CloudFront may split cookies over several).
+    pub fn cookies<'a>(&'a self, name: &str) -> Vec<&'a str> {
+        self.header_values("cookie")
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                (k.trim() == name).then(|| v.trim().trim_matches('"'))
+            })
+            .collect()
+    }
+}
+
+/// The query string split into raw `name=value` parameters, in order.
+pub fn query_params(querystring: &str) -> Vec<(&str, &str)> {
+    querystring
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .collect()
+}
+
+/// `querystring` without every parameter named `name` (order kept).
+pub fn remove_query_param(querystring: &str, name: &str) -> String {
+    querystring
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split_once('=').map_or(*p, |(k, _)| k) != name)
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The rate-limit key for a client address: the IPv4 address, or the /64
+/// prefix of an IPv6 address (one subscriber usually holds a whole /64).
+/// Anything unparsable is keyed as itself.
+pub fn client_key(client_ip: &str) -> String {
+    match client_ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => client_ip.to_owned(),
+    }
+}
+
+/// The client address for logs: IPv4 with the last octet zeroed, IPv6 cut to
+/// /48. Never the full address.
+pub fn redact_ip(client_ip: &str) -> String {
+    match client_ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        Err(_) => "invalid".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(headers: &[(&str, &str)]) -> CfRequest {
+        CfRequest {
+            headers: headers
+                .iter()
+                .map(|(n, v)| Header {
+                    name: (*n).into(),
+                    key: None,
+                    value: (*v).into(),
+                })
+                .collect(),
+            ..CfRequest::default()
+        }
+    }
+
+    #[test]
+    fn cookies_across_headers() {
+        let r = req(&[
+            ("cookie", "a=1; session=x"),
+            ("cookie", "access_token=tok; b=2"),
+        ]);
+        assert_eq!(r.cookies("access_token"), vec!["tok"]);
+        assert_eq!(r.cookies("session"), vec!["x"]);
+        assert!(r.cookies("missing").is_empty());
+    }
+
+    #[test]
+    fn query_removal_keeps_others() {
+        assert_eq!(
+            remove_query_param("a=1&token=x&b=2&token=y", "token"),
+            "a=1&b=2"
+        );
+        assert_eq!(remove_query_param("token=x", "token"), "");
+        assert_eq!(remove_query_param("tokenx=1", "token"), "tokenx=1");
+        assert_eq!(query_params("a=1&&b"), vec![("a", "1"), ("b", "")]);
+    }
+
+    #[test]
+    fn ipv6_keys_by_64_and_logs_redact() {
+        assert_eq!(client_key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_key("2001:db8:1:2:ffff::1"),
+            client_key("2001:db8:1:2::9")
+        );
+        assert_eq!(client_key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(client_key("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(redact_ip("203.0.113.9"), "203.0.113.0/24");
+        assert_eq!(redact_ip("2001:db8:1:2::9"), "2001:db8:1::/48");
+        assert_eq!(redact_ip("nonsense"), "invalid");
+    }
+}

@@ -1,0 +1,73 @@
+//! The shipped bot-signature catalog: it passes every check against the browser
+//! corpus, and the imported file is exactly what the importer makes from the
+//! pinned npm package (no hand edits, no drift).
+
+use bot_signatures::Catalog;
+use bot_signatures::corpus::BrowserCorpus;
+use bot_signatures::import::{UpstreamEntry, import};
+use bot_signatures::validate::validate;
+use workspace_tests::repo_root;
+
+fn corpus() -> BrowserCorpus {
+    let path = repo_root().join(bot_signatures::corpus::DEFAULT_RELATIVE);
+    BrowserCorpus::load(&path)
+        .unwrap_or_else(|e| panic!("{e}: run `npm ci` at the repository root"))
+}
+
+#[test]
+fn shipped_catalog_passes_check_with_browser_guard() {
+    let (catalog, parse) = Catalog::load(&repo_root().join("bot-signatures/catalog")).unwrap();
+    assert!(parse.is_empty(), "{parse:?}");
+    let corpus = corpus();
+    assert!(
+        corpus.user_agents.len() > 500,
+        "browser corpus too small: {}",
+        corpus.user_agents.len()
+    );
+    let report = validate(&catalog, Some(&corpus));
+    let errors: Vec<String> = report.diagnostics.iter().map(ToString::to_string).collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert!(catalog.signatures.len() > 1000);
+}
+
+#[test]
+fn imported_file_matches_the_pinned_package() {
+    let root = repo_root();
+    let dir = root.join("bot-signatures/catalog");
+    let out = dir.join("imported/crawler-user-agents.toml");
+    let committed = std::fs::read_to_string(&out).unwrap();
+    let pkg = root.join("node_modules/crawler-user-agents");
+    let version: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pkg.join("package.json")).unwrap()).unwrap();
+    let version = version["version"].as_str().unwrap().to_owned();
+    let upstream: Vec<UpstreamEntry> = serde_json::from_str(
+        &std::fs::read_to_string(pkg.join("crawler-user-agents.json")).unwrap(),
+    )
+    .unwrap();
+    let (mut existing, _) = Catalog::load(&dir).unwrap();
+    let out_name = out.display().to_string();
+    existing.signatures.retain(|s| s.location.file != out_name);
+    let import_date = committed
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("# Imported on ")
+                .map(|d| d.trim_end_matches('.').to_owned())
+        })
+        .expect("the imported file names its import date");
+    let regenerated = import(
+        &upstream,
+        &format!("crawler-user-agents@{version}"),
+        &import_date,
+        &existing,
+        Some(&corpus()),
+    );
+    assert!(
+        regenerated.text == committed,
+        "bot-signatures/catalog/imported/crawler-user-agents.toml differs from a fresh import of crawler-user-agents@{version}: run `cargo run -p bot-signatures -- import --date {import_date}`"
+    );
+    assert!(
+        root.join("bot-signatures/catalog/imported/crawler-user-agents.LICENSE")
+            .is_file(),
+        "the upstream license must be kept beside the import"
+    );
+}

@@ -1,0 +1,8 @@
+//! The one integration-test binary (ripgrep's `tests/tests.rs` pattern): each
+//! module says what belongs in it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+mod catalog;
+mod golden;
+mod tidy;

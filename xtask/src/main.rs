@@ -1,0 +1,105 @@
+//! `cargo xtask`: the project's build and check automation, written in Rust
+//! (matklad's cargo-xtask pattern). `cargo xtask ci` is the test command the
+//! README gives and `.ci/run` calls: if it passes locally, CI passes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+/// Project automation. Run from anywhere inside the repository.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Everything CI checks: fmt, clippy -D warnings, the tests, the wasm32
+    /// builds of the edge core, and `bot-signatures check` on the shipped catalog.
+    Ci {
+        /// Skip `cargo fmt --check` and clippy (for a quick local test run).
+        #[arg(long)]
+        no_lint: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let root = project_root()?;
+    std::env::set_current_dir(&root).with_context(|| format!("cd {}", root.display()))?;
+    match cli.command {
+        Task::Ci { no_lint } => ci(&root, no_lint),
+    }
+}
+
+fn project_root() -> anyhow::Result<PathBuf> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask has no parent directory")
+}
+
+fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if !root.join("node_modules/user-agents").is_dir() {
+        bail!(
+            "node_modules is missing: run `npm ci` at {} first (.ci/run does)",
+            root.display()
+        );
+    }
+    if !no_lint {
+        step("format", cargo(&["fmt", "--all", "--check"]))?;
+        step(
+            "clippy",
+            cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )?;
+    }
+    step("tests", cargo(&["test", "--workspace"]))?;
+    for target in ["wasm32-unknown-unknown", "wasm32-wasip1"] {
+        step(
+            &format!("edge-auth-core for {target}"),
+            cargo(&["build", "-p", "edge-auth-core", "--target", target]),
+        )?;
+    }
+    step(
+        "shipped catalog",
+        cargo(&["run", "--quiet", "-p", "bot-signatures", "--", "check"]),
+    )?;
+    eprintln!("xtask ci: all steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args(args);
+    cmd
+}
+
+fn step(name: &str, mut cmd: Command) -> anyhow::Result<()> {
+    let started = Instant::now();
+    eprintln!("xtask ci: [{name}] {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("{name}: could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!(
+            "{name} failed ({status}) after {:.0?}: {cmd:?}",
+            started.elapsed()
+        );
+    }
+    eprintln!("xtask ci: [{name}] ok in {:.0?}", started.elapsed());
+    Ok(())
+}
