@@ -23,7 +23,7 @@ fn run_case(text: &str) -> Value {
     let ctx = Ctx {
         now_ms: NOW_UNIX_S * 1000,
         config: &cfg,
-        matcher: Some(&matcher),
+        matcher: Some(matcher),
     };
     match edge_auth_event::parse_event(text) {
         Ok(event) => {

@@ -4,5 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 mod catalog;
+mod decide_rules;
 mod golden;
+mod jwt_conformance;
+mod properties;
 mod tidy;

@@ -26,10 +26,15 @@ pub fn config_in(dir: &Path, toml: &str) -> Result<EdgeConfig, String> {
     .map_err(|e| e.message)
 }
 
-/// The matcher compiled from the shipped catalog, as the CLI builds it.
-pub fn shipped_matcher() -> Matcher {
-    let (catalog, diagnostics) = bot_signatures::Catalog::embedded();
-    assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    let report = bot_signatures::validate::validate(&catalog, None);
-    report.compiled.matcher().unwrap_or_else(|e| panic!("{e}"))
+/// The matcher compiled from the shipped catalog, as the CLI builds it
+/// (compiled once per test binary).
+pub fn shipped_matcher() -> &'static Matcher {
+    static MATCHER: std::sync::OnceLock<Matcher> = std::sync::OnceLock::new();
+    MATCHER.get_or_init(|| {
+        let (catalog, diagnostics) = bot_signatures::Catalog::embedded();
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        bot_signatures::compile::compile(&catalog)
+            .matcher()
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
 }

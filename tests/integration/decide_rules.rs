@@ -1,0 +1,378 @@
+//! The decision pipeline's rules through `edge_auth_core::decide`, one test per
+//! rule: token cache, rate limit, CORS, login redirect, token sources, claim
+//! conditions, pipeline order and fail-closed paths.
+
+use edge_auth_core::config::EdgeConfig;
+use edge_auth_core::{CfRequest, Ctx, Decision, EdgeState, Header, Matcher, Reason, decide};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::json;
+use workspace_tests::{config_in, fixture, shipped_matcher};
+
+const NOW: u64 = 1_800_000_000;
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+fn config(extra: &str) -> EdgeConfig {
+    config_top("", extra)
+}
+
+/// `top` holds top-level keys (they must precede the first table).
+fn config_top(top: &str, extra: &str) -> EdgeConfig {
+    let dir = fixture("keys");
+    let toml = format!(
+        "{top}\n[jwt]\nissuer = \"https://issuer.test\"\naudience = \"edge-tests\"\nalgorithms = [\"ES256\"]\nleeway_seconds = 30\njwks_file = \"jwks.json\"\n{extra}"
+    );
+    config_in(&dir, &toml).unwrap()
+}
+
+fn token(claims: serde_json::Value) -> String {
+    let mut c = json!({"iss": "https://issuer.test", "aud": "edge-tests", "sub": "alice", "iat": NOW, "exp": NOW + 600});
+    for (k, v) in claims.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    let key =
+        EncodingKey::from_ec_pem(&std::fs::read(fixture("keys/es256.key.pem")).unwrap()).unwrap();
+    let mut h = jsonwebtoken::Header::new(Algorithm::ES256);
+    h.kid = Some("es256-1".into());
+    jsonwebtoken::encode(&h, &c, &key).unwrap()
+}
+
+fn req(uri: &str, headers: &[(&str, &str)]) -> CfRequest {
+    let mut hs = vec![Header {
+        name: "user-agent".into(),
+        key: None,
+        value: CHROME.into(),
+    }];
+    hs.extend(headers.iter().map(|(n, v)| Header {
+        name: (*n).into(),
+        key: None,
+        value: (*v).into(),
+    }));
+    CfRequest {
+        client_ip: "203.0.113.5".into(),
+        method: "GET".into(),
+        uri: uri.into(),
+        querystring: String::new(),
+        headers: hs,
+    }
+}
+
+struct Edge {
+    cfg: EdgeConfig,
+    matcher: &'static Matcher,
+    state: EdgeState,
+}
+
+impl Edge {
+    fn new(extra: &str) -> Edge {
+        Edge::with(config(extra))
+    }
+    fn with(cfg: EdgeConfig) -> Edge {
+        let state = EdgeState::new(&cfg);
+        Edge {
+            cfg,
+            matcher: shipped_matcher(),
+            state,
+        }
+    }
+    fn at(&mut self, now_s: u64, r: &CfRequest) -> edge_auth_core::Outcome {
+        let ctx = Ctx {
+            now_ms: now_s * 1000,
+            config: &self.cfg,
+            matcher: Some(self.matcher),
+        };
+        decide(r, &ctx, &mut self.state)
+    }
+    fn run(&mut self, r: &CfRequest) -> edge_auth_core::Outcome {
+        self.at(NOW, r)
+    }
+}
+
+fn header<'a>(o: &'a edge_auth_core::Outcome, name: &str) -> Option<&'a str> {
+    match &o.decision {
+        Decision::Respond(r) => r
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str()),
+        Decision::Forward { .. } => None,
+    }
+}
+
+#[test]
+fn no_path_rules_means_every_path_needs_a_token() {
+    let mut e = Edge::new("");
+    for uri in ["/", "/index.html", "/public/x"] {
+        assert_eq!(e.run(&req(uri, &[])).reason, Reason::TokenMissing, "{uri}");
+    }
+}
+
+#[test]
+fn cache_hit_skips_verification_but_rechecks_expiry() {
+    let mut e = Edge::new("");
+    let t = token(json!({"exp": NOW + 100}));
+    let auth = format!("Bearer {t}");
+    let first = e.run(&req("/a", &[("authorization", &auth)]));
+    assert_eq!(
+        (first.reason, first.token_cache_hit),
+        (Reason::TokenValid, false)
+    );
+    let second = e.run(&req("/b", &[("authorization", &auth)]));
+    assert_eq!(
+        (second.reason, second.token_cache_hit),
+        (Reason::TokenValid, true)
+    );
+    // The cached entry never outlives the token.
+    let later = e.at(NOW + 100 + 30, &req("/c", &[("authorization", &auth)]));
+    assert_eq!(later.reason, Reason::TokenExpired);
+    assert_eq!(e.state.tokens.len(), 0, "expired entries are dropped");
+}
+
+#[test]
+fn cache_is_cleared_when_keys_change() {
+    let mut e = Edge::new("");
+    let auth = format!("Bearer {}", token(json!({})));
+    e.run(&req("/a", &[("authorization", &auth)]));
+    assert_eq!(e.state.tokens.len(), 1);
+    e.cfg.keys_fingerprint ^= 1;
+    let o = e.run(&req("/a", &[("authorization", &auth)]));
+    assert!(
+        !o.token_cache_hit,
+        "a key change must force a fresh verification"
+    );
+}
+
+#[test]
+fn rate_limit_answers_429_with_retry_after_and_keys_ipv6_by_64() {
+    let mut e = Edge::new(
+        "[rate_limit]\nrequests_per_second = 1\nburst = 2\n[[paths]]\nprefix = \"/\"\naccess = \"public\"\n",
+    );
+    let mut r = req("/x", &[]);
+    r.client_ip = "2001:db8:1:2::1".into();
+    assert_eq!(e.run(&r).reason, Reason::PublicPath);
+    r.client_ip = "2001:db8:1:2::ffff".into();
+    assert_eq!(e.run(&r).reason, Reason::PublicPath);
+    r.client_ip = "2001:db8:1:2:aaaa::1".into();
+    let o = e.run(&r);
+    assert_eq!(
+        o.reason,
+        Reason::RateLimited,
+        "same /64 shares one allowance"
+    );
+    assert_eq!(header(&o, "retry-after"), Some("1"));
+    r.client_ip = "2001:db8:1:3::1".into();
+    assert_eq!(
+        e.run(&r).reason,
+        Reason::PublicPath,
+        "another /64 is another client"
+    );
+}
+
+#[test]
+fn query_token_is_removed_from_forwarded_query() {
+    let mut e = Edge::new("");
+    let mut r = req("/video.mp4", &[]);
+    r.querystring = format!("a=1&token={}&b=2", token(json!({})));
+    let o = e.run(&r);
+    assert_eq!(
+        o.decision,
+        Decision::Forward {
+            querystring: Some("a=1&b=2".into())
+        }
+    );
+}
+
+#[test]
+fn token_source_order_is_respected() {
+    let mut e =
+        Edge::new("[tokens]\nsources = [\"cookie\", \"authorization\"]\ncookie_name = \"jwt\"\n");
+    let good = token(json!({}));
+    // The cookie comes first: a bad cookie decides even with a good header.
+    let o = e.run(&req(
+        "/a",
+        &[
+            ("cookie", "jwt=bad.token.here"),
+            ("authorization", &format!("Bearer {good}")),
+        ],
+    ));
+    assert_eq!(o.reason, Reason::TokenMalformed);
+    let o = e.run(&req(
+        "/a",
+        &[
+            ("cookie", "other=1"),
+            ("authorization", &format!("bearer   {good}")),
+        ],
+    ));
+    assert_eq!(o.reason, Reason::TokenValid, "scheme is case-insensitive");
+}
+
+#[test]
+fn scope_and_path_claims() {
+    let rules = "[[paths]]\nprefix = \"/admin/\"\naccess = \"token\"\nrequire_scope = [\"admin\"]\n[[paths]]\nprefix = \"/shared/\"\naccess = \"token\"\npath_claim = \"paths\"\n";
+    let mut e = Edge::new(rules);
+    let user = format!(
+        "Bearer {}",
+        token(json!({"scope": "read", "paths": ["/shared/team-a/"]}))
+    );
+    let admin = format!("Bearer {}", token(json!({"scp": ["admin"]})));
+    let o = e.run(&req("/admin/x", &[("authorization", &user)]));
+    assert_eq!(o.reason, Reason::InsufficientClaims);
+    assert!(header(&o, "www-authenticate").is_some_and(|v| v.contains("insufficient_scope")));
+    assert_eq!(
+        e.run(&req("/admin/x", &[("authorization", &admin)])).reason,
+        Reason::TokenValid
+    );
+    assert_eq!(
+        e.run(&req("/shared/team-a/doc", &[("authorization", &user)]))
+            .reason,
+        Reason::TokenValid
+    );
+    assert_eq!(
+        e.run(&req("/shared/team-b/doc", &[("authorization", &user)]))
+            .reason,
+        Reason::InsufficientClaims
+    );
+}
+
+#[test]
+fn cors_preflight_is_answered_from_config() {
+    let mut e = Edge::new(
+        "[cors]\npreflight = \"respond\"\nallow_origins = [\"https://app.example\"]\nallow_headers = [\"authorization\"]\nmax_age_seconds = 600\n",
+    );
+    let mut r = req(
+        "/api/x",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "GET"),
+        ],
+    );
+    r.method = "OPTIONS".into();
+    let o = e.run(&r);
+    assert_eq!(o.reason, Reason::CorsPreflight);
+    assert_eq!(
+        header(&o, "access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(header(&o, "access-control-max-age"), Some("600"));
+    let mut r2 = req(
+        "/api/x",
+        &[
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "GET"),
+        ],
+    );
+    r2.method = "OPTIONS".into();
+    assert_eq!(header(&e.run(&r2), "access-control-allow-origin"), None);
+}
+
+#[test]
+fn login_redirect_only_for_browser_navigations() {
+    let mut e = Edge::new(
+        "[responses]\nlogin_url = \"https://login.example/authorize?return_to={return_to}\"\n",
+    );
+    let o = e.run(&req(
+        "/private/a b",
+        &[("accept", "text/html,application/xhtml+xml")],
+    ));
+    let Decision::Respond(r) = &o.decision else {
+        panic!("expected a response")
+    };
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        header(&o, "location"),
+        Some("https://login.example/authorize?return_to=%2Fprivate%2Fa%20b")
+    );
+    let api = e.run(&req("/private/a", &[("accept", "application/json")]));
+    assert!(matches!(api.decision, Decision::Respond(ref r) if r.status == 401));
+}
+
+#[test]
+fn bots_before_auth_and_every_response_is_no_store() {
+    let mut e = Edge::new("");
+    let mut r = req("/x", &[]);
+    r.headers[0].value =
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)".into();
+    let o = e.run(&r);
+    assert_eq!(o.reason, Reason::BotBlocked);
+    assert_eq!(o.bot.as_ref().map(|b| b.category.as_str()), Some("seo"));
+    assert_eq!(header(&o, "cache-control"), Some("no-store"));
+    // Auth first, then bots: the missing token decides.
+    let mut e2 = Edge::with(config_top("pipeline = [\"auth\", \"bots\"]", ""));
+    assert_eq!(e2.run(&r).reason, Reason::TokenMissing);
+}
+
+#[test]
+fn missing_matcher_fails_closed() {
+    let cfg = config("[[paths]]\nprefix = \"/\"\naccess = \"public\"\n");
+    let mut state = EdgeState::new(&cfg);
+    let ctx = Ctx {
+        now_ms: NOW * 1000,
+        config: &cfg,
+        matcher: None,
+    };
+    let o = decide(&req("/x", &[]), &ctx, &mut state);
+    assert_eq!(o.reason, Reason::InternalError);
+    assert!(matches!(o.decision, Decision::Respond(ref r) if r.status == 503));
+}
+
+#[test]
+fn generated_responses_never_touch_cloudfront_restricted_headers() {
+    // Read-only at viewer-request or never allowed in generated responses (CloudFront docs).
+    const RESTRICTED: &[&str] = &[
+        "connection",
+        "expect",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "trailer",
+        "upgrade",
+        "x-accel-buffering",
+        "x-accel-charset",
+        "x-accel-limit-rate",
+        "x-accel-redirect",
+        "x-cache",
+        "x-forwarded-proto",
+        "x-real-ip",
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "via",
+    ];
+    let mut e = Edge::new(
+        "[responses]\nlogin_url = \"https://login.example/?r={return_to}\"\n[cors]\npreflight = \"respond\"\nallow_origins = [\"https://a.example\"]\n[rate_limit]\nrequests_per_second = 1\nburst = 1\n",
+    );
+    let mut requests = vec![
+        req("/a", &[]),
+        req("/a", &[("accept", "text/html")]),
+        req("/a", &[("authorization", "Bearer x.y.z")]),
+    ];
+    let mut pre = req(
+        "/a",
+        &[
+            ("origin", "https://a.example"),
+            ("access-control-request-method", "GET"),
+        ],
+    );
+    pre.method = "OPTIONS".into();
+    requests.push(pre);
+    let mut bot = req("/a", &[]);
+    bot.headers[0].value = "sqlmap/1.8".into();
+    requests.push(bot);
+    let mut seen = 0;
+    for r in &requests {
+        for _ in 0..2 {
+            if let Decision::Respond(resp) = e.run(r).decision {
+                seen += 1;
+                for (name, _) in &resp.headers {
+                    assert!(
+                        !RESTRICTED.contains(name)
+                            && !name.starts_with("x-amz-cf-")
+                            && !name.starts_with("x-edge-"),
+                        "{name}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(seen >= 8);
+}
