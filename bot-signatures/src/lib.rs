@@ -2,7 +2,7 @@
 //! ([`pattern`]), catalog-wide validation ([`validate`]), the compiler to the
 //! edge matcher's artifact ([`compile`]), the browser corpus used as a
 //! false-positive guard ([`corpus`]) and the importer for third-party lists
-//! ([`import`]).
+//! ([`import`]) and the WAF compiler ([`waf`]).
 //!
 //! API boundary: the edge only ever sees the compiled artifact
 //! ([`bot_signatures_matcher::CompiledCatalog`]); analysts only ever edit the
@@ -15,6 +15,7 @@ pub mod diagnostic;
 pub mod import;
 pub mod pattern;
 pub mod validate;
+pub mod waf;
 
 pub use bot_signatures_matcher::{Action, CompiledCatalog, Matcher};
 pub use catalog::{Catalog, Signature};

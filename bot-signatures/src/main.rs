@@ -11,7 +11,7 @@ use anyhow::Context;
 use bot_signatures::catalog::Catalog;
 use bot_signatures::corpus::BrowserCorpus;
 use bot_signatures::validate::{Report, validate};
-use bot_signatures::{Severity, import};
+use bot_signatures::{Severity, import, waf};
 use clap::{Args, Parser, Subcommand};
 
 /// The bot-signature catalog: validate it, test user-agents against it,
@@ -63,6 +63,11 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Export the catalog in another form.
+    Export {
+        #[command(subcommand)]
+        what: Export,
+    },
     /// Regenerate the imported catalog file from the npm package
     /// `crawler-user-agents` installed by `npm ci`.
     Import {
@@ -79,6 +84,28 @@ enum Command {
         catalog: CatalogArgs,
         #[command(flatten)]
         browsers: BrowserArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Export {
+    /// The AWS WAF form: specific block signatures packed into regex pattern
+    /// sets and regex match statements within the quotas, proved against the
+    /// examples and the browser corpus. JSON on stdout (or --out), summary on stderr.
+    Waf {
+        #[command(flatten)]
+        catalog: CatalogArgs,
+        #[command(flatten)]
+        browsers: BrowserArgs,
+        /// Regex pattern sets available (WAF allows 10 per account and scope).
+        #[arg(long, default_value_t = 10, value_name = "N", help_heading = "Budget")]
+        max_sets: usize,
+        /// WCU this rule may use (a web ACL has 5,000; 1,500 are in the base price).
+        #[arg(long, default_value_t = 500, value_name = "N", help_heading = "Budget")]
+        max_wcu: u32,
+        /// Write the JSON here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -265,6 +292,76 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 json.len()
             );
             Ok(0)
+        }
+        Command::Export {
+            what:
+                Export::Waf {
+                    catalog,
+                    browsers,
+                    max_sets,
+                    max_wcu,
+                    out,
+                },
+        } => {
+            let (cat, parse, origin) = load_catalog(&catalog).map_err(fail(exit::CATALOG))?;
+            if let Some(d) = parse.first() {
+                return Err(fail(exit::CATALOG)(anyhow::anyhow!(
+                    "the catalog from {origin} does not parse:\n{d}"
+                )));
+            }
+            let corpus = load_browsers(&browsers).map_err(fail(exit::IO))?;
+            let rules = waf::compile(&cat, waf::Budget { max_sets, max_wcu });
+            let problems = waf::prove(&rules, &cat, corpus.as_ref());
+            let json = serde_json::to_string_pretty(&rules)
+                .context("serializing")
+                .map_err(fail(exit::CATALOG))?;
+            match &out {
+                Some(path) => write_atomically(path, json.as_bytes()).map_err(fail(exit::IO))?,
+                None => println!("{json}"),
+            }
+            let regexes = rules.block.regexes().count() + rules.exceptions.regexes().count();
+            let chars: usize = rules
+                .block
+                .regexes()
+                .chain(rules.exceptions.regexes())
+                .map(|r| r.regex.len())
+                .sum();
+            eprintln!(
+                "waf: {} signatures packed into {regexes} regexes ({chars} characters) in {} of {max_sets} pattern sets and {} regex match statements; {} exception signatures; {} of {max_wcu} WCU",
+                rules.packed.len(),
+                rules.sets_used,
+                rules.block.regex_match.len() + rules.exceptions.regex_match.len(),
+                rules
+                    .exceptions
+                    .regexes()
+                    .map(|r| r.signatures.len())
+                    .sum::<usize>(),
+                rules.wcu
+            );
+            let mut reasons: std::collections::BTreeMap<&str, usize> =
+                std::collections::BTreeMap::new();
+            for l in &rules.left_out {
+                *reasons.entry(l.reason.as_str()).or_default() += 1;
+            }
+            for (reason, n) in reasons {
+                eprintln!("waf: left out {n}: {reason}");
+            }
+            for p in &problems {
+                eprintln!("waf: error: {p}");
+            }
+            if problems.is_empty() {
+                eprintln!(
+                    "waf: proved: every example of every packed signature is blocked; no exception example{} is",
+                    if corpus.is_some() {
+                        " and no browser"
+                    } else {
+                        ""
+                    }
+                );
+                Ok(0)
+            } else {
+                Ok(exit::FINDINGS)
+            }
         }
         Command::Import {
             from,

@@ -479,3 +479,81 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Soundness of the literal index: whenever a pattern matches a text, the
+    //! text contains one of the pattern's literals (else the matcher would miss
+    //! it); and arbitrary input never panics.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn atom() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9]{1,6}",
+            Just(r"\d".to_owned()),
+            Just(r"\w".to_owned()),
+            Just(".".to_owned()),
+            Just(r"\/".to_owned()),
+            Just("[Bb]".to_owned()),
+            Just("[a-c]".to_owned()),
+            Just("^".to_owned()),
+            Just(r"\b".to_owned()),
+        ]
+    }
+
+    fn pattern() -> impl Strategy<Value = String> {
+        let leaf = proptest::collection::vec(atom(), 1..4).prop_map(|v| v.concat());
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 1..3).prop_map(|v| v.concat()),
+                proptest::collection::vec(inner.clone(), 2..4)
+                    .prop_map(|v| format!("(?:{})", v.join("|"))),
+                inner.clone().prop_map(|p| format!("(?:{p})?")),
+                inner.clone().prop_map(|p| format!("(?:{p})+")),
+                inner.prop_map(|p| format!("({p})")),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+        #[test]
+        fn literals_are_required(p in pattern(), text in "[a-zA-Z0-9 /_.-]{0,30}") {
+            let Ok(hir) = check(&p) else { return Ok(()) };
+            let re = regex_lite::RegexBuilder::new(&p).case_insensitive(true).build().unwrap();
+            if let Some(lits) = literals(&hir) {
+                let lower = text.to_ascii_lowercase();
+                let contains = lits.set.iter().any(|l| lower.contains(l.as_str()));
+                if re.is_match(&text) {
+                    prop_assert!(contains, "{p:?} matches {text:?} but no literal of {:?} is in it", lits.set);
+                }
+                if lits.exact {
+                    prop_assert_eq!(re.is_match(&text), contains, "exact {:?} for {:?}", lits.set, p);
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_patterns_never_panic(p in ".{0,80}") {
+            if let Ok(hir) = check(&p) {
+                let _ = literals(&hir);
+            }
+        }
+
+        #[test]
+        fn arbitrary_catalog_text_never_panics(text in ".{0,400}") {
+            let _ = crate::catalog::Catalog::parse(&[("fuzz.toml".to_owned(), text)]);
+        }
+
+        #[test]
+        fn mutated_catalog_never_panics(pos in 0usize..600, byte in 0u8..128) {
+            let mut text = include_str!("../catalog/generic.toml").as_bytes()[..600].to_vec();
+            text[pos] = byte;
+            let text = String::from_utf8_lossy(&text).into_owned();
+            let (catalog, _) = crate::catalog::Catalog::parse(&[("fuzz.toml".to_owned(), text)]);
+            let _ = crate::validate::validate(&catalog, None);
+        }
+    }
+}

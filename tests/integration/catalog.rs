@@ -71,3 +71,26 @@ fn imported_file_matches_the_pinned_package() {
         "the upstream license must be kept beside the import"
     );
 }
+
+#[test]
+fn shipped_catalog_packs_into_waf_quotas_and_proves() {
+    let (catalog, _) = Catalog::load(&repo_root().join("bot-signatures/catalog")).unwrap();
+    let budget = bot_signatures::waf::Budget::default();
+    let rules = bot_signatures::waf::compile(&catalog, budget);
+    let problems = bot_signatures::waf::prove(&rules, &catalog, Some(&corpus()));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(rules.sets_used <= budget.max_sets && rules.wcu <= budget.max_wcu);
+    // Every specific block signature is packed; only generic rules stay at the edge.
+    let specific_blocks = catalog
+        .signatures
+        .iter()
+        .filter(|s| s.action == bot_signatures::Action::Block && !s.generic)
+        .count();
+    assert_eq!(rules.packed.len(), specific_blocks);
+    assert!(
+        rules
+            .left_out
+            .iter()
+            .all(|l| l.reason.starts_with("generic rule"))
+    );
+}
