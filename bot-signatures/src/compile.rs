@@ -65,3 +65,22 @@ pub fn compile(catalog: &Catalog) -> Compiled {
     }
     Compiled { artifact, source }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shipped_catalog_classifies_browsers_and_bots() {
+        let (catalog, _) = crate::Catalog::embedded();
+        let m = super::compile(&catalog).matcher().unwrap();
+        let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        assert!(m.classify(ua).is_none());
+        assert_eq!(
+            m.classify("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+                .unwrap()
+                .signature
+                .id,
+            "cua-googlebot"
+        );
+        assert_eq!(m.classify("curl/8.5.0").unwrap().signature.id, "cua-curl");
+    }
+}

@@ -3,8 +3,8 @@
 //!
 //! The artifact ([`CompiledCatalog`]) holds, per signature, its metadata, its
 //! pattern and the literals that any match of the pattern must contain. At load
-//! time only an Aho-Corasick automaton over those literals is built (a few
-//! milliseconds even inside wasm); no regex is compiled. A user-agent is scanned
+//! time only a literal index is built ([`index::LiteralIndex`], a table of
+//! 3-byte grams); no regex is compiled and no automaton is built. A user-agent is scanned
 //! once for literals; a signature whose pattern *is* its literal set matches on
 //! that hit alone, the others are confirmed with their regex, compiled lazily
 //! the first time one of its literals is seen and then kept for the instance.
@@ -17,8 +17,11 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::{Deserialize, Serialize};
+
+pub mod index;
+
+use index::LiteralIndex;
 
 /// Version of the artifact layout; bumped on any incompatible change.
 pub const ARTIFACT_VERSION: u32 = 1;
@@ -137,9 +140,6 @@ pub enum MatcherError {
     /// A literal or unindexed entry points past the signature list.
     #[error("bot matcher artifact refers to signature #{index} but has only {len}")]
     BadIndex { index: u32, len: usize },
-    /// The literal automaton could not be built.
-    #[error("bot matcher literals could not be compiled: {0}")]
-    Automaton(String),
 }
 
 /// The signature that decided a user-agent.
@@ -155,9 +155,9 @@ pub struct Verdict<'m> {
 #[derive(Debug)]
 pub struct Matcher {
     signatures: Vec<SignatureMeta>,
-    /// Signature index for each automaton pattern id.
+    /// Signature index for each literal.
     literal_owner: Vec<u32>,
-    automaton: AhoCorasick,
+    index: LiteralIndex,
     unindexed: Vec<u32>,
     regexes: Vec<OnceLock<Option<regex_lite::Regex>>>,
 }
@@ -193,17 +193,12 @@ impl Matcher {
         for &index in &catalog.unindexed {
             check(index)?;
         }
-        let automaton = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .build(literals)
-            .map_err(|e| MatcherError::Automaton(e.to_string()))?;
+        let index = LiteralIndex::new(literals);
         let regexes = (0..len).map(|_| OnceLock::new()).collect();
         Ok(Matcher {
             signatures: catalog.signatures,
             literal_owner,
-            automaton,
+            index,
             unindexed: catalog.unindexed,
             regexes,
         })
@@ -246,9 +241,9 @@ impl Matcher {
 
     fn candidates(&self, user_agent: &str) -> Vec<u32> {
         let mut out: Vec<u32> = self.unindexed.clone();
-        for hit in self.automaton.find_overlapping_iter(user_agent) {
-            out.push(self.literal_owner[hit.pattern().as_usize()]);
-        }
+        self.index.for_each_hit(user_agent, |literal| {
+            out.push(self.literal_owner[literal as usize])
+        });
         out
     }
 

@@ -1,0 +1,47 @@
+// The Node side of `cargo bench -p bot-signatures --bench versus`: times the
+// anchors (isbot, and crawler-user-agents' patterns as one case-sensitive
+// RegExp, the way projects use that list) on the same workload, and measures
+// their quality on the same labeled data. Input: a JSON file (argv[2]) with
+// {workload, bots, humans: {name: [ua]}, rounds}. Output: JSON on stdout.
+import { readFileSync } from 'node:fs';
+import { isbot } from 'isbot';
+
+const input = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const cuaDir = new URL('../node_modules/crawler-user-agents/', import.meta.url);
+const cua = JSON.parse(readFileSync(new URL('crawler-user-agents.json', cuaDir), 'utf8'));
+const cuaRegex = new RegExp(cua.map((e) => e.pattern).join('|'));
+const cuaMatch = (ua) => cuaRegex.test(ua);
+
+function timeNsPerUa(fn, workload, rounds) {
+  let sink = 0;
+  for (const ua of workload) sink += fn(ua) ? 1 : 0; // warm-up
+  const samples = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    for (const ua of workload) sink += fn(ua) ? 1 : 0;
+    samples.push(Number(process.hrtime.bigint() - t0) / workload.length);
+  }
+  samples.sort((a, b) => a - b);
+  return { median_ns: samples[samples.length >> 1], sink };
+}
+
+function quality(fn) {
+  const recall = input.bots.filter(fn).length / input.bots.length;
+  const humans = {};
+  for (const [name, list] of Object.entries(input.humans)) {
+    const fp = list.filter(fn);
+    humans[name] = { total: list.length, false_positives: fp.length, examples: fp.slice(0, 3) };
+  }
+  return { recall, humans };
+}
+
+const out = {};
+for (const [name, fn] of [['isbot', isbot], ['crawler-user-agents', cuaMatch]]) {
+  out[name] = { ...timeNsPerUa(fn, input.workload, input.rounds), ...quality(fn) };
+}
+out.versions = {
+  node: process.version,
+  isbot: JSON.parse(readFileSync(new URL('../node_modules/isbot/package.json', import.meta.url), 'utf8')).version,
+  'crawler-user-agents': JSON.parse(readFileSync(new URL('package.json', cuaDir), 'utf8')).version,
+};
+process.stdout.write(JSON.stringify(out));

@@ -1,0 +1,316 @@
+//! Our matcher against the anchors, in one run: throughput (criterion for the
+//! native matcher, a Node harness for isbot and crawler-user-agents' patterns
+//! on the same workload) and quality on public labeled data (bots: the
+//! crawler-user-agents instances; humans: npm `user-agents`, which the catalog's
+//! browser guard also uses, and PyPI `fake-useragent`, which it never sees).
+//!
+//! Run: `cargo bench -p bot-signatures --bench versus` (needs `npm ci`; fetches
+//! fake-useragent with pip into the target directory). Prints a table and
+//! writes `<target>/bench/bots.json`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bot_signatures::Catalog;
+use bot_signatures::corpus::BrowserCorpus;
+use bot_signatures_matcher::Matcher;
+use criterion::Criterion;
+use serde_json::{Value, json};
+
+const FAKE_UA: &str = "fake-useragent==2.2.0";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// PyPI fake-useragent's browsers.jsonl, downloaded once into the target directory.
+fn fake_useragent(dir: &Path) -> Vec<(String, String)> {
+    let data = dir.join("fake_useragent/data/browsers.jsonl");
+    if !data.is_file() {
+        eprintln!("bench: fetching {FAKE_UA} from PyPI into {}", dir.display());
+        let ok = Command::new("python3")
+            .args(["-m", "pip", "download", "--no-deps", "-q", "-d"])
+            .arg(dir)
+            .arg(FAKE_UA)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "pip download {FAKE_UA} failed");
+        let script = "import sys,zipfile,glob; z=zipfile.ZipFile(glob.glob(sys.argv[1]+'/fake_useragent-*.whl')[0]); z.extractall(sys.argv[1])";
+        let ok = Command::new("python3")
+            .args(["-c", script])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "unpacking fake-useragent failed");
+    }
+    std::fs::read_to_string(&data)
+        .unwrap_or_else(|e| panic!("{}: {e}", data.display()))
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| {
+            Some((
+                v["useragent"].as_str()?.to_owned(),
+                v["browser"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn main() {
+    let out_dir = target_dir().join("bench");
+    std::fs::create_dir_all(&out_dir).unwrap_or_else(|e| panic!("{e}"));
+    let root = root();
+
+    let (catalog, diagnostics) =
+        Catalog::load(&root.join("bot-signatures/catalog")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let compiled = bot_signatures::compile::compile(&catalog);
+    let artifact = serde_json::to_vec(&compiled.artifact).unwrap_or_default();
+    let load_start = Instant::now();
+    let loads = 20;
+    for _ in 0..loads {
+        black_box(Matcher::from_json(&artifact).unwrap_or_else(|e| panic!("{e}")));
+    }
+    let load_ms = load_start.elapsed().as_secs_f64() * 1000.0 / f64::from(loads);
+    let matcher = Matcher::from_json(&artifact).unwrap_or_else(|e| panic!("{e}"));
+
+    // Labeled data.
+    let cua: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(
+            root.join("node_modules/crawler-user-agents/crawler-user-agents.json"),
+        )
+        .unwrap_or_else(|e| panic!("run `npm ci`: {e}")),
+    )
+    .unwrap_or_default();
+    let bots: Vec<(String, String)> = cua
+        .iter()
+        .flat_map(|e| {
+            let pattern = e["pattern"].as_str().unwrap_or_default().to_owned();
+            e["instances"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(move |i| Some((i.as_str()?.to_owned(), pattern.clone())))
+        })
+        .collect();
+    let guard = BrowserCorpus::load(&root.join(bot_signatures::corpus::DEFAULT_RELATIVE))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let held_out = fake_useragent(&out_dir);
+    let current: Vec<String> = held_out
+        .iter()
+        .filter(|(_, b)| {
+            matches!(
+                b.as_str(),
+                "Chrome"
+                    | "Chrome Mobile"
+                    | "Chrome Mobile iOS"
+                    | "Mobile Safari"
+                    | "Safari"
+                    | "Firefox"
+                    | "Firefox Mobile"
+                    | "Edge"
+                    | "Edge Mobile"
+                    | "Samsung Internet"
+            )
+        })
+        .map(|(u, _)| u.clone())
+        .collect();
+    let mut humans: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    humans.insert(
+        "user-agents (npm; the catalog's guard)",
+        guard.user_agents.clone(),
+    );
+    humans.insert(
+        "fake-useragent (PyPI; held out)",
+        held_out.iter().map(|(u, _)| u.clone()).collect(),
+    );
+    humans.insert(
+        "current Chrome/Safari/Firefox/Edge/Samsung (held out)",
+        current,
+    );
+
+    // The workload: every labeled user-agent once, bots and humans interleaved.
+    let mut workload: Vec<String> = bots.iter().map(|(u, _)| u.clone()).collect();
+    workload.extend(guard.user_agents.iter().cloned());
+    workload.extend(held_out.iter().map(|(u, _)| u.clone()));
+    workload.sort_by_key(|u| u.len() % 7);
+
+    // Ours, natively, under criterion.
+    let criterion_dir = out_dir.join("criterion");
+    let mut c = Criterion::default()
+        .output_directory(&criterion_dir)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(30)
+        .configure_from_args();
+    c.bench_function("bot-signatures/classify-workload", |b| {
+        b.iter(|| {
+            for ua in &workload {
+                black_box(matcher.classify(black_box(ua)));
+            }
+        })
+    });
+    c.final_summary();
+    let estimates: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            criterion_dir.join("bot-signatures_classify-workload/new/estimates.json"),
+        )
+        .unwrap_or_else(|e| panic!("criterion estimates: {e}")),
+    )
+    .unwrap_or_default();
+    let ours_ns = estimates["median"]["point_estimate"]
+        .as_f64()
+        .unwrap_or(f64::NAN)
+        / workload.len() as f64;
+
+    // Quality, ours.
+    let detected = |ua: &str| matcher.classify(ua).is_some();
+    let recall = bots.iter().filter(|(u, _)| detected(u)).count() as f64 / bots.len() as f64;
+    // Leave-one-out: would we catch this bot if its own imported signature did not exist?
+    let ids_by_pattern: BTreeMap<&str, &str> = catalog
+        .signatures
+        .iter()
+        .filter(|s| s.id.starts_with("cua-"))
+        .map(|s| (s.pattern.as_str(), s.id.as_str()))
+        .collect();
+    let loo = bots
+        .iter()
+        .filter(|(u, pattern)| {
+            let own = ids_by_pattern.get(pattern.as_str()).copied();
+            matcher
+                .matches(u)
+                .iter()
+                .any(|v| Some(v.signature.id.as_str()) != own)
+        })
+        .count() as f64
+        / bots.len() as f64;
+    let generic_only = bots
+        .iter()
+        .filter(|(u, _)| matcher.matches(u).iter().any(|v| v.signature.generic))
+        .count() as f64
+        / bots.len() as f64;
+    let mut ours_humans = serde_json::Map::new();
+    for (name, list) in &humans {
+        let fp: Vec<&String> = list.iter().filter(|u| detected(u)).collect();
+        ours_humans.insert((*name).to_owned(), json!({ "total": list.len(), "false_positives": fp.len(), "examples": fp.iter().take(3).collect::<Vec<_>>() }));
+    }
+
+    // The anchors, in Node, on the same data.
+    let input = json!({
+        "workload": workload,
+        "bots": bots.iter().map(|(u, _)| u).collect::<Vec<_>>(),
+        "humans": humans,
+        "rounds": 30,
+    });
+    let input_path = out_dir.join("bots-input.json");
+    std::fs::write(&input_path, input.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let node = Command::new("node")
+        .arg(root.join("bench/bots.mjs"))
+        .arg(&input_path)
+        .output()
+        .unwrap_or_else(|e| panic!("node: {e}"));
+    assert!(
+        node.status.success(),
+        "bench/bots.mjs failed: {}",
+        String::from_utf8_lossy(&node.stderr)
+    );
+    let anchors: Value = serde_json::from_slice(&node.stdout).unwrap_or_default();
+
+    let report = json!({
+        "workload_user_agents": workload.len(),
+        "bots": bots.len(),
+        "ours": {
+            "median_ns": ours_ns,
+            "recall": recall,
+            "recall_leave_one_out": loo,
+            "recall_generic_rules_only": generic_only,
+            "humans": ours_humans,
+            "matcher_load_ms_native": load_ms,
+            "artifact_bytes": artifact.len(),
+            "signatures": compiled.artifact.signatures.len(),
+        },
+        "anchors": anchors,
+    });
+    std::fs::write(
+        out_dir.join("bots.json"),
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    println!();
+    println!(
+        "bot matching, {} user-agents per pass ({} bots, {} humans)",
+        workload.len(),
+        bots.len(),
+        workload.len() - bots.len()
+    );
+    println!(
+        "{:<44} {:>12} {:>14} {:>10}",
+        "", "ns / UA", "vs isbot", "recall"
+    );
+    let isbot_ns = anchors["isbot"]["median_ns"].as_f64().unwrap_or(f64::NAN);
+    let row = |name: &str, ns: f64, recall: f64| {
+        println!(
+            "{:<44} {:>12.0} {:>13.1}x {:>9.1}%",
+            name,
+            ns,
+            isbot_ns / ns,
+            recall * 100.0
+        );
+    };
+    row("ours, native (criterion median)", ours_ns, recall);
+    row(
+        "isbot (Node)",
+        isbot_ns,
+        anchors["isbot"]["recall"].as_f64().unwrap_or(f64::NAN),
+    );
+    row(
+        "crawler-user-agents as one RegExp (Node)",
+        anchors["crawler-user-agents"]["median_ns"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        anchors["crawler-user-agents"]["recall"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+    );
+    println!(
+        "ours, recall without the bot's own signature (leave-one-out): {:.1}%",
+        loo * 100.0
+    );
+    println!(
+        "ours, recall of the generic rules alone: {:.1}%",
+        generic_only * 100.0
+    );
+    println!("false positives on human user-agents:");
+    for name in humans.keys() {
+        let total = ours_humans[*name]["total"].as_u64().unwrap_or(0);
+        let f = |v: &Value| v["false_positives"].as_u64().unwrap_or(0);
+        println!(
+            "  {:<56} {:>6} UAs: ours {:>4}  isbot {:>4}  crawler-user-agents {:>4}",
+            name,
+            total,
+            f(&ours_humans[*name]),
+            f(&anchors["isbot"]["humans"][*name]),
+            f(&anchors["crawler-user-agents"]["humans"][*name])
+        );
+    }
+    println!(
+        "matcher load (native): {load_ms:.2} ms for {} signatures ({} bytes of artifact)",
+        compiled.artifact.signatures.len(),
+        artifact.len()
+    );
+    println!("report: {}", out_dir.join("bots.json").display());
+}
