@@ -2,6 +2,9 @@
 //! (matklad's cargo-xtask pattern). `cargo xtask ci` is the test command the
 //! README gives and `.ci/run` calls: if it passes locally, CI passes.
 
+mod dist;
+mod replay;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -20,20 +23,52 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     /// Everything CI checks: fmt, clippy -D warnings, the tests, the wasm32
-    /// builds of the edge core, and `bot-signatures check` on the shipped catalog.
+    /// builds of the edge core, `bot-signatures check` on the shipped catalog, and
+    /// every viewer-request fixture through the built bundle in Node against the native core.
     Ci {
         /// Skip `cargo fmt --check` and clippy (for a quick local test run).
         #[arg(long)]
         no_lint: bool,
+    },
+    /// Build the deployable Lambda@Edge bundle: DIR/edge-auth.zip and the same
+    /// files unpacked in DIR/bundle/ (index.js exports handler(event)).
+    Dist {
+        /// The edge config (TOML) to bake in, with the files it names.
+        #[arg(long, value_name = "CONFIG")]
+        config: PathBuf,
+        /// Output directory (cleaned first).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Bot catalog [default: bot-signatures/catalog].
+        #[arg(long, value_name = "PATH")]
+        catalog: Option<PathBuf>,
+        /// Verify signatures with RustCrypto inside wasm instead of Node's crypto.
+        #[arg(long)]
+        rust_crypto: bool,
     },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let root = project_root()?;
+    let cwd = std::env::current_dir().context("current directory")?;
     std::env::set_current_dir(&root).with_context(|| format!("cd {}", root.display()))?;
     match cli.command {
         Task::Ci { no_lint } => ci(&root, no_lint),
+        Task::Dist {
+            config,
+            out,
+            catalog,
+            rust_crypto,
+        } => {
+            let args = dist::DistArgs {
+                config: cwd.join(config),
+                out: cwd.join(out),
+                catalog: catalog.map(|c| cwd.join(c)),
+                rust_crypto,
+            };
+            dist::dist(&root, &args).map(|_| ())
+        }
     }
 }
 
@@ -85,6 +120,23 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
         "shipped catalog",
         cargo(&["run", "--quiet", "-p", "bot-signatures", "--", "check"]),
     )?;
+    let started_replay = Instant::now();
+    eprintln!(
+        "xtask ci: [bundle replay] the demo bundle in Node.js against the native core, every fixture"
+    );
+    let out = dist::target_dir(root).join("ci-dist");
+    let args = dist::DistArgs {
+        config: root.join("examples/demo/edge.toml"),
+        out: out.clone(),
+        catalog: None,
+        rust_crypto: false,
+    };
+    dist::dist(root, &args)?;
+    replay::compare(root, &out.join("bundle"))?;
+    eprintln!(
+        "xtask ci: [bundle replay] ok in {:.0?}",
+        started_replay.elapsed()
+    );
     eprintln!("xtask ci: all steps passed in {:.0?}", started.elapsed());
     Ok(())
 }

@@ -1,0 +1,125 @@
+//! edge-auth-wasm: the adapter that runs the edge decision inside the
+//! Lambda@Edge Node.js handler. The only crate that knows wasm-bindgen.
+//!
+//! [`Edge::new`] takes the baked bundle configuration (the edge TOML, the files
+//! it names, the compiled bot matcher) and [`Edge::handle`] takes a CloudFront
+//! event as JSON plus `Date.now()`, returning `{"result": ..., "log": ...}` as
+//! JSON. Per-instance state (token cache, rate table) lives in the `Edge`
+//! object across invocations of a warm instance.
+//!
+//! Signature math for RSA, ECDSA and EdDSA goes to Node's native crypto
+//! ([`node_crypto`]) behind jsonwebtoken's `CryptoProvider`; HMAC stays in Rust.
+//! Errors cross the boundary in one place ([`into_js_error`]); a panic traps
+//! and the shim answers 503.
+
+pub mod node_crypto;
+
+use std::collections::BTreeMap;
+
+use bot_signatures_matcher::{CompiledCatalog, Matcher};
+use edge_auth_core::{Ctx, EdgeConfig, EdgeState, decide};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+/// What `cargo xtask dist` bakes into `edge-config.json`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Baked {
+    /// The edge config (TOML text).
+    config_toml: String,
+    /// Files the config names, by the name used in the config.
+    files: BTreeMap<String, String>,
+    /// The compiled bot catalog.
+    matcher: CompiledCatalog,
+    /// `"node"` (default) or `"rust"`: who does RSA/ECDSA/EdDSA math.
+    #[serde(default)]
+    crypto: Option<String>,
+}
+
+fn into_js_error(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// One warm instance of the edge: config, matcher and per-instance state.
+#[wasm_bindgen]
+pub struct Edge {
+    config: EdgeConfig,
+    matcher: Matcher,
+    state: EdgeState,
+}
+
+#[wasm_bindgen]
+impl Edge {
+    /// Loads the baked configuration; a config the core refuses is an error
+    /// (the shim then answers 503 to every request: fail closed).
+    #[wasm_bindgen(constructor)]
+    pub fn new(baked_json: &str) -> Result<Edge, JsError> {
+        let baked: Baked = serde_json::from_str(baked_json).map_err(into_js_error)?;
+        if baked.crypto.as_deref() != Some("rust") {
+            node_crypto::install();
+        }
+        let config = EdgeConfig::parse(&baked.config_toml, |name| {
+            baked
+                .files
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("{name} is not in the bundle"))
+        })
+        .map_err(into_js_error)?;
+        let matcher = Matcher::new(baked.matcher).map_err(into_js_error)?;
+        let state = EdgeState::new(&config);
+        Ok(Edge {
+            config,
+            matcher,
+            state,
+        })
+    }
+
+    /// Config warnings (skipped keys), for the shim to log once at start.
+    pub fn warnings(&self) -> Vec<String> {
+        self.config.warnings.clone()
+    }
+
+    /// Decides one event. Returns `{"result": <handler result>, "log": <record>}`.
+    pub fn handle(&mut self, event_json: &str, now_ms: f64) -> String {
+        let now_ms = if now_ms.is_finite() && now_ms > 0.0 {
+            now_ms as u64
+        } else {
+            0
+        };
+        let ctx = Ctx {
+            now_ms,
+            config: &self.config,
+            matcher: Some(&self.matcher),
+        };
+        let out = match edge_auth_event::parse_event(event_json) {
+            Ok(event) => {
+                let outcome = decide(&event.request, &ctx, &mut self.state);
+                serde_json::json!({
+                    "result": edge_auth_event::render(&outcome, &event),
+                    "log": edge_auth_event::log_record(&outcome, &event),
+                })
+            }
+            Err(e) => serde_json::json!({
+                "result": edge_auth_event::internal_error(),
+                "log": { "reason": "malformed_event", "status": 503, "error": e.to_string() },
+            }),
+        };
+        out.to_string()
+    }
+
+    /// Verified tokens held in the cache (for tests and metrics).
+    pub fn cached_tokens(&self) -> usize {
+        self.state.tokens.len()
+    }
+
+    /// Clients tracked by the rate limiter (for tests and metrics).
+    pub fn tracked_clients(&self) -> usize {
+        self.state.limiter.as_ref().map_or(0, |l| l.len())
+    }
+}

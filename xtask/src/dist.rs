@@ -1,0 +1,215 @@
+//! `cargo xtask dist --config CONFIG --out DIR`: the deployable Lambda@Edge
+//! bundle. Validates the config and the bot catalog natively, builds the wasm
+//! (profile `edge`), runs wasm-bindgen (checking its version against
+//! Cargo.lock), writes the shim, the baked config and the compiled matcher,
+//! and a reproducible zip (sorted entries, fixed timestamps). Fails when the
+//! zip is over Lambda@Edge's 1 MB viewer-request limit.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// Lambda@Edge's limit for a viewer-request function package.
+pub const MAX_ZIP_BYTES: u64 = 1024 * 1024;
+
+/// Options of `dist`.
+pub struct DistArgs {
+    pub config: PathBuf,
+    pub out: PathBuf,
+    pub catalog: Option<PathBuf>,
+    /// Use RustCrypto inside wasm instead of Node's crypto (for comparisons).
+    pub rust_crypto: bool,
+}
+
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// The version of `name` in Cargo.lock.
+pub fn locked_version(root: &Path, name: &str) -> anyhow::Result<String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == format!("name = \"{name}\"")
+            && let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(v.trim_end_matches('"').to_owned());
+        }
+    }
+    bail!("{name} is not in Cargo.lock")
+}
+
+pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
+    // 1. The config, read the way the edge will read it: every file it names is baked.
+    let config_text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("reading {}", args.config.display()))?;
+    let base = args.config.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut files = BTreeMap::new();
+    let cfg = edge_auth_core::EdgeConfig::parse(&config_text, |name| {
+        let text = std::fs::read_to_string(base.join(name))
+            .map_err(|e| format!("{e} ({})", base.join(name).display()))?;
+        files.insert(name.to_owned(), text.clone());
+        Ok(text)
+    })
+    .map_err(|e| anyhow::anyhow!("config {} refused: {e}", args.config.display()))?;
+    for w in &cfg.warnings {
+        eprintln!("dist: warning: {w}");
+    }
+
+    // 2. The bot catalog, checked and compiled.
+    let (catalog, parse) = match &args.catalog {
+        Some(p) => {
+            bot_signatures::Catalog::load(p).with_context(|| format!("loading {}", p.display()))?
+        }
+        None => bot_signatures::Catalog::load(&root.join("bot-signatures/catalog"))
+            .context("loading bot-signatures/catalog")?,
+    };
+    let report = bot_signatures::validate::validate(&catalog, None);
+    if let Some(d) = parse
+        .iter()
+        .chain(&report.diagnostics)
+        .find(|d| d.severity == bot_signatures::Severity::Error)
+    {
+        bail!(
+            "the bot catalog has errors (run `cargo run -p bot-signatures -- check`); first:\n{d}"
+        );
+    }
+    let baked = serde_json::json!({
+        "config_toml": config_text,
+        "files": files,
+        "matcher": report.compiled.artifact,
+        "crypto": if args.rust_crypto { "rust" } else { "node" },
+    });
+
+    // 3. The wasm.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("dist: building edge-auth-wasm (wasm32-unknown-unknown, profile edge)");
+    let status = Command::new(&cargo)
+        .args([
+            "build",
+            "-p",
+            "edge-auth-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "edge",
+        ])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build of edge-auth-wasm failed");
+    }
+    let wasm = target_dir(root).join("wasm32-unknown-unknown/edge/edge_auth_wasm.wasm");
+
+    // 4. wasm-bindgen, at exactly the locked version.
+    let locked = locked_version(root, "wasm-bindgen")?;
+    let found = Command::new("wasm-bindgen").arg("--version").output();
+    let found = match found {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned(),
+        _ => bail!(
+            "wasm-bindgen not found: `cargo install wasm-bindgen-cli --version {locked}` (.ci/run does this)"
+        ),
+    };
+    if found != locked {
+        bail!(
+            "wasm-bindgen {found} found, but Cargo.lock has wasm-bindgen {locked}: `cargo install wasm-bindgen-cli --version {locked}`"
+        );
+    }
+    if args.out.exists() {
+        std::fs::remove_dir_all(&args.out)
+            .with_context(|| format!("cleaning {}", args.out.display()))?;
+    }
+    let bundle = args.out.join("bundle");
+    std::fs::create_dir_all(&bundle)?;
+    let status = Command::new("wasm-bindgen")
+        .args([
+            "--target",
+            "nodejs",
+            "--no-typescript",
+            "--remove-name-section",
+            "--remove-producers-section",
+            "--out-dir",
+        ])
+        .arg(&bundle)
+        .arg(&wasm)
+        .status()
+        .context("running wasm-bindgen")?;
+    if !status.success() {
+        bail!("wasm-bindgen failed");
+    }
+
+    // 5. The shim and the baked config.
+    std::fs::copy(
+        root.join("edge-auth/shim/index.js"),
+        bundle.join("index.js"),
+    )
+    .context("copying the shim")?;
+    std::fs::write(bundle.join("edge-config.json"), serde_json::to_vec(&baked)?)?;
+
+    // 6. A reproducible zip.
+    let zip_path = args.out.join("edge-auth.zip");
+    let mut entries = Vec::new();
+    collect(&bundle, &bundle, &mut entries)?;
+    entries.sort();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path)?);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    for rel in &entries {
+        zip.start_file(rel.as_str(), options)?;
+        zip.write_all(&std::fs::read(bundle.join(rel))?)?;
+    }
+    zip.finish()?;
+
+    // 7. Sizes.
+    let size = std::fs::metadata(&zip_path)?.len();
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path)?)?;
+    eprintln!(
+        "dist: {} ({} bytes, {:.0}% of the 1 MB limit)",
+        zip_path.display(),
+        size,
+        size as f64 * 100.0 / MAX_ZIP_BYTES as f64
+    );
+    for i in 0..archive.len() {
+        let f = archive.by_index(i)?;
+        eprintln!(
+            "dist:   {:<28} {:>9} bytes, {:>8} zipped",
+            f.name(),
+            f.size(),
+            f.compressed_size()
+        );
+    }
+    if size > MAX_ZIP_BYTES {
+        bail!(
+            "edge-auth.zip is {size} bytes: over Lambda@Edge's {MAX_ZIP_BYTES}-byte limit for viewer-request functions"
+        );
+    }
+    Ok(zip_path)
+}
+
+fn collect(base: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(base, &path, out)?;
+        } else {
+            out.push(
+                path.strip_prefix(base)?
+                    .to_string_lossy()
+                    .replace('\\', "/"),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! The bundle replay in `cargo xtask ci`: every viewer-request fixture goes
+//! through the built bundle in real Node.js and through the native core, and
+//! the results must be identical. Twice: each fixture on a fresh instance
+//! against its `.decision.json` (written by the native core), and all
+//! fixtures in order on one warm instance against `edge-auth decide` (so
+//! the token cache and the rate limiter carry over the same way).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
+
+/// The time the fixtures are decided at (the demo tokens are valid then).
+const NOW_UNIX_S: &str = "1800000100";
+
+fn run(mut cmd: Command, input: &[u8]) -> anyhow::Result<String> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    child.stdin.take().context("stdin")?.write_all(input)?;
+    let out = child.wait_with_output()?;
+    // `decide` exits 65 when an event is malformed; its lines are still the results.
+    if !out.status.success() && out.status.code() != Some(65) {
+        bail!("{cmd:?} failed: {}", out.status);
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
+    let dir = root.join("tests/fixtures/viewer-request");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && !p.to_string_lossy().ends_with(".decision.json")
+        })
+        .collect();
+    cases.sort();
+    let mut jsonl = String::new();
+    for case in &cases {
+        let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(case)?)
+            .with_context(|| format!("{}", case.display()))?;
+        jsonl.push_str(&event.to_string());
+        jsonl.push('\n');
+    }
+    // Fresh instance per fixture vs the native golden expectations.
+    let mut fresh = Command::new("node");
+    fresh
+        .arg(root.join("tests/node/replay.mjs"))
+        .arg(bundle)
+        .arg(NOW_UNIX_S)
+        .arg("--fresh");
+    let from_fresh = run(fresh, jsonl.as_bytes())?;
+    let mut diffs = Vec::new();
+    for (case, line) in cases.iter().zip(from_fresh.lines()) {
+        let got: serde_json::Value = serde_json::from_str(line)?;
+        let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+            case.with_extension("decision.json"),
+        )?)?;
+        if got != expected["result"] {
+            diffs.push(format!(
+                "{}:
+  node   {got}
+  native {}",
+                case.display(),
+                expected["result"]
+            ));
+        }
+    }
+    if !diffs.is_empty() || from_fresh.lines().count() != cases.len() {
+        bail!(
+            "fresh bundle and native golden results disagree on {} fixture(s):\n{}",
+            diffs.len(),
+            diffs.join("\n")
+        );
+    }
+
+    // One warm instance, all fixtures in order, vs `edge-auth decide`.
+    let mut node = Command::new("node");
+    node.arg(root.join("tests/node/replay.mjs"))
+        .arg(bundle)
+        .arg(NOW_UNIX_S);
+    let from_node = run(node, jsonl.as_bytes())?;
+    let mut native = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    native
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "edge-auth-cli",
+            "--",
+            "decide",
+            "--config",
+            "examples/demo/edge.toml",
+            "--now",
+            NOW_UNIX_S,
+        ])
+        .stderr(Stdio::null());
+    let from_native = run(native, jsonl.as_bytes())?;
+    let (a, b): (Vec<&str>, Vec<&str>) =
+        (from_node.lines().collect(), from_native.lines().collect());
+    if a.len() != cases.len() || b.len() != cases.len() {
+        bail!(
+            "expected {} results, Node gave {} and native {}",
+            cases.len(),
+            a.len(),
+            b.len()
+        );
+    }
+    for ((case, n), r) in cases.iter().zip(&a).zip(&b) {
+        let n: serde_json::Value = serde_json::from_str(n)?;
+        let r: serde_json::Value = serde_json::from_str(r)?;
+        if n != r {
+            diffs.push(format!("{}:\n  node   {n}\n  native {r}", case.display()));
+        }
+    }
+    if !diffs.is_empty() {
+        bail!(
+            "the bundle and the native core disagree on {} fixture(s):\n{}",
+            diffs.len(),
+            diffs.join("\n")
+        );
+    }
+    eprintln!(
+        "xtask ci: [bundle replay] {} fixtures, fresh and warm: Node bundle and native core agree",
+        cases.len()
+    );
+    Ok(())
+}
