@@ -33,7 +33,10 @@ exports.handler = async (event) => {
   try {
     const out = JSON.parse(edge.handle(JSON.stringify(event), Date.now()));
     console.log(JSON.stringify(out.log));
-    return out.result;
+    if (!out.forward) return out.response;
+    const request = event.Records[0].cf.request;
+    if (out.querystring !== null) request.querystring = out.querystring;
+    return request;
   } catch (e) {
     // A trap leaves the instance unusable: drop it and build a fresh one next time.
     edge = null;

@@ -34,6 +34,117 @@ pub struct ParsedEvent {
     pub request_id: Option<String>,
 }
 
+mod dto {
+    //! Typed, borrowing views of the event for the per-request fast path.
+    use std::borrow::Cow;
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct Event<'a> {
+        #[serde(rename = "Records", borrow)]
+        pub records: Vec<Record<'a>>,
+    }
+    #[derive(Deserialize)]
+    pub struct Record<'a> {
+        #[serde(borrow)]
+        pub cf: Cf<'a>,
+    }
+    #[derive(Deserialize)]
+    pub struct Cf<'a> {
+        #[serde(default, borrow)]
+        pub config: Option<Config<'a>>,
+        #[serde(borrow)]
+        pub request: Request<'a>,
+    }
+    #[derive(Deserialize)]
+    pub struct Config<'a> {
+        #[serde(rename = "requestId", default, borrow)]
+        pub request_id: Option<Cow<'a, str>>,
+        #[serde(rename = "eventType", default, borrow)]
+        pub event_type: Option<Cow<'a, str>>,
+    }
+    #[derive(Deserialize)]
+    pub struct Request<'a> {
+        #[serde(rename = "clientIp", borrow)]
+        pub client_ip: Cow<'a, str>,
+        #[serde(borrow)]
+        pub method: Cow<'a, str>,
+        #[serde(borrow)]
+        pub uri: Cow<'a, str>,
+        #[serde(default, borrow)]
+        pub querystring: Cow<'a, str>,
+        #[serde(default, borrow)]
+        pub headers: BTreeMap<Cow<'a, str>, Vec<Header<'a>>>,
+    }
+    #[derive(Deserialize)]
+    pub struct Header<'a> {
+        #[serde(default, borrow)]
+        pub key: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub value: Cow<'a, str>,
+    }
+}
+
+/// The request of an event and its request id, without keeping the raw JSON:
+/// the per-request path of the wasm adapter. Same result as [`parse_event`]
+/// (a typed parse first; anything unusual goes through [`parse_event`]).
+pub fn parse_request(text: &str) -> Result<(CfRequest, Option<String>), EventError> {
+    if let Ok(event) = serde_json::from_str::<dto::Event<'_>>(text)
+        && let [record] = event.records.as_slice()
+        && record.cf.request.uri.starts_with('/')
+        && record
+            .cf
+            .config
+            .as_ref()
+            .and_then(|c| c.event_type.as_deref())
+            .is_none_or(|t| t == "viewer-request")
+    {
+        let r = &record.cf.request;
+        let mut headers = Vec::new();
+        for (name, list) in &r.headers {
+            for h in list {
+                headers.push(Header {
+                    name: name.to_ascii_lowercase(),
+                    key: h.key.as_ref().map(|k| k.to_string()),
+                    value: h.value.to_string(),
+                });
+            }
+        }
+        let request = CfRequest {
+            client_ip: r.client_ip.to_string(),
+            method: r.method.to_string(),
+            uri: r.uri.to_string(),
+            querystring: r.querystring.to_string(),
+            headers,
+        };
+        let request_id = record
+            .cf
+            .config
+            .as_ref()
+            .and_then(|c| c.request_id.as_ref())
+            .map(|id| id.to_string());
+        return Ok((request, request_id));
+    }
+    parse_event(text).map(|e| (e.request, e.request_id))
+}
+
+/// What the wasm adapter hands back to the Node shim, as compact JSON:
+/// `{"forward": true, "querystring": null | "...", "log": {...}}` (the shim
+/// returns the event's own request object, with the query string replaced
+/// when one is given), or `{"response": {...}, "log": {...}}`.
+pub fn compact_result(outcome: &Outcome, request: &CfRequest, request_id: Option<&str>) -> String {
+    let log = log_fields(outcome, request, request_id);
+    let out = match &outcome.decision {
+        Decision::Forward { querystring } => {
+            json!({ "forward": true, "querystring": querystring, "log": log })
+        }
+        Decision::Respond(response) => json!({ "response": render_response(response), "log": log }),
+    };
+    out.to_string()
+}
+
 /// Parses one event from JSON text.
 pub fn parse_event(text: &str) -> Result<ParsedEvent, EventError> {
     let value: Value = serde_json::from_str(text).map_err(|e| EventError::Json(e.to_string()))?;
@@ -190,6 +301,10 @@ pub fn canonical_key(name: &str) -> String {
 /// The log record of one decision: reason, status, bot, redacted client,
 /// method and path. Never the token, cookies, query string or full IP.
 pub fn log_record(outcome: &Outcome, event: &ParsedEvent) -> Value {
+    log_fields(outcome, &event.request, event.request_id.as_deref())
+}
+
+fn log_fields(outcome: &Outcome, request: &CfRequest, request_id: Option<&str>) -> Value {
     let status = match &outcome.decision {
         Decision::Forward { .. } => Value::String("forward".into()),
         Decision::Respond(r) => Value::from(r.status),
@@ -197,9 +312,9 @@ pub fn log_record(outcome: &Outcome, event: &ParsedEvent) -> Value {
     let mut rec = json!({
         "reason": outcome.reason.as_str(),
         "status": status,
-        "client": redact_ip(&event.request.client_ip),
-        "method": event.request.method,
-        "path": event.request.uri,
+        "client": redact_ip(&request.client_ip),
+        "method": request.method,
+        "path": request.uri,
         "token_cache_hit": outcome.token_cache_hit,
     });
     if let (Some(bot), Some(obj)) = (&outcome.bot, rec.as_object_mut()) {
@@ -208,8 +323,8 @@ pub fn log_record(outcome: &Outcome, event: &ParsedEvent) -> Value {
             json!({ "id": bot.id, "category": bot.category, "action": bot.action.as_str() }),
         );
     }
-    if let (Some(id), Some(obj)) = (&event.request_id, rec.as_object_mut()) {
-        obj.insert("request_id".into(), Value::String(id.clone()));
+    if let (Some(id), Some(obj)) = (request_id, rec.as_object_mut()) {
+        obj.insert("request_id".into(), Value::String(id.to_owned()));
     }
     rec
 }
@@ -226,6 +341,28 @@ mod tests {
             "Access-Control-Allow-Origin"
         );
         assert_eq!(canonical_key("cache-control"), "Cache-Control");
+    }
+
+    #[test]
+    fn fast_parse_agrees_with_full_parse_on_every_fixture() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/viewer-request"
+        );
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.to_string_lossy().ends_with(".decision.json")
+                || path.extension().is_none_or(|e| e != "json")
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let full = parse_event(&text).map(|e| (e.request, e.request_id));
+            assert_eq!(parse_request(&text), full, "{}", path.display());
+            n += 1;
+        }
+        assert!(n >= 20);
     }
 
     #[test]

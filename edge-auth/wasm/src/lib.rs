@@ -3,8 +3,8 @@
 //!
 //! [`Edge::new`] takes the baked bundle configuration (the edge TOML, the files
 //! it names, the compiled bot matcher) and [`Edge::handle`] takes a CloudFront
-//! event as JSON plus `Date.now()`, returning `{"result": ..., "log": ...}` as
-//! JSON. Per-instance state (token cache, rate table) lives in the `Edge`
+//! event as JSON plus `Date.now()`, returning what to do (forward, with the
+//! query string to set, or the response) and the log record, as JSON. Per-instance state (token cache, rate table) lives in the `Edge`
 //! object across invocations of a warm instance.
 //!
 //! Signature math for RSA, ECDSA and EdDSA goes to Node's native crypto
@@ -85,7 +85,8 @@ impl Edge {
         self.config.warnings.clone()
     }
 
-    /// Decides one event. Returns `{"result": <handler result>, "log": <record>}`.
+    /// Decides one event. Returns `edge_auth_event::compact_result`'s JSON:
+    /// `{"forward": true, "querystring": ..., "log": ...}` or `{"response": ..., "log": ...}`.
     pub fn handle(&mut self, event_json: &str, now_ms: f64) -> String {
         let now_ms = if now_ms.is_finite() && now_ms > 0.0 {
             now_ms as u64
@@ -97,20 +98,17 @@ impl Edge {
             config: &self.config,
             matcher: Some(&self.matcher),
         };
-        let out = match edge_auth_event::parse_event(event_json) {
-            Ok(event) => {
-                let outcome = decide(&event.request, &ctx, &mut self.state);
-                serde_json::json!({
-                    "result": edge_auth_event::render(&outcome, &event),
-                    "log": edge_auth_event::log_record(&outcome, &event),
-                })
+        match edge_auth_event::parse_request(event_json) {
+            Ok((request, request_id)) => {
+                let outcome = decide(&request, &ctx, &mut self.state);
+                edge_auth_event::compact_result(&outcome, &request, request_id.as_deref())
             }
             Err(e) => serde_json::json!({
-                "result": edge_auth_event::internal_error(),
+                "response": edge_auth_event::internal_error(),
                 "log": { "reason": "malformed_event", "status": 503, "error": e.to_string() },
-            }),
-        };
-        out.to_string()
+            })
+            .to_string(),
+        }
     }
 
     /// Verified tokens held in the cache (for tests and metrics).

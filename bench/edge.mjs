@@ -1,0 +1,135 @@
+// The edge bundle against the anchor (jose + isbot, bench/reference-handler.cjs)
+// in one Node process: alternating rounds, per-request medians, by workload;
+// then cold start and memory, each in fresh child processes. Usage:
+//   cargo xtask dist --config examples/demo/edge.toml --out target/dist
+//   node bench/edge.mjs target/dist
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { importPKCS8, SignJWT } from 'jose';
+
+const require = createRequire(import.meta.url);
+const dist = resolve(process.argv[2] ?? 'target/dist');
+const here = new URL('.', import.meta.url).pathname;
+const child = process.argv[3];
+
+const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const event = (uri, headers, qs = '', ip = '203.0.113.10') => ({
+  Records: [{ cf: { config: { eventType: 'viewer-request', requestId: 'b' }, request: { clientIp: ip, method: 'GET', uri, querystring: qs, headers } } }],
+});
+const h = (obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, [{ key: k, value: v }]]));
+
+const key = await importPKCS8(readFileSync(resolve(here, '../examples/demo/demo-es256.key.pem'), 'utf8'), 'ES256');
+const now = Math.floor(Date.now() / 1000);
+const mint = (sub, exp = now + 3600, n = 0) => new SignJWT({ sub, n })
+  .setProtectedHeader({ alg: 'ES256', kid: 'demo-es256-1' })
+  .setIssuer('https://demo-issuer.example').setAudience('demo-site').setIssuedAt(now).setExpirationTime(exp).sign(key);
+
+if (child === '--cold') {
+  // Fresh process: time from import to the first decision.
+  const which = process.argv[4];
+  const tok = await mint('alice');
+  console.log = () => {};
+  const t0 = process.hrtime.bigint();
+  const { handler } = require(which === 'ours' ? resolve(dist, 'bundle/index.js') : resolve(here, 'reference-handler.cjs'));
+  await handler(event('/private/alice/a.jpg', h({ 'user-agent': CHROME, authorization: `Bearer ${tok}` })));
+  process.stdout.write(String(Number(process.hrtime.bigint() - t0) / 1e6));
+  process.exit(0);
+}
+if (child === '--rss') {
+  const which = process.argv[4];
+  console.log = () => {};
+  const { handler } = require(which === 'ours' ? resolve(dist, 'bundle/index.js') : resolve(here, 'reference-handler.cjs'));
+  const toks = await Promise.all(Array.from({ length: 200 }, (_, i) => mint('alice', now + 3600, i)));
+  for (let i = 0; i < 10000; i++) {
+    const ip = `198.51.${(i >> 8) & 255}.${i & 255}`;
+    await handler(event('/private/alice/a.jpg', h({ 'user-agent': CHROME, authorization: `Bearer ${toks[i % toks.length]}` }), '', ip));
+  }
+  globalThis.gc?.();
+  process.stdout.write(String(process.memoryUsage().rss / 1048576));
+  process.exit(0);
+}
+
+console.log = () => {};
+const out = (s) => process.stdout.write(s + '\n');
+const ours = require(resolve(dist, 'bundle/index.js')).handler;
+const reference = require(resolve(here, 'reference-handler.cjs')).handler;
+
+const alice = await mint('alice');
+const fresh = await Promise.all(Array.from({ length: 4000 }, (_, i) => mint('alice', now + 3600, i)));
+const expired = await mint('alice', now - 3600);
+const tampered = alice.slice(0, -4) + (alice.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+let ip = 0;
+const nextIp = () => { ip++; return `10.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}`; };
+const workloads = {
+  'warm, same token (page assets)': (i) => event(`/private/alice/a${i % 40}.jpg`, h({ 'user-agent': CHROME, authorization: `Bearer ${alice}` }), '', nextIp()),
+  'warm, every token new': (i) => event('/private/alice/a.jpg', h({ 'user-agent': CHROME, authorization: `Bearer ${fresh[i % fresh.length]}` }), '', nextIp()),
+  'hostile mix (bots, expired, tampered, none)': (i) => {
+    const k = i % 4;
+    if (k === 0) return event('/private/alice/a.jpg', h({ 'user-agent': 'Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)' }), '', nextIp());
+    if (k === 1) return event('/private/alice/a.jpg', h({ 'user-agent': CHROME, authorization: `Bearer ${expired}` }), '', nextIp());
+    if (k === 2) return event('/private/alice/a.jpg', h({ 'user-agent': CHROME, authorization: `Bearer ${tampered}` }), '', nextIp());
+    return event('/private/alice/a.jpg', h({ 'user-agent': CHROME }), '', nextIp());
+  },
+  'public page, browser': (i) => event('/public/index.html', h({ 'user-agent': CHROME }), '', nextIp()),
+};
+
+async function round(handler, make, n, offset) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const ev = make(offset + i);
+    const t0 = process.hrtime.bigint();
+    await handler(ev);
+    times.push(Number(process.hrtime.bigint() - t0));
+  }
+  return times;
+}
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+
+// Sanity: both handlers decide the same way on each workload's first events.
+for (const [name, make] of Object.entries(workloads)) {
+  for (let i = 0; i < 4; i++) {
+    const [a, b] = [await ours(make(i)), await reference(make(i))];
+    if ((a.status ?? 'fwd') !== (b.status ?? 'fwd')) throw new Error(`${name}: ours ${a.status ?? 'fwd'} vs reference ${b.status ?? 'fwd'}`);
+  }
+}
+
+const results = [];
+for (const [name, make] of Object.entries(workloads)) {
+  const o = []; const r = [];
+  for (let k = 0; k < 10; k++) { // alternating rounds
+    o.push(...await round(ours, make, 200, k * 200));
+    r.push(...await round(reference, make, 200, k * 200));
+  }
+  results.push({ name, ours: median(o) / 1000, reference: median(r) / 1000 });
+}
+
+const cold = (which) => {
+  const xs = [];
+  for (let i = 0; i < 5; i++) xs.push(Number(execFileSync(process.execPath, [new URL(import.meta.url).pathname, dist, '--cold', which])));
+  return median(xs);
+};
+const rss = (which) => Number(execFileSync(process.execPath, ['--expose-gc', new URL(import.meta.url).pathname, dist, '--rss', which]));
+const coldOurs = cold('ours'); const coldRef = cold('reference');
+const rssOurs = rss('ours'); const rssRef = rss('reference');
+const zip = statSync(resolve(dist, 'edge-auth.zip')).size;
+
+out(`edge bundle vs jose + isbot, ${process.version}, per-request medians (µs), 2,000 requests per handler per workload`);
+out('');
+out('| workload | reference (jose + isbot) | ours (wasm bundle) | ours / reference |');
+out('| --- | ---: | ---: | ---: |');
+for (const r of results) out(`| ${r.name} | ${r.reference.toFixed(1)} | ${r.ours.toFixed(1)} | ${(r.ours / r.reference).toFixed(2)}x |`);
+out(`| cold start, import to first decision (ms) | ${coldRef.toFixed(1)} | ${coldOurs.toFixed(1)} | ${(coldOurs / coldRef).toFixed(2)}x |`);
+out(`| RSS after 10,000 requests (MB) | ${rssRef.toFixed(1)} | ${rssOurs.toFixed(1)} | |`);
+out(`| zipped bundle (KB) | | ${(zip / 1024).toFixed(0)} | |`);
+out('');
+out('```');
+const max = Math.max(...results.flatMap((r) => [r.ours, r.reference]));
+for (const r of results) {
+  const bar = (v) => '#'.repeat(Math.max(1, Math.round((v / max) * 50)));
+  out(`${r.name}`);
+  out(`  reference ${bar(r.reference)} ${r.reference.toFixed(1)} µs`);
+  out(`  ours      ${bar(r.ours)} ${r.ours.toFixed(1)} µs`);
+}
+out('```');
