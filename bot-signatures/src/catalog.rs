@@ -113,6 +113,11 @@ impl Catalog {
 
     /// Reads every `*.toml` below `dir` (sorted by path) and parses it.
     pub fn load_dir(dir: &Path) -> std::io::Result<(Catalog, Vec<Diagnostic>)> {
+        Ok(Catalog::parse(&Catalog::read_files(dir)?))
+    }
+
+    /// Every `*.toml` below `dir` as `(path, contents)`, sorted by path.
+    pub fn read_files(dir: &Path) -> std::io::Result<Vec<(String, String)>> {
         let mut paths = Vec::new();
         collect_toml(dir, &mut paths)?;
         paths.sort();
@@ -128,7 +133,7 @@ impl Catalog {
                 .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             files.push((path.display().to_string(), text));
         }
-        Ok(Catalog::parse(&files))
+        Ok(files)
     }
 
     /// Loads one file or a directory of files.

@@ -8,6 +8,7 @@
 //! ([`bot_signatures_matcher::CompiledCatalog`]); analysts only ever edit the
 //! TOML files under `bot-signatures/catalog/`.
 
+pub mod add;
 pub mod catalog;
 pub mod compile;
 pub mod corpus;

@@ -50,6 +50,10 @@ enum Command {
         #[command(flatten)]
         catalog: CatalogArgs,
     },
+    /// Add a signature to a hand-edited catalog file. Missing fields are asked
+    /// for at the terminal; the whole catalog is checked with the new entry
+    /// (browser guard included) before anything is written.
+    Add(AddArgs),
     /// Print counts by action, category and index kind.
     Stats {
         #[command(flatten)]
@@ -85,6 +89,47 @@ enum Command {
         #[command(flatten)]
         browsers: BrowserArgs,
     },
+}
+
+#[derive(Debug, Args)]
+struct AddArgs {
+    /// Stable id (a-z, 0-9, '-').
+    #[arg(long)]
+    id: Option<String>,
+    /// Regex matched case-insensitively anywhere in the User-Agent.
+    #[arg(long)]
+    pattern: Option<String>,
+    /// block, rate_limit, monitor or allow.
+    #[arg(long)]
+    action: Option<String>,
+    /// Lowercase word, e.g. seo, ai-crawler, http-library.
+    #[arg(long)]
+    category: Option<String>,
+    /// Who runs it and why this action.
+    #[arg(long)]
+    description: Option<String>,
+    /// The crawler's documentation page.
+    #[arg(long)]
+    url: Option<String>,
+    /// Your name or e-mail.
+    #[arg(long)]
+    author: Option<String>,
+    /// An example user-agent (repeat for several; at least one).
+    #[arg(long = "instance", value_name = "USER_AGENT")]
+    instances: Vec<String>,
+    /// The date added, YYYY-MM-DD [default: today, UTC].
+    #[arg(long, value_name = "DATE")]
+    date: Option<String>,
+    /// Catalog file to append to [default: <catalog>/specific.toml].
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Print the entry and the check result; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    catalog: CatalogArgs,
+    #[command(flatten)]
+    browsers: BrowserArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +297,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Command::Add(args) => add(args),
         Command::Stats { catalog } => {
             let report = usable_report(&catalog)?;
             let a = &report.compiled.artifact;
@@ -427,6 +473,137 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 imported.skipped.len()
             );
             Ok(0)
+        }
+    }
+}
+
+/// Reads a missing field at the terminal, or fails when stdin is not one.
+fn ask(value: Option<String>, field: &str, hint: &str) -> Result<String, Failure> {
+    use std::io::IsTerminal;
+    if let Some(v) = value {
+        return Ok(v);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(2)(anyhow::anyhow!(
+            "--{field} is required (or run at a terminal to be asked)"
+        )));
+    }
+    eprint!("{field} ({hint}): ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the terminal")
+        .map_err(fail(exit::IO))?;
+    Ok(line.trim().to_owned())
+}
+
+fn add(args: AddArgs) -> Result<u8, Failure> {
+    use std::io::IsTerminal;
+    let dir = match &args.catalog.catalog {
+        Some(p) => p.clone(),
+        None => find_repo_catalog().ok_or_else(|| {
+            fail(exit::CATALOG)(anyhow::anyhow!(
+                "no bot-signatures/catalog found above the current directory; pass --catalog DIR"
+            ))
+        })?,
+    };
+    let target = args
+        .file
+        .clone()
+        .unwrap_or_else(|| dir.join("specific.toml"));
+    let id = ask(args.id, "id", "a-z, 0-9 and '-', e.g. foobot")?;
+    let pattern = ask(
+        args.pattern,
+        "pattern",
+        "regex, case-insensitive, e.g. FooBot/",
+    )?;
+    let action_text = ask(args.action, "action", "block, rate_limit, monitor or allow")?;
+    let action = match action_text.as_str() {
+        "block" => bot_signatures::Action::Block,
+        "rate_limit" => bot_signatures::Action::RateLimit,
+        "monitor" => bot_signatures::Action::Monitor,
+        "allow" => bot_signatures::Action::Allow,
+        other => {
+            return Err(fail(2)(anyhow::anyhow!(
+                "action {other:?} is not one of block, rate_limit, monitor, allow"
+            )));
+        }
+    };
+    let category = ask(
+        args.category,
+        "category",
+        "e.g. seo, ai-crawler, http-library",
+    )?;
+    let description = ask(
+        args.description,
+        "description",
+        "who runs it and why this action",
+    )?;
+    let author = ask(args.author, "author", "your name or e-mail")?;
+    let mut instances = args.instances;
+    if instances.is_empty() {
+        if !std::io::stdin().is_terminal() {
+            return Err(fail(2)(anyhow::anyhow!(
+                "give at least one --instance USER_AGENT"
+            )));
+        }
+        loop {
+            let ua = ask(
+                None,
+                "instance",
+                "an example user-agent; empty line to finish",
+            )?;
+            if ua.is_empty() {
+                break;
+            }
+            instances.push(ua);
+        }
+    }
+    let entry = bot_signatures::add::NewSignature {
+        id,
+        pattern,
+        action,
+        category,
+        description,
+        url: args.url,
+        added: args.date.unwrap_or_else(today_utc),
+        author,
+        instances,
+    };
+    let files = Catalog::read_files(&dir).map_err(|e| fail(exit::IO)(e.into()))?;
+    if let Some(d) = Catalog::parse(&files).1.first() {
+        return Err(fail(exit::CATALOG)(anyhow::anyhow!(
+            "fix the catalog first:\n{d}"
+        )));
+    }
+    let corpus = load_browsers(&args.browsers).map_err(fail(exit::IO))?;
+    let target_name = target.display().to_string();
+    match bot_signatures::add::add(&files, &target_name, &entry, corpus.as_ref()) {
+        Ok(text) => {
+            if args.dry_run {
+                print!("{}", bot_signatures::add::render(&entry));
+                eprintln!(
+                    "dry run: the catalog passes every check with this entry; nothing written"
+                );
+            } else {
+                write_atomically(&target, text.as_bytes()).map_err(fail(exit::IO))?;
+                println!(
+                    "added '{}' to {}; the catalog passes every check",
+                    entry.id,
+                    target.display()
+                );
+            }
+            Ok(0)
+        }
+        Err(errors) => {
+            for d in &errors {
+                eprintln!("{d}");
+            }
+            eprintln!(
+                "not added: {} error(s) with the new entry; nothing was written",
+                errors.len()
+            );
+            Ok(exit::FINDINGS)
         }
     }
 }

@@ -376,3 +376,37 @@ fn generated_responses_never_touch_cloudfront_restricted_headers() {
     }
     assert!(seen >= 8);
 }
+
+#[test]
+fn log_records_never_contain_tokens_cookies_queries_or_full_ips() {
+    let mut e = Edge::new("");
+    let t = token(json!({}));
+    let cookie = format!("access_token={t}; session=s3cr3t-session");
+    let mut r = req(
+        "/private/a",
+        &[
+            ("authorization", &format!("Bearer {t}")),
+            ("cookie", &cookie),
+        ],
+    );
+    r.client_ip = "203.0.113.77".into();
+    r.querystring = "sig=query-secret&x=1".into();
+    let mut bad = r.clone();
+    bad.headers[1].value = format!("Bearer {}x", &t[..t.len() - 1]);
+    for r in [r, bad] {
+        let o = e.run(&r);
+        let event = edge_auth_event::ParsedEvent {
+            request: r.clone(),
+            raw_request: serde_json::Value::Null,
+            request_id: None,
+        };
+        let log = edge_auth_event::log_record(&o, &event).to_string();
+        let compact = edge_auth_event::compact_result(&o, &r, None);
+        for text in [&log, &compact] {
+            for secret in [&t[..20], "s3cr3t-session", "query-secret", "203.0.113.77"] {
+                assert!(!text.contains(secret), "{secret:?} leaked into {text}");
+            }
+        }
+        assert!(log.contains("203.0.113.0/24"), "{log}");
+    }
+}
