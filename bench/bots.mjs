@@ -39,6 +39,34 @@ const out = {};
 for (const [name, fn] of [['isbot', isbot], ['crawler-user-agents', cuaMatch]]) {
   out[name] = { ...timeNsPerUa(fn, input.workload, input.rounds), ...quality(fn) };
 }
+
+// Ours through the wasm build, when a bundle has been built (cargo xtask dist).
+if (input.bundle) {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const before = process.memoryUsage();
+  const { BotMatcher } = require(`${input.bundle}/edge_auth_wasm.js`);
+  const artifact = JSON.stringify(JSON.parse(readFileSync(`${input.bundle}/edge-config.json`, 'utf8')).matcher);
+  const loads = [];
+  let m;
+  for (let i = 0; i < 20; i++) {
+    const t0 = process.hrtime.bigint();
+    m = new BotMatcher(artifact);
+    loads.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (i < 19) m.free();
+  }
+  const firstLoadMs = loads[0];
+  loads.sort((a, b) => a - b);
+  const after = process.memoryUsage();
+  const fn = (ua) => m.is_bot(ua);
+  out.wasm = {
+    ...timeNsPerUa(fn, input.workload, input.rounds),
+    ...quality(fn),
+    load_ms_first: firstLoadMs,
+    load_ms_median: loads[loads.length >> 1],
+    memory_added_mb: (after.rss - before.rss) / 1048576,
+  };
+}
 out.versions = {
   node: process.version,
   isbot: JSON.parse(readFileSync(new URL('../node_modules/isbot/package.json', import.meta.url), 'utf8')).version,

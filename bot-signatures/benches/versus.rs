@@ -209,7 +209,17 @@ fn main() {
     }
 
     // The anchors, in Node, on the same data.
+    let bundle = target_dir()
+        .parent()
+        .map(|_| root.join("target/dist/bundle"))
+        .filter(|b| b.join("edge_auth_wasm.js").is_file());
+    if bundle.is_none() {
+        eprintln!(
+            "bench: no wasm bundle at target/dist/bundle; run `cargo xtask dist --config examples/demo/edge.toml --out target/dist` for the wasm figures"
+        );
+    }
     let input = json!({
+        "bundle": bundle,
         "workload": workload,
         "bots": bots.iter().map(|(u, _)| u).collect::<Vec<_>>(),
         "humans": humans,
@@ -286,6 +296,13 @@ fn main() {
             .as_f64()
             .unwrap_or(f64::NAN),
     );
+    if let Some(w) = anchors.get("wasm") {
+        row(
+            "ours, wasm in Node (is_bot)",
+            w["median_ns"].as_f64().unwrap_or(f64::NAN),
+            w["recall"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
     println!(
         "ours, recall without the bot's own signature (leave-one-out): {:.1}%",
         loo * 100.0
@@ -312,5 +329,13 @@ fn main() {
         compiled.artifact.signatures.len(),
         artifact.len()
     );
+    if let Some(w) = anchors.get("wasm") {
+        println!(
+            "matcher load (wasm in Node): first {:.1} ms, then median {:.1} ms; memory added {:.1} MB",
+            w["load_ms_first"].as_f64().unwrap_or(f64::NAN),
+            w["load_ms_median"].as_f64().unwrap_or(f64::NAN),
+            w["memory_added_mb"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
     println!("report: {}", out_dir.join("bots.json").display());
 }

@@ -121,3 +121,32 @@ impl Edge {
         self.state.limiter.as_ref().map_or(0, |l| l.len())
     }
 }
+
+/// The bot matcher alone, for benchmarks and for hosts that only classify.
+#[wasm_bindgen]
+pub struct BotMatcher {
+    matcher: Matcher,
+}
+
+#[wasm_bindgen]
+impl BotMatcher {
+    /// Loads a compiled catalog (the artifact `bot-signatures compile` writes).
+    #[wasm_bindgen(constructor)]
+    pub fn new(artifact_json: &str) -> Result<BotMatcher, JsError> {
+        Ok(BotMatcher {
+            matcher: Matcher::from_json(artifact_json.as_bytes()).map_err(into_js_error)?,
+        })
+    }
+
+    /// The deciding signature's id, or `undefined` when none matches.
+    pub fn classify(&self, user_agent: &str) -> Option<String> {
+        self.matcher
+            .classify(user_agent)
+            .map(|v| v.signature.id.clone())
+    }
+
+    /// Whether any signature matches (no string crosses back).
+    pub fn is_bot(&self, user_agent: &str) -> bool {
+        self.matcher.classify(user_agent).is_some()
+    }
+}
