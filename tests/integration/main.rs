@@ -9,3 +9,4 @@ mod golden;
 mod jwt_conformance;
 mod properties;
 mod tidy;
+mod waf_sync;

@@ -1,6 +1,8 @@
 //! Shared helpers for the cross-crate tests: where the repository and its
 //! fixtures are, and how to load the edge the way the CLI does.
 
+pub mod services;
+
 use std::path::{Path, PathBuf};
 
 use edge_auth_core::{EdgeConfig, Matcher};

@@ -1,3 +1,18 @@
 //! waf-sync: the nightly job that turns crawler user-agents flagged by the
-//! reporting database into AWS WAF rules. Not implemented yet: this crate only
-//! reserves its place in the workspace (see the README's status table).
+//! reporting database into AWS WAF rules next to the curated bot catalog.
+//!
+//! `source` reads rows; `derive` turns them into candidate signatures behind
+//! guards; `plan` (pure) computes the desired managed state and the diff;
+//! `apply` runs it against WAF through the narrow `waf::WafApi` trait with
+//! optimistic locking; `config` holds the settings.
+//!
+//! Architecture invariant: only `waf.rs` names `aws_sdk_*`; `plan` and
+//! `derive` do no I/O; nothing below `main` reads the environment.
+
+pub mod agent;
+pub mod apply;
+pub mod config;
+pub mod derive;
+pub mod plan;
+pub mod source;
+pub mod waf;

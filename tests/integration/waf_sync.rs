@@ -1,0 +1,495 @@
+//! waf-sync against real components: a moto server as the WAF endpoint through
+//! the real AWS SDK, and a real PostgreSQL as the reporting source. Faults
+//! (lock conflicts, outages) are made real where they can be (another writer
+//! through boto3, a killed emulator) and injected behind the `WafApi` trait
+//! where they cannot (persistent internal errors).
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+
+use bot_signatures::Catalog;
+use bot_signatures::corpus::BrowserCorpus;
+use waf_sync::agent::FlaggedAgent;
+use waf_sync::apply::{RunError, Settings, run};
+use waf_sync::plan::{Aggregate, RateRule, Stmt};
+use waf_sync::source::SourceConfig;
+use waf_sync::waf::{AclSnapshot, SdkWaf, SetContent, SetInfo, WafApi, WafError};
+use workspace_tests::repo_root;
+use workspace_tests::services::{Moto, Postgres};
+
+const ACL: &str = "edge-acl";
+
+fn settings() -> Settings {
+    Settings {
+        writes_per_second: 50.0,
+        backoff: std::time::Duration::from_millis(20),
+        rate: Some(RateRule {
+            limit: 2000,
+            window_s: 300,
+            aggregate: Aggregate::IpAndUserAgent,
+            scope_down_path_prefix: Some("/private/".into()),
+        }),
+        ..Settings::default()
+    }
+}
+
+fn browsers() -> BrowserCorpus {
+    BrowserCorpus::load(&repo_root().join(bot_signatures::corpus::DEFAULT_RELATIVE)).unwrap()
+}
+
+fn rows(list: &[(&str, i64, Option<&str>)]) -> Vec<FlaggedAgent> {
+    list.iter()
+        .map(|(ua, hits, status)| FlaggedAgent {
+            user_agent: (*ua).into(),
+            hits: *hits,
+            status: status.map(str::to_owned),
+        })
+        .collect()
+}
+
+fn flagged() -> Vec<FlaggedAgent> {
+    rows(&[
+        (
+            "QuokkaHarvester/2.1 (+https://quokka.example/bot)",
+            1200,
+            None,
+        ),
+        (
+            "Mozilla/5.0 (compatible; WombatIndexer/1.0)",
+            300,
+            Some("confirmed"),
+        ),
+        ("NumbatFetch/0.9", 50, Some("rejected")),
+        (
+            "Mozilla/5.0 (Linux; Android 16; SM-S926U) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/153.0 Mobile Safari/537.36 Barcelona 448.0.0.54.85",
+            9,
+            None,
+        ),
+    ])
+}
+
+fn describe(moto: &Moto) -> serde_json::Value {
+    serde_json::from_str(&moto.admin(&["describe", ACL])).unwrap()
+}
+
+struct World {
+    catalog: Catalog,
+    matcher: bot_signatures::Matcher,
+    browsers: BrowserCorpus,
+}
+
+fn world() -> World {
+    let (catalog, _) = Catalog::embedded();
+    let matcher = bot_signatures::compile::compile(&catalog)
+        .matcher()
+        .unwrap();
+    World {
+        catalog,
+        matcher,
+        browsers: browsers(),
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn first_run_creates_from_postgres_and_second_run_writes_nothing() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let pg = Postgres::start();
+    pg.psql(
+        "CREATE SCHEMA reporting; CREATE TABLE reporting.flagged (ua text, first_seen timestamptz, last_seen timestamptz, n bigint, flagged_by text, review text);
+         INSERT INTO reporting.flagged (ua, n, review, flagged_by) VALUES
+           ('QuokkaHarvester/2.1 (+https://quokka.example/bot)', 1200, NULL, 'pipeline'),
+           ('Mozilla/5.0 (compatible; WombatIndexer/1.0)', 300, 'confirmed', 'pipeline'),
+           ('NumbatFetch/0.9', 50, 'rejected', 'analyst');",
+    );
+    let source = SourceConfig {
+        url: pg.url(),
+        table: "reporting.flagged".into(),
+        user_agent_column: "ua".into(),
+        hits_column: "n".into(),
+        status_column: "review".into(),
+    };
+    let w = world();
+    rt().block_on(async {
+        let read = waf_sync::source::read(&source).await.unwrap();
+        assert_eq!(read.len(), 3);
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        let (plan, first) = run(
+            &waf,
+            &read,
+            &w.catalog,
+            &w.matcher,
+            &w.browsers,
+            &settings(),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+        assert!(
+            first.applied && first.sets_created > 0 && first.rules_updated,
+            "{first:?}"
+        );
+        assert_eq!(first.derived, 2, "{first:?}");
+        assert!(
+            plan.added.iter().any(|r| r.contains("quokkaharvester"))
+                && plan.added.iter().any(|r| r.contains("wombatindexer"))
+        );
+        assert!(
+            !plan.added.iter().any(|r| r.contains("numbatfetch")),
+            "a rejected row must never become a block"
+        );
+        let state = describe(&moto);
+        let rules: Vec<&str> = state["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.as_str())
+            .collect();
+        assert!(
+            rules.contains(&"aws-common")
+                && rules.contains(&"edge-bots-ua-block")
+                && rules.contains(&"edge-bots-rate"),
+            "{rules:?}"
+        );
+
+        let (again, second) = run(
+            &waf,
+            &read,
+            &w.catalog,
+            &w.matcher,
+            &w.browsers,
+            &settings(),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+        assert!(again.is_empty(), "{again:?}");
+        assert_eq!(
+            second.write_calls, 0,
+            "a run with no new input makes no write calls: {second:?}"
+        );
+    });
+}
+
+/// Delegates to the SDK, and lets another writer change the web ACL between
+/// our Get and our first Update (through boto3, a separate client).
+struct CompetingWriter<'m> {
+    inner: SdkWaf,
+    moto: &'m Moto,
+    interfere: Cell<u32>,
+}
+
+impl WafApi for CompetingWriter<'_> {
+    type Acl = <SdkWaf as WafApi>::Acl;
+    async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError> {
+        self.inner.list_sets(prefix).await
+    }
+    async fn get_set(&self, set: &SetInfo) -> Result<SetContent, WafError> {
+        self.inner.get_set(set).await
+    }
+    async fn create_set(
+        &self,
+        name: &str,
+        regexes: &[String],
+        description: &str,
+    ) -> Result<SetInfo, WafError> {
+        self.inner.create_set(name, regexes, description).await
+    }
+    async fn update_set(
+        &self,
+        set: &SetInfo,
+        regexes: &[String],
+        description: &str,
+        lock_token: &str,
+    ) -> Result<(), WafError> {
+        self.inner
+            .update_set(set, regexes, description, lock_token)
+            .await
+    }
+    async fn delete_set(&self, set: &SetInfo, lock_token: &str) -> Result<(), WafError> {
+        self.inner.delete_set(set, lock_token).await
+    }
+    async fn get_acl(
+        &self,
+        set_names: &BTreeMap<String, String>,
+    ) -> Result<AclSnapshot<Self::Acl>, WafError> {
+        self.inner.get_acl(set_names).await
+    }
+    async fn update_acl(
+        &self,
+        snapshot: &AclSnapshot<Self::Acl>,
+        ua: Option<&Stmt>,
+        rate: Option<&RateRule>,
+        arns: &BTreeMap<String, String>,
+    ) -> Result<(), WafError> {
+        let n = self.interfere.get();
+        if n > 0 {
+            self.interfere.set(n - 1);
+            self.moto.admin(&[
+                "add-rule",
+                ACL,
+                &format!("someone-elses-rule-{n}"),
+                &(50 + n).to_string(),
+            ]);
+        }
+        self.inner.update_acl(snapshot, ua, rate, arns).await
+    }
+}
+
+#[test]
+fn concurrent_edits_between_get_and_update_are_not_lost() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    rt().block_on(async {
+        // Another writer changes the ACL before each of our first three updates.
+        let waf = CompetingWriter {
+            inner: SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await,
+            moto: &moto,
+            interfere: Cell::new(3),
+        };
+        let (_, summary) = run(
+            &waf,
+            &flagged(),
+            &w.catalog,
+            &w.matcher,
+            &w.browsers,
+            &settings(),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+        assert!(
+            summary.retries >= 3,
+            "each conflict is retried after a re-read: {summary:?}"
+        );
+        let rules = describe(&moto)["rules"].to_string();
+        for r in [
+            "aws-common",
+            "someone-elses-rule-1",
+            "someone-elses-rule-2",
+            "someone-elses-rule-3",
+            "edge-bots-ua-block",
+            "edge-bots-rate",
+        ] {
+            assert!(rules.contains(r), "{r} missing from {rules}");
+        }
+    });
+}
+
+#[test]
+fn an_emptied_source_does_not_wipe_rules() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        run(
+            &waf,
+            &flagged(),
+            &w.catalog,
+            &w.matcher,
+            &w.browsers,
+            &settings(),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+        let before = describe(&moto);
+        let err = run(&waf, &[], &w.catalog, &w.matcher, &w.browsers, &settings())
+            .await
+            .err()
+            .map(|(e, s)| (e.to_string(), s));
+        let (message, summary) = err.expect("an empty source must be refused");
+        assert!(
+            message.contains("refusing to remove") && summary.write_calls == 0,
+            "{message} {summary:?}"
+        );
+        assert_eq!(describe(&moto), before, "nothing changed");
+    });
+}
+
+#[test]
+fn a_candidate_matching_a_browser_is_rejected_with_its_reason() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        let (plan, summary) = run(
+            &waf,
+            &flagged(),
+            &w.catalog,
+            &w.matcher,
+            &w.browsers,
+            &settings(),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+        assert!(
+            summary
+                .rejected
+                .keys()
+                .any(|r| r.contains("\"barcelona\" appears in browser user-agents")),
+            "{:?}",
+            summary.rejected
+        );
+        assert!(!plan.added.iter().any(|r| r.contains("barcelona")));
+    });
+}
+
+#[test]
+fn over_quota_input_is_packed_or_reported_never_dropped_silently() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    let mut s = settings();
+    s.budget = bot_signatures::waf::Budget {
+        max_sets: 1,
+        max_wcu: 35 + 13,
+    };
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        let (_, summary) = run(&waf, &flagged(), &w.catalog, &w.matcher, &w.browsers, &s)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(summary.sets_used <= 1 && summary.wcu <= 48, "{summary:?}");
+        assert!(
+            summary.left_out.len() > 500,
+            "what does not fit is listed: {}",
+            summary.left_out.len()
+        );
+        assert!(
+            summary
+                .left_out
+                .iter()
+                .all(|l| l.contains("over the budget"))
+        );
+        assert_eq!(describe(&moto)["sets"].as_object().unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn the_emulator_going_away_is_a_clear_error() {
+    let mut moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        moto.kill();
+        let (err, summary) = run(
+            &waf,
+            &flagged(),
+            &w.catalog,
+            &w.matcher,
+            &w.browsers,
+            &settings(),
+        )
+        .await
+        .expect_err("must fail");
+        assert!(
+            matches!(err, RunError::Waf(WafError::Unreachable(_))),
+            "{err}"
+        );
+        assert!(err.to_string().contains("unreachable"), "{err}");
+        assert_eq!(summary.write_calls, 0);
+    });
+}
+
+/// Persistent `WAFInternalErrorException`s on the web ACL update: bounded
+/// retries, then a clear failure, and the ACL is left as it was.
+struct FailingAcl(SdkWaf);
+
+impl WafApi for FailingAcl {
+    type Acl = <SdkWaf as WafApi>::Acl;
+    async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError> {
+        self.0.list_sets(prefix).await
+    }
+    async fn get_set(&self, set: &SetInfo) -> Result<SetContent, WafError> {
+        self.0.get_set(set).await
+    }
+    async fn create_set(
+        &self,
+        name: &str,
+        regexes: &[String],
+        description: &str,
+    ) -> Result<SetInfo, WafError> {
+        self.0.create_set(name, regexes, description).await
+    }
+    async fn update_set(
+        &self,
+        set: &SetInfo,
+        regexes: &[String],
+        description: &str,
+        lock_token: &str,
+    ) -> Result<(), WafError> {
+        self.0
+            .update_set(set, regexes, description, lock_token)
+            .await
+    }
+    async fn delete_set(&self, set: &SetInfo, lock_token: &str) -> Result<(), WafError> {
+        self.0.delete_set(set, lock_token).await
+    }
+    async fn get_acl(
+        &self,
+        set_names: &BTreeMap<String, String>,
+    ) -> Result<AclSnapshot<Self::Acl>, WafError> {
+        self.0.get_acl(set_names).await
+    }
+    async fn update_acl(
+        &self,
+        _: &AclSnapshot<Self::Acl>,
+        _: Option<&Stmt>,
+        _: Option<&RateRule>,
+        _: &BTreeMap<String, String>,
+    ) -> Result<(), WafError> {
+        Err(WafError::Transient(
+            "WAFInternalErrorException: injected".into(),
+        ))
+    }
+}
+
+#[test]
+fn persistent_internal_errors_fail_clearly_and_leave_the_acl_unchanged() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let before_rules = describe(&moto)["rules"].clone();
+    let w = world();
+    rt().block_on(async {
+        let waf = FailingAcl(SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await);
+        let (err, summary) = run(
+            &waf,
+            &flagged(),
+            &w.catalog,
+            &w.matcher,
+            &w.browsers,
+            &settings(),
+        )
+        .await
+        .expect_err("must fail");
+        assert!(
+            err.to_string().contains("WAFInternalErrorException"),
+            "{err}"
+        );
+        assert_eq!(
+            summary.retries,
+            (settings().max_attempts - 1) as usize,
+            "bounded retries: {summary:?}"
+        );
+        assert!(!summary.applied);
+    });
+    assert_eq!(
+        describe(&moto)["rules"],
+        before_rules,
+        "the web ACL is as it was"
+    );
+}

@@ -1,0 +1,250 @@
+//! Real services for the integration tests, on loopback: the WAF emulator
+//! (moto server) and a throwaway PostgreSQL cluster. Both stop when dropped.
+//! `.ci/run` installs them; a test that cannot find them fails with a hint,
+//! it never skips.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+fn wait_for(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start on port {port} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn home_cache() -> PathBuf {
+    std::env::var_os("EDGE_CI_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edge-auth")
+        })
+}
+
+/// A moto server (the WAF emulator) on a free loopback port.
+pub struct Moto {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    bin_dir: PathBuf,
+}
+
+impl Moto {
+    /// Starts one; `MOTO_SERVER` names the binary, else the one `.ci/run` installs.
+    pub fn start() -> Moto {
+        let bin = std::env::var_os("MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home_cache().join("tools/moto-venv/bin/moto_server"));
+        assert!(
+            bin.is_file(),
+            "moto server not found at {}: run .ci/run (it installs moto[server]) or set MOTO_SERVER",
+            bin.display()
+        );
+        let port = free_port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        wait_for(port, "moto_server");
+        Moto {
+            child: Some(child),
+            endpoint: format!("http://127.0.0.1:{port}"),
+            bin_dir: bin.parent().map(Path::to_path_buf).unwrap_or_default(),
+        }
+    }
+
+    /// Runs `tests/waf/moto_admin.py` (boto3) against this server.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let script = crate::repo_root().join("tests/waf/moto_admin.py");
+        let out = Command::new(self.bin_dir.join("python"))
+            .arg(script)
+            .arg(&self.endpoint)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("moto_admin: {e}"));
+        assert!(
+            out.status.success(),
+            "moto_admin {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Stops the server now (the emulator "going away").
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A PostgreSQL cluster in a temporary directory, on a free loopback port.
+pub struct Postgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+fn pg_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("PG_BIN") {
+        return PathBuf::from(p);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions.pop().filter(|p| p.join("initdb").is_file()).unwrap_or_else(|| panic!("PostgreSQL not found under /usr/lib/postgresql: run .ci/run (it installs it) or set PG_BIN"))
+}
+
+impl Postgres {
+    /// initdb + start; as the `postgres` user when running as root.
+    pub fn start() -> Postgres {
+        let bin = pg_bin();
+        let as_postgres = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "edge-pg-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let pg = Postgres {
+            dir,
+            bin,
+            port: free_port(),
+            as_postgres,
+        };
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(&pg.dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown to postgres failed");
+        }
+        pg.run(
+            "initdb",
+            &["-A", "trust", "-U", "postgres", "-D", &pg.data()],
+        );
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {}",
+            pg.port,
+            pg.dir.display()
+        );
+        pg.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &pg.data(),
+                "-o",
+                &opts,
+                "-l",
+                &pg.dir.join("log").display().to_string(),
+                "-w",
+                "start",
+            ],
+        );
+        wait_for(pg.port, "postgres");
+        pg
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let out = if self.as_postgres {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&exe).args(args).output()
+        }
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs SQL as the superuser.
+    pub fn psql(&self, sql: &str) {
+        let port = self.port.to_string();
+        self.run(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                sql,
+            ],
+        );
+    }
+
+    /// A connection URL.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server (a database outage).
+    pub fn stop(&self) {
+        if self.as_postgres {
+            let _ = Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(self.bin.join("pg_ctl"))
+                .args(["-D", &self.data(), "-m", "immediate", "stop"])
+                .output();
+        } else {
+            let _ = Command::new(self.bin.join("pg_ctl"))
+                .args(["-D", &self.data(), "-m", "immediate", "stop"])
+                .output();
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

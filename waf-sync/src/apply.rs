@@ -1,0 +1,411 @@
+//! One run: read the WAF state, plan against the source and the catalog, check
+//! the blast-radius guards, then apply with correct optimistic locking (Get →
+//! merge → Update with the LockToken; on a lock conflict re-read, re-merge and
+//! retry with jittered backoff, bounded), writes paced. Sets are created
+//! before the rule uses them and deleted only after it stopped, so a failure
+//! at any point leaves a consistent web ACL.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bot_signatures::Catalog;
+use bot_signatures::Matcher;
+use bot_signatures::corpus::BrowserCorpus;
+use bot_signatures::waf::Budget;
+use serde::Serialize;
+
+use crate::agent::FlaggedAgent;
+use crate::derive::{Guards, derive};
+use crate::plan::{Managed, Plan, RateRule, desired, plan};
+use crate::waf::{SetInfo, WafApi, WafError};
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Name prefix of everything waf-sync manages.
+    pub prefix: String,
+    /// Pattern sets and WCU available.
+    pub budget: Budget,
+    /// The rate-based rule (validated).
+    pub rate: Option<RateRule>,
+    /// Candidate guards.
+    pub guards: Guards,
+    /// Most new signatures one run may add without `force`.
+    pub max_new: usize,
+    /// Refuse to remove rules when the source returns fewer than this share of last run's rows.
+    pub shrink_ratio: f64,
+    /// Override the blast-radius guards.
+    pub force: bool,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Write calls per second at most.
+    pub writes_per_second: f64,
+    /// Attempts per write before giving up.
+    pub max_attempts: u32,
+    /// First backoff; doubled per attempt, plus jitter.
+    pub backoff: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            prefix: "edge-bots".into(),
+            budget: Budget::default(),
+            rate: None,
+            guards: Guards::default(),
+            max_new: 50,
+            shrink_ratio: 0.5,
+            force: false,
+            dry_run: false,
+            writes_per_second: 1.0,
+            max_attempts: 6,
+            backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// What a run did, logged every time (also on failure, as far as it got).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Rows read from the source.
+    pub read: usize,
+    /// Candidate signatures derived.
+    pub derived: usize,
+    /// Rows rejected, by reason.
+    pub rejected: BTreeMap<String, usize>,
+    /// Regexes added to / removed from the managed sets.
+    pub added: usize,
+    /// Regexes removed.
+    pub removed: usize,
+    /// Managed sets left as they were.
+    pub unchanged_sets: usize,
+    /// Sets created / updated / deleted.
+    pub sets_created: usize,
+    /// Sets updated.
+    pub sets_updated: usize,
+    /// Sets deleted.
+    pub sets_deleted: usize,
+    /// Whether the web ACL's managed rules were written.
+    pub rules_updated: bool,
+    /// API calls made.
+    pub read_calls: usize,
+    /// Write calls made (including refused ones).
+    pub write_calls: usize,
+    /// Retries after lock conflicts or transient errors.
+    pub retries: usize,
+    /// WCU of the user-agent rule.
+    pub wcu: u32,
+    /// Pattern sets used.
+    pub sets_used: usize,
+    /// Signatures that did not fit, with the reason.
+    pub left_out: Vec<String>,
+    /// Whether the plan was applied (false for `plan` and for refused runs).
+    pub applied: bool,
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A guard refused the plan; nothing was written.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// WAF failed; what was written so far is consistent.
+    #[error("{0}")]
+    Waf(#[from] WafError),
+}
+
+/// Paces writes and counts calls.
+struct Calls {
+    min_gap: Duration,
+    last_write: Option<tokio::time::Instant>,
+    summary: Summary,
+    jitter_state: u64,
+}
+
+impl Calls {
+    async fn before_write(&mut self) {
+        if let Some(last) = self.last_write {
+            let next = last + self.min_gap;
+            tokio::time::sleep_until(next).await;
+        }
+        self.last_write = Some(tokio::time::Instant::now());
+        self.summary.write_calls += 1;
+    }
+
+    fn jitter_ms(&mut self) -> u64 {
+        // xorshift: jitter needs spread, not secrecy.
+        let mut x = self.jitter_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter_state = x;
+        x % 100
+    }
+}
+
+/// The state waf-sync manages, read from WAF.
+async fn read_state<W: WafApi>(
+    waf: &W,
+    prefix: &str,
+    calls: &mut Calls,
+) -> Result<(Managed, Vec<SetInfo>, crate::waf::AclSnapshot<W::Acl>), WafError> {
+    calls.summary.read_calls += 1;
+    let sets = waf.list_sets(&format!("{prefix}-ua-")).await?;
+    let mut managed = Managed::default();
+    for set in &sets {
+        calls.summary.read_calls += 1;
+        let content = waf.get_set(set).await?;
+        if managed.rows_last_time.is_none() {
+            managed.rows_last_time = content
+                .description
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("rows="))
+                .and_then(|n| n.parse().ok());
+        }
+        managed.sets.insert(set.name.clone(), content.regexes);
+    }
+    let names: BTreeMap<String, String> = sets
+        .iter()
+        .map(|s| (s.arn.clone(), s.name.clone()))
+        .collect();
+    calls.summary.read_calls += 1;
+    let acl = waf.get_acl(&names).await?;
+    managed.ua_rule = acl.ua_rule.clone();
+    managed.rate_rule = acl.rate_rule.clone();
+    Ok((managed, sets, acl))
+}
+
+/// Runs once: returns the plan and the summary.
+pub async fn run<W: WafApi>(
+    waf: &W,
+    rows: &[FlaggedAgent],
+    catalog: &Catalog,
+    matcher: &Matcher,
+    browsers: &BrowserCorpus,
+    settings: &Settings,
+) -> Result<(Plan, Summary), (RunError, Summary)> {
+    let mut calls = Calls {
+        min_gap: Duration::from_secs_f64(1.0 / settings.writes_per_second.max(0.01)),
+        last_write: None,
+        summary: Summary {
+            read: rows.len(),
+            ..Summary::default()
+        },
+        jitter_state: 0x9E37_79B9_7F4A_7C15 ^ rows.len() as u64,
+    };
+    let derived = derive(rows, matcher, browsers, &settings.guards);
+    calls.summary.derived = derived.candidates.len();
+    calls.summary.rejected = derived
+        .rejected
+        .iter()
+        .map(|(r, n)| (r.to_string(), *n))
+        .collect();
+
+    let (current, mut sets, mut acl) = match read_state(waf, &settings.prefix, &mut calls).await {
+        Ok(s) => s,
+        Err(e) => return Err((e.into(), calls.summary)),
+    };
+    let want = desired(
+        catalog,
+        &derived.candidates,
+        settings.budget,
+        &settings.prefix,
+        settings.rate.clone(),
+    );
+    let p = plan(&current, &want.managed);
+    calls.summary.added = p.added.len();
+    calls.summary.removed = p.removed.len();
+    calls.summary.unchanged_sets =
+        want.managed.sets.len() - p.create_sets.len() - p.update_sets.len();
+    calls.summary.wcu = want.rules.wcu;
+    calls.summary.sets_used = want.rules.sets_used;
+    calls.summary.left_out = want
+        .rules
+        .left_out
+        .iter()
+        .filter(|l| !l.reason.starts_with("generic rule"))
+        .map(|l| format!("{}: {}", l.id, l.reason))
+        .collect();
+
+    // Blast-radius guards.
+    if !settings.force {
+        let current_text: Vec<&String> = current.sets.values().flatten().collect();
+        let new_candidates = derived
+            .candidates
+            .iter()
+            .filter(|c| !current_text.iter().any(|r| r.contains(c.token.as_str())))
+            .count();
+        if new_candidates > settings.max_new {
+            return Err((
+                RunError::Refused(format!(
+                    "{new_candidates} new signatures, more than the {} a run may add; check the source, then use --force",
+                    settings.max_new
+                )),
+                calls.summary,
+            ));
+        }
+        if let Some(last) = current.rows_last_time
+            && (rows.len() as f64) < last as f64 * settings.shrink_ratio
+            && (!p.removed.is_empty() || !p.delete_sets.is_empty())
+        {
+            return Err((
+                RunError::Refused(format!(
+                    "the source returned {} rows against {last} last time; refusing to remove rules (an outage or an emptied table?); use --force if this is intended",
+                    rows.len()
+                )),
+                calls.summary,
+            ));
+        }
+    }
+    if settings.dry_run || p.is_empty() {
+        return Ok((p, calls.summary));
+    }
+
+    let description = format!("managed by waf-sync; rows={}", rows.len());
+    let result = apply(
+        waf,
+        &p,
+        &want.managed,
+        &mut sets,
+        &mut acl,
+        &description,
+        settings,
+        &mut calls,
+    )
+    .await;
+    calls.summary.applied = result.is_ok();
+    match result {
+        Ok(()) => Ok((p, calls.summary)),
+        Err(e) => Err((e.into(), calls.summary)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply<W: WafApi>(
+    waf: &W,
+    p: &Plan,
+    want: &Managed,
+    sets: &mut Vec<SetInfo>,
+    acl: &mut crate::waf::AclSnapshot<W::Acl>,
+    description: &str,
+    settings: &Settings,
+    calls: &mut Calls,
+) -> Result<(), WafError> {
+    // 1. New sets first: nothing refers to them yet.
+    for (name, regexes) in &p.create_sets {
+        let mut attempt = 0;
+        let info = loop {
+            calls.before_write().await;
+            match waf.create_set(name, regexes, description).await {
+                Ok(info) => break info,
+                Err(e @ WafError::Transient(_)) if attempt + 1 < settings.max_attempts => {
+                    attempt += 1;
+                    calls.summary.retries += 1;
+                    backoff(settings, calls, attempt, &e).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        calls.summary.sets_created += 1;
+        sets.push(info);
+    }
+    // 2. Changed sets, each Get → Update with its token, re-read on conflict.
+    for (name, (_, regexes)) in &p.update_sets {
+        let set = sets
+            .iter()
+            .find(|s| &s.name == name)
+            .cloned()
+            .ok_or_else(|| WafError::Other(format!("set {name} disappeared")))?;
+        let mut attempt = 0;
+        loop {
+            calls.summary.read_calls += 1;
+            let content = waf.get_set(&set).await?;
+            calls.before_write().await;
+            match waf
+                .update_set(&set, regexes, description, &content.lock_token)
+                .await
+            {
+                Ok(()) => break,
+                Err(e @ (WafError::OptimisticLock | WafError::Transient(_)))
+                    if attempt + 1 < settings.max_attempts =>
+                {
+                    attempt += 1;
+                    calls.summary.retries += 1;
+                    backoff(settings, calls, attempt, &e).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        calls.summary.sets_updated += 1;
+    }
+    // 3. The web ACL: merge our two rules into whatever it holds now.
+    if let Some((ua, rate)) = &p.update_rules {
+        let arns: BTreeMap<String, String> = sets
+            .iter()
+            .map(|s| (s.name.clone(), s.arn.clone()))
+            .collect();
+        let names: BTreeMap<String, String> = sets
+            .iter()
+            .map(|s| (s.arn.clone(), s.name.clone()))
+            .collect();
+        let mut attempt = 0;
+        loop {
+            if attempt > 0 {
+                calls.summary.read_calls += 1;
+                *acl = waf.get_acl(&names).await?;
+                if acl.ua_rule == *ua && acl.rate_rule == *rate {
+                    break; // already as wanted
+                }
+            }
+            calls.before_write().await;
+            match waf.update_acl(acl, ua.as_ref(), rate.as_ref(), &arns).await {
+                Ok(()) => break,
+                Err(e @ (WafError::OptimisticLock | WafError::Transient(_)))
+                    if attempt + 1 < settings.max_attempts =>
+                {
+                    attempt += 1;
+                    calls.summary.retries += 1;
+                    backoff(settings, calls, attempt, &e).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        calls.summary.rules_updated = true;
+    }
+    // 4. Sets the rule no longer uses.
+    for name in &p.delete_sets {
+        if want.sets.contains_key(name) {
+            continue;
+        }
+        let Some(set) = sets.iter().find(|s| &s.name == name).cloned() else {
+            continue;
+        };
+        let mut attempt = 0;
+        loop {
+            calls.summary.read_calls += 1;
+            let content = waf.get_set(&set).await?;
+            calls.before_write().await;
+            match waf.delete_set(&set, &content.lock_token).await {
+                Ok(()) => break,
+                Err(e @ (WafError::OptimisticLock | WafError::Transient(_)))
+                    if attempt + 1 < settings.max_attempts =>
+                {
+                    attempt += 1;
+                    calls.summary.retries += 1;
+                    backoff(settings, calls, attempt, &e).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        calls.summary.sets_deleted += 1;
+    }
+    Ok(())
+}
+
+async fn backoff(settings: &Settings, calls: &mut Calls, attempt: u32, why: &WafError) {
+    let base = settings.backoff.as_millis() as u64 * (1u64 << attempt.min(6));
+    let wait = Duration::from_millis(base + calls.jitter_ms());
+    eprintln!("waf-sync: {why}; retry {attempt} in {wait:?}");
+    tokio::time::sleep(wait).await;
+}

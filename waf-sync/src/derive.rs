@@ -1,0 +1,306 @@
+//! Candidate derivation and guards: raw flagged user-agents become signatures
+//! on their distinctive product token (`FooBot/2.1 (+https://foo.example/bot)`
+//! → `foobot`), merged and checked so that no human is ever blocked. Pure.
+
+use std::collections::BTreeMap;
+
+use bot_signatures::Matcher;
+use bot_signatures::corpus::BrowserCorpus;
+
+use crate::agent::FlaggedAgent;
+
+/// The guards' settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guards {
+    /// Shortest token accepted.
+    pub min_token_len: usize,
+    /// Statuses whose rows are never blocked (analysts' false flags, allowed bots).
+    pub skip_statuses: Vec<String>,
+    /// Tokens never blocked (verified good bots), lowercase.
+    pub allowlist: Vec<String>,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            min_token_len: 4,
+            skip_statuses: vec!["rejected".into(), "allowed".into()],
+            allowlist: Vec::new(),
+        }
+    }
+}
+
+/// A signature derived from flagged rows.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    /// `flagged-<token>`.
+    pub id: String,
+    /// The lowercase token; the WAF pattern is this literal.
+    pub token: String,
+    /// Flagged rows merged into it.
+    pub rows: usize,
+    /// Their hits, summed.
+    pub hits: i64,
+    /// One of the user-agents, as an example.
+    pub example: String,
+}
+
+/// Why a row did not become (part of) a candidate.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rejection {
+    /// The analysts reviewed it as this status.
+    Status(String),
+    /// No product token distinct from what browsers send.
+    NoToken,
+    /// The token is shorter than the minimum.
+    TooShort(String),
+    /// The token is on the allowlist.
+    Allowlisted(String),
+    /// The token appears in a browser user-agent of the corpus.
+    MatchesBrowser(String),
+    /// The catalog already decides this user-agent (signature id).
+    CoveredByCatalog(String),
+    /// A specific catalog signature allows, counts or rate-limits it (signature id).
+    AllowedByCatalog(String),
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::Status(s) => write!(f, "reviewed as {s:?}"),
+            Rejection::NoToken => write!(f, "no distinctive product token"),
+            Rejection::TooShort(t) => write!(f, "token {t:?} is too short"),
+            Rejection::Allowlisted(t) => write!(f, "token {t:?} is allowlisted"),
+            Rejection::MatchesBrowser(t) => write!(f, "token {t:?} appears in browser user-agents"),
+            Rejection::CoveredByCatalog(id) => {
+                write!(f, "already covered by catalog signature {id}")
+            }
+            Rejection::AllowedByCatalog(id) => write!(
+                f,
+                "catalog signature {id} does not block it (allow, monitor or rate_limit)"
+            ),
+        }
+    }
+}
+
+/// The result of derivation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Derived {
+    /// Candidates, sorted by token.
+    pub candidates: Vec<Candidate>,
+    /// `(rejection, rows)`, sorted.
+    pub rejected: BTreeMap<Rejection, usize>,
+}
+
+/// Tokens every browser sends; never distinctive.
+const BROWSER_TOKENS: &[&str] = &[
+    "mozilla",
+    "applewebkit",
+    "khtml",
+    "gecko",
+    "chrome",
+    "safari",
+    "version",
+    "mobile",
+    "firefox",
+    "edg",
+    "edge",
+    "opr",
+    "opera",
+    "linux",
+    "android",
+    "windows",
+    "compatible",
+    "like",
+    "intel",
+    "macintosh",
+    "iphone",
+    "ipad",
+    "crios",
+    "fxios",
+    "samsungbrowser",
+    "trident",
+    "msie",
+    "nt",
+    "x11",
+    "win64",
+    "x64",
+    "wow64",
+    "rv",
+    "cpu",
+    "os",
+    "mac",
+    "build",
+    "wv",
+];
+
+/// Product tokens of a user-agent, in order: `Name/1.2` and `Name 1.2` forms.
+pub fn product_tokens(ua: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let bytes = ua.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if ua[i..]
+            .get(..4)
+            .is_some_and(|w| w.eq_ignore_ascii_case("http"))
+            || ua[i..]
+                .get(..4)
+                .is_some_and(|w| w.eq_ignore_ascii_case("www."))
+        {
+            // A URL: its path and host name the operator, not the product.
+            while i < bytes.len() && !matches!(bytes[i], b' ' | b';' | b')') {
+                i += 1;
+            }
+            continue;
+        }
+        if bytes[i].is_ascii_alphabetic() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'-' | b'_' | b'.'))
+            {
+                i += 1;
+            }
+            let token = ua[start..i].trim_end_matches(['.', '-', '_']);
+            let versioned = bytes.get(i).is_some_and(|&b| b == b'/' || b == b' ')
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+            let lower = token.to_ascii_lowercase();
+            let botish = ["bot", "crawl", "spider", "scrap", "fetch"]
+                .iter()
+                .any(|w| lower.contains(w));
+            if (versioned || botish)
+                && !BROWSER_TOKENS.contains(&lower.as_str())
+                && !lower.starts_with("http")
+            {
+                out.push(lower);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Derives candidates from `rows`. `matcher` is the catalog's; `browsers` the
+/// corpus no candidate may match.
+pub fn derive(
+    rows: &[FlaggedAgent],
+    matcher: &Matcher,
+    browsers: &BrowserCorpus,
+    guards: &Guards,
+) -> Derived {
+    let lowered: Vec<String> = browsers
+        .user_agents
+        .iter()
+        .map(|u| u.to_ascii_lowercase())
+        .collect();
+    let mut by_token: BTreeMap<String, Candidate> = BTreeMap::new();
+    let mut rejected: BTreeMap<Rejection, usize> = BTreeMap::new();
+    for row in rows {
+        if let Some(status) = &row.status
+            && guards
+                .skip_statuses
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(status))
+        {
+            *rejected
+                .entry(Rejection::Status(status.to_ascii_lowercase()))
+                .or_default() += 1;
+            continue;
+        }
+        // A specific catalog signature decides: a block is already in WAF;
+        // allow/monitor/rate_limit mean analysts chose not to block it.
+        // Generic rules stay at the edge, so what only they catch still
+        // becomes a WAF candidate.
+        if let Some(v) = matcher
+            .classify(&row.user_agent)
+            .filter(|v| !v.signature.generic)
+        {
+            let id = v.signature.id.clone();
+            let r = if v.signature.action == bot_signatures::Action::Block {
+                Rejection::CoveredByCatalog(id)
+            } else {
+                Rejection::AllowedByCatalog(id)
+            };
+            *rejected.entry(r).or_default() += 1;
+            continue;
+        }
+        let mut tokens = product_tokens(&row.user_agent);
+        // Tokens that say what they are first, then the rest in order.
+        tokens.sort_by_key(|t| {
+            !["bot", "crawl", "spider", "scrap", "fetch"]
+                .iter()
+                .any(|w| t.contains(w))
+        });
+        let judge = |token: &String| -> Option<Rejection> {
+            if token.len() < guards.min_token_len {
+                Some(Rejection::TooShort(token.clone()))
+            } else if guards
+                .allowlist
+                .iter()
+                .any(|a| token.contains(a.as_str()) || a.contains(token.as_str()))
+            {
+                Some(Rejection::Allowlisted(token.clone()))
+            } else if lowered.iter().any(|b| b.contains(token.as_str())) {
+                Some(Rejection::MatchesBrowser(token.clone()))
+            } else {
+                None
+            }
+        };
+        let Some(first) = tokens.first() else {
+            *rejected.entry(Rejection::NoToken).or_default() += 1;
+            continue;
+        };
+        let Some(token) = tokens.iter().find(|t| judge(t).is_none()).cloned() else {
+            let reason = judge(first).unwrap_or(Rejection::NoToken);
+            *rejected.entry(reason).or_default() += 1;
+            continue;
+        };
+        let c = by_token.entry(token.clone()).or_insert_with(|| Candidate {
+            id: format!("flagged-{}", bot_signatures::import::slug(&token)),
+            token: token.clone(),
+            rows: 0,
+            hits: 0,
+            example: row.user_agent.clone(),
+        });
+        c.rows += 1;
+        c.hits += row.hits;
+        if row.user_agent < c.example {
+            c.example = row.user_agent.clone();
+        }
+    }
+    Derived {
+        candidates: by_token.into_values().collect(),
+        rejected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        assert_eq!(
+            product_tokens("FooBot/2.1 (+https://foo.example/bot)"),
+            vec!["foobot"]
+        );
+        assert_eq!(
+            product_tokens("Mozilla/5.0 (compatible; ZetaCrawler; +http://z.example)"),
+            vec!["zetacrawler"]
+        );
+        assert!(
+            product_tokens(
+                "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            product_tokens("Mozilla/5.0 (Windows NT 10.0) SomeScraper/1.0"),
+            vec!["somescraper"]
+        );
+        assert!(
+            product_tokens("Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0")
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,693 @@
+//! The narrow WAF interface waf-sync needs ([`WafApi`]) and its
+//! implementation on `aws_sdk_wafv2::Client`. The only file that names
+//! `aws_sdk_*`. Everything above it works on [`Stmt`] and [`RateRule`].
+
+use std::collections::BTreeMap;
+
+use aws_sdk_wafv2::Client;
+use aws_sdk_wafv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_wafv2::types::{
+    self as t, AndStatement, ByteMatchStatement, DefaultAction, FieldToMatch, NotStatement,
+    OrStatement, PositionalConstraint, RateBasedStatement, RateBasedStatementAggregateKeyType,
+    RateBasedStatementCustomKey, RateLimitHeader, RateLimitIp, Regex, RegexMatchStatement,
+    RegexPatternSetReferenceStatement, Rule, RuleAction, Scope, SingleHeader, Statement,
+    TextTransformation, TextTransformationType, UriPath, VisibilityConfig,
+};
+
+use crate::plan::{Aggregate, RateRule, Stmt};
+
+/// A WAF failure, classified for the retry policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WafError {
+    /// `WAFOptimisticLockException`: someone changed it since we read it.
+    #[error("optimistic lock: the resource changed since it was read")]
+    OptimisticLock,
+    /// Throttling, `WAFInternalErrorException`, `WAFUnavailableEntityException`: retry later.
+    #[error("transient WAF error: {0}")]
+    Transient(String),
+    /// The endpoint could not be reached.
+    #[error("WAF endpoint unreachable: {0}")]
+    Unreachable(String),
+    /// Anything else (bad input, missing resource, permissions).
+    #[error("WAF error: {0}")]
+    Other(String),
+}
+
+/// A managed regex pattern set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetInfo {
+    /// Name.
+    pub name: String,
+    /// Id.
+    pub id: String,
+    /// ARN, referenced by rules.
+    pub arn: String,
+}
+
+/// A set's content with the token to update it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetContent {
+    /// Regexes, sorted.
+    pub regexes: Vec<String>,
+    /// Description (carries `rows=N`).
+    pub description: String,
+    /// Lock token.
+    pub lock_token: String,
+}
+
+/// The web ACL as waf-sync sees it: its managed rules parsed, the rest opaque.
+#[derive(Debug, Clone)]
+pub struct AclSnapshot<A> {
+    /// Lock token of this read.
+    pub lock_token: String,
+    /// The user-agent block rule's statement, when present and readable.
+    pub ua_rule: Option<Stmt>,
+    /// The rate-based rule, when present and readable.
+    pub rate_rule: Option<RateRule>,
+    /// Names of the rules waf-sync does not manage (written back unchanged).
+    pub foreign_rules: Vec<String>,
+    /// The web ACL as read.
+    pub raw: A,
+}
+
+/// What waf-sync calls. Implemented for the AWS SDK client; tests may use
+/// another implementation.
+#[allow(async_fn_in_trait)]
+pub trait WafApi {
+    /// The web ACL as the implementation reads it (opaque above this file).
+    type Acl: Clone;
+    /// Managed sets (name starts with the prefix).
+    async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError>;
+    /// A set's regexes.
+    async fn get_set(&self, set: &SetInfo) -> Result<SetContent, WafError>;
+    /// Creates a set.
+    async fn create_set(
+        &self,
+        name: &str,
+        regexes: &[String],
+        description: &str,
+    ) -> Result<SetInfo, WafError>;
+    /// Replaces a set's regexes.
+    async fn update_set(
+        &self,
+        set: &SetInfo,
+        regexes: &[String],
+        description: &str,
+        lock_token: &str,
+    ) -> Result<(), WafError>;
+    /// Deletes a set.
+    async fn delete_set(&self, set: &SetInfo, lock_token: &str) -> Result<(), WafError>;
+    /// Reads the web ACL; `set_names` maps ARN → set name for parsing references.
+    async fn get_acl(
+        &self,
+        set_names: &BTreeMap<String, String>,
+    ) -> Result<AclSnapshot<Self::Acl>, WafError>;
+    /// Writes the web ACL: the snapshot's foreign rules unchanged, the managed
+    /// rules as given (absent → removed). `set_arns` maps set name → ARN.
+    async fn update_acl(
+        &self,
+        snapshot: &AclSnapshot<Self::Acl>,
+        ua_rule: Option<&Stmt>,
+        rate_rule: Option<&RateRule>,
+        set_arns: &BTreeMap<String, String>,
+    ) -> Result<(), WafError>;
+}
+
+/// The AWS SDK implementation.
+pub struct SdkWaf {
+    client: Client,
+    scope: Scope,
+    acl_name: String,
+    prefix: String,
+}
+
+impl SdkWaf {
+    /// Builds the client from the standard AWS environment (`AWS_REGION`,
+    /// credentials, `AWS_ENDPOINT_URL`). CLOUDFRONT scope forces us-east-1.
+    pub async fn from_env(scope_cloudfront: bool, acl_name: &str, prefix: &str) -> SdkWaf {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if scope_cloudfront {
+            loader = loader.region(aws_config::Region::new("us-east-1"));
+        }
+        let config = loader.load().await;
+        SdkWaf {
+            client: Client::new(&config),
+            scope: if scope_cloudfront {
+                Scope::Cloudfront
+            } else {
+                Scope::Regional
+            },
+            acl_name: acl_name.to_owned(),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// A client for an explicit endpoint with static credentials: a local WAF
+    /// emulator in tests and demos.
+    pub async fn with_endpoint(
+        endpoint: &str,
+        scope_cloudfront: bool,
+        acl_name: &str,
+        prefix: &str,
+    ) -> SdkWaf {
+        let creds = aws_sdk_wafv2::config::Credentials::new("test", "test", None, None, "static");
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(creds)
+            .load()
+            .await;
+        SdkWaf {
+            client: Client::new(&config),
+            scope: if scope_cloudfront {
+                Scope::Cloudfront
+            } else {
+                Scope::Regional
+            },
+            acl_name: acl_name.to_owned(),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn ua_rule_name(&self) -> String {
+        format!("{}-ua-block", self.prefix)
+    }
+
+    fn rate_rule_name(&self) -> String {
+        format!("{}-rate", self.prefix)
+    }
+
+    async fn acl_summary(&self) -> Result<t::WebAclSummary, WafError> {
+        let mut marker = None;
+        loop {
+            let out = self
+                .client
+                .list_web_acls()
+                .scope(self.scope.clone())
+                .set_next_marker(marker)
+                .limit(100)
+                .send()
+                .await
+                .map_err(classify)?;
+            if let Some(acl) = out
+                .web_acls()
+                .iter()
+                .find(|a| a.name() == Some(self.acl_name.as_str()))
+            {
+                return Ok(acl.clone());
+            }
+            match out.next_marker() {
+                Some(m) if !out.web_acls().is_empty() => marker = Some(m.to_owned()),
+                _ => {
+                    return Err(WafError::Other(format!(
+                        "web ACL {:?} not found in scope {:?}: deploy it first (deploy/)",
+                        self.acl_name, self.scope
+                    )));
+                }
+            }
+        }
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    e: SdkError<E, R>,
+) -> WafError {
+    match &e {
+        SdkError::DispatchFailure(d) => return WafError::Unreachable(format!("{d:?}")),
+        SdkError::TimeoutError(_) => return WafError::Unreachable("timeout".into()),
+        _ => {}
+    }
+    let code = e.code().unwrap_or_default().to_owned();
+    let message = e.message().unwrap_or_default().to_owned();
+    match code.as_str() {
+        "WAFOptimisticLockException" => WafError::OptimisticLock,
+        "ThrottlingException"
+        | "TooManyRequestsException"
+        | "WAFInternalErrorException"
+        | "WAFUnavailableEntityException" => WafError::Transient(format!("{code}: {message}")),
+        "" => WafError::Other(format!("{e:?}")),
+        _ => WafError::Other(format!("{code}: {message}")),
+    }
+}
+
+fn build_err(e: impl std::fmt::Display) -> WafError {
+    WafError::Other(format!("building a request: {e}"))
+}
+
+fn ua_field() -> Result<FieldToMatch, WafError> {
+    Ok(FieldToMatch::builder()
+        .single_header(
+            SingleHeader::builder()
+                .name("user-agent")
+                .build()
+                .map_err(build_err)?,
+        )
+        .build())
+}
+
+fn lowercase() -> Result<TextTransformation, WafError> {
+    TextTransformation::builder()
+        .priority(0)
+        .r#type(TextTransformationType::Lowercase)
+        .build()
+        .map_err(build_err)
+}
+
+fn to_sdk(stmt: &Stmt, arns: &BTreeMap<String, String>) -> Result<Statement, WafError> {
+    Ok(match stmt {
+        Stmt::Or(list) => Statement::builder()
+            .or_statement(
+                OrStatement::builder()
+                    .set_statements(Some(
+                        list.iter()
+                            .map(|s| to_sdk(s, arns))
+                            .collect::<Result<_, _>>()?,
+                    ))
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build(),
+        Stmt::And(list) => Statement::builder()
+            .and_statement(
+                AndStatement::builder()
+                    .set_statements(Some(
+                        list.iter()
+                            .map(|s| to_sdk(s, arns))
+                            .collect::<Result<_, _>>()?,
+                    ))
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build(),
+        Stmt::Not(inner) => Statement::builder()
+            .not_statement(
+                NotStatement::builder()
+                    .statement(to_sdk(inner, arns)?)
+                    .build(),
+            )
+            .build(),
+        Stmt::SetRef(name) => {
+            let arn = arns
+                .get(name)
+                .ok_or_else(|| WafError::Other(format!("no ARN for pattern set {name}")))?;
+            Statement::builder()
+                .regex_pattern_set_reference_statement(
+                    RegexPatternSetReferenceStatement::builder()
+                        .arn(arn)
+                        .field_to_match(ua_field()?)
+                        .text_transformations(lowercase()?)
+                        .build()
+                        .map_err(build_err)?,
+                )
+                .build()
+        }
+        Stmt::Regex(r) => Statement::builder()
+            .regex_match_statement(
+                RegexMatchStatement::builder()
+                    .regex_string(r)
+                    .field_to_match(ua_field()?)
+                    .text_transformations(lowercase()?)
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build(),
+    })
+}
+
+fn from_sdk(s: &Statement, names: &BTreeMap<String, String>) -> Option<Stmt> {
+    if let Some(o) = s.or_statement() {
+        return o
+            .statements()
+            .iter()
+            .map(|x| from_sdk(x, names))
+            .collect::<Option<Vec<_>>>()
+            .map(Stmt::Or);
+    }
+    if let Some(a) = s.and_statement() {
+        return a
+            .statements()
+            .iter()
+            .map(|x| from_sdk(x, names))
+            .collect::<Option<Vec<_>>>()
+            .map(Stmt::And);
+    }
+    if let Some(n) = s.not_statement() {
+        return n
+            .statement()
+            .and_then(|x| from_sdk(x, names))
+            .map(|x| Stmt::Not(Box::new(x)));
+    }
+    if let Some(r) = s.regex_pattern_set_reference_statement() {
+        return names.get(r.arn()).cloned().map(Stmt::SetRef);
+    }
+    if let Some(r) = s.regex_match_statement() {
+        return Some(Stmt::Regex(r.regex_string().to_owned()));
+    }
+    None
+}
+
+fn rate_to_sdk(rate: &RateRule) -> Result<Statement, WafError> {
+    let mut b = RateBasedStatement::builder()
+        .limit(rate.limit)
+        .evaluation_window_sec(rate.window_s);
+    b = match rate.aggregate {
+        Aggregate::Ip => b.aggregate_key_type(RateBasedStatementAggregateKeyType::Ip),
+        Aggregate::IpAndUserAgent => b
+            .aggregate_key_type(RateBasedStatementAggregateKeyType::CustomKeys)
+            .custom_keys(
+                RateBasedStatementCustomKey::builder()
+                    .ip(RateLimitIp::builder().build())
+                    .build(),
+            )
+            .custom_keys(
+                RateBasedStatementCustomKey::builder()
+                    .header(
+                        RateLimitHeader::builder()
+                            .name("user-agent")
+                            .text_transformations(
+                                TextTransformation::builder()
+                                    .priority(0)
+                                    .r#type(TextTransformationType::None)
+                                    .build()
+                                    .map_err(build_err)?,
+                            )
+                            .build()
+                            .map_err(build_err)?,
+                    )
+                    .build(),
+            ),
+    };
+    if let Some(prefix) = &rate.scope_down_path_prefix {
+        let scope = Statement::builder()
+            .byte_match_statement(
+                ByteMatchStatement::builder()
+                    .search_string(aws_sdk_wafv2::primitives::Blob::new(prefix.as_bytes()))
+                    .field_to_match(
+                        FieldToMatch::builder()
+                            .uri_path(UriPath::builder().build())
+                            .build(),
+                    )
+                    .text_transformations(
+                        TextTransformation::builder()
+                            .priority(0)
+                            .r#type(TextTransformationType::None)
+                            .build()
+                            .map_err(build_err)?,
+                    )
+                    .positional_constraint(PositionalConstraint::StartsWith)
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build();
+        b = b.scope_down_statement(scope);
+    }
+    Ok(Statement::builder()
+        .rate_based_statement(b.build().map_err(build_err)?)
+        .build())
+}
+
+fn rate_from_sdk(s: &Statement) -> Option<RateRule> {
+    let r = s.rate_based_statement()?;
+    let aggregate = match r.aggregate_key_type() {
+        RateBasedStatementAggregateKeyType::Ip => Aggregate::Ip,
+        RateBasedStatementAggregateKeyType::CustomKeys => Aggregate::IpAndUserAgent,
+        _ => return None,
+    };
+    let scope_down_path_prefix = match r.scope_down_statement() {
+        None => None,
+        Some(sd) => Some(
+            String::from_utf8(sd.byte_match_statement()?.search_string().as_ref().to_vec()).ok()?,
+        ),
+    };
+    Some(RateRule {
+        limit: r.limit(),
+        window_s: r.evaluation_window_sec(),
+        aggregate,
+        scope_down_path_prefix,
+    })
+}
+
+fn visibility(name: &str) -> Result<VisibilityConfig, WafError> {
+    VisibilityConfig::builder()
+        .sampled_requests_enabled(true)
+        .cloud_watch_metrics_enabled(true)
+        .metric_name(name)
+        .build()
+        .map_err(build_err)
+}
+
+impl WafApi for SdkWaf {
+    type Acl = t::WebAcl;
+
+    async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError> {
+        let mut out = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .client
+                .list_regex_pattern_sets()
+                .scope(self.scope.clone())
+                .limit(100)
+                .set_next_marker(marker)
+                .send()
+                .await
+                .map_err(classify)?;
+            for s in page.regex_pattern_sets() {
+                if let (Some(name), Some(id), Some(arn)) = (s.name(), s.id(), s.arn())
+                    && name.starts_with(prefix)
+                {
+                    out.push(SetInfo {
+                        name: name.to_owned(),
+                        id: id.to_owned(),
+                        arn: arn.to_owned(),
+                    });
+                }
+            }
+            match page.next_marker() {
+                Some(m) if !page.regex_pattern_sets().is_empty() => marker = Some(m.to_owned()),
+                _ => break,
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn get_set(&self, set: &SetInfo) -> Result<SetContent, WafError> {
+        let out = self
+            .client
+            .get_regex_pattern_set()
+            .scope(self.scope.clone())
+            .name(&set.name)
+            .id(&set.id)
+            .send()
+            .await
+            .map_err(classify)?;
+        let s = out
+            .regex_pattern_set()
+            .ok_or_else(|| WafError::Other("empty GetRegexPatternSet answer".into()))?;
+        let mut regexes: Vec<String> = s
+            .regular_expression_list()
+            .iter()
+            .filter_map(|r| r.regex_string().map(str::to_owned))
+            .collect();
+        regexes.sort();
+        Ok(SetContent {
+            regexes,
+            description: s.description().unwrap_or_default().to_owned(),
+            lock_token: out.lock_token().unwrap_or_default().to_owned(),
+        })
+    }
+
+    async fn create_set(
+        &self,
+        name: &str,
+        regexes: &[String],
+        description: &str,
+    ) -> Result<SetInfo, WafError> {
+        let list: Vec<Regex> = regexes
+            .iter()
+            .map(|r| Regex::builder().regex_string(r).build())
+            .collect();
+        let out = self
+            .client
+            .create_regex_pattern_set()
+            .scope(self.scope.clone())
+            .name(name)
+            .description(description)
+            .set_regular_expression_list(Some(list))
+            .send()
+            .await
+            .map_err(classify)?;
+        let s = out
+            .summary()
+            .ok_or_else(|| WafError::Other("empty CreateRegexPatternSet answer".into()))?;
+        Ok(SetInfo {
+            name: name.to_owned(),
+            id: s.id().unwrap_or_default().to_owned(),
+            arn: s.arn().unwrap_or_default().to_owned(),
+        })
+    }
+
+    async fn update_set(
+        &self,
+        set: &SetInfo,
+        regexes: &[String],
+        description: &str,
+        lock_token: &str,
+    ) -> Result<(), WafError> {
+        let list: Vec<Regex> = regexes
+            .iter()
+            .map(|r| Regex::builder().regex_string(r).build())
+            .collect();
+        self.client
+            .update_regex_pattern_set()
+            .scope(self.scope.clone())
+            .name(&set.name)
+            .id(&set.id)
+            .description(description)
+            .set_regular_expression_list(Some(list))
+            .lock_token(lock_token)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn delete_set(&self, set: &SetInfo, lock_token: &str) -> Result<(), WafError> {
+        self.client
+            .delete_regex_pattern_set()
+            .scope(self.scope.clone())
+            .name(&set.name)
+            .id(&set.id)
+            .lock_token(lock_token)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn get_acl(
+        &self,
+        set_names: &BTreeMap<String, String>,
+    ) -> Result<AclSnapshot<t::WebAcl>, WafError> {
+        let summary = self.acl_summary().await?;
+        let out = self
+            .client
+            .get_web_acl()
+            .scope(self.scope.clone())
+            .name(&self.acl_name)
+            .id(summary.id().unwrap_or_default())
+            .send()
+            .await
+            .map_err(classify)?;
+        let acl = out
+            .web_acl()
+            .ok_or_else(|| WafError::Other("empty GetWebACL answer".into()))?
+            .clone();
+        let (ua_name, rate_name) = (self.ua_rule_name(), self.rate_rule_name());
+        let mut snapshot = AclSnapshot {
+            lock_token: out.lock_token().unwrap_or_default().to_owned(),
+            ua_rule: None,
+            rate_rule: None,
+            foreign_rules: Vec::new(),
+            raw: acl.clone(),
+        };
+        for rule in acl.rules() {
+            if rule.name() == ua_name {
+                snapshot.ua_rule = rule.statement().and_then(|s| from_sdk(s, set_names));
+            } else if rule.name() == rate_name {
+                snapshot.rate_rule = rule.statement().and_then(rate_from_sdk);
+            } else {
+                snapshot.foreign_rules.push(rule.name().to_owned());
+            }
+        }
+        Ok(snapshot)
+    }
+
+    async fn update_acl(
+        &self,
+        snapshot: &AclSnapshot<t::WebAcl>,
+        ua_rule: Option<&Stmt>,
+        rate_rule: Option<&RateRule>,
+        set_arns: &BTreeMap<String, String>,
+    ) -> Result<(), WafError> {
+        let acl = &snapshot.raw;
+        let (ua_name, rate_name) = (self.ua_rule_name(), self.rate_rule_name());
+        // Foreign rules exactly as read; the lock token makes WAF refuse the
+        // write if anything changed since, and the caller then re-reads.
+        let mut rules: Vec<Rule> = acl
+            .rules()
+            .iter()
+            .filter(|r| r.name() != ua_name && r.name() != rate_name)
+            .cloned()
+            .collect();
+        let taken: Vec<i32> = rules.iter().map(Rule::priority).collect();
+        let free = |start: i32| (start..).find(|p| !taken.contains(p)).unwrap_or(start);
+        let existing = |name: &str| {
+            acl.rules()
+                .iter()
+                .find(|r| r.name() == name)
+                .map(Rule::priority)
+                .filter(|p| !taken.contains(p))
+        };
+        if let Some(rate) = rate_rule {
+            let priority = existing(&rate_name).unwrap_or_else(|| free(100));
+            rules.push(
+                Rule::builder()
+                    .name(&rate_name)
+                    .priority(priority)
+                    .statement(rate_to_sdk(rate)?)
+                    .action(
+                        RuleAction::builder()
+                            .block(t::BlockAction::builder().build())
+                            .build(),
+                    )
+                    .visibility_config(visibility(&rate_name)?)
+                    .build()
+                    .map_err(build_err)?,
+            );
+        }
+        if let Some(stmt) = ua_rule {
+            let taken_now: Vec<i32> = rules.iter().map(Rule::priority).collect();
+            let priority = existing(&ua_name)
+                .filter(|p| !taken_now.contains(p))
+                .unwrap_or_else(|| (110..).find(|p| !taken_now.contains(p)).unwrap_or(110));
+            rules.push(
+                Rule::builder()
+                    .name(&ua_name)
+                    .priority(priority)
+                    .statement(to_sdk(stmt, set_arns)?)
+                    .action(
+                        RuleAction::builder()
+                            .block(t::BlockAction::builder().build())
+                            .build(),
+                    )
+                    .visibility_config(visibility(&ua_name)?)
+                    .build()
+                    .map_err(build_err)?,
+            );
+        }
+        rules.sort_by_key(Rule::priority);
+        self.client
+            .update_web_acl()
+            .scope(self.scope.clone())
+            .name(acl.name())
+            .id(acl.id())
+            .set_default_action(acl.default_action().cloned().or_else(|| {
+                Some(
+                    DefaultAction::builder()
+                        .allow(t::AllowAction::builder().build())
+                        .build(),
+                )
+            }))
+            .set_description(acl.description().map(str::to_owned))
+            .set_rules(Some(rules))
+            .set_visibility_config(acl.visibility_config().cloned())
+            .lock_token(&snapshot.lock_token)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
