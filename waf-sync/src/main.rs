@@ -1,7 +1,7 @@
 //! `waf-sync plan | apply`: the CLI, and the Lambda entry (provided.al2023,
 //! EventBridge schedule) when run by the Lambda runtime. Reads the settings
-//! once here; exits non-zero on any failure so alarms fire; always prints a
-//! summary.
+//! and the environment once here; exits non-zero (or returns a Lambda error)
+//! on any failure so alarms fire; always prints a summary.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,7 +62,6 @@ struct Common {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -73,6 +72,21 @@ fn main() -> ExitCode {
             return ExitCode::from(70);
         }
     };
+    // Run by the Lambda runtime (provided.al2023, EventBridge schedule): the
+    // settings file ships beside the binary, or WAF_SYNC_CONFIG names it.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        let path = std::env::var_os("WAF_SYNC_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("waf-sync.toml"));
+        return match runtime.block_on(lambda(path)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("waf-sync: error: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let cli = Cli::parse();
     let (common, apply, force) = match cli.command {
         Command::Plan(c) => (c, false, false),
         Command::Apply { common, force } => (common, true, force),
@@ -117,6 +131,51 @@ async fn cli_run(c: Common, apply: bool, force: bool) -> Result<(Plan, Summary),
     let mut config = Config::build(file, overrides).map_err(|e| (anyhow::anyhow!(e), None))?;
     config.settings.dry_run = !apply;
     execute(&config).await
+}
+
+/// The Lambda entry: reads the settings once, then handles each invocation.
+/// Accepts EventBridge's scheduled-event envelope or a constant input such as
+/// `{"apply": false}` (plan only) or `{"force": true}`; returns the summary, or
+/// an error so the function's error alarm fires.
+async fn lambda(config_path: PathBuf) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let file: FileConfig = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid waf-sync config", config_path.display()))?;
+    let base = Config::build(file, Overrides::default()).map_err(|e| anyhow::anyhow!(e))?;
+    let handler = lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let config = for_invocation(&base, &event.payload);
+            async move {
+                match execute(&config).await {
+                    Ok((plan, summary)) => {
+                        report(&plan, &summary, false);
+                        Ok::<_, lambda_runtime::Error>(serde_json::json!({ "summary": summary }))
+                    }
+                    Err((e, summary)) => {
+                        if let Some(s) = summary {
+                            report(&Plan::default(), &s, false);
+                        }
+                        Err(format!("{e:#}").into())
+                    }
+                }
+            }
+        },
+    );
+    lambda_runtime::run(handler)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The settings for one invocation: EventBridge's scheduled-event envelope
+/// (or anything without these keys) applies; a constant input may say
+/// `"apply": false` (plan only) or `"force": true`.
+fn for_invocation(base: &Config, input: &serde_json::Value) -> Config {
+    let mut config = base.clone();
+    config.settings.dry_run =
+        input.get("apply").and_then(serde_json::Value::as_bool) == Some(false);
+    config.settings.force = input.get("force").and_then(serde_json::Value::as_bool) == Some(true);
+    config
 }
 
 /// One run with validated settings (shared by the CLI and the Lambda).
@@ -232,5 +291,19 @@ mod tests {
     #[test]
     fn verify_app() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lambda_inputs() {
+        let file: FileConfig =
+            toml::from_str("[source]\nurl = \"x.csv\"\n[waf]\nweb_acl = \"a\"\n").unwrap();
+        let base = Config::build(file, Overrides::default()).unwrap();
+        let scheduled = serde_json::json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        let c = for_invocation(&base, &scheduled);
+        assert!(!c.settings.dry_run && !c.settings.force);
+        let c = for_invocation(&base, &serde_json::json!({"apply": false}));
+        assert!(c.settings.dry_run);
+        let c = for_invocation(&base, &serde_json::json!({"force": true}));
+        assert!(c.settings.force && !c.settings.dry_run);
     }
 }
