@@ -178,15 +178,15 @@ fn first_run_creates_from_postgres_and_second_run_writes_nothing() {
     });
 }
 
-/// Delegates to the SDK, and lets another writer change the web ACL between
-/// our Get and our first Update (through boto3, a separate client).
-struct CompetingWriter<'m> {
+/// The SDK client with a hook before each web ACL update: the hook may act
+/// (another writer changing the ACL between our Get and our Update, through
+/// boto3) or fail the call (an injected error).
+struct Hooked<F: Fn() -> Option<WafError>> {
     inner: SdkWaf,
-    moto: &'m Moto,
-    interfere: Cell<u32>,
+    before_update_acl: F,
 }
 
-impl WafApi for CompetingWriter<'_> {
+impl<F: Fn() -> Option<WafError>> WafApi for Hooked<F> {
     type Acl = <SdkWaf as WafApi>::Acl;
     async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError> {
         self.inner.list_sets(prefix).await
@@ -229,15 +229,8 @@ impl WafApi for CompetingWriter<'_> {
         rate: Option<&RateRule>,
         arns: &BTreeMap<String, String>,
     ) -> Result<(), WafError> {
-        let n = self.interfere.get();
-        if n > 0 {
-            self.interfere.set(n - 1);
-            self.moto.admin(&[
-                "add-rule",
-                ACL,
-                &format!("someone-elses-rule-{n}"),
-                &(50 + n).to_string(),
-            ]);
+        if let Some(e) = (self.before_update_acl)() {
+            return Err(e);
         }
         self.inner.update_acl(snapshot, ua, rate, arns).await
     }
@@ -250,10 +243,22 @@ fn concurrent_edits_between_get_and_update_are_not_lost() {
     let w = world();
     rt().block_on(async {
         // Another writer changes the ACL before each of our first three updates.
-        let waf = CompetingWriter {
+        let interfere = Cell::new(3u32);
+        let waf = Hooked {
             inner: SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await,
-            moto: &moto,
-            interfere: Cell::new(3),
+            before_update_acl: || {
+                let n = interfere.get();
+                if n > 0 {
+                    interfere.set(n - 1);
+                    moto.admin(&[
+                        "add-rule",
+                        ACL,
+                        &format!("someone-elses-rule-{n}"),
+                        &(50 + n).to_string(),
+                    ]);
+                }
+                None
+            },
         };
         let (_, summary) = run(
             &waf,
@@ -405,59 +410,6 @@ fn the_emulator_going_away_is_a_clear_error() {
     });
 }
 
-/// Persistent `WAFInternalErrorException`s on the web ACL update: bounded
-/// retries, then a clear failure, and the ACL is left as it was.
-struct FailingAcl(SdkWaf);
-
-impl WafApi for FailingAcl {
-    type Acl = <SdkWaf as WafApi>::Acl;
-    async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError> {
-        self.0.list_sets(prefix).await
-    }
-    async fn get_set(&self, set: &SetInfo) -> Result<SetContent, WafError> {
-        self.0.get_set(set).await
-    }
-    async fn create_set(
-        &self,
-        name: &str,
-        regexes: &[String],
-        description: &str,
-    ) -> Result<SetInfo, WafError> {
-        self.0.create_set(name, regexes, description).await
-    }
-    async fn update_set(
-        &self,
-        set: &SetInfo,
-        regexes: &[String],
-        description: &str,
-        lock_token: &str,
-    ) -> Result<(), WafError> {
-        self.0
-            .update_set(set, regexes, description, lock_token)
-            .await
-    }
-    async fn delete_set(&self, set: &SetInfo, lock_token: &str) -> Result<(), WafError> {
-        self.0.delete_set(set, lock_token).await
-    }
-    async fn get_acl(
-        &self,
-        set_names: &BTreeMap<String, String>,
-    ) -> Result<AclSnapshot<Self::Acl>, WafError> {
-        self.0.get_acl(set_names).await
-    }
-    async fn update_acl(
-        &self,
-        _: &AclSnapshot<Self::Acl>,
-        _: Option<&Stmt>,
-        _: Option<&RateRule>,
-        _: &BTreeMap<String, String>,
-    ) -> Result<(), WafError> {
-        Err(WafError::Transient(
-            "WAFInternalErrorException: injected".into(),
-        ))
-    }
-}
-
 #[test]
 fn persistent_internal_errors_fail_clearly_and_leave_the_acl_unchanged() {
     let moto = Moto::start();
@@ -465,7 +417,15 @@ fn persistent_internal_errors_fail_clearly_and_leave_the_acl_unchanged() {
     let before_rules = describe(&moto)["rules"].clone();
     let w = world();
     rt().block_on(async {
-        let waf = FailingAcl(SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await);
+        // Persistent WAFInternalErrorExceptions on the web ACL update.
+        let waf = Hooked {
+            inner: SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await,
+            before_update_acl: || {
+                Some(WafError::Transient(
+                    "WAFInternalErrorException: injected".into(),
+                ))
+            },
+        };
         let (err, summary) = run(
             &waf,
             &flagged(),

@@ -133,6 +133,26 @@ impl Calls {
         self.summary.write_calls += 1;
     }
 
+    /// After a failed call: `Ok(())` to try again after a jittered backoff,
+    /// or the error when it is final (not a lock conflict or transient error,
+    /// or out of attempts). A create has no lock token, so a lock conflict
+    /// cannot reach here from one.
+    async fn retry_or_fail(
+        &mut self,
+        settings: &Settings,
+        attempt: &mut u32,
+        e: WafError,
+    ) -> Result<(), WafError> {
+        let retryable = matches!(e, WafError::OptimisticLock | WafError::Transient(_));
+        if !retryable || *attempt + 1 >= settings.max_attempts {
+            return Err(e);
+        }
+        *attempt += 1;
+        self.summary.retries += 1;
+        backoff(settings, self, *attempt, &e).await;
+        Ok(())
+    }
+
     fn jitter_ms(&mut self) -> u64 {
         // xorshift: jitter needs spread, not secrecy.
         let mut x = self.jitter_state;
@@ -299,12 +319,7 @@ async fn apply<W: WafApi>(
             calls.before_write().await;
             match waf.create_set(name, regexes, description).await {
                 Ok(info) => break info,
-                Err(e @ WafError::Transient(_)) if attempt + 1 < settings.max_attempts => {
-                    attempt += 1;
-                    calls.summary.retries += 1;
-                    backoff(settings, calls, attempt, &e).await;
-                }
-                Err(e) => return Err(e),
+                Err(e) => calls.retry_or_fail(settings, &mut attempt, e).await?,
             }
         };
         calls.summary.sets_created += 1;
@@ -327,14 +342,7 @@ async fn apply<W: WafApi>(
                 .await
             {
                 Ok(()) => break,
-                Err(e @ (WafError::OptimisticLock | WafError::Transient(_)))
-                    if attempt + 1 < settings.max_attempts =>
-                {
-                    attempt += 1;
-                    calls.summary.retries += 1;
-                    backoff(settings, calls, attempt, &e).await;
-                }
-                Err(e) => return Err(e),
+                Err(e) => calls.retry_or_fail(settings, &mut attempt, e).await?,
             }
         }
         calls.summary.sets_updated += 1;
@@ -361,14 +369,7 @@ async fn apply<W: WafApi>(
             calls.before_write().await;
             match waf.update_acl(acl, ua.as_ref(), rate.as_ref(), &arns).await {
                 Ok(()) => break,
-                Err(e @ (WafError::OptimisticLock | WafError::Transient(_)))
-                    if attempt + 1 < settings.max_attempts =>
-                {
-                    attempt += 1;
-                    calls.summary.retries += 1;
-                    backoff(settings, calls, attempt, &e).await;
-                }
-                Err(e) => return Err(e),
+                Err(e) => calls.retry_or_fail(settings, &mut attempt, e).await?,
             }
         }
         calls.summary.rules_updated = true;
@@ -388,14 +389,7 @@ async fn apply<W: WafApi>(
             calls.before_write().await;
             match waf.delete_set(&set, &content.lock_token).await {
                 Ok(()) => break,
-                Err(e @ (WafError::OptimisticLock | WafError::Transient(_)))
-                    if attempt + 1 < settings.max_attempts =>
-                {
-                    attempt += 1;
-                    calls.summary.retries += 1;
-                    backoff(settings, calls, attempt, &e).await;
-                }
-                Err(e) => return Err(e),
+                Err(e) => calls.retry_or_fail(settings, &mut attempt, e).await?,
             }
         }
         calls.summary.sets_deleted += 1;

@@ -428,6 +428,22 @@ fn rate_from_sdk(s: &Statement) -> Option<RateRule> {
     })
 }
 
+/// A rule that blocks what `statement` matches, with metrics under its name.
+fn blocking_rule(name: &str, priority: i32, statement: Statement) -> Result<Rule, WafError> {
+    Rule::builder()
+        .name(name)
+        .priority(priority)
+        .statement(statement)
+        .action(
+            RuleAction::builder()
+                .block(t::BlockAction::builder().build())
+                .build(),
+        )
+        .visibility_config(visibility(name)?)
+        .build()
+        .map_err(build_err)
+}
+
 fn visibility(name: &str) -> Result<VisibilityConfig, WafError> {
     VisibilityConfig::builder()
         .sampled_requests_enabled(true)
@@ -633,40 +649,14 @@ impl WafApi for SdkWaf {
         };
         if let Some(rate) = rate_rule {
             let priority = existing(&rate_name).unwrap_or_else(|| free(100));
-            rules.push(
-                Rule::builder()
-                    .name(&rate_name)
-                    .priority(priority)
-                    .statement(rate_to_sdk(rate)?)
-                    .action(
-                        RuleAction::builder()
-                            .block(t::BlockAction::builder().build())
-                            .build(),
-                    )
-                    .visibility_config(visibility(&rate_name)?)
-                    .build()
-                    .map_err(build_err)?,
-            );
+            rules.push(blocking_rule(&rate_name, priority, rate_to_sdk(rate)?)?);
         }
         if let Some(stmt) = ua_rule {
             let taken_now: Vec<i32> = rules.iter().map(Rule::priority).collect();
             let priority = existing(&ua_name)
                 .filter(|p| !taken_now.contains(p))
                 .unwrap_or_else(|| (110..).find(|p| !taken_now.contains(p)).unwrap_or(110));
-            rules.push(
-                Rule::builder()
-                    .name(&ua_name)
-                    .priority(priority)
-                    .statement(to_sdk(stmt, set_arns)?)
-                    .action(
-                        RuleAction::builder()
-                            .block(t::BlockAction::builder().build())
-                            .build(),
-                    )
-                    .visibility_config(visibility(&ua_name)?)
-                    .build()
-                    .map_err(build_err)?,
-            );
+            rules.push(blocking_rule(&ua_name, priority, to_sdk(stmt, set_arns)?)?);
         }
         rules.sort_by_key(Rule::priority);
         self.client

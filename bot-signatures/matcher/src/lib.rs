@@ -211,40 +211,34 @@ impl Matcher {
 
     /// The signature that decides `user_agent`, or `None` when none matches.
     pub fn classify(&self, user_agent: &str) -> Option<Verdict<'_>> {
-        let mut candidates = self.candidates(user_agent);
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates
-            .into_iter()
-            .find(|&index| self.confirm(index as usize, user_agent))
-            .map(|index| Verdict {
-                index: index as usize,
-                signature: &self.signatures[index as usize],
-            })
+        self.verdicts(user_agent).next()
     }
 
     /// Every signature that matches `user_agent`, in precedence order (the
     /// first one decides). Used to explain a decision.
     pub fn matches(&self, user_agent: &str) -> Vec<Verdict<'_>> {
-        let mut candidates = self.candidates(user_agent);
+        self.verdicts(user_agent).collect()
+    }
+
+    /// Matching signatures in precedence order, confirmed lazily: `classify`
+    /// stops at the first, so lower-ranked regexes never run.
+    fn verdicts<'s, 'u>(
+        &'s self,
+        user_agent: &'u str,
+    ) -> impl Iterator<Item = Verdict<'s>> + use<'s, 'u> {
+        let mut candidates: Vec<u32> = self.unindexed.clone();
+        self.index.for_each_hit(user_agent, |literal| {
+            candidates.push(self.literal_owner[literal as usize])
+        });
         candidates.sort_unstable();
         candidates.dedup();
         candidates
             .into_iter()
-            .filter(|&index| self.confirm(index as usize, user_agent))
+            .filter(move |&index| self.confirm(index as usize, user_agent))
             .map(|index| Verdict {
                 index: index as usize,
                 signature: &self.signatures[index as usize],
             })
-            .collect()
-    }
-
-    fn candidates(&self, user_agent: &str) -> Vec<u32> {
-        let mut out: Vec<u32> = self.unindexed.clone();
-        self.index.for_each_hit(user_agent, |literal| {
-            out.push(self.literal_owner[literal as usize])
-        });
-        out
     }
 
     fn confirm(&self, index: usize, user_agent: &str) -> bool {
