@@ -115,6 +115,7 @@ fn first_run_creates_from_postgres_and_second_run_writes_nothing() {
         user_agent_column: "ua".into(),
         hits_column: "n".into(),
         status_column: "review".into(),
+        ca_file: None,
     };
     let w = world();
     rt().block_on(async {
@@ -175,6 +176,32 @@ fn first_run_creates_from_postgres_and_second_run_writes_nothing() {
             second.write_calls, 0,
             "a run with no new input makes no write calls: {second:?}"
         );
+    });
+}
+
+#[test]
+fn postgres_over_tls_is_verified_against_the_configured_ca() {
+    let (pg, ca) = Postgres::start_tls();
+    pg.psql("CREATE TABLE flagged_user_agents (user_agent text, hits bigint, status text); INSERT INTO flagged_user_agents VALUES ('QuokkaHarvester/2.1', 5, NULL);");
+    rt().block_on(async {
+        let trusted = SourceConfig {
+            url: pg.tls_url(),
+            ca_file: Some(ca.clone()),
+            ..SourceConfig::default()
+        };
+        let rows = waf_sync::source::read(&trusted).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        // Without the CA the server's certificate is refused, and the message says why.
+        let untrusted = SourceConfig {
+            url: pg.tls_url(),
+            ..SourceConfig::default()
+        };
+        let err = waf_sync::source::read(&untrusted)
+            .await
+            .expect_err("an unknown issuer must be refused")
+            .to_string();
+        assert!(err.to_ascii_lowercase().contains("certificate"), "{err}");
+        assert!(!err.contains("password"), "{err}");
     });
 }
 
@@ -452,4 +479,28 @@ fn persistent_internal_errors_fail_clearly_and_leave_the_acl_unchanged() {
         before_rules,
         "the web ACL is as it was"
     );
+}
+
+#[test]
+fn the_connection_string_comes_from_secrets_manager() {
+    let moto = Moto::start();
+    let pg = Postgres::start();
+    pg.psql("CREATE TABLE flagged_user_agents (user_agent text, hits bigint, status text); INSERT INTO flagged_user_agents VALUES ('QuokkaHarvester/2.1', 5, NULL), ('WombatIndexer/1', 2, NULL);");
+    moto.admin(&["put-secret", "reporting/reader", &pg.url()]);
+    rt().block_on(async {
+        let url = waf_sync::secret::resolve("reporting/reader", Some(&moto.endpoint))
+            .await
+            .unwrap();
+        let rows = waf_sync::source::read(&SourceConfig {
+            url,
+            ..SourceConfig::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        let missing = waf_sync::secret::resolve("reporting/nope", Some(&moto.endpoint))
+            .await
+            .unwrap_err();
+        assert!(missing.contains("ResourceNotFoundException"), "{missing}");
+    });
 }

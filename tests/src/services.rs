@@ -122,6 +122,18 @@ fn pg_bin() -> PathBuf {
 impl Postgres {
     /// initdb + start; as the `postgres` user when running as root.
     pub fn start() -> Postgres {
+        Postgres::start_with(false)
+    }
+
+    /// The same with TLS on: a fresh test CA signs a certificate for
+    /// localhost / 127.0.0.1. Returns the server and the CA's PEM file.
+    pub fn start_tls() -> (Postgres, PathBuf) {
+        let pg = Postgres::start_with(true);
+        let ca = pg.dir.join("ca.pem");
+        (pg, ca)
+    }
+
+    fn start_with(tls: bool) -> Postgres {
         let bin = pg_bin();
         let as_postgres = Command::new("id")
             .arg("-u")
@@ -154,11 +166,18 @@ impl Postgres {
             "initdb",
             &["-A", "trust", "-U", "postgres", "-D", &pg.data()],
         );
-        let opts = format!(
+        let mut opts = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {}",
             pg.port,
             pg.dir.display()
         );
+        if tls {
+            pg.make_certificates();
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                pg.dir.display()
+            ));
+        }
         pg.run(
             "pg_ctl",
             &[
@@ -174,6 +193,81 @@ impl Postgres {
         );
         wait_for(pg.port, "postgres");
         pg
+    }
+
+    fn make_certificates(&self) {
+        let d = &self.dir;
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .unwrap_or_else(|e| panic!("openssl: {e}"));
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=edge-test-ca",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            d.join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        let _ = Command::new("chmod")
+            .args(["600"])
+            .arg(d.join("server.key"))
+            .status();
+        if self.as_postgres {
+            let _ = Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(d)
+                .status();
+        }
     }
 
     fn data(&self) -> String {
@@ -224,6 +318,14 @@ impl Postgres {
     /// A connection URL.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A URL that requires TLS, by the name the certificate carries.
+    pub fn tls_url(&self) -> String {
+        format!(
+            "postgres://postgres@localhost:{}/postgres?sslmode=require",
+            self.port
+        )
     }
 
     /// Stops the server (a database outage).

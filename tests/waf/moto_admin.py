@@ -44,5 +44,9 @@ elif command == "describe":
         got = waf.get_regex_pattern_set(Name=s["Name"], Scope=SCOPE, Id=s["Id"])["RegexPatternSet"]
         sets[s["Name"]] = sorted(r["RegexString"] for r in got["RegularExpressionList"])
     print(json.dumps({"rules": [r["Name"] for r in web_acl["Rules"]], "sets": sets}, default=str))
+elif command == "put-secret":
+    name, value = args
+    boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="test",
+                 aws_secret_access_key="test").create_secret(Name=name, SecretString=value)
 else:
     sys.exit(f"unknown command {command}")

@@ -38,6 +38,8 @@ pub struct FileSource {
     pub hits_column: Option<String>,
     pub status_column: Option<String>,
     pub skip_statuses: Option<Vec<String>>,
+    /// PEM CA bundle for PostgreSQL TLS (e.g. the Amazon RDS bundle).
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +112,7 @@ impl Config {
                 .unwrap_or(defaults.user_agent_column),
             hits_column: file.source.hits_column.unwrap_or(defaults.hits_column),
             status_column: file.source.status_column.unwrap_or(defaults.status_column),
+            ca_file: file.source.ca_file,
         };
         let web_acl = o
             .web_acl

@@ -6,7 +6,7 @@
 //! `apply` runs it against WAF through the narrow `waf::WafApi` trait with
 //! optimistic locking; `config` holds the settings.
 //!
-//! Architecture invariant: only `waf.rs` names `aws_sdk_*`; `plan` and
+//! Architecture invariant: only `waf.rs` and `secret.rs` name `aws_sdk_*`; `plan` and
 //! `derive` do no I/O; nothing below `main` reads the environment.
 
 pub mod agent;
@@ -14,5 +14,6 @@ pub mod apply;
 pub mod config;
 pub mod derive;
 pub mod plan;
+pub mod secret;
 pub mod source;
 pub mod waf;

@@ -200,11 +200,18 @@ async fn execute(config: &Config) -> Result<(Plan, Summary), Failure> {
         None => BrowserCorpus::find_default().context("the browser corpus guard needs `browsers = PATH` in the config, or `npm ci` at the repository root").map_err(|e| (e, None))?,
     };
     let browsers = BrowserCorpus::load(&browsers_path).map_err(|e| (e.into(), None))?;
+    let mut source = config.source.clone();
+    if let Some(name) = source.url.strip_prefix(waf_sync::secret::PREFIX) {
+        eprintln!("waf-sync: reading the source's connection string from secret {name:?}");
+        source.url = waf_sync::secret::resolve(name, None)
+            .await
+            .map_err(|e| (anyhow::anyhow!(e), None))?;
+    }
     eprintln!(
         "waf-sync: reading {}",
-        waf_sync::source::redact(&config.source.url)
+        waf_sync::source::redact(&source.url)
     );
-    let rows = waf_sync::source::read(&config.source)
+    let rows = waf_sync::source::read(&source)
         .await
         .map_err(|e| (e.into(), None))?;
     let waf = SdkWaf::from_env(config.cloudfront, &config.web_acl, &config.settings.prefix).await;

@@ -18,6 +18,9 @@ pub struct SourceConfig {
     pub hits_column: String,
     /// Column holding the review status (nullable).
     pub status_column: String,
+    /// PEM CA bundle trusted for PostgreSQL TLS besides the public roots
+    /// (Amazon RDS certificates need the RDS CA bundle).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for SourceConfig {
@@ -28,6 +31,7 @@ impl Default for SourceConfig {
             user_agent_column: "user_agent".into(),
             hits_column: "hits".into(),
             status_column: "status".into(),
+            ca_file: None,
         }
     }
 }
@@ -83,13 +87,49 @@ fn query(cfg: &SourceConfig) -> Result<String, SourceError> {
 /// Redacts the password from a connection URL for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
-        }
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _password)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
         _ => url.to_owned(),
     }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = Vec::new();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push(s.to_string());
+        cur = s.source();
+    }
+    out.join(": ")
+}
+
+/// A rustls connector trusting the public web roots and the PEM certificates in `ca_file`.
+fn tls_connector(
+    ca_file: Option<&std::path::Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("reading CA file {}: {e}", path.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("CA file {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("CA file {}: {e}", path.display()))?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Reads every row.
@@ -100,9 +140,12 @@ pub async fn read(cfg: &SourceConfig) -> Result<Vec<FlaggedAgent>, SourceError> 
     };
     if cfg.url.starts_with("postgres://") || cfg.url.starts_with("postgresql://") {
         let sql = query(cfg)?;
-        let (mut client, connection) = tokio_postgres::connect(&cfg.url, tokio_postgres::NoTls)
+        // TLS as the URL's sslmode asks (prefer by default; require for RDS),
+        // verified against the public roots plus `ca_file`.
+        let tls = tls_connector(cfg.ca_file.as_deref()).map_err(|e| err(&e))?;
+        let (mut client, connection) = tokio_postgres::connect(&cfg.url, tls)
             .await
-            .map_err(|e| err(&e))?;
+            .map_err(|e| err(&format!("{e}: {}", source_chain(&e))))?;
         let conn = tokio::spawn(connection);
         let tx = client
             .build_transaction()
@@ -219,6 +262,7 @@ mod tests {
             "postgres://app:***@db:5432/r"
         );
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(redact("postgres://reader@db/r"), "postgres://reader@db/r");
     }
 
     #[tokio::test]
