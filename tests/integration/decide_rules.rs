@@ -377,6 +377,80 @@ fn generated_responses_never_touch_cloudfront_restricted_headers() {
     assert!(seen >= 8);
 }
 
+/// Checks one Embedded Metric Format record the way CloudWatch reads it:
+/// every metric is a number at the top level, every dimension a string there.
+pub fn assert_emf(rec: &serde_json::Value, namespace: &str) {
+    let aws = &rec["_aws"];
+    assert!(
+        aws["Timestamp"]
+            .as_u64()
+            .is_some_and(|t| t > 1_000_000_000_000),
+        "Timestamp in ms: {rec}"
+    );
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .expect("CloudWatchMetrics");
+    assert!(!directives.is_empty());
+    for d in directives {
+        assert_eq!(d["Namespace"], namespace);
+        for m in d["Metrics"].as_array().expect("Metrics") {
+            let name = m["Name"].as_str().expect("metric name");
+            assert!(
+                rec[name].is_number(),
+                "metric {name} must be a number at the top level: {rec}"
+            );
+        }
+        for set in d["Dimensions"].as_array().expect("Dimensions") {
+            for dim in set.as_array().expect("a dimension set") {
+                let dim = dim.as_str().expect("dimension name");
+                assert!(
+                    rec[dim].is_string(),
+                    "dimension {dim} must be a string at the top level: {rec}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn decision_logs_are_embedded_metric_format() {
+    let mut e = Edge::new("");
+    let mut bot = req("/x", &[]);
+    bot.headers[0].value =
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)".into();
+    let t = token(json!({}));
+    let cases = [
+        bot,
+        req("/x", &[("authorization", &format!("Bearer {t}"))]),
+        req("/x", &[("authorization", &format!("Bearer {t}"))]),
+        req("/x", &[]),
+    ];
+    let mut hits = 0;
+    for r in cases {
+        let o = e.run(&r);
+        let event = edge_auth_event::ParsedEvent {
+            request: r.clone(),
+            raw_request: serde_json::Value::Null,
+            request_id: Some("abc".into()),
+        };
+        let rec = edge_auth_event::log_record(&o, &event, NOW * 1000);
+        assert_emf(&rec, "EdgeAuth");
+        assert_eq!(rec["reason"], o.reason.as_str());
+        hits += rec["token_cache_hits"].as_u64().unwrap();
+        if o.bot.is_some() {
+            assert_eq!(rec["bot_category"], "seo");
+        }
+        let compact: serde_json::Value =
+            serde_json::from_str(&edge_auth_event::compact_result(&o, &r, None, NOW * 1000))
+                .unwrap();
+        assert_emf(&compact["log"], "EdgeAuth");
+    }
+    assert_eq!(
+        hits, 1,
+        "the second request with the same token is a cache hit"
+    );
+}
+
 #[test]
 fn log_records_never_contain_tokens_cookies_queries_or_full_ips() {
     let mut e = Edge::new("");
@@ -400,8 +474,8 @@ fn log_records_never_contain_tokens_cookies_queries_or_full_ips() {
             raw_request: serde_json::Value::Null,
             request_id: None,
         };
-        let log = edge_auth_event::log_record(&o, &event).to_string();
-        let compact = edge_auth_event::compact_result(&o, &r, None);
+        let log = edge_auth_event::log_record(&o, &event, NOW * 1000).to_string();
+        let compact = edge_auth_event::compact_result(&o, &r, None, NOW * 1000);
         for text in [&log, &compact] {
             for secret in [&t[..20], "s3cr3t-session", "query-secret", "203.0.113.77"] {
                 assert!(!text.contains(secret), "{secret:?} leaked into {text}");

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod decide_rules;
+mod deploy;
 mod golden;
 mod jwt_conformance;
 mod properties;

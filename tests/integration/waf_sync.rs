@@ -160,6 +160,7 @@ fn first_run_creates_from_postgres_and_second_run_writes_nothing() {
             "{rules:?}"
         );
 
+        super::decide_rules::assert_emf(&first.emf(ACL, false, 1_800_000_000_000), "WafSync");
         let (again, second) = run(
             &waf,
             &read,

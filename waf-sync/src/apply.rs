@@ -103,6 +103,53 @@ pub struct Summary {
     pub applied: bool,
 }
 
+/// The CloudWatch namespace of waf-sync's metrics.
+pub const METRICS_NAMESPACE: &str = "WafSync";
+
+impl Summary {
+    /// The summary as one CloudWatch Embedded Metric Format record (the
+    /// Lambda's log turns it into metrics), by web ACL.
+    pub fn emf(&self, web_acl: &str, failed: bool, now_ms: u64) -> serde_json::Value {
+        let metrics = [
+            "read",
+            "derived",
+            "rejected",
+            "added",
+            "removed",
+            "write_calls",
+            "retries",
+            "failed",
+        ];
+        let mut rec = serde_json::json!({
+            "_aws": {
+                "Timestamp": now_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["web_acl"]],
+                    "Metrics": metrics.iter().map(|m| serde_json::json!({ "Name": m, "Unit": "Count" })).collect::<Vec<_>>(),
+                }],
+            },
+            "web_acl": web_acl,
+            "read": self.read,
+            "derived": self.derived,
+            "rejected": self.rejected.values().sum::<usize>(),
+            "added": self.added,
+            "removed": self.removed,
+            "write_calls": self.write_calls,
+            "retries": self.retries,
+            "failed": u8::from(failed),
+            "applied": self.applied,
+        });
+        if let Some(obj) = rec.as_object_mut() {
+            obj.insert(
+                "rejected_by_reason".into(),
+                serde_json::json!(self.rejected),
+            );
+        }
+        rec
+    }
+}
+
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -216,12 +216,27 @@ async fn execute(config: &Config) -> Result<(Plan, Summary), Failure> {
         .map_err(|e| (e.into(), None))?;
     let waf = SdkWaf::from_env(config.cloudfront, &config.web_acl, &config.settings.prefix).await;
     match run(&waf, &rows, &catalog, &matcher, &browsers, &config.settings).await {
-        Ok(r) => Ok(r),
+        Ok((plan, s)) => {
+            metrics(&s, &config.web_acl, false);
+            Ok((plan, s))
+        }
         Err((RunError::Refused(why), s)) => {
+            metrics(&s, &config.web_acl, true);
             Err((anyhow::anyhow!("refused, nothing written: {why}"), Some(s)))
         }
-        Err((e, s)) => Err((anyhow::anyhow!(e), Some(s))),
+        Err((e, s)) => {
+            metrics(&s, &config.web_acl, true);
+            Err((anyhow::anyhow!(e), Some(s)))
+        }
     }
+}
+
+/// Writes the summary's metrics line (Embedded Metric Format) to stderr.
+fn metrics(s: &Summary, web_acl: &str, failed: bool) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    eprintln!("{}", s.emf(web_acl, failed, now_ms));
 }
 
 fn report(plan: &Plan, s: &Summary, json: bool) {

@@ -120,6 +120,12 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
         "shipped catalog",
         cargo(&["run", "--quiet", "-p", "bot-signatures", "--", "check"]),
     )?;
+    let cfn_lint = std::env::var_os("CFN_LINT").unwrap_or_else(|| "cfn-lint".into());
+    let mut lint = Command::new(&cfn_lint);
+    lint.arg("deploy/edge-stack.json");
+    step("cfn-lint deploy/edge-stack.json", lint).map_err(|e| {
+        e.context("cfn-lint missing or failing: .ci/run installs it (CFN_LINT names the binary)")
+    })?;
     let started_replay = Instant::now();
     eprintln!(
         "xtask ci: [bundle replay] the demo bundle in Node.js against the native core, every fixture"

@@ -106,7 +106,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     Ok(parsed) => {
                         let outcome = decide(&parsed.request, &ctx, &mut state);
                         if log {
-                            eprintln!("{}", edge_auth_event::log_record(&outcome, &parsed));
+                            eprintln!("{}", edge_auth_event::log_record(&outcome, &parsed, now_ms));
                         }
                         edge_auth_event::render(&outcome, &parsed)
                     }

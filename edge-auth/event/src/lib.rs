@@ -134,8 +134,13 @@ pub fn parse_request(text: &str) -> Result<(CfRequest, Option<String>), EventErr
 /// `{"forward": true, "querystring": null | "...", "log": {...}}` (the shim
 /// returns the event's own request object, with the query string replaced
 /// when one is given), or `{"response": {...}, "log": {...}}`.
-pub fn compact_result(outcome: &Outcome, request: &CfRequest, request_id: Option<&str>) -> String {
-    let log = log_fields(outcome, request, request_id);
+pub fn compact_result(
+    outcome: &Outcome,
+    request: &CfRequest,
+    request_id: Option<&str>,
+    now_ms: u64,
+) -> String {
+    let log = log_fields(outcome, request, request_id, now_ms);
     let out = match &outcome.decision {
         Decision::Forward { querystring } => {
             json!({ "forward": true, "querystring": querystring, "log": log })
@@ -298,30 +303,59 @@ pub fn canonical_key(name: &str) -> String {
         .join("-")
 }
 
-/// The log record of one decision: reason, status, bot, redacted client,
-/// method and path. Never the token, cookies, query string or full IP.
-pub fn log_record(outcome: &Outcome, event: &ParsedEvent) -> Value {
-    log_fields(outcome, &event.request, event.request_id.as_deref())
+/// The CloudWatch namespace of the edge's metrics.
+pub const METRICS_NAMESPACE: &str = "EdgeAuth";
+
+/// The log record of one decision, in CloudWatch Embedded Metric Format: the
+/// fields (reason, status, decision, bot, redacted client, method, path,
+/// request id) plus the metrics `requests` and `token_cache_hits`, by reason,
+/// by decision, and by bot category when a bot signature matched. Never the
+/// token, cookies, query string or full IP. `now_ms` is the decision's time.
+pub fn log_record(outcome: &Outcome, event: &ParsedEvent, now_ms: u64) -> Value {
+    log_fields(outcome, &event.request, event.request_id.as_deref(), now_ms)
 }
 
-fn log_fields(outcome: &Outcome, request: &CfRequest, request_id: Option<&str>) -> Value {
-    let status = match &outcome.decision {
-        Decision::Forward { .. } => Value::String("forward".into()),
-        Decision::Respond(r) => Value::from(r.status),
+fn log_fields(
+    outcome: &Outcome,
+    request: &CfRequest,
+    request_id: Option<&str>,
+    now_ms: u64,
+) -> Value {
+    let (status, decision) = match &outcome.decision {
+        Decision::Forward { .. } => (Value::String("forward".into()), "forward"),
+        Decision::Respond(r) => (
+            Value::from(r.status),
+            if r.status < 400 { "answer" } else { "deny" },
+        ),
     };
+    let mut dimensions = vec![json!(["reason"]), json!(["decision"])];
+    if outcome.bot.is_some() {
+        dimensions.push(json!(["bot_category"]));
+    }
     let mut rec = json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": dimensions,
+                "Metrics": [{ "Name": "requests", "Unit": "Count" }, { "Name": "token_cache_hits", "Unit": "Count" }],
+            }],
+        },
+        "requests": 1,
+        "token_cache_hits": u8::from(outcome.token_cache_hit),
         "reason": outcome.reason.as_str(),
+        "decision": decision,
         "status": status,
         "client": redact_ip(&request.client_ip),
         "method": request.method,
         "path": request.uri,
-        "token_cache_hit": outcome.token_cache_hit,
     });
     if let (Some(bot), Some(obj)) = (&outcome.bot, rec.as_object_mut()) {
         obj.insert(
             "bot".into(),
             json!({ "id": bot.id, "category": bot.category, "action": bot.action.as_str() }),
         );
+        obj.insert("bot_category".into(), Value::String(bot.category.clone()));
     }
     if let (Some(id), Some(obj)) = (request_id, rec.as_object_mut()) {
         obj.insert("request_id".into(), Value::String(id.to_owned()));

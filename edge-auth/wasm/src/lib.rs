@@ -101,7 +101,7 @@ impl Edge {
         match edge_auth_event::parse_request(event_json) {
             Ok((request, request_id)) => {
                 let outcome = decide(&request, &ctx, &mut self.state);
-                edge_auth_event::compact_result(&outcome, &request, request_id.as_deref())
+                edge_auth_event::compact_result(&outcome, &request, request_id.as_deref(), now_ms)
             }
             Err(e) => serde_json::json!({
                 "response": edge_auth_event::internal_error(),

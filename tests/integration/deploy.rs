@@ -1,0 +1,143 @@
+//! The deployment template (`deploy/edge-stack.json`): IAM stays least
+//! privilege (no wildcard action; a `*` resource only for actions that have no
+//! resource-level permissions), waf-sync can touch only its own WAF resources,
+//! and the edge role is trusted by both Lambda principals.
+
+use serde_json::Value;
+use workspace_tests::repo_root;
+
+/// Actions that AWS authorizes only on `*` (no resource-level permissions).
+const STAR_ONLY: &[&str] = &["wafv2:ListWebACLs", "wafv2:ListRegexPatternSets"];
+
+fn template() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("deploy/edge-stack.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn as_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// Every Allow statement of every inline role policy: (role, sid, actions, resources).
+fn allow_statements(t: &Value) -> Vec<(String, String, Vec<String>, Vec<Value>)> {
+    let mut out = Vec::new();
+    for (name, res) in t["Resources"].as_object().unwrap() {
+        if res["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in res["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for st in as_list(&policy["PolicyDocument"]["Statement"]) {
+                if st["Effect"] != "Allow" {
+                    continue;
+                }
+                let actions = as_list(&st["Action"])
+                    .iter()
+                    .map(|a| a.as_str().unwrap_or_default().to_owned())
+                    .collect();
+                out.push((
+                    name.clone(),
+                    st["Sid"].as_str().unwrap_or_default().to_owned(),
+                    actions,
+                    as_list(&st["Resource"]),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The least-privilege findings for a template.
+fn findings(t: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for (role, sid, actions, resources) in allow_statements(t) {
+        for a in &actions {
+            if a.contains('*') {
+                out.push(format!("{role}/{sid}: wildcard action {a}"));
+            }
+        }
+        for r in &resources {
+            if r == "*" && !actions.iter().all(|a| STAR_ONLY.contains(&a.as_str())) {
+                out.push(format!(
+                    "{role}/{sid}: resource * for {actions:?}, which support narrower resources"
+                ));
+            }
+            let text = r.to_string();
+            if text.contains("regexpatternset/*") || text.contains("webacl/*") {
+                out.push(format!(
+                    "{role}/{sid}: every WAF resource of a kind ({text})"
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn iam_is_least_privilege() {
+    let t = template();
+    let f = findings(&t);
+    assert!(f.is_empty(), "{}", f.join("\n"));
+    assert!(allow_statements(&t).len() >= 6);
+}
+
+#[test]
+fn the_check_catches_wildcards() {
+    let mut t = template();
+    let role =
+        &mut t["Resources"]["SyncRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    role.as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"Effect": "Allow", "Action": "wafv2:*", "Resource": "*"}));
+    let f = findings(&t);
+    assert_eq!(f.len(), 2, "{f:?}");
+}
+
+#[test]
+fn waf_sync_only_touches_its_own_pattern_sets_acl_and_secret() {
+    let t = template();
+    let statements = allow_statements(&t);
+    let sync: Vec<_> = statements.iter().filter(|s| s.0 == "SyncRole").collect();
+    let sets = sync
+        .iter()
+        .find(|s| s.2.contains(&"wafv2:UpdateRegexPatternSet".to_owned()))
+        .expect("pattern set statement");
+    assert!(
+        sets.3[0]
+            .to_string()
+            .contains("regexpatternset/${ManagedPrefix}-ua-*/*"),
+        "{:?}",
+        sets.3
+    );
+    let secret = sync
+        .iter()
+        .find(|s| s.2.contains(&"secretsmanager:GetSecretValue".to_owned()))
+        .expect("secret statement");
+    assert_eq!(
+        secret.3,
+        vec![serde_json::json!({"Ref": "ReportingSecretArn"})]
+    );
+    let trust = &t["Resources"]["EdgeRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        [0]["Principal"]["Service"];
+    assert_eq!(
+        trust,
+        &serde_json::json!(["lambda.amazonaws.com", "edgelambda.amazonaws.com"])
+    );
+    assert_eq!(
+        t["Resources"]["EdgeFunction"]["Properties"]["MemorySize"],
+        128
+    );
+    assert_eq!(
+        t["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+            ["ViewerProtocolPolicy"],
+        "redirect-to-https"
+    );
+}
