@@ -6,6 +6,7 @@
 //! gets the handler's 503), 66 input missing, 74 I/O, 78 config refused.
 
 mod mint;
+mod serve;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -54,6 +55,26 @@ enum Command {
     },
     /// Sign a token with a PEM private key (demos and tests; not an identity provider).
     Mint(mint::MintArgs),
+    /// A local CloudFront for development: listens on loopback, decides each
+    /// request like the viewer-request hook, and serves allowed requests from
+    /// a folder standing in for the S3 origin.
+    Serve {
+        /// The edge config (TOML); not used with --bundle, which has its config baked in.
+        #[arg(long, value_name = "CONFIG", required_unless_present = "bundle")]
+        config: Option<PathBuf>,
+        /// Folder served as the origin.
+        #[arg(long, value_name = "DIR", default_value = "examples/demo/site")]
+        root: PathBuf,
+        /// Address to listen on (loopback only).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Decide with this built bundle in Node.js (DIR/bundle of `cargo xtask dist`) instead of the native core.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+        /// Bot-signature catalog directory or file [default: the built-in catalog].
+        #[arg(long, value_name = "PATH")]
+        catalog: Option<PathBuf>,
+    },
 }
 
 mod exit {
@@ -164,6 +185,33 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 ),
                 None => println!("  rate limit: off"),
             }
+            Ok(0)
+        }
+        Command::Serve {
+            config,
+            root,
+            listen,
+            bundle,
+            catalog,
+        } => {
+            let engine = match bundle {
+                Some(dir) => serve::Engine::node(&dir).map_err(|e| Failure(exit::NO_INPUT, e))?,
+                None => {
+                    let config = config.ok_or_else(|| {
+                        Failure(2, anyhow!("--config is required without --bundle"))
+                    })?;
+                    let cfg = load_config(&config).map_err(|e| Failure(exit::CONFIG, e))?;
+                    let matcher =
+                        load_matcher(catalog.as_deref()).map_err(|e| Failure(exit::CONFIG, e))?;
+                    let state = EdgeState::new(&cfg);
+                    serve::Engine::Native {
+                        config: Box::new(cfg),
+                        matcher: Box::new(matcher),
+                        state: Box::new(state),
+                    }
+                }
+            };
+            serve::serve(listen, &root, engine).map_err(|e| Failure(exit::IO, e))?;
             Ok(0)
         }
         Command::Mint(args) => {

@@ -1,0 +1,129 @@
+//! `edge-auth serve` end to end: the binary on a free loopback port, real HTTP
+//! requests, the demo config and site. 200 for a public page and for a valid
+//! token on its own folder, 401 without a token, 403 for a crawler and for
+//! another user's folder, 429 past the rate.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_answers_like_the_edge() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let root = repo();
+    let child = Command::new(env!("CARGO_BIN_EXE_edge-auth"))
+        .args(["serve", "--config"])
+        .arg(root.join("examples/demo/edge.toml"))
+        .arg("--root")
+        .arg(root.join("examples/demo/site"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let token = Command::new(env!("CARGO_BIN_EXE_edge-auth"))
+        .args([
+            "mint",
+            "--kid",
+            "demo-es256-1",
+            "--iss",
+            "https://demo-issuer.example",
+            "--aud",
+            "demo-site",
+            "--sub",
+            "alice",
+            "--key",
+        ])
+        .arg(root.join("examples/demo/demo-es256.key.pem"))
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let auth = format!("Bearer {token}");
+    let ua = ("User-Agent", BROWSER);
+
+    assert_eq!(get(port, "/public/index.html", &[ua]).0, 200);
+    assert_eq!(get(port, "/private/alice/report.txt", &[ua]).0, 401);
+    let (status, body) = get(
+        port,
+        "/private/alice/report.txt",
+        &[ua, ("Authorization", &auth)],
+    );
+    assert_eq!((status, body.trim()), (200, "alice's report"));
+    assert_eq!(
+        get(
+            port,
+            "/private/bob/secret.txt",
+            &[ua, ("Authorization", &auth)]
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        get(
+            port,
+            "/public/index.html",
+            &[("User-Agent", "python-requests/2.32.3")]
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        get(port, "/public/../private/alice/report.txt", &[ua]).0,
+        401,
+        "dot segments never reach a public rule"
+    );
+    // The demo allows a burst of 10 per client: the 12th request in a row is over.
+    let statuses: Vec<u16> = (0..12)
+        .map(|_| get(port, "/public/index.html", &[ua]).0)
+        .collect();
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
