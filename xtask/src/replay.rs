@@ -131,3 +131,87 @@ pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// 100,000 mixed requests through one warm bundle instance: memory stays
+/// bounded (the token cache and the rate table evict) and every decision is
+/// the native core's for the same event.
+pub fn load(root: &Path, bundle: &Path, out_dir: &Path, requests: usize) -> anyhow::Result<()> {
+    let events = out_dir.join("load-events.jsonl");
+    let node_results = out_dir.join("load-results.jsonl");
+    let out = Command::new("node")
+        .arg("--expose-gc")
+        .arg(root.join("tests/node/load.mjs"))
+        .arg(bundle)
+        .arg(NOW_UNIX_S)
+        .arg(requests.to_string())
+        .arg(&events)
+        .arg(&node_results)
+        .output()
+        .context("running tests/node/load.mjs")?;
+    if !out.status.success() {
+        bail!("load.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let stats: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("load.mjs output")?;
+    let rss = stats["rss_mb"].as_object().context("rss figures")?;
+    let figures: Vec<(usize, f64)> = rss
+        .iter()
+        .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_f64()?)))
+        .collect();
+    let (half, full) = (
+        figures.iter().map(|f| f.0).max().unwrap_or(0) / 2,
+        figures.iter().map(|f| f.0).max().unwrap_or(0),
+    );
+    let at = |n: usize| figures.iter().find(|f| f.0 == n).map_or(f64::NAN, |f| f.1);
+    eprintln!(
+        "xtask ci: [load] {requests} requests through the bundle: RSS {:?} MB",
+        figures
+    );
+    if at(full) > 128.0 {
+        bail!(
+            "RSS {} MB after {requests} requests: over Lambda@Edge's 128 MB",
+            at(full)
+        );
+    }
+    if at(full) - at(half) > 16.0 {
+        bail!(
+            "RSS grew {} MB between {half} and {full} requests: per-instance state is not bounded",
+            at(full) - at(half)
+        );
+    }
+    let mut native = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    native
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "edge-auth-cli",
+            "--",
+            "decide",
+            "--config",
+            "examples/demo/edge.toml",
+            "--now",
+            NOW_UNIX_S,
+        ])
+        .arg(&events)
+        .stderr(Stdio::null());
+    let from_native = run(native, b"")?;
+    let from_node = std::fs::read_to_string(&node_results)?;
+    let mut checked = 0;
+    for (i, (a, b)) in from_node.lines().zip(from_native.lines()).enumerate() {
+        let (a, b): (serde_json::Value, serde_json::Value) =
+            (serde_json::from_str(a)?, serde_json::from_str(b)?);
+        if a != b {
+            bail!(
+                "request {} of the load run: bundle {a} but native {b}",
+                i + 1
+            );
+        }
+        checked += 1;
+    }
+    if checked != requests {
+        bail!("compared {checked} of {requests} decisions");
+    }
+    eprintln!("xtask ci: [load] all {requests} decisions identical to the native core");
+    Ok(())
+}
