@@ -3,6 +3,7 @@
 //! README gives and `.ci/run` calls: if it passes locally, CI passes.
 
 mod dist;
+mod fuzz;
 mod replay;
 
 use std::path::{Path, PathBuf};
@@ -24,11 +25,19 @@ struct Cli {
 enum Task {
     /// Everything CI checks: fmt, clippy -D warnings, the tests, the wasm32
     /// builds of the edge core, `bot-signatures check` on the shipped catalog, and
-    /// every viewer-request fixture through the built bundle in Node against the native core.
+    /// every viewer-request fixture through the built bundle in Node against the native core,
+    /// 100,000 requests of load through it, and a 30 s fuzz smoke per target.
     Ci {
         /// Skip `cargo fmt --check` and clippy (for a quick local test run).
         #[arg(long)]
         no_lint: bool,
+    },
+    /// Run every fuzz target (cargo-fuzz, libFuzzer) for N seconds each,
+    /// seeded from the fixtures.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
     },
     /// Build the deployable Lambda@Edge bundle: DIR/edge-auth.zip and the same
     /// files unpacked in DIR/bundle/ (index.js exports handler(event)).
@@ -55,6 +64,7 @@ fn main() -> anyhow::Result<()> {
     std::env::set_current_dir(&root).with_context(|| format!("cd {}", root.display()))?;
     match cli.command {
         Task::Ci { no_lint } => ci(&root, no_lint),
+        Task::Fuzz { seconds } => fuzz::fuzz(&root, seconds),
         Task::Dist {
             config,
             out,
@@ -143,6 +153,12 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     eprintln!(
         "xtask ci: [bundle replay] ok in {:.0?}",
         started_replay.elapsed()
+    );
+    let started_fuzz = Instant::now();
+    fuzz::fuzz(root, 30).map_err(|e| e.context("fuzz smoke"))?;
+    eprintln!(
+        "xtask ci: [fuzz smoke] 4 targets x 30 s ok in {:.0?}",
+        started_fuzz.elapsed()
     );
     eprintln!("xtask ci: all steps passed in {:.0?}", started.elapsed());
     Ok(())

@@ -1,0 +1,49 @@
+//! The viewer-request event decoder and the whole decision (cookies, query,
+//! headers, paths): arbitrary JSON never panics, and a protected path is never
+//! forwarded without a valid token (the fuzzer cannot sign one: only the
+//! fixtures' own tokens may verify).
+#![no_main]
+
+#[path = "shared.rs"]
+mod shared;
+
+use edge_auth_core::{Ctx, Decision, EdgeState, decide};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(event) = edge_auth_event::parse_event(text) else {
+        return;
+    };
+    let cfg = shared::config();
+    let mut state = EdgeState::new(cfg);
+    let ctx = Ctx {
+        now_ms: 1_800_000_100_000,
+        config: cfg,
+        matcher: Some(shared::matcher()),
+    };
+    let outcome = decide(&event.request, &ctx, &mut state);
+    let _ = edge_auth_event::render(&outcome, &event);
+    let public =
+        event.request.uri.starts_with("/public/") || event.request.uri.starts_with("/assets/");
+    if let Decision::Forward { .. } = outcome.decision
+        && !public
+        && outcome.reason != edge_auth_core::Reason::CorsPreflight
+    {
+        assert_eq!(
+            outcome.reason,
+            edge_auth_core::Reason::TokenValid,
+            "forwarded {} for {}",
+            outcome.reason,
+            event.request.uri
+        );
+        assert!(
+            shared::valid_tokens()
+                .iter()
+                .any(|t| text.contains(t.as_str())),
+            "forwarded {} without a fixture's token",
+            event.request.uri
+        );
+    }
+});

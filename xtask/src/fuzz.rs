@@ -1,0 +1,101 @@
+//! `cargo xtask fuzz --seconds N`: every cargo-fuzz (libFuzzer) target for N
+//! seconds, seeded from the repository's fixtures. The targets are in
+//! `fuzz/fuzz_targets/`; crashes land in `fuzz/artifacts/` and fail the task.
+//! cargo-fuzz needs nightly features; `RUSTC_BOOTSTRAP=1` enables them on the
+//! stable toolchain this project uses.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+const TARGETS: &[&str] = &["token", "event", "catalog", "waf_regex"];
+
+fn cargo_fuzz() -> PathBuf {
+    if let Some(p) = std::env::var_os("CARGO_FUZZ") {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("EDGE_CI_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edge-auth")
+        });
+    let cached = cache.join("tools/cargo-fuzz/bin/cargo-fuzz");
+    if cached.is_file() {
+        cached
+    } else {
+        PathBuf::from("cargo-fuzz")
+    }
+}
+
+/// Writes the seed corpus of each target from the fixtures.
+fn seed(root: &Path) -> anyhow::Result<()> {
+    let corpus = root.join("fuzz/corpus");
+    let dir = |t: &str| -> anyhow::Result<PathBuf> {
+        let d = corpus.join(t);
+        std::fs::create_dir_all(&d)?;
+        Ok(d)
+    };
+    let (events, tokens) = (dir("event")?, dir("token")?);
+    for entry in std::fs::read_dir(root.join("tests/fixtures/viewer-request"))?.flatten() {
+        let path = entry.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.ends_with(".decision.json") || !name.ends_with(".json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        std::fs::write(events.join(&name), &text)?;
+        if let Some(at) = text.find("Bearer ") {
+            let token: String = text[at + 7..].chars().take_while(|c| *c != '"').collect();
+            std::fs::write(tokens.join(&name), token)?;
+        }
+    }
+    let (catalogs, patterns) = (dir("catalog")?, dir("waf_regex")?);
+    std::fs::copy(
+        root.join("bot-signatures/catalog/generic.toml"),
+        catalogs.join("generic.toml"),
+    )?;
+    let (catalog, _) = bot_signatures::Catalog::embedded();
+    for (i, s) in catalog.signatures.iter().enumerate().step_by(7) {
+        std::fs::write(patterns.join(format!("p{i}")), &s.pattern)?;
+    }
+    Ok(())
+}
+
+pub fn fuzz(root: &Path, seconds: u64) -> anyhow::Result<()> {
+    seed(root)?;
+    let tool = cargo_fuzz();
+    // Sanitizer builds beside the main target directory, never mixed into it.
+    let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) => PathBuf::from(t).with_file_name("fuzz-target"),
+        None => root.join("fuzz/target"),
+    };
+    for target in TARGETS {
+        eprintln!("xtask fuzz: [{target}] {seconds} s");
+        let status = Command::new(&tool)
+            .current_dir(root.join("fuzz"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .args([
+                "run",
+                target,
+                "--",
+                &format!("-max_total_time={seconds}"),
+                "-print_final_stats=1",
+            ])
+            .status()
+            .with_context(|| {
+                format!(
+                    "running {} (install it: cargo install cargo-fuzz; .ci/run does)",
+                    tool.display()
+                )
+            })?;
+        if !status.success() {
+            bail!("fuzz target {target} failed: see fuzz/artifacts/{target}/ for the input");
+        }
+    }
+    Ok(())
+}
