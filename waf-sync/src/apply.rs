@@ -162,21 +162,18 @@ pub enum RunError {
     Waf(#[from] WafError),
 }
 
-/// Paces writes and counts calls.
+type Pacer = governor::DefaultDirectRateLimiter;
+
+/// Paces writes (GCRA, governor) and counts calls.
 struct Calls {
-    min_gap: Duration,
-    last_write: Option<tokio::time::Instant>,
+    pacer: Pacer,
     summary: Summary,
     jitter_state: u64,
 }
 
 impl Calls {
     async fn before_write(&mut self) {
-        if let Some(last) = self.last_write {
-            let next = last + self.min_gap;
-            tokio::time::sleep_until(next).await;
-        }
-        self.last_write = Some(tokio::time::Instant::now());
+        self.pacer.until_ready().await;
         self.summary.write_calls += 1;
     }
 
@@ -252,9 +249,11 @@ pub async fn run<W: WafApi>(
     browsers: &BrowserCorpus,
     settings: &Settings,
 ) -> Result<(Plan, Summary), (RunError, Summary)> {
+    let period = Duration::from_secs_f64(1.0 / settings.writes_per_second.max(0.01));
+    let quota = governor::Quota::with_period(period)
+        .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN));
     let mut calls = Calls {
-        min_gap: Duration::from_secs_f64(1.0 / settings.writes_per_second.max(0.01)),
-        last_write: None,
+        pacer: governor::RateLimiter::direct(quota),
         summary: Summary {
             read: rows.len(),
             ..Summary::default()

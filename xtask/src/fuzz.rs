@@ -75,7 +75,7 @@ pub fn fuzz(root: &Path, seconds: u64) -> anyhow::Result<()> {
     };
     for target in TARGETS {
         eprintln!("xtask fuzz: [{target}] {seconds} s");
-        let status = Command::new(&tool)
+        let out = Command::new(&tool)
             .current_dir(root.join("fuzz"))
             .env("RUSTC_BOOTSTRAP", "1")
             .env("CARGO_TARGET_DIR", &target_dir)
@@ -86,14 +86,21 @@ pub fn fuzz(root: &Path, seconds: u64) -> anyhow::Result<()> {
                 &format!("-max_total_time={seconds}"),
                 "-print_final_stats=1",
             ])
-            .status()
+            .output()
             .with_context(|| {
                 format!(
                     "running {} (install it: cargo install cargo-fuzz; .ci/run does)",
                     tool.display()
                 )
             })?;
-        if !status.success() {
+        // libFuzzer reports every new input; keep the log to its verdict.
+        let log = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = log.lines().collect();
+        let keep = if out.status.success() { 4 } else { 80 };
+        for line in &lines[lines.len().saturating_sub(keep)..] {
+            eprintln!("xtask fuzz: [{target}] {line}");
+        }
+        if !out.status.success() {
             bail!("fuzz target {target} failed: see fuzz/artifacts/{target}/ for the input");
         }
     }
