@@ -505,3 +505,90 @@ fn the_connection_string_comes_from_secrets_manager() {
         assert!(missing.contains("ResourceNotFoundException"), "{missing}");
     });
 }
+
+/// The real `waf-sync` binary, run as Lambda runs it: a local Runtime API
+/// serves a scheduled event, then a constant `{"apply": false}` input.
+#[test]
+fn the_lambda_entry_applies_on_schedule_then_plans_on_request() {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("waf-sync"))
+        .unwrap();
+    assert!(
+        bin.is_file(),
+        "{} missing: `cargo build -p waf-sync` first (cargo xtask ci does)",
+        bin.display()
+    );
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let dir = std::env::temp_dir().join(format!("waf-sync-lambda-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        repo_root().join("examples/waf-sync/flagged.csv"),
+        dir.join("flagged.csv"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo_root().join(bot_signatures::corpus::DEFAULT_RELATIVE),
+        dir.join("browsers.json"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("waf-sync.toml"), format!("browsers = \"browsers.json\"\n[source]\nurl = \"flagged.csv\"\n[waf]\nweb_acl = \"{ACL}\"\nwrites_per_second = 10.0\n[rate_rule]\nlimit = 2000\nwindow_seconds = 300\n")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let python = std::path::PathBuf::from(std::env::var_os("MOTO_SERVER").unwrap_or_default())
+        .with_file_name("python");
+    let python = if python.is_file() {
+        python
+    } else {
+        "python3".into()
+    };
+    let mut api = std::process::Command::new(python)
+        .arg(repo_root().join("tests/waf/runtime_api.py"))
+        .arg(port.to_string())
+        .arg(r#"{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"#)
+        .arg(r#"{"apply": false}"#)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut lambda = std::process::Command::new(&bin)
+        .current_dir(&dir)
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "waf-sync")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = api.wait_with_output().unwrap();
+    let _ = lambda.kill();
+    let _ = lambda.wait();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["kind"], "response");
+    assert_eq!(lines[0]["body"]["summary"]["applied"], true, "{}", lines[0]);
+    assert_eq!(
+        lines[1]["body"]["summary"]["applied"], false,
+        "the second invocation only plans"
+    );
+    assert_eq!(lines[1]["body"]["summary"]["write_calls"], 0);
+    assert!(
+        describe(&moto)["rules"]
+            .to_string()
+            .contains("edge-bots-ua-block")
+    );
+}

@@ -1,5 +1,6 @@
 //! waf-sync's settings: a TOML file, then command-line flags over it, read
-//! once in `main` into one [`Config`]. Unknown fields are errors.
+//! once in `main` into one [`Config`]. Unknown fields are errors. Relative
+//! paths are relative to the working directory (in Lambda, the package root).
 
 use std::path::PathBuf;
 

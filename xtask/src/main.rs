@@ -3,6 +3,7 @@
 //! README gives and `.ci/run` calls: if it passes locally, CI passes.
 
 mod dist;
+mod dist_waf_sync;
 mod fuzz;
 mod replay;
 
@@ -31,6 +32,16 @@ enum Task {
         /// Skip `cargo fmt --check` and clippy (for a quick local test run).
         #[arg(long)]
         no_lint: bool,
+    },
+    /// Build the waf-sync Lambda package (provided.al2023): DIR/waf-sync.zip
+    /// with bootstrap, the settings and the browser corpus.
+    DistWafSync {
+        /// waf-sync settings (TOML) to ship; must say `browsers = "browsers.json"`.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Output directory (cleaned first).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Run every fuzz target (cargo-fuzz, libFuzzer) for N seconds each,
     /// seeded from the fixtures.
@@ -65,6 +76,9 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Task::Ci { no_lint } => ci(&root, no_lint),
         Task::Fuzz { seconds } => fuzz::fuzz(&root, seconds),
+        Task::DistWafSync { config, out } => {
+            dist_waf_sync::dist(&root, &cwd.join(config), &cwd.join(out)).map(|_| ())
+        }
         Task::Dist {
             config,
             out,
@@ -112,6 +126,8 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
             ]),
         )?;
     }
+    // The binaries some tests run as processes (waf-sync's Lambda entry).
+    step("binaries", cargo(&["build", "--workspace", "--bins"]))?;
     step("tests", cargo(&["test", "--workspace"]))?;
     // The edge runs release code; rustc 1.95 once miscompiled the literal index
     // only at opt-level 3 (see bot-signatures-matcher's index.rs), so its tests

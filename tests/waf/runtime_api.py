@@ -1,0 +1,45 @@
+"""Test helper: a minimal Lambda Runtime API on loopback, so the real waf-sync
+`bootstrap` runs as Lambda runs it. Serves the given events in order, prints
+each response (or error) as one JSON line, and stops after the last one.
+Usage: runtime_api.py PORT EVENT_JSON [EVENT_JSON ...]"""
+import http.server
+import json
+import sys
+import threading
+
+port, events = int(sys.argv[1]), list(sys.argv[2:])
+total = len(events)
+done = []
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if not events:
+            self.send_response(500)
+            self.end_headers()
+            return
+        body = events.pop(0).encode()
+        self.send_response(200)
+        self.send_header("Lambda-Runtime-Aws-Request-Id", f"req-{total - len(events)}")
+        self.send_header("Lambda-Runtime-Deadline-Ms", "99999999999999")
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:waf-sync")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        kind = "error" if self.path.endswith("/error") else "response"
+        print(json.dumps({"kind": kind, "body": json.loads(body) if body else None}), flush=True)
+        self.send_response(202)
+        self.end_headers()
+        done.append(kind)
+        if len(done) == total:
+            threading.Thread(target=server.shutdown).start()
+
+
+server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+server.serve_forever()
