@@ -548,7 +548,7 @@ fn the_lambda_entry_applies_on_schedule_then_plans_on_request() {
     } else {
         "python3".into()
     };
-    let mut api = std::process::Command::new(python)
+    let api = std::process::Command::new(python)
         .arg(repo_root().join("tests/waf/runtime_api.py"))
         .arg(port.to_string())
         .arg(r#"{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"#)
