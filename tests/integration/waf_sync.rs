@@ -78,6 +78,28 @@ struct World {
     browsers: BrowserCorpus,
 }
 
+impl World {
+    async fn run<W: WafApi>(
+        &self,
+        waf: &W,
+        rows: &[FlaggedAgent],
+        settings: &Settings,
+    ) -> Result<
+        (waf_sync::plan::Plan, waf_sync::apply::Summary),
+        (RunError, waf_sync::apply::Summary),
+    > {
+        run(
+            waf,
+            rows,
+            &self.catalog,
+            &self.matcher,
+            &self.browsers,
+            settings,
+        )
+        .await
+    }
+}
+
 fn world() -> World {
     let (catalog, _) = Catalog::embedded();
     let matcher = bot_signatures::compile::compile(&catalog)
@@ -122,17 +144,11 @@ fn first_run_creates_from_postgres_and_second_run_writes_nothing() {
         let read = waf_sync::source::read(&source).await.unwrap();
         assert_eq!(read.len(), 3);
         let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
-        let (plan, first) = run(
-            &waf,
-            &read,
-            &w.catalog,
-            &w.matcher,
-            &w.browsers,
-            &settings(),
-        )
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
+        let (plan, first) = w
+            .run(&waf, &read, &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
         assert!(
             first.applied && first.sets_created > 0 && first.rules_updated,
             "{first:?}"
@@ -161,17 +177,11 @@ fn first_run_creates_from_postgres_and_second_run_writes_nothing() {
         );
 
         super::decide_rules::assert_emf(&first.emf(ACL, false, 1_800_000_000_000), "WafSync");
-        let (again, second) = run(
-            &waf,
-            &read,
-            &w.catalog,
-            &w.matcher,
-            &w.browsers,
-            &settings(),
-        )
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
+        let (again, second) = w
+            .run(&waf, &read, &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
         assert!(again.is_empty(), "{again:?}");
         assert_eq!(
             second.write_calls, 0,
@@ -288,17 +298,11 @@ fn concurrent_edits_between_get_and_update_are_not_lost() {
                 None
             },
         };
-        let (_, summary) = run(
-            &waf,
-            &flagged(),
-            &w.catalog,
-            &w.matcher,
-            &w.browsers,
-            &settings(),
-        )
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
+        let (_, summary) = w
+            .run(&waf, &flagged(), &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
         assert!(
             summary.retries >= 3,
             "each conflict is retried after a re-read: {summary:?}"
@@ -324,19 +328,13 @@ fn an_emptied_source_does_not_wipe_rules() {
     let w = world();
     rt().block_on(async {
         let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
-        run(
-            &waf,
-            &flagged(),
-            &w.catalog,
-            &w.matcher,
-            &w.browsers,
-            &settings(),
-        )
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
+        w.run(&waf, &flagged(), &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
         let before = describe(&moto);
-        let err = run(&waf, &[], &w.catalog, &w.matcher, &w.browsers, &settings())
+        let err = w
+            .run(&waf, &[], &settings())
             .await
             .err()
             .map(|(e, s)| (e.to_string(), s));
@@ -356,17 +354,11 @@ fn a_candidate_matching_a_browser_is_rejected_with_its_reason() {
     let w = world();
     rt().block_on(async {
         let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
-        let (plan, summary) = run(
-            &waf,
-            &flagged(),
-            &w.catalog,
-            &w.matcher,
-            &w.browsers,
-            &settings(),
-        )
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
+        let (plan, summary) = w
+            .run(&waf, &flagged(), &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
         assert!(
             summary
                 .rejected
@@ -391,7 +383,8 @@ fn over_quota_input_is_packed_or_reported_never_dropped_silently() {
     };
     rt().block_on(async {
         let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
-        let (_, summary) = run(&waf, &flagged(), &w.catalog, &w.matcher, &w.browsers, &s)
+        let (_, summary) = w
+            .run(&waf, &flagged(), &s)
             .await
             .map_err(|(e, _)| e)
             .unwrap();
@@ -419,16 +412,10 @@ fn the_emulator_going_away_is_a_clear_error() {
     rt().block_on(async {
         let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
         moto.kill();
-        let (err, summary) = run(
-            &waf,
-            &flagged(),
-            &w.catalog,
-            &w.matcher,
-            &w.browsers,
-            &settings(),
-        )
-        .await
-        .expect_err("must fail");
+        let (err, summary) = w
+            .run(&waf, &flagged(), &settings())
+            .await
+            .expect_err("must fail");
         assert!(
             matches!(err, RunError::Waf(WafError::Unreachable(_))),
             "{err}"
@@ -454,16 +441,10 @@ fn persistent_internal_errors_fail_clearly_and_leave_the_acl_unchanged() {
                 ))
             },
         };
-        let (err, summary) = run(
-            &waf,
-            &flagged(),
-            &w.catalog,
-            &w.matcher,
-            &w.browsers,
-            &settings(),
-        )
-        .await
-        .expect_err("must fail");
+        let (err, summary) = w
+            .run(&waf, &flagged(), &settings())
+            .await
+            .expect_err("must fail");
         assert!(
             err.to_string().contains("WAFInternalErrorException"),
             "{err}"

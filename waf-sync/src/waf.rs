@@ -254,16 +254,16 @@ fn lowercase() -> Result<TextTransformation, WafError> {
         .map_err(build_err)
 }
 
+fn children(list: &[Stmt], arns: &BTreeMap<String, String>) -> Result<Vec<Statement>, WafError> {
+    list.iter().map(|s| to_sdk(s, arns)).collect()
+}
+
 fn to_sdk(stmt: &Stmt, arns: &BTreeMap<String, String>) -> Result<Statement, WafError> {
     Ok(match stmt {
         Stmt::Or(list) => Statement::builder()
             .or_statement(
                 OrStatement::builder()
-                    .set_statements(Some(
-                        list.iter()
-                            .map(|s| to_sdk(s, arns))
-                            .collect::<Result<_, _>>()?,
-                    ))
+                    .set_statements(Some(children(list, arns)?))
                     .build()
                     .map_err(build_err)?,
             )
@@ -271,11 +271,7 @@ fn to_sdk(stmt: &Stmt, arns: &BTreeMap<String, String>) -> Result<Statement, Waf
         Stmt::And(list) => Statement::builder()
             .and_statement(
                 AndStatement::builder()
-                    .set_statements(Some(
-                        list.iter()
-                            .map(|s| to_sdk(s, arns))
-                            .collect::<Result<_, _>>()?,
-                    ))
+                    .set_statements(Some(children(list, arns)?))
                     .build()
                     .map_err(build_err)?,
             )
