@@ -406,14 +406,19 @@ fn over_quota_input_is_packed_or_reported_never_dropped_silently() {
 
 #[test]
 fn the_emulator_going_away_is_a_clear_error() {
-    let mut moto = Moto::start();
-    moto.admin(&["create-acl", ACL]);
+    let moto = std::cell::RefCell::new(Moto::start());
+    moto.borrow().admin(&["create-acl", ACL]);
+    let endpoint = moto.borrow().endpoint.clone();
     let w = world();
     rt().block_on(async {
-        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
-        moto.kill();
+        // Before anything: the first read fails.
+        let waf = SdkWaf::with_endpoint(&endpoint, true, ACL, "edge-bots").await;
+        let gone = Moto::start();
+        let dead_endpoint = gone.endpoint.clone();
+        drop(gone);
+        let early = SdkWaf::with_endpoint(&dead_endpoint, true, ACL, "edge-bots").await;
         let (err, summary) = w
-            .run(&waf, &flagged(), &settings())
+            .run(&early, &flagged(), &settings())
             .await
             .expect_err("must fail");
         assert!(
@@ -422,6 +427,28 @@ fn the_emulator_going_away_is_a_clear_error() {
         );
         assert!(err.to_string().contains("unreachable"), "{err}");
         assert_eq!(summary.write_calls, 0);
+
+        // Mid-run: the pattern sets are written, then the emulator dies
+        // before the web ACL update, which fails clearly (not retried forever).
+        let mid = Hooked {
+            inner: waf,
+            before_update_acl: || {
+                moto.borrow_mut().kill();
+                None
+            },
+        };
+        let (err, summary) = w
+            .run(&mid, &flagged(), &settings())
+            .await
+            .expect_err("must fail");
+        assert!(
+            matches!(err, RunError::Waf(WafError::Unreachable(_))),
+            "{err}"
+        );
+        assert!(
+            summary.sets_created > 0 && !summary.rules_updated && !summary.applied,
+            "{summary:?}"
+        );
     });
 }
 
