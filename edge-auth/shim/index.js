@@ -15,11 +15,13 @@ const FAIL_CLOSED = {
   body: 'Service Unavailable\n',
 };
 let edge = null;
+let remotes = []; // JWK Sets fetched at run time: { issuer, url, cache_seconds, min_refresh_seconds, timeout_ms, fetchedAt, triedAt }
 
 function load() {
   try {
     edge = new Edge(BAKED);
     for (const w of edge.warnings()) console.log(JSON.stringify({ level: 'warn', message: w }));
+    remotes = JSON.parse(edge.remote_jwks()).map((r) => ({ ...r, fetchedAt: 0, triedAt: 0 }));
   } catch (e) {
     edge = null;
     console.error(JSON.stringify({ level: 'error', reason: 'config_refused', message: String((e && e.message) || e) }));
@@ -27,11 +29,39 @@ function load() {
 }
 load();
 
+// Fetches stale JWK Sets (or, when `unknownKid`, any not fetched within
+// min_refresh_seconds: the penalty box), each with its timeout. A failure keeps
+// the keys already held (the baked ones at least); it never lets a request in.
+async function refreshKeys(unknownKid) {
+  const now = Date.now();
+  await Promise.all(remotes.map(async (r) => {
+    const stale = now - r.fetchedAt >= r.cache_seconds * 1000;
+    if (!(stale || unknownKid) || now - r.triedAt < r.min_refresh_seconds * 1000) return;
+    r.triedAt = now;
+    try {
+      const res = await fetch(r.url, { signal: AbortSignal.timeout(r.timeout_ms), redirect: 'error' });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      for (const w of edge.set_remote_keys(r.issuer, await res.text())) console.log(JSON.stringify({ level: 'warn', message: w }));
+      r.fetchedAt = now;
+    } catch (e) {
+      console.error(JSON.stringify({ level: 'warn', reason: 'jwks_fetch_failed', url: r.url, message: String((e && e.message) || e) }));
+    }
+  }));
+}
+
 exports.handler = async (event) => {
   if (edge === null) load();
   if (edge === null) return FAIL_CLOSED;
   try {
-    const out = JSON.parse(edge.handle(JSON.stringify(event), Date.now()));
+    if (remotes.length) await refreshKeys(false);
+    const text = JSON.stringify(event);
+    let out = JSON.parse(edge.handle(text, Date.now()));
+    if (remotes.length && out.log.reason === 'unknown_kid') {
+      // A key rotated in since the last fetch? Fetch (penalty box permitting) and decide again.
+      const before = remotes.map((r) => r.fetchedAt).join();
+      await refreshKeys(true);
+      if (remotes.map((r) => r.fetchedAt).join() !== before) out = JSON.parse(edge.handle(text, Date.now()));
+    }
     console.log(JSON.stringify(out.log));
     if (!out.forward) return out.response;
     const request = event.Records[0].cf.request;

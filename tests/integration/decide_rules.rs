@@ -484,3 +484,60 @@ fn log_records_never_contain_tokens_cookies_queries_or_full_ips() {
         assert!(log.contains("203.0.113.0/24"), "{log}");
     }
 }
+
+#[test]
+fn remote_keys_join_the_baked_ones_and_clear_the_cache() {
+    let dir = fixture("keys");
+    let base = "[jwt]\nissuer = \"https://issuer.test\"\naudience = \"edge-tests\"\nalgorithms = [\"ES256\"]\n";
+    let refused = |extra: &str| config_in(&dir, &format!("{base}{extra}")).unwrap_err();
+    assert!(refused("jwks_url = \"http://keys.example/jwks.json\"\n").contains("must be https://"));
+    assert!(
+        refused("jwks_url = \"https://keys.example/jwks.json\"\njwks_timeout_ms = 9000\n")
+            .contains("1..=3000")
+    );
+    assert!(refused("").contains("jwks_file (an RFC 7517 JWK Set) or jwks_url"));
+    // Keys only from the network: nothing verifies until a fetch succeeds.
+    let mut cfg = config_in(
+        &dir,
+        &format!("{base}jwks_url = \"https://keys.example/jwks.json\"\n"),
+    )
+    .unwrap();
+    assert_eq!(cfg.remote_jwks().len(), 1);
+    let auth = format!("Bearer {}", token(json!({})));
+    let mut state = EdgeState::new(&cfg);
+    let matcher = shipped_matcher();
+    let mut decide_now = |cfg: &EdgeConfig| {
+        decide(
+            &req("/a", &[("authorization", &auth)]),
+            &Ctx {
+                now_ms: NOW * 1000,
+                config: cfg,
+                matcher: Some(matcher),
+            },
+            &mut state,
+        )
+    };
+    assert_eq!(decide_now(&cfg).reason, Reason::UnknownKid);
+    let before = cfg.keys_fingerprint;
+    assert!(cfg.set_remote_keys(0, "not json").is_err());
+    assert_eq!(cfg.keys_fingerprint, before, "a bad fetch changes nothing");
+    let jwks = std::fs::read_to_string(dir.join("jwks.json")).unwrap();
+    cfg.set_remote_keys(0, &jwks).unwrap();
+    assert_ne!(cfg.keys_fingerprint, before);
+    assert_eq!(decide_now(&cfg).reason, Reason::TokenValid);
+    // A fetched key never replaces a baked one with the same kid.
+    let mut both = config_in(
+        &dir,
+        &format!(
+            "{base}jwks_file = \"jwks.json\"\njwks_url = \"https://keys.example/jwks.json\"\n"
+        ),
+    )
+    .unwrap();
+    let warnings = both.set_remote_keys(0, &jwks).unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("a baked key has that kid")),
+        "{warnings:?}"
+    );
+}

@@ -166,6 +166,7 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     dist::dist(root, &args)?;
     replay::compare(root, &out.join("bundle"))?;
     replay::load(root, &out.join("bundle"), &out, 100_000)?;
+    replay::remote_jwks(root, &out)?;
     eprintln!(
         "xtask ci: [bundle replay] ok in {:.0?}",
         started_replay.elapsed()

@@ -215,3 +215,45 @@ pub fn load(root: &Path, bundle: &Path, out_dir: &Path, requests: usize) -> anyh
     eprintln!("xtask ci: [load] all {requests} decisions identical to the native core");
     Ok(())
 }
+
+/// Remote JWKS: a bundle whose config fetches keys from a loopback server,
+/// driven by `tests/node/remote_jwks.mjs` (down, penalty box, rotation, failing
+/// and slow refetches).
+pub fn remote_jwks(root: &Path, out_dir: &Path) -> anyhow::Result<()> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let demo = std::fs::read_to_string(root.join("examples/demo/edge.toml"))?;
+    let jwks = root.join("examples/demo/jwks.json");
+    let config = demo.replacen(
+        "jwks_file = \"jwks.json\"",
+        &format!(
+            "jwks_file = {:?}\njwks_url = \"http://127.0.0.1:{port}/jwks.json\"\njwks_cache_seconds = 10\njwks_min_refresh_seconds = 2\njwks_timeout_ms = 300",
+            jwks.display().to_string()
+        ),
+        1,
+    );
+    std::fs::create_dir_all(out_dir)?;
+    let config_path = out_dir.join("remote-jwks.toml");
+    std::fs::write(&config_path, config)?;
+    let dist_out = out_dir.join("remote-jwks");
+    crate::dist::dist(
+        root,
+        &crate::dist::DistArgs {
+            config: config_path,
+            out: dist_out.clone(),
+            catalog: None,
+            rust_crypto: false,
+        },
+    )?;
+    let out = Command::new("node")
+        .arg(root.join("tests/node/remote_jwks.mjs"))
+        .arg(dist_out.join("bundle"))
+        .arg(port.to_string())
+        .output()?;
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("remote JWKS check failed");
+    }
+    Ok(())
+}

@@ -9,7 +9,7 @@
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use crate::jwt::Issuer;
+use crate::jwt::{Issuer, RemoteJwks};
 use crate::keys::{KeyKind, KeySet, hmac_key};
 
 /// A configuration that cannot be used. The message says what and where.
@@ -65,6 +65,24 @@ struct RawIssuer {
     max_age_seconds: Option<u64>,
     #[serde(default)]
     required_claims: Vec<String>,
+    #[serde(default)]
+    jwks_url: Option<String>,
+    #[serde(default = "default_jwks_cache")]
+    jwks_cache_seconds: u64,
+    #[serde(default = "default_jwks_min_refresh")]
+    jwks_min_refresh_seconds: u64,
+    #[serde(default = "default_jwks_timeout")]
+    jwks_timeout_ms: u64,
+}
+
+fn default_jwks_cache() -> u64 {
+    600
+}
+fn default_jwks_min_refresh() -> u64 {
+    60
+}
+fn default_jwks_timeout() -> u64 {
+    1500
 }
 
 fn default_leeway() -> u64 {
@@ -368,6 +386,8 @@ pub struct EdgeConfig {
     pub warnings: Vec<String>,
     /// Changes whenever the keys change; the token cache is cleared on a change.
     pub keys_fingerprint: u64,
+    /// The fingerprint of the baked keys alone.
+    baked_fingerprint: u64,
 }
 
 impl EdgeConfig {
@@ -499,19 +519,57 @@ impl EdgeConfig {
                         )));
                     }
                 }
+                // Keys only from the network: every token fails until a fetch succeeds (fail closed).
+                (None, true) if r.jwks_url.is_some() => {}
                 (None, true) => {
                     return Err(err(format!(
-                        "{at}: asymmetric algorithms need jwks_file (an RFC 7517 JWK Set)"
+                        "{at}: asymmetric algorithms need jwks_file (an RFC 7517 JWK Set) or jwks_url"
                     )));
                 }
                 (None, false) => {}
             }
+            let remote = match r.jwks_url {
+                None => None,
+                Some(url) => {
+                    let loopback = [
+                        "http://127.0.0.1:",
+                        "http://127.0.0.1/",
+                        "http://localhost:",
+                        "http://localhost/",
+                    ]
+                    .iter()
+                    .any(|p| url.starts_with(p));
+                    if !url.starts_with("https://") && !loopback {
+                        return Err(err(format!(
+                            "{at}: jwks_url {url:?} must be https:// (http only on loopback, for development)"
+                        )));
+                    }
+                    if r.jwks_timeout_ms == 0 || r.jwks_timeout_ms > 3000 {
+                        return Err(err(format!(
+                            "{at}: jwks_timeout_ms {} must be 1..=3000 (the viewer-request limit is 5 s)",
+                            r.jwks_timeout_ms
+                        )));
+                    }
+                    if r.jwks_min_refresh_seconds == 0 {
+                        return Err(err(format!(
+                            "{at}: jwks_min_refresh_seconds must be at least 1"
+                        )));
+                    }
+                    Some(RemoteJwks {
+                        url,
+                        cache_s: r.jwks_cache_seconds,
+                        min_refresh_s: r.jwks_min_refresh_seconds,
+                        timeout_ms: r.jwks_timeout_ms,
+                    })
+                }
+            };
             if r.leeway_seconds > 300 {
                 return Err(err(format!(
                     "{at}: leeway_seconds {} is above 300; clock skew is seconds, not minutes",
                     r.leeway_seconds
                 )));
             }
+            let baked_keys = keys.len();
             issuers.push(Issuer {
                 issuer: r.issuer,
                 audiences,
@@ -521,6 +579,8 @@ impl EdgeConfig {
                 required_claims: r.required_claims,
                 keys,
                 hmac,
+                baked_keys,
+                remote,
             });
         }
 
@@ -643,7 +703,63 @@ impl EdgeConfig {
             paths,
             warnings,
             keys_fingerprint: fingerprint.0,
+            baked_fingerprint: fingerprint.0,
         })
+    }
+}
+
+impl EdgeConfig {
+    /// The issuers whose keys the host should fetch: `(issuer index, where)`.
+    pub fn remote_jwks(&self) -> Vec<(usize, RemoteJwks)> {
+        self.issuers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| x.remote.clone().map(|r| (i, r)))
+            .collect()
+    }
+
+    /// Replaces the fetched keys of issuer `index` with the JWK Set `jwks`
+    /// (baked keys stay; a fetched key whose `kid` a baked key has is skipped).
+    /// Returns warnings; on an error nothing changes.
+    pub fn set_remote_keys(
+        &mut self,
+        index: usize,
+        jwks: &str,
+    ) -> Result<Vec<String>, ConfigError> {
+        let issuer = self
+            .issuers
+            .get_mut(index)
+            .ok_or_else(|| err(format!("no issuer #{index}")))?;
+        if issuer.remote.is_none() {
+            return Err(err(format!("issuer {:?} has no jwks_url", issuer.issuer)));
+        }
+        let set = KeySet::parse(jwks)
+            .map_err(|e| err(format!("issuer {:?}: fetched JWK Set: {e}", issuer.issuer)))?;
+        let mut warnings: Vec<String> = set
+            .warnings
+            .iter()
+            .map(|w| format!("issuer {:?}: fetched {w}", issuer.issuer))
+            .collect();
+        issuer.keys.truncate(issuer.baked_keys);
+        for key in set.keys {
+            if key.kid.is_some()
+                && issuer.keys[..issuer.baked_keys]
+                    .iter()
+                    .any(|b| b.kid == key.kid)
+            {
+                warnings.push(format!(
+                    "issuer {:?}: fetched key {:?} skipped: a baked key has that kid",
+                    issuer.issuer, key.kid
+                ));
+                continue;
+            }
+            issuer.keys.push(key);
+        }
+        let mut f = Fingerprint(self.baked_fingerprint);
+        f.add(&index.to_le_bytes());
+        f.add(jwks.as_bytes());
+        self.keys_fingerprint = f.0;
+        Ok(warnings)
     }
 }
 

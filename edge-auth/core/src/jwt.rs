@@ -40,6 +40,24 @@ pub struct Issuer {
     pub keys: Vec<VerifyKey>,
     /// The HMAC key, when HS* is allowed.
     pub hmac: Option<VerifyKey>,
+    /// How many of `keys` are baked in (the rest came from `remote`).
+    pub baked_keys: usize,
+    /// Where to fetch more keys at run time, if anywhere.
+    pub remote: Option<RemoteJwks>,
+}
+
+/// A JWK Set the host fetches at run time (the Node side of the bundle), with
+/// a timeout and a cache; fetched keys join the baked ones, never replace them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteJwks {
+    /// https URL (or http on loopback, for development).
+    pub url: String,
+    /// Refetch after this long.
+    pub cache_s: u64,
+    /// Never refetch more often than this, even on an unknown `kid`.
+    pub min_refresh_s: u64,
+    /// Give up a fetch after this long.
+    pub timeout_ms: u64,
 }
 
 /// The time claims of a verified token, re-checked on every cache hit.

@@ -111,6 +111,26 @@ impl Edge {
         }
     }
 
+    /// The JWK Sets to fetch at run time, as JSON:
+    /// `[{"issuer": 0, "url": ..., "cache_seconds": ..., "min_refresh_seconds": ..., "timeout_ms": ...}]`.
+    pub fn remote_jwks(&self) -> String {
+        let list: Vec<serde_json::Value> = self
+            .config
+            .remote_jwks()
+            .into_iter()
+            .map(|(i, r)| serde_json::json!({ "issuer": i, "url": r.url, "cache_seconds": r.cache_s, "min_refresh_seconds": r.min_refresh_s, "timeout_ms": r.timeout_ms }))
+            .collect();
+        serde_json::Value::Array(list).to_string()
+    }
+
+    /// Installs a fetched JWK Set for issuer `issuer` (the verified-token cache
+    /// is cleared when the keys change). Returns warnings about skipped keys.
+    pub fn set_remote_keys(&mut self, issuer: usize, jwks: &str) -> Result<Vec<String>, JsError> {
+        self.config
+            .set_remote_keys(issuer, jwks)
+            .map_err(into_js_error)
+    }
+
     /// Verified tokens held in the cache (for tests and metrics).
     pub fn cached_tokens(&self) -> usize {
         self.state.tokens.len()
