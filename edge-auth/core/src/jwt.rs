@@ -136,6 +136,20 @@ pub fn verify(token: &str, issuers: &[Issuer], now_unix_s: u64) -> Result<Verifi
     }
     let key = select_key(issuer, alg, kid)?;
 
+    // The cheap claim checks first: an expired, foreign or incomplete token is
+    // refused without paying for signature math (the cheapest rejection for a
+    // flood of stale tokens). Nothing is accepted before the signature verifies.
+    check_audience(&claims, issuer)?;
+    let times = read_times(&claims)?;
+    check_times(times, issuer, now_unix_s)?;
+    if issuer
+        .required_claims
+        .iter()
+        .any(|c| claims.get(c).is_none_or(|v| *v == Json::Null))
+    {
+        return Err(Reason::MissingClaim);
+    }
+
     let signature = b64url(s64).ok_or(Reason::TokenMalformed)?;
     if signature.len() != key.kind.signature_len(alg) {
         return Err(Reason::BadSignature);
@@ -153,16 +167,6 @@ pub fn verify(token: &str, issuers: &[Issuer], now_unix_s: u64) -> Result<Verifi
         _ => return Err(Reason::BadSignature),
     }
 
-    check_audience(&claims, issuer)?;
-    let times = read_times(&claims)?;
-    check_times(times, issuer, now_unix_s)?;
-    if issuer
-        .required_claims
-        .iter()
-        .any(|c| claims.get(c).is_none_or(|v| *v == Json::Null))
-    {
-        return Err(Reason::MissingClaim);
-    }
     Ok(Verified {
         issuer: index,
         claims,
