@@ -146,6 +146,22 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
         "shipped catalog",
         cargo(&["run", "--quiet", "-p", "bot-signatures", "--", "check"]),
     )?;
+    let deny = std::env::var_os("CARGO_DENY").unwrap_or_else(|| "cargo-deny".into());
+    let mut supply = Command::new(&deny);
+    // Advisories need the RustSec database from GitHub, out of reach here (see deny.toml).
+    supply.args([
+        "--log-level",
+        "error",
+        "check",
+        "licenses",
+        "bans",
+        "sources",
+    ]);
+    step("cargo deny (licenses, bans, sources)", supply).map_err(|e| {
+        e.context(
+            "cargo-deny missing or failing: .ci/run installs it (CARGO_DENY names the binary)",
+        )
+    })?;
     let cfn_lint = std::env::var_os("CFN_LINT").unwrap_or_else(|| "cfn-lint".into());
     let mut lint = Command::new(&cfn_lint);
     lint.arg("deploy/edge-stack.json");
