@@ -216,15 +216,23 @@ fn postgres_over_tls_is_verified_against_the_configured_ca() {
     });
 }
 
-/// The SDK client with a hook before each web ACL update: the hook may act
-/// (another writer changing the ACL between our Get and our Update, through
-/// boto3) or fail the call (an injected error).
-struct Hooked<F: Fn() -> Option<WafError>> {
+/// The SDK client with hooks before each web ACL and pattern set update: a
+/// hook may act (another writer changing the resource between our Get and our
+/// Update, through boto3) or fail the call (an injected error).
+struct Hooked<
+    F: Fn() -> Option<WafError>,
+    G: Fn(&SetInfo) -> Option<WafError> = fn(&SetInfo) -> Option<WafError>,
+> {
     inner: SdkWaf,
     before_update_acl: F,
+    before_update_set: G,
 }
 
-impl<F: Fn() -> Option<WafError>> WafApi for Hooked<F> {
+fn no_set_hook(_: &SetInfo) -> Option<WafError> {
+    None
+}
+
+impl<F: Fn() -> Option<WafError>, G: Fn(&SetInfo) -> Option<WafError>> WafApi for Hooked<F, G> {
     type Acl = <SdkWaf as WafApi>::Acl;
     async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError> {
         self.inner.list_sets(prefix).await
@@ -247,6 +255,9 @@ impl<F: Fn() -> Option<WafError>> WafApi for Hooked<F> {
         description: &str,
         lock_token: &str,
     ) -> Result<(), WafError> {
+        if let Some(e) = (self.before_update_set)(set) {
+            return Err(e);
+        }
         self.inner
             .update_set(set, regexes, description, lock_token)
             .await
@@ -283,6 +294,7 @@ fn concurrent_edits_between_get_and_update_are_not_lost() {
         // Another writer changes the ACL before each of our first three updates.
         let interfere = Cell::new(3u32);
         let waf = Hooked {
+            before_update_set: no_set_hook,
             inner: SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await,
             before_update_acl: || {
                 let n = interfere.get();
@@ -431,6 +443,7 @@ fn the_emulator_going_away_is_a_clear_error() {
         // Mid-run: the pattern sets are written, then the emulator dies
         // before the web ACL update, which fails clearly (not retried forever).
         let mid = Hooked {
+            before_update_set: no_set_hook,
             inner: waf,
             before_update_acl: || {
                 moto.borrow_mut().kill();
@@ -461,6 +474,7 @@ fn persistent_internal_errors_fail_clearly_and_leave_the_acl_unchanged() {
     rt().block_on(async {
         // Persistent WAFInternalErrorExceptions on the web ACL update.
         let waf = Hooked {
+            before_update_set: no_set_hook,
             inner: SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await,
             before_update_acl: || {
                 Some(WafError::Transient(
@@ -599,4 +613,123 @@ fn the_lambda_entry_applies_on_schedule_then_plans_on_request() {
             .to_string()
             .contains("edge-bots-ua-block")
     );
+}
+
+#[test]
+fn throttling_for_a_while_then_success() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    rt().block_on(async {
+        let throttled = Cell::new(2u32);
+        let waf = Hooked {
+            before_update_set: no_set_hook,
+            inner: SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await,
+            before_update_acl: || {
+                let n = throttled.get();
+                (n > 0).then(|| {
+                    throttled.set(n - 1);
+                    WafError::Transient("ThrottlingException: Rate exceeded".into())
+                })
+            },
+        };
+        let (_, summary) = w
+            .run(&waf, &flagged(), &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(summary.applied && summary.rules_updated, "{summary:?}");
+        assert_eq!(summary.retries, 2, "{summary:?}");
+    });
+}
+
+#[test]
+fn a_competing_writer_on_our_pattern_set_between_every_get_and_update() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    rt().block_on(async {
+        let plain = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        // First run creates the sets; the second, with one more crawler, updates one.
+        w.run(&plain, &flagged(), &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        let mut more = flagged();
+        more.push(FlaggedAgent {
+            user_agent: "PlatypusSpider/4.0".into(),
+            hits: 77,
+            status: None,
+        });
+        let interfere = Cell::new(3u32);
+        let waf = Hooked {
+            inner: plain,
+            before_update_acl: || None,
+            before_update_set: |set: &SetInfo| {
+                let n = interfere.get();
+                if n > 0 {
+                    interfere.set(n - 1);
+                    moto.admin(&["touch-set", &set.name]);
+                }
+                None
+            },
+        };
+        let (plan, summary) = w
+            .run(&waf, &more, &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(
+            summary.retries >= 3 && summary.sets_updated >= 1,
+            "{summary:?}"
+        );
+        assert!(plan.added.iter().any(|r| r.contains("platypusspider")));
+        let sets = describe(&moto)["sets"].to_string();
+        assert!(
+            sets.contains("platypusspider"),
+            "our content is in place after the conflicts"
+        );
+        assert!(
+            !sets.contains("someone-else"),
+            "the set is waf-sync's own; the competing write is replaced"
+        );
+    });
+}
+
+#[test]
+fn the_database_stopping_mid_read_is_a_clear_error() {
+    let pg = Postgres::start();
+    // A view that takes two seconds, so the server can stop while it is read.
+    pg.psql(
+        "CREATE TABLE flagged_user_agents (user_agent text, hits bigint, status text);
+         INSERT INTO flagged_user_agents VALUES ('QuokkaHarvester/2.1', 5, NULL);
+         CREATE VIEW slow_flagged AS SELECT f.* FROM flagged_user_agents f, (SELECT pg_sleep(2)) s;",
+    );
+    let source = SourceConfig {
+        url: pg.url(),
+        table: "slow_flagged".into(),
+        ..SourceConfig::default()
+    };
+    rt().block_on(async {
+        let read = tokio::spawn({
+            let source = source.clone();
+            async move { waf_sync::source::read(&source).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        pg.stop();
+        let err = read
+            .await
+            .unwrap()
+            .expect_err("the read must fail")
+            .to_string();
+        assert!(err.contains("reading postgres://"), "{err}");
+        let lower = err.to_ascii_lowercase();
+        assert!(
+            lower.contains("connection")
+                || lower.contains("terminat")
+                || lower.contains("shutdown")
+                || lower.contains("closed"),
+            "{err}"
+        );
+    });
 }

@@ -44,6 +44,12 @@ elif command == "describe":
         got = waf.get_regex_pattern_set(Name=s["Name"], Scope=SCOPE, Id=s["Id"])["RegexPatternSet"]
         sets[s["Name"]] = sorted(r["RegexString"] for r in got["RegularExpressionList"])
     print(json.dumps({"rules": [r["Name"] for r in web_acl["Rules"]], "sets": sets}, default=str))
+elif command == "touch-set":
+    (set_name,) = args
+    summary = next(s for s in waf.list_regex_pattern_sets(Scope=SCOPE)["RegexPatternSets"] if s["Name"] == set_name)
+    got = waf.get_regex_pattern_set(Name=set_name, Scope=SCOPE, Id=summary["Id"])
+    waf.update_regex_pattern_set(Name=set_name, Scope=SCOPE, Id=summary["Id"], LockToken=got["LockToken"],
+                                 RegularExpressionList=[{"RegexString": "someone-elses-edit"}])
 elif command == "put-secret":
     name, value = args
     boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="test",
