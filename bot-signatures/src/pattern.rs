@@ -117,6 +117,12 @@ fn scan_unsupported(pattern: &str) -> Result<(), PatternProblem> {
                         "use an ASCII class such as [a-z]",
                     ));
                 }
+                b'x' | b'u' | b'U' => {
+                    return Err(waf(
+                        "hex and Unicode escapes (\\x, \\u) are not supported: WAF lowercases the user-agent, and an escaped letter would not be",
+                        "write the character itself (escape it with a backslash if it is a metacharacter)",
+                    ));
+                }
                 _ => {}
             }
             i += 2;
@@ -126,6 +132,25 @@ fn scan_unsupported(pattern: &str) -> Result<(), PatternProblem> {
         if in_class {
             if c == b']' {
                 in_class = false;
+            } else if c == b'-'
+                && i > 0
+                && b[i - 1] != b'['
+                && b.get(i + 1).is_some_and(|&n| n != b']' && n != b'\\')
+            {
+                // A range: both ends letters of one case, or neither a letter, so
+                // lowercasing it for WAF keeps its meaning ([A-Z] -> [a-z]).
+                let (lo, hi) = (b[i - 1], b[i + 1]);
+                let same_case = (lo.is_ascii_lowercase() && hi.is_ascii_lowercase())
+                    || (lo.is_ascii_uppercase() && hi.is_ascii_uppercase());
+                if (lo.is_ascii_alphabetic() || hi.is_ascii_alphabetic()) && !same_case {
+                    return Err(waf(
+                        format!(
+                            "class range {}-{} mixes letter cases or letters with other characters, which lowercasing for WAF would change",
+                            lo as char, hi as char
+                        ),
+                        "split it, e.g. [A-Za-z0-9]",
+                    ));
+                }
             }
             i += 1;
             continue;
@@ -456,6 +481,10 @@ mod tests {
             r"a{2}+",
             r"\p{L}bot",
             r"a{1,500}",
+            r"[O-l]x",
+            r"[0-Z]",
+            r"\x41bc",
+            r"[mm-mOOWOO-lua]wtser",
         ] {
             let e = check(p).unwrap_err();
             assert!(e.waf_only, "{p}: {e:?}");
@@ -473,7 +502,18 @@ mod tests {
     #[test]
     fn legal_quantifiers_pass() {
         for p in [
-            r"a+?b", r"a*?", r"(?:ab)+", r"x{2,3}", r"\++", r"[+*]+", r"a?b?", "(?i)bot",
+            r"a+?b",
+            r"a*?",
+            r"(?:ab)+",
+            r"x{2,3}",
+            r"\++",
+            r"[+*]+",
+            r"a?b?",
+            "(?i)bot",
+            r"[A-Za-z0-9._-]+bot",
+            r"[-a]x",
+            r"[ab-]x",
+            r"[!-/]x",
         ] {
             check(p).unwrap();
         }
