@@ -312,21 +312,16 @@ fn to_sdk(stmt: &Stmt, arns: &BTreeMap<String, String>) -> Result<Statement, Waf
 }
 
 fn from_sdk(s: &Statement, names: &BTreeMap<String, String>) -> Option<Stmt> {
-    if let Some(o) = s.or_statement() {
-        return o
-            .statements()
-            .iter()
+    let all = |list: &[Statement]| {
+        list.iter()
             .map(|x| from_sdk(x, names))
             .collect::<Option<Vec<_>>>()
-            .map(Stmt::Or);
+    };
+    if let Some(o) = s.or_statement() {
+        return all(o.statements()).map(Stmt::Or);
     }
     if let Some(a) = s.and_statement() {
-        return a
-            .statements()
-            .iter()
-            .map(|x| from_sdk(x, names))
-            .collect::<Option<Vec<_>>>()
-            .map(Stmt::And);
+        return all(a.statements()).map(Stmt::And);
     }
     if let Some(n) = s.not_statement() {
         return n
