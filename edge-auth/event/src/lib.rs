@@ -140,14 +140,32 @@ pub fn compact_result(
     request_id: Option<&str>,
     now_ms: u64,
 ) -> String {
-    let log = log_fields(outcome, request, request_id, now_ms);
+    #[derive(serde::Serialize)]
+    struct Compact<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        forward: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        querystring: Option<Option<&'a str>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        response: Option<Value>,
+        log: LogRecord<'a>,
+    }
+    let log = log_struct(outcome, request, request_id, now_ms);
     let out = match &outcome.decision {
-        Decision::Forward { querystring } => {
-            json!({ "forward": true, "querystring": querystring, "log": log })
-        }
-        Decision::Respond(response) => json!({ "response": render_response(response), "log": log }),
+        Decision::Forward { querystring } => Compact {
+            forward: Some(true),
+            querystring: Some(querystring.as_deref()),
+            response: None,
+            log,
+        },
+        Decision::Respond(response) => Compact {
+            forward: None,
+            querystring: None,
+            response: Some(render_response(response)),
+            log,
+        },
     };
-    out.to_string()
+    serde_json::to_string(&out).unwrap_or_default()
 }
 
 /// Parses one event from JSON text.
@@ -315,52 +333,128 @@ pub fn log_record(outcome: &Outcome, event: &ParsedEvent, now_ms: u64) -> Value 
     log_fields(outcome, &event.request, event.request_id.as_deref(), now_ms)
 }
 
+/// The log record's shape, serialized straight from borrowed data (no JSON
+/// tree per request).
+#[derive(serde::Serialize)]
+struct LogRecord<'a> {
+    #[serde(rename = "_aws")]
+    aws: Aws,
+    requests: u8,
+    token_cache_hits: u8,
+    reason: &'static str,
+    decision: &'static str,
+    status: Status,
+    client: String,
+    method: &'a str,
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bot: Option<Bot<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bot_category: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Status {
+    Forward(&'static str),
+    Code(u16),
+}
+
+#[derive(serde::Serialize)]
+struct Bot<'a> {
+    id: &'a str,
+    category: &'a str,
+    action: &'static str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Aws {
+    timestamp: u64,
+    cloud_watch_metrics: [Directive; 1],
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Directive {
+    namespace: &'static str,
+    dimensions: &'static [&'static [&'static str]],
+    metrics: &'static [Metric],
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Metric {
+    name: &'static str,
+    unit: &'static str,
+}
+
+const METRICS: &[Metric] = &[
+    Metric {
+        name: "requests",
+        unit: "Count",
+    },
+    Metric {
+        name: "token_cache_hits",
+        unit: "Count",
+    },
+];
+const DIMENSIONS: &[&[&str]] = &[&["reason"], &["decision"]];
+const DIMENSIONS_WITH_BOT: &[&[&str]] = &[&["reason"], &["decision"], &["bot_category"]];
+
+fn log_struct<'a>(
+    outcome: &'a Outcome,
+    request: &'a CfRequest,
+    request_id: Option<&'a str>,
+    now_ms: u64,
+) -> LogRecord<'a> {
+    let (status, decision) = match &outcome.decision {
+        Decision::Forward { .. } => (Status::Forward("forward"), "forward"),
+        Decision::Respond(r) => (
+            Status::Code(r.status),
+            if r.status < 400 { "answer" } else { "deny" },
+        ),
+    };
+    LogRecord {
+        aws: Aws {
+            timestamp: now_ms,
+            cloud_watch_metrics: [Directive {
+                namespace: METRICS_NAMESPACE,
+                dimensions: if outcome.bot.is_some() {
+                    DIMENSIONS_WITH_BOT
+                } else {
+                    DIMENSIONS
+                },
+                metrics: METRICS,
+            }],
+        },
+        requests: 1,
+        token_cache_hits: u8::from(outcome.token_cache_hit),
+        reason: outcome.reason.as_str(),
+        decision,
+        status,
+        client: redact_ip(&request.client_ip),
+        method: &request.method,
+        path: &request.uri,
+        bot: outcome.bot.as_ref().map(|b| Bot {
+            id: &b.id,
+            category: &b.category,
+            action: b.action.as_str(),
+        }),
+        bot_category: outcome.bot.as_ref().map(|b| b.category.as_str()),
+        request_id,
+    }
+}
+
 fn log_fields(
     outcome: &Outcome,
     request: &CfRequest,
     request_id: Option<&str>,
     now_ms: u64,
 ) -> Value {
-    let (status, decision) = match &outcome.decision {
-        Decision::Forward { .. } => (Value::String("forward".into()), "forward"),
-        Decision::Respond(r) => (
-            Value::from(r.status),
-            if r.status < 400 { "answer" } else { "deny" },
-        ),
-    };
-    let mut dimensions = vec![json!(["reason"]), json!(["decision"])];
-    if outcome.bot.is_some() {
-        dimensions.push(json!(["bot_category"]));
-    }
-    let mut rec = json!({
-        "_aws": {
-            "Timestamp": now_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": METRICS_NAMESPACE,
-                "Dimensions": dimensions,
-                "Metrics": [{ "Name": "requests", "Unit": "Count" }, { "Name": "token_cache_hits", "Unit": "Count" }],
-            }],
-        },
-        "requests": 1,
-        "token_cache_hits": u8::from(outcome.token_cache_hit),
-        "reason": outcome.reason.as_str(),
-        "decision": decision,
-        "status": status,
-        "client": redact_ip(&request.client_ip),
-        "method": request.method,
-        "path": request.uri,
-    });
-    if let (Some(bot), Some(obj)) = (&outcome.bot, rec.as_object_mut()) {
-        obj.insert(
-            "bot".into(),
-            json!({ "id": bot.id, "category": bot.category, "action": bot.action.as_str() }),
-        );
-        obj.insert("bot_category".into(), Value::String(bot.category.clone()));
-    }
-    if let (Some(id), Some(obj)) = (request_id, rec.as_object_mut()) {
-        obj.insert("request_id".into(), Value::String(id.to_owned()));
-    }
-    rec
+    serde_json::to_value(log_struct(outcome, request, request_id, now_ms)).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
