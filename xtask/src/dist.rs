@@ -108,7 +108,23 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
 
     // 4. wasm-bindgen, at exactly the locked version.
     let locked = locked_version(root, "wasm-bindgen")?;
-    let found = Command::new("wasm-bindgen").arg("--version").output();
+    // On PATH, else where .ci/run installs it.
+    let cached = std::env::var_os("EDGE_CI_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edge-auth")
+        })
+        .join(format!("tools/wasm-bindgen-{locked}/bin/wasm-bindgen"));
+    let on_path = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let wasm_bindgen: PathBuf = if !on_path && cached.is_file() {
+        cached
+    } else {
+        PathBuf::from("wasm-bindgen")
+    };
+    let found = Command::new(&wasm_bindgen).arg("--version").output();
     let found = match found {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
             .split_whitespace()
@@ -130,7 +146,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     }
     let bundle = args.out.join("bundle");
     std::fs::create_dir_all(&bundle)?;
-    let status = Command::new("wasm-bindgen")
+    let status = Command::new(&wasm_bindgen)
         .args([
             "--target",
             "nodejs",

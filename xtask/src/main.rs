@@ -146,7 +146,7 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
         "shipped catalog",
         cargo(&["run", "--quiet", "-p", "bot-signatures", "--", "check"]),
     )?;
-    let deny = std::env::var_os("CARGO_DENY").unwrap_or_else(|| "cargo-deny".into());
+    let deny = tool("CARGO_DENY", "cargo-deny/bin/cargo-deny", "cargo-deny");
     let mut supply = Command::new(&deny);
     // Advisories need the RustSec database from GitHub, out of reach here (see deny.toml).
     supply.args([
@@ -162,7 +162,7 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
             "cargo-deny missing or failing: .ci/run installs it (CARGO_DENY names the binary)",
         )
     })?;
-    let cfn_lint = std::env::var_os("CFN_LINT").unwrap_or_else(|| "cfn-lint".into());
+    let cfn_lint = tool("CFN_LINT", "cfn-venv/bin/cfn-lint", "cfn-lint");
     let mut lint = Command::new(&cfn_lint);
     lint.arg("deploy/edge-stack.json");
     step("cfn-lint deploy/edge-stack.json", lint).map_err(|e| {
@@ -195,6 +195,25 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     );
     eprintln!("xtask ci: all steps passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// A tool: the path in `env`, else the copy `.ci/run` installed under
+/// ~/.cache/edge-auth/tools, else `fallback` on PATH.
+fn tool(env: &str, cached: &str, fallback: &str) -> std::ffi::OsString {
+    if let Some(p) = std::env::var_os(env) {
+        return p;
+    }
+    let cache = std::env::var_os("EDGE_CI_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edge-auth")
+        });
+    let path = cache.join("tools").join(cached);
+    if path.is_file() {
+        path.into_os_string()
+    } else {
+        fallback.into()
+    }
 }
 
 fn cargo(args: &[&str]) -> Command {
