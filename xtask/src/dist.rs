@@ -109,12 +109,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     // 4. wasm-bindgen, at exactly the locked version.
     let locked = locked_version(root, "wasm-bindgen")?;
     // On PATH, else where .ci/run installs it.
-    let cached = std::env::var_os("EDGE_CI_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edge-auth")
-        })
-        .join(format!("tools/wasm-bindgen-{locked}/bin/wasm-bindgen"));
+    let cached = crate::tools_dir().join(format!("wasm-bindgen-{locked}/bin/wasm-bindgen"));
     let on_path = Command::new("wasm-bindgen")
         .arg("--version")
         .output()

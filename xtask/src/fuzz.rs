@@ -11,23 +11,6 @@ use anyhow::{Context, bail};
 
 const TARGETS: &[&str] = &["token", "event", "catalog", "waf_regex"];
 
-fn cargo_fuzz() -> PathBuf {
-    if let Some(p) = std::env::var_os("CARGO_FUZZ") {
-        return PathBuf::from(p);
-    }
-    let cache = std::env::var_os("EDGE_CI_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edge-auth")
-        });
-    let cached = cache.join("tools/cargo-fuzz/bin/cargo-fuzz");
-    if cached.is_file() {
-        cached
-    } else {
-        PathBuf::from("cargo-fuzz")
-    }
-}
-
 /// Writes the seed corpus of each target from the fixtures.
 fn seed(root: &Path) -> anyhow::Result<()> {
     let corpus = root.join("fuzz/corpus");
@@ -67,7 +50,7 @@ fn seed(root: &Path) -> anyhow::Result<()> {
 
 pub fn fuzz(root: &Path, seconds: u64) -> anyhow::Result<()> {
     seed(root)?;
-    let tool = cargo_fuzz();
+    let tool = crate::tool("CARGO_FUZZ", "cargo-fuzz/bin/cargo-fuzz", "cargo-fuzz");
     // Sanitizer builds beside the main target directory, never mixed into it.
     let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(t) => PathBuf::from(t).with_file_name("fuzz-target"),
@@ -90,7 +73,7 @@ pub fn fuzz(root: &Path, seconds: u64) -> anyhow::Result<()> {
             .with_context(|| {
                 format!(
                     "running {} (install it: cargo install cargo-fuzz; .ci/run does)",
-                    tool.display()
+                    tool.to_string_lossy()
                 )
             })?;
         // libFuzzer reports every new input; keep the log to its verdict.

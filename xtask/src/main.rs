@@ -197,18 +197,24 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A tool: the path in `env`, else the copy `.ci/run` installed under
-/// ~/.cache/edge-auth/tools, else `fallback` on PATH.
-fn tool(env: &str, cached: &str, fallback: &str) -> std::ffi::OsString {
-    if let Some(p) = std::env::var_os(env) {
-        return p;
-    }
-    let cache = std::env::var_os("EDGE_CI_CACHE")
+/// Where `.ci/run` installs its tools: `$EDGE_CI_CACHE/tools`, by default
+/// `~/.cache/edge-auth/tools`.
+pub(crate) fn tools_dir() -> PathBuf {
+    std::env::var_os("EDGE_CI_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edge-auth")
-        });
-    let path = cache.join("tools").join(cached);
+        })
+        .join("tools")
+}
+
+/// A tool: the path in `env`, else the copy `.ci/run` installed under
+/// [`tools_dir`], else `fallback` on PATH.
+pub(crate) fn tool(env: &str, cached: &str, fallback: &str) -> std::ffi::OsString {
+    if let Some(p) = std::env::var_os(env) {
+        return p;
+    }
+    let path = tools_dir().join(cached);
     if path.is_file() {
         path.into_os_string()
     } else {

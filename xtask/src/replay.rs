@@ -29,6 +29,29 @@ fn run(mut cmd: Command, input: &[u8]) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// `edge-auth decide` with the demo config at the fixtures' time: events from
+/// `file`, or from `input` on stdin. One result line per event.
+fn native_decide(file: Option<&Path>, input: &[u8]) -> anyhow::Result<String> {
+    let mut native = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    native.args([
+        "run",
+        "--quiet",
+        "-p",
+        "edge-auth-cli",
+        "--",
+        "decide",
+        "--config",
+        "examples/demo/edge.toml",
+        "--now",
+        NOW_UNIX_S,
+    ]);
+    if let Some(f) = file {
+        native.arg(f);
+    }
+    native.stderr(Stdio::null());
+    run(native, input)
+}
+
 pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     let dir = root.join("tests/fixtures/viewer-request");
     let mut cases: Vec<_> = std::fs::read_dir(&dir)?
@@ -85,22 +108,7 @@ pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
         .arg(bundle)
         .arg(NOW_UNIX_S);
     let from_node = run(node, jsonl.as_bytes())?;
-    let mut native = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    native
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "edge-auth-cli",
-            "--",
-            "decide",
-            "--config",
-            "examples/demo/edge.toml",
-            "--now",
-            NOW_UNIX_S,
-        ])
-        .stderr(Stdio::null());
-    let from_native = run(native, jsonl.as_bytes())?;
+    let from_native = native_decide(None, jsonl.as_bytes())?;
     let (a, b): (Vec<&str>, Vec<&str>) =
         (from_node.lines().collect(), from_native.lines().collect());
     if a.len() != cases.len() || b.len() != cases.len() {
@@ -179,23 +187,7 @@ pub fn load(root: &Path, bundle: &Path, out_dir: &Path, requests: usize) -> anyh
             at(full) - at(half)
         );
     }
-    let mut native = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    native
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "edge-auth-cli",
-            "--",
-            "decide",
-            "--config",
-            "examples/demo/edge.toml",
-            "--now",
-            NOW_UNIX_S,
-        ])
-        .arg(&events)
-        .stderr(Stdio::null());
-    let from_native = run(native, b"")?;
+    let from_native = native_decide(Some(&events), b"")?;
     let from_node = std::fs::read_to_string(&node_results)?;
     let mut checked = 0;
     for (i, (a, b)) in from_node.lines().zip(from_native.lines()).enumerate() {

@@ -159,10 +159,9 @@ pub fn decide(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Outcome 
         }
     }
     match passed {
-        Some((reason, querystring, hit))
+        Some((reason, _, hit))
             if reason == Reason::CorsPreflight && cfg.preflight == Preflight::Respond =>
         {
-            let _ = querystring;
             Outcome {
                 decision: Decision::Respond(preflight_response(req, cfg)),
                 reason,
