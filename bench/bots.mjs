@@ -46,7 +46,7 @@ if (input.bundle) {
   const require = createRequire(import.meta.url);
   const before = process.memoryUsage();
   const { BotMatcher } = require(`${input.bundle}/edge_auth_wasm.js`);
-  const artifact = JSON.stringify(JSON.parse(readFileSync(`${input.bundle}/edge-config.json`, 'utf8')).matcher);
+  const artifact = readFileSync(`${input.bundle}/bot-matcher.bin`);
   const loads = [];
   let m;
   for (let i = 0; i < 20; i++) {

@@ -193,7 +193,7 @@ fn main() {
             matcher
                 .matches(u)
                 .iter()
-                .any(|v| Some(v.signature.id.as_str()) != own)
+                .any(|v| Some(v.signature.id) != own)
         })
         .count() as f64
         / bots.len() as f64;

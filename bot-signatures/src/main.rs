@@ -66,6 +66,10 @@ enum Command {
         /// Where to write the artifact.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Write the compact binary artifact the edge loads (`bot-matcher.bin`
+        /// in the Lambda@Edge bundle) instead of JSON.
+        #[arg(long)]
+        binary: bool,
     },
     /// Export the catalog in another form.
     Export {
@@ -239,9 +243,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 let line = line.context("reading stdin").map_err(fail(exit::IO))?;
                 let line = line.strip_suffix(b"\r").unwrap_or(&line);
                 let ua = String::from_utf8_lossy(line);
-                let id = matcher
-                    .classify(&ua)
-                    .map_or("-", |v| v.signature.id.as_str());
+                let id = matcher.classify(&ua).map_or("-", |v| v.signature.id);
                 writeln!(out, "{id}")
                     .context("writing stdout")
                     .map_err(fail(exit::IO))?;
@@ -325,17 +327,26 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             println!("artifact: {bytes} bytes of JSON");
             Ok(0)
         }
-        Command::Compile { catalog, out } => {
+        Command::Compile {
+            catalog,
+            out,
+            binary,
+        } => {
             let report = usable_report(&catalog)?;
-            let json = serde_json::to_vec(&report.compiled.artifact)
-                .context("serializing")
-                .map_err(fail(exit::CATALOG))?;
-            write_atomically(&out, &json).map_err(fail(exit::IO))?;
+            let bytes = if binary {
+                report.compiled.artifact.to_bytes()
+            } else {
+                serde_json::to_vec(&report.compiled.artifact)
+                    .context("serializing")
+                    .map_err(fail(exit::CATALOG))?
+            };
+            write_atomically(&out, &bytes).map_err(fail(exit::IO))?;
             eprintln!(
-                "wrote {} ({} signatures, {} bytes)",
+                "wrote {} ({} signatures, {} bytes{})",
                 out.display(),
                 report.compiled.artifact.signatures.len(),
-                json.len()
+                bytes.len(),
+                if binary { ", binary" } else { "" }
             );
             Ok(0)
         }

@@ -15,7 +15,7 @@ pub const MAX_REPEAT: u32 = 100;
 /// Shortest literal worth indexing; patterns without one are "unindexed".
 pub const MIN_LITERAL_LEN: usize = 2;
 /// Largest set of literals one concatenation may expand to.
-const MAX_LITERAL_SET: usize = 32;
+const MAX_LITERAL_SET: usize = 64;
 
 /// Why a pattern cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -90,7 +90,7 @@ pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
                     }
                     match matches.first() {
                         Some(v) if v.index == rank => decides_one = true,
-                        Some(v) => deciders.push(v.signature.id.clone()),
+                        Some(v) => deciders.push(v.signature.id.to_owned()),
                         None => {}
                     }
                 }

@@ -8,6 +8,7 @@ const path = require('node:path');
 const { Edge } = require('./edge_auth_wasm.js');
 
 const BAKED = fs.readFileSync(path.join(__dirname, 'edge-config.json'), 'utf8');
+const MATCHER = fs.readFileSync(path.join(__dirname, 'bot-matcher.bin'));
 const FAIL_CLOSED = {
   status: '503',
   statusDescription: 'Service Unavailable',
@@ -19,7 +20,7 @@ let remotes = []; // JWK Sets fetched at run time: { issuer, url, cache_seconds,
 
 function load() {
   try {
-    edge = new Edge(BAKED);
+    edge = new Edge(BAKED, MATCHER);
     for (const w of edge.warnings()) console.log(JSON.stringify({ level: 'warn', message: w }));
     remotes = JSON.parse(edge.remote_jwks()).map((r) => ({ ...r, fetchedAt: 0, triedAt: 0 }));
   } catch (e) {

@@ -94,3 +94,47 @@ fn shipped_catalog_packs_into_waf_quotas_and_proves() {
             .all(|l| l.reason.starts_with("generic rule"))
     );
 }
+
+/// The edge loads the binary artifact; natively the matcher is built from the
+/// compiled catalog. Both must decide every labeled user-agent the same way:
+/// each crawler-user-agents instance and each browser of the guard corpus.
+#[test]
+fn binary_artifact_decides_like_the_compiled_catalog() {
+    let (catalog, _) = Catalog::embedded();
+    let compiled = bot_signatures::compile::compile(&catalog);
+    let native = compiled.matcher().unwrap();
+    let bytes = compiled.artifact.to_bytes();
+    let edge = bot_signatures::Matcher::from_bytes(&bytes).unwrap();
+    assert_eq!(edge.len(), native.len());
+    let upstream: Vec<UpstreamEntry> = serde_json::from_str(
+        &std::fs::read_to_string(
+            repo_root().join("node_modules/crawler-user-agents/crawler-user-agents.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut uas: Vec<String> = upstream.into_iter().flat_map(|e| e.instances).collect();
+    uas.extend(corpus().user_agents);
+    let mut bots = 0;
+    for ua in &uas {
+        let ids = |m: &bot_signatures::Matcher| -> Vec<String> {
+            m.matches(ua)
+                .iter()
+                .map(|v| v.signature.id.to_owned())
+                .collect()
+        };
+        let (a, b) = (ids(&native), ids(&edge));
+        assert_eq!(a, b, "{ua}");
+        bots += usize::from(!a.is_empty());
+    }
+    assert!(bots > 2000, "only {bots} user-agents matched");
+    // Corrupting any one byte of the text or the tables is refused or still
+    // loads a matcher; it never panics.
+    for at in (0..bytes.len()).step_by(97) {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x5A;
+        if let Ok(m) = bot_signatures::Matcher::from_bytes(&bad) {
+            let _ = m.classify("Mozilla/5.0 (compatible; Googlebot/2.1)");
+        }
+    }
+}

@@ -215,7 +215,7 @@ pub fn derive(
             .classify(&row.user_agent)
             .filter(|v| !v.signature.generic)
         {
-            let id = v.signature.id.clone();
+            let id = v.signature.id.to_owned();
             let r = if v.signature.action == bot_signatures::Action::Block {
                 Rejection::CoveredByCatalog(id)
             } else {

@@ -79,28 +79,32 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
             "the bot catalog has errors (run `cargo run -p bot-signatures -- check`); first:\n{d}"
         );
     }
+    let config_json = edge_auth_core::EdgeConfig::toml_to_json(&config_text)
+        .map_err(|e| anyhow::anyhow!("config {} refused: {e}", args.config.display()))?;
     let baked = serde_json::json!({
-        "config_toml": config_text,
+        "config_json": config_json,
         "files": files,
-        "matcher": report.compiled.artifact,
         "crypto": if args.rust_crypto { "rust" } else { "node" },
     });
+    let matcher_bin = report.compiled.artifact.to_bytes();
 
     // 3. The wasm.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("dist: building edge-auth-wasm (wasm32-unknown-unknown, profile edge)");
-    let status = Command::new(&cargo)
-        .args([
-            "build",
-            "-p",
-            "edge-auth-wasm",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            "edge",
-        ])
-        .status()
-        .context("running cargo build")?;
+    let mut build = Command::new(&cargo);
+    build.args([
+        "build",
+        "-p",
+        "edge-auth-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "edge",
+    ]);
+    if args.rust_crypto {
+        build.args(["--features", "rust-crypto"]);
+    }
+    let status = build.status().context("running cargo build")?;
     if !status.success() {
         bail!("cargo build of edge-auth-wasm failed");
     }
@@ -165,6 +169,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     )
     .context("copying the shim")?;
     std::fs::write(bundle.join("edge-config.json"), serde_json::to_vec(&baked)?)?;
+    std::fs::write(bundle.join("bot-matcher.bin"), &matcher_bin)?;
 
     // 6. A reproducible zip.
     let zip_path = args.out.join("edge-auth.zip");

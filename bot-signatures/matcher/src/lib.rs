@@ -2,9 +2,13 @@
 //! `bot-signatures` compiles at build time and classifies user-agents with it.
 //!
 //! The artifact ([`CompiledCatalog`]) holds, per signature, its metadata, its
-//! pattern and the literals that any match of the pattern must contain. At load
-//! time only a literal index is built ([`index::LiteralIndex`], a table of
-//! 3-byte grams); no regex is compiled and no automaton is built. A user-agent is scanned
+//! pattern and the literals that any match of the pattern must contain. It has
+//! two encodings: JSON for people and tools, and a compact binary form
+//! ([`CompiledCatalog::to_bytes`], [`Matcher::from_bytes`]) for the edge, which
+//! also carries the literal index's plan so that loading does no planning and
+//! no parsing beyond reading lengths. At load time only the literal index's
+//! tables are laid out ([`index::LiteralIndex`], 3-byte grams); no regex is
+//! compiled and no automaton is built. A user-agent is scanned
 //! once for literals; a signature whose pattern *is* its literal set matches on
 //! that hit alone, the others are confirmed with their regex, compiled lazily
 //! the first time one of its literals is seen and then kept for the instance.
@@ -25,6 +29,9 @@ use index::LiteralIndex;
 
 /// Version of the artifact layout; bumped on any incompatible change.
 pub const ARTIFACT_VERSION: u32 = 1;
+
+/// The first bytes of the binary artifact: magic and layout version 1.
+pub const BINARY_MAGIC: &[u8; 8] = b"BOTSIG\x00\x01";
 
 /// What the edge does with a user-agent that a signature decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -140,6 +147,42 @@ pub enum MatcherError {
     /// A literal or unindexed entry points past the signature list.
     #[error("bot matcher artifact refers to signature #{index} but has only {len}")]
     BadIndex { index: u32, len: usize },
+    /// The binary artifact is cut short or malformed.
+    #[error(
+        "bot matcher artifact is corrupt at byte {offset}: {what}; rebuild it with `bot-signatures compile --binary` or `cargo xtask dist`"
+    )]
+    Binary { offset: usize, what: &'static str },
+}
+
+/// One signature of a loaded matcher, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signature<'m> {
+    /// Stable id from the catalog.
+    pub id: &'m str,
+    /// What to do with a user-agent this signature decides.
+    pub action: Action,
+    /// Free-form category.
+    pub category: &'m str,
+    /// Whether this is a generic rule.
+    pub generic: bool,
+    /// The pattern (a regex, matched case-insensitively anywhere).
+    pub pattern: &'m str,
+    /// True when a literal hit alone is a match.
+    pub exact: bool,
+}
+
+impl Signature<'_> {
+    /// An owned copy, as the artifact stores it.
+    pub fn to_meta(&self) -> SignatureMeta {
+        SignatureMeta {
+            id: self.id.to_owned(),
+            action: self.action,
+            category: self.category.to_owned(),
+            generic: self.generic,
+            pattern: self.pattern.to_owned(),
+            exact: self.exact,
+        }
+    }
 }
 
 /// The signature that decided a user-agent.
@@ -148,13 +191,34 @@ pub struct Verdict<'m> {
     /// Index in precedence order.
     pub index: usize,
     /// The deciding signature.
-    pub signature: &'m SignatureMeta,
+    pub signature: Signature<'m>,
+}
+
+/// A byte range of [`Matcher::text`].
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// One signature: its strings are spans of one shared text, so loading
+/// allocates once for all of them.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    id: Span,
+    category: Span,
+    pattern: Span,
+    action: Action,
+    generic: bool,
+    exact: bool,
 }
 
 /// A loaded matcher; cheap to query, holds lazily compiled confirmation regexes.
 #[derive(Debug)]
 pub struct Matcher {
-    signatures: Vec<SignatureMeta>,
+    /// Every id, category, pattern and literal, back to back.
+    text: String,
+    records: Vec<Record>,
     /// Signature index for each literal.
     literal_owner: Vec<u32>,
     index: LiteralIndex,
@@ -162,10 +226,215 @@ pub struct Matcher {
     regexes: Vec<OnceLock<Option<regex_lite::Regex>>>,
 }
 
+fn action_code(a: Action) -> u8 {
+    match a {
+        Action::Allow => 0,
+        Action::Block => 1,
+        Action::RateLimit => 2,
+        Action::Monitor => 3,
+    }
+}
+
+fn action_from_code(c: u8) -> Option<Action> {
+    Action::ALL.into_iter().find(|&a| action_code(a) == c)
+}
+
+/// Appends `s` to `text`, returning its span.
+fn push_span(text: &mut String, s: &str) -> Span {
+    let span = Span {
+        start: text.len() as u32,
+        len: s.len() as u32,
+    };
+    text.push_str(s);
+    span
+}
+
+impl CompiledCatalog {
+    /// The binary form the edge loads ([`Matcher::from_bytes`]): the same
+    /// content plus the literal index's plan. Layout (integers u32
+    /// little-endian): [`BINARY_MAGIC`]; the signature count, then per
+    /// signature its action, flags (1 generic, 2 exact), two zero bytes and
+    /// the (start, length) spans of its id, category and pattern; the literal
+    /// count, then per literal its owner, its plan (gram offset, or u32::MAX)
+    /// and its span; the unindexed count and indices; the text's length and
+    /// the text (UTF-8) every span points into.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut text = String::new();
+        let mut out = Vec::with_capacity(64 * 1024);
+        let put_span = |out: &mut Vec<u8>, text: &mut String, s: &str| {
+            let span = push_span(text, s);
+            out.extend(span.start.to_le_bytes());
+            out.extend(span.len.to_le_bytes());
+        };
+        out.extend(BINARY_MAGIC);
+        out.extend((self.signatures.len() as u32).to_le_bytes());
+        for s in &self.signatures {
+            out.extend([
+                action_code(s.action),
+                u8::from(s.generic) | (u8::from(s.exact) << 1),
+                0,
+                0,
+            ]);
+            put_span(&mut out, &mut text, &s.id);
+            put_span(&mut out, &mut text, &s.category);
+            put_span(&mut out, &mut text, &s.pattern);
+        }
+        let plans = index::plan(self.literals.iter().map(|(l, _)| l.as_str()));
+        out.extend((self.literals.len() as u32).to_le_bytes());
+        for ((literal, owner), plan) in self.literals.iter().zip(plans) {
+            out.extend(owner.to_le_bytes());
+            out.extend(plan.unwrap_or(u32::MAX).to_le_bytes());
+            put_span(&mut out, &mut text, literal);
+        }
+        out.extend((self.unindexed.len() as u32).to_le_bytes());
+        for u in &self.unindexed {
+            out.extend(u.to_le_bytes());
+        }
+        out.extend((text.len() as u32).to_le_bytes());
+        out.extend(text.as_bytes());
+        out
+    }
+}
+
+/// Reads the binary artifact front to back; every read is bounds-checked.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn fail(&self, what: &'static str) -> MatcherError {
+        MatcherError::Binary {
+            offset: self.at,
+            what,
+        }
+    }
+
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], MatcherError> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let Some(end) = end else {
+            return Err(self.fail(what));
+        };
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, MatcherError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn span(&mut self, what: &'static str) -> Result<(usize, Span), MatcherError> {
+        let at = self.at;
+        Ok((
+            at,
+            Span {
+                start: self.u32(what)?,
+                len: self.u32(what)?,
+            },
+        ))
+    }
+
+    /// A count of items of `size` bytes each: refused when the rest of the
+    /// artifact could not hold them (no huge allocation on a corrupt count).
+    fn count(&mut self, size: usize, what: &'static str) -> Result<usize, MatcherError> {
+        let n = self.u32(what)? as usize;
+        if n.saturating_mul(size) > self.bytes.len() - self.at {
+            return Err(self.fail(what));
+        }
+        Ok(n)
+    }
+}
+
 impl Matcher {
     /// Parses and loads an artifact from its JSON bytes.
     pub fn from_json(bytes: &[u8]) -> Result<Matcher, MatcherError> {
         Matcher::new(serde_json::from_slice(bytes)?)
+    }
+
+    /// Loads the binary artifact ([`CompiledCatalog::to_bytes`]). Corrupt or
+    /// truncated bytes are an error, never a panic or a partial matcher.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Matcher, MatcherError> {
+        const BAD_MAGIC: &str = "not a bot matcher artifact (bad magic)";
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(BINARY_MAGIC.len(), BAD_MAGIC)? != BINARY_MAGIC {
+            return Err(MatcherError::Binary {
+                offset: 0,
+                what: BAD_MAGIC,
+            });
+        }
+        let n = r.count(28, "signature count")?;
+        let mut records = Vec::with_capacity(n);
+        let mut spans = Vec::with_capacity(3 * n);
+        for _ in 0..n {
+            let head = r.take(4, "signature")?;
+            let action = action_from_code(head[0]).ok_or_else(|| r.fail("unknown action"))?;
+            if head[1] > 3 || head[2..] != [0, 0] {
+                return Err(r.fail("unknown signature flags"));
+            }
+            let (id, category, pattern) = (r.span("id")?, r.span("category")?, r.span("pattern")?);
+            spans.extend([id, category, pattern]);
+            records.push(Record {
+                id: id.1,
+                category: category.1,
+                pattern: pattern.1,
+                action,
+                generic: head[1] & 1 != 0,
+                exact: head[1] & 2 != 0,
+            });
+        }
+        let n = r.count(16, "literal count")?;
+        let mut literal_owner = Vec::with_capacity(n);
+        let mut literals = Vec::with_capacity(n);
+        let mut plans = Vec::with_capacity(n);
+        for _ in 0..n {
+            literal_owner.push(r.u32("literal owner")?);
+            let plan = r.u32("literal plan")?;
+            plans.push((plan != u32::MAX).then_some(plan));
+            let span = r.span("literal")?;
+            spans.push(span);
+            literals.push(span.1);
+        }
+        let n = r.count(4, "unindexed count")?;
+        let unindexed = (0..n)
+            .map(|_| r.u32("unindexed signature"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let len = r.count(1, "text length")?;
+        let text_at = r.at;
+        let text = std::str::from_utf8(r.take(len, "text")?)
+            .map_err(|_| MatcherError::Binary {
+                offset: text_at,
+                what: "text is not UTF-8",
+            })?
+            .to_owned();
+        if r.at != bytes.len() {
+            return Err(r.fail("trailing bytes"));
+        }
+        for (at, span) in spans {
+            let (start, len) = (span.start as usize, span.len as usize);
+            if start
+                .checked_add(len)
+                .and_then(|end| text.get(start..end))
+                .is_none()
+            {
+                return Err(MatcherError::Binary {
+                    offset: at,
+                    what: "a string is outside the text",
+                });
+            }
+        }
+        let index = index::LiteralIndex::with_plan(
+            literals
+                .iter()
+                .map(|s| &text[s.start as usize..(s.start + s.len) as usize]),
+            &plans,
+        )
+        .map_err(|e| MatcherError::Binary {
+            offset: e.literal,
+            what: "a literal's index plan does not fit the literal",
+        })?;
+        Matcher::assemble(text, records, literal_owner, index, unindexed)
     }
 
     /// Loads an artifact.
@@ -176,78 +445,136 @@ impl Matcher {
                 expected: ARTIFACT_VERSION,
             });
         }
-        let len = catalog.signatures.len();
-        let check = |index: u32| {
-            if (index as usize) < len {
-                Ok(index)
-            } else {
-                Err(MatcherError::BadIndex { index, len })
-            }
-        };
-        let mut literal_owner = Vec::with_capacity(catalog.literals.len());
-        let mut literals = Vec::with_capacity(catalog.literals.len());
-        for (literal, owner) in &catalog.literals {
-            literal_owner.push(check(*owner)?);
-            literals.push(literal.as_str());
+        let mut text = String::new();
+        let records = catalog
+            .signatures
+            .iter()
+            .map(|s| Record {
+                id: push_span(&mut text, &s.id),
+                category: push_span(&mut text, &s.category),
+                pattern: push_span(&mut text, &s.pattern),
+                action: s.action,
+                generic: s.generic,
+                exact: s.exact,
+            })
+            .collect();
+        let index = LiteralIndex::new(catalog.literals.iter().map(|(l, _)| l.as_str()));
+        let literal_owner = catalog.literals.iter().map(|(_, o)| *o).collect();
+        Matcher::assemble(text, records, literal_owner, index, catalog.unindexed)
+    }
+
+    fn assemble(
+        text: String,
+        records: Vec<Record>,
+        literal_owner: Vec<u32>,
+        index: LiteralIndex,
+        unindexed: Vec<u32>,
+    ) -> Result<Matcher, MatcherError> {
+        let len = records.len();
+        if let Some(&index) = literal_owner
+            .iter()
+            .chain(&unindexed)
+            .find(|&&i| i as usize >= len)
+        {
+            return Err(MatcherError::BadIndex { index, len });
         }
-        for &index in &catalog.unindexed {
-            check(index)?;
-        }
-        let index = LiteralIndex::new(literals);
         let regexes = (0..len).map(|_| OnceLock::new()).collect();
         Ok(Matcher {
-            signatures: catalog.signatures,
+            text,
+            records,
             literal_owner,
             index,
-            unindexed: catalog.unindexed,
+            unindexed,
             regexes,
         })
     }
 
+    fn str(&self, span: Span) -> &str {
+        &self.text[span.start as usize..(span.start + span.len) as usize]
+    }
+
+    /// The signature at `index` in precedence order.
+    ///
+    /// # Panics
+    /// When `index >= self.len()`.
+    pub fn signature(&self, index: usize) -> Signature<'_> {
+        let r = &self.records[index];
+        Signature {
+            id: self.str(r.id),
+            action: r.action,
+            category: self.str(r.category),
+            generic: r.generic,
+            pattern: self.str(r.pattern),
+            exact: r.exact,
+        }
+    }
+
+    /// How many signatures are loaded.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when no signature is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
     /// All signatures, in precedence order.
-    pub fn signatures(&self) -> &[SignatureMeta] {
-        &self.signatures
+    pub fn signatures(&self) -> impl ExactSizeIterator<Item = Signature<'_>> + '_ {
+        (0..self.records.len()).map(|i| self.signature(i))
     }
 
     /// The signature that decides `user_agent`, or `None` when none matches.
     pub fn classify(&self, user_agent: &str) -> Option<Verdict<'_>> {
-        self.verdicts(user_agent).next()
+        let mut candidates = Candidates::default();
+        self.candidates(user_agent, &mut candidates);
+        let found = candidates
+            .sorted()
+            .iter()
+            .copied()
+            .find(|&index| self.confirm(index as usize, user_agent))?;
+        Some(self.verdict(found))
     }
 
     /// Every signature that matches `user_agent`, in precedence order (the
     /// first one decides). Used to explain a decision.
     pub fn matches(&self, user_agent: &str) -> Vec<Verdict<'_>> {
-        self.verdicts(user_agent).collect()
+        let mut candidates = Candidates::default();
+        self.candidates(user_agent, &mut candidates);
+        candidates
+            .sorted()
+            .iter()
+            .copied()
+            .filter(|&index| self.confirm(index as usize, user_agent))
+            .map(|index| self.verdict(index))
+            .collect()
     }
 
-    /// Matching signatures in precedence order, confirmed lazily: `classify`
-    /// stops at the first, so lower-ranked regexes never run.
-    fn verdicts<'s, 'u>(
-        &'s self,
-        user_agent: &'u str,
-    ) -> impl Iterator<Item = Verdict<'s>> + use<'s, 'u> {
-        let mut candidates: Vec<u32> = self.unindexed.clone();
+    fn verdict(&self, index: u32) -> Verdict<'_> {
+        Verdict {
+            index: index as usize,
+            signature: self.signature(index as usize),
+        }
+    }
+
+    /// The signatures that may match: those whose literal occurs, and those
+    /// without literals.
+    fn candidates(&self, user_agent: &str, out: &mut Candidates) {
+        for &index in &self.unindexed {
+            out.push(index);
+        }
         self.index.for_each_hit(user_agent, |literal| {
-            candidates.push(self.literal_owner[literal as usize])
+            out.push(self.literal_owner[literal as usize])
         });
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates
-            .into_iter()
-            .filter(move |&index| self.confirm(index as usize, user_agent))
-            .map(|index| Verdict {
-                index: index as usize,
-                signature: &self.signatures[index as usize],
-            })
     }
 
     fn confirm(&self, index: usize, user_agent: &str) -> bool {
-        let signature = &self.signatures[index];
-        if signature.exact {
+        let record = &self.records[index];
+        if record.exact {
             return true;
         }
         let regex = self.regexes[index].get_or_init(|| {
-            regex_lite::RegexBuilder::new(&signature.pattern)
+            regex_lite::RegexBuilder::new(self.str(record.pattern))
                 .case_insensitive(true)
                 .build()
                 .ok()
@@ -255,6 +582,47 @@ impl Matcher {
         // A pattern that does not compile here never matches; `bot-signatures
         // check` refuses such patterns, so this only guards a hand-edited artifact.
         regex.as_ref().is_some_and(|r| r.is_match(user_agent))
+    }
+}
+
+/// Candidate signature indices: on the stack for the usual handful, on the
+/// heap past that.
+#[derive(Default)]
+struct Candidates {
+    inline: [u32; 16],
+    len: usize,
+    spill: Vec<u32>,
+}
+
+impl Candidates {
+    fn push(&mut self, index: u32) {
+        if self.len < self.inline.len() {
+            self.inline[self.len] = index;
+            self.len += 1;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.inline);
+            }
+            self.spill.push(index);
+        }
+    }
+
+    /// Sorted (precedence order) and deduplicated.
+    fn sorted(&mut self) -> &[u32] {
+        let list: &mut [u32] = if self.spill.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.spill
+        };
+        list.sort_unstable();
+        let mut kept = 0;
+        for i in 0..list.len() {
+            if kept == 0 || list[i] != list[kept - 1] {
+                list[kept] = list[i];
+                kept += 1;
+            }
+        }
+        &list[..kept]
     }
 }
 
@@ -338,5 +706,102 @@ mod tests {
             Matcher::new(c),
             Err(MatcherError::Version { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn binary_artifact_round_trips() {
+        let catalog = CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures: vec![
+                meta("googlebot", Action::Allow, false, "googlebot", true),
+                meta("foo-version", Action::Block, false, r"foo/\d", false),
+                meta("go-client", Action::RateLimit, false, "^go ", false),
+                meta("generic-bot", Action::Monitor, true, "bot", true),
+            ],
+            literals: vec![
+                ("googlebot".into(), 0),
+                ("foo/".into(), 1),
+                ("go".into(), 2),
+                ("bot".into(), 3),
+            ],
+            unindexed: vec![1],
+        };
+        let bytes = catalog.to_bytes();
+        let from_bytes = Matcher::from_bytes(&bytes).unwrap();
+        let from_struct = Matcher::new(catalog.clone()).unwrap();
+        let metas: Vec<SignatureMeta> = from_bytes.signatures().map(|s| s.to_meta()).collect();
+        assert_eq!(metas, catalog.signatures);
+        for ua in [
+            "Googlebot/2.1",
+            "foo/1 bot",
+            "go http",
+            "GO bot",
+            "browser",
+            "",
+        ] {
+            let ids = |m: &Matcher| {
+                m.matches(ua)
+                    .iter()
+                    .map(|v| v.signature.id.to_owned())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(ids(&from_bytes), ids(&from_struct), "{ua}");
+        }
+        // Every truncation is refused, as is a trailing byte or a bad magic.
+        for cut in 0..bytes.len() {
+            assert!(Matcher::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Matcher::from_bytes(&longer).is_err());
+        let mut bad = bytes;
+        bad[0] ^= 1;
+        assert!(matches!(
+            Matcher::from_bytes(&bad),
+            Err(MatcherError::Binary { offset: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn many_candidates_spill_and_stay_ordered() {
+        let n = 40;
+        let signatures = (0..n)
+            .map(|i| {
+                meta(
+                    &format!("s{i}"),
+                    Action::Block,
+                    false,
+                    &format!("tok{i:02}"),
+                    true,
+                )
+            })
+            .collect();
+        let literals = (0..n).map(|i| (format!("tok{i:02}"), i)).collect();
+        let m = Matcher::new(CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures,
+            literals,
+            unindexed: vec![],
+        })
+        .unwrap();
+        let ua: String = (0..n)
+            .rev()
+            .map(|i| format!("tok{i:02} tok{i:02} "))
+            .collect();
+        let found: Vec<usize> = m.matches(&ua).iter().map(|v| v.index).collect();
+        assert_eq!(found, (0..n as usize).collect::<Vec<_>>());
+        assert_eq!(m.classify(&ua).unwrap().index, 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let mut with_magic = BINARY_MAGIC.to_vec();
+            with_magic.extend(&bytes);
+            let _ = Matcher::from_bytes(&bytes);
+            if let Ok(m) = Matcher::from_bytes(&with_magic) {
+                let _ = m.classify("Mozilla/5.0 bot");
+            }
+        }
     }
 }

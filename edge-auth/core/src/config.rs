@@ -390,16 +390,56 @@ pub struct EdgeConfig {
     baked_fingerprint: u64,
 }
 
+#[cfg(feature = "toml")]
+fn contains_datetime(v: &toml::Value) -> bool {
+    match v {
+        toml::Value::Datetime(_) => true,
+        toml::Value::Array(a) => a.iter().any(contains_datetime),
+        toml::Value::Table(t) => t.values().any(contains_datetime),
+        _ => false,
+    }
+}
+
 impl EdgeConfig {
     /// Parses and validates `toml_text`. `read_file` returns the contents of a
     /// file the config names (e.g. `jwks_file`), relative to the config file.
+    #[cfg(feature = "toml")]
     pub fn parse(
         toml_text: &str,
-        mut read_file: impl FnMut(&str) -> Result<String, String>,
+        read_file: impl FnMut(&str) -> Result<String, String>,
     ) -> Result<EdgeConfig, ConfigError> {
         let raw: RawConfig =
             toml::from_str(toml_text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+        EdgeConfig::from_raw(raw, read_file)
+    }
 
+    /// The same config as JSON (the TOML document's data model, as
+    /// [`EdgeConfig::toml_to_json`] writes it): what `cargo xtask dist` bakes,
+    /// so that the bundle needs no TOML parser.
+    pub fn parse_json(
+        json_text: &str,
+        read_file: impl FnMut(&str) -> Result<String, String>,
+    ) -> Result<EdgeConfig, ConfigError> {
+        let raw: RawConfig = serde_json::from_str(json_text).map_err(|e| err(e.to_string()))?;
+        EdgeConfig::from_raw(raw, read_file)
+    }
+
+    /// Converts a TOML config to the JSON that [`EdgeConfig::parse_json`]
+    /// reads. Refuses what [`EdgeConfig::parse`] refuses.
+    #[cfg(feature = "toml")]
+    pub fn toml_to_json(toml_text: &str) -> Result<String, ConfigError> {
+        let value: toml::Value =
+            toml::from_str(toml_text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+        if contains_datetime(&value) {
+            return Err(err("a date or time is not a config value".to_owned()));
+        }
+        serde_json::to_string(&value).map_err(|e| err(e.to_string()))
+    }
+
+    fn from_raw(
+        raw: RawConfig,
+        mut read_file: impl FnMut(&str) -> Result<String, String>,
+    ) -> Result<EdgeConfig, ConfigError> {
         let pipeline = match raw.pipeline {
             None => vec![Step::Bots, Step::RateLimit, Step::Auth],
             Some(names) => {

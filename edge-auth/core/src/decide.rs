@@ -116,8 +116,8 @@ pub fn decide(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Outcome 
                 };
                 if let Some(v) = matcher.classify(ua) {
                     let m = BotMatch {
-                        id: v.signature.id.clone(),
-                        category: v.signature.category.clone(),
+                        id: v.signature.id.to_owned(),
+                        category: v.signature.category.to_owned(),
                         action: v.signature.action,
                     };
                     match m.action {

@@ -1,11 +1,12 @@
-// Signature math on Node's native crypto for edge-auth-wasm: KeyObjects are
-// imported once per key (keyed by a digest of the key material) and reused.
-// Every JWT rule stays in Rust; this only answers "does this signature verify".
+// Signature math on Node's native crypto for edge-auth-wasm: each key (a JWK,
+// also its cache key) is imported into a KeyObject once and reused. Every JWT
+// rule stays in Rust; this only answers "does this signature verify".
 const crypto = require('node:crypto');
 
 const keys = new Map();
 
 const ALGS = {
+  HS256: ['sha256', null], HS384: ['sha384', null], HS512: ['sha512', null],
   RS256: ['sha256', {}], RS384: ['sha384', {}], RS512: ['sha512', {}],
   PS256: ['sha256', { padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }],
   PS384: ['sha384', { padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }],
@@ -14,16 +15,26 @@ const ALGS = {
   EdDSA: [null, {}],
 };
 
-function node_verify(keyId, jwkJson, alg, message, signature) {
+function importKey(jwkJson) {
+  const jwk = JSON.parse(jwkJson);
+  return jwk.kty === 'oct'
+    ? crypto.createSecretKey(Buffer.from(jwk.k, 'base64url'))
+    : crypto.createPublicKey({ key: jwk, format: 'jwk' });
+}
+
+function node_verify(jwkJson, alg, message, signature) {
   try {
-    let key = keys.get(keyId);
-    if (key === undefined) {
-      if (!jwkJson) return false;
-      key = crypto.createPublicKey({ key: JSON.parse(jwkJson), format: 'jwk' });
-      keys.set(keyId, key);
-    }
     const spec = ALGS[alg];
     if (spec === undefined) return false;
+    let key = keys.get(jwkJson);
+    if (key === undefined) {
+      key = importKey(jwkJson);
+      keys.set(jwkJson, key);
+    }
+    if (spec[1] === null) {
+      const mac = crypto.createHmac(spec[0], key).update(message).digest();
+      return mac.length === signature.length && crypto.timingSafeEqual(mac, signature);
+    }
     return crypto.verify(spec[0], message, { key, ...spec[1] }, signature);
   } catch {
     return false;

@@ -1,14 +1,15 @@
 //! edge-auth-wasm: the adapter that runs the edge decision inside the
 //! Lambda@Edge Node.js handler. The only crate that knows wasm-bindgen.
 //!
-//! [`Edge::new`] takes the baked bundle configuration (the edge TOML, the files
-//! it names, the compiled bot matcher) and [`Edge::handle`] takes a CloudFront
+//! [`Edge::new`] takes the baked bundle configuration (the edge config as JSON,
+//! the files it names) and the compiled bot matcher (the binary artifact), and [`Edge::handle`] takes a CloudFront
 //! event as JSON plus `Date.now()`, returning what to do (forward, with the
 //! query string to set, or the response) and the log record, as JSON. Per-instance state (token cache, rate table) lives in the `Edge`
 //! object across invocations of a warm instance.
 //!
-//! Signature math for RSA, ECDSA and EdDSA goes to Node's native crypto
-//! ([`node_crypto`]) behind jsonwebtoken's `CryptoProvider`; HMAC stays in Rust.
+//! Signature math (HMAC, RSA, ECDSA, EdDSA) goes to Node's native crypto
+//! ([`node_crypto`]) behind jsonwebtoken's `CryptoProvider`; RustCrypto is
+//! compiled in only with the `rust-crypto` feature (`cargo xtask dist --rust-crypto`).
 //! Errors cross the boundary in one place ([`into_js_error`]); a panic traps
 //! and the shim answers 503.
 
@@ -16,7 +17,7 @@ pub mod node_crypto;
 
 use std::collections::BTreeMap;
 
-use bot_signatures_matcher::{CompiledCatalog, Matcher};
+use bot_signatures_matcher::Matcher;
 use edge_auth_core::{Ctx, EdgeConfig, EdgeState, decide};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -25,12 +26,10 @@ use wasm_bindgen::prelude::*;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Baked {
-    /// The edge config (TOML text).
-    config_toml: String,
+    /// The edge config, as the JSON `EdgeConfig::toml_to_json` writes.
+    config_json: String,
     /// Files the config names, by the name used in the config.
     files: BTreeMap<String, String>,
-    /// The compiled bot catalog.
-    matcher: CompiledCatalog,
     /// `"node"` (default) or `"rust"`: who does RSA/ECDSA/EdDSA math.
     #[serde(default)]
     crypto: Option<String>,
@@ -55,15 +54,27 @@ pub struct Edge {
 
 #[wasm_bindgen]
 impl Edge {
-    /// Loads the baked configuration; a config the core refuses is an error
+    /// Loads the baked configuration (`edge-config.json`) and bot matcher
+    /// (`bot-matcher.bin`); a config or matcher the core refuses is an error
     /// (the shim then answers 503 to every request: fail closed).
     #[wasm_bindgen(constructor)]
-    pub fn new(baked_json: &str) -> Result<Edge, JsError> {
+    pub fn new(baked_json: &str, matcher: &[u8]) -> Result<Edge, JsError> {
         let baked: Baked = serde_json::from_str(baked_json).map_err(into_js_error)?;
-        if baked.crypto.as_deref() != Some("rust") {
-            node_crypto::install();
+        match baked.crypto.as_deref() {
+            None | Some("node") => node_crypto::install(),
+            Some("rust") if cfg!(feature = "rust-crypto") => {}
+            Some("rust") => {
+                return Err(JsError::new(
+                    "this bundle asks for RustCrypto but was built without it: rebuild with `cargo xtask dist --rust-crypto`",
+                ));
+            }
+            Some(other) => {
+                return Err(JsError::new(&format!(
+                    "unknown crypto backend {other:?} in the bundle (expected \"node\" or \"rust\")"
+                )));
+            }
         }
-        let config = EdgeConfig::parse(&baked.config_toml, |name| {
+        let config = EdgeConfig::parse_json(&baked.config_json, |name| {
             baked
                 .files
                 .get(name)
@@ -71,7 +82,7 @@ impl Edge {
                 .ok_or_else(|| format!("{name} is not in the bundle"))
         })
         .map_err(into_js_error)?;
-        let matcher = Matcher::new(baked.matcher).map_err(into_js_error)?;
+        let matcher = Matcher::from_bytes(matcher).map_err(into_js_error)?;
         let state = EdgeState::new(&config);
         Ok(Edge {
             config,
@@ -150,11 +161,12 @@ pub struct BotMatcher {
 
 #[wasm_bindgen]
 impl BotMatcher {
-    /// Loads a compiled catalog (the artifact `bot-signatures compile` writes).
+    /// Loads a binary artifact (`bot-matcher.bin`, as `cargo xtask dist` or
+    /// `bot-signatures compile --binary` writes it).
     #[wasm_bindgen(constructor)]
-    pub fn new(artifact_json: &str) -> Result<BotMatcher, JsError> {
+    pub fn new(artifact: &[u8]) -> Result<BotMatcher, JsError> {
         Ok(BotMatcher {
-            matcher: Matcher::from_json(artifact_json.as_bytes()).map_err(into_js_error)?,
+            matcher: Matcher::from_bytes(artifact).map_err(into_js_error)?,
         })
     }
 
@@ -162,7 +174,7 @@ impl BotMatcher {
     pub fn classify(&self, user_agent: &str) -> Option<String> {
         self.matcher
             .classify(user_agent)
-            .map(|v| v.signature.id.clone())
+            .map(|v| v.signature.id.to_owned())
     }
 
     /// Whether any signature matches (no string crosses back).

@@ -1,44 +1,31 @@
-//! A jsonwebtoken `CryptoProvider` whose RSA, ECDSA and EdDSA verifiers call
-//! Node's native crypto (`js/node_crypto.js`) with pre-imported KeyObjects;
-//! HMAC, and everything else, is RustCrypto's. JWT semantics stay in Rust: this
-//! only answers whether a signature verifies.
-
-use std::collections::HashSet;
-use std::sync::Mutex;
+//! A jsonwebtoken `CryptoProvider` whose verifiers (HMAC, RSA, ECDSA, EdDSA)
+//! call Node's native crypto (`js/node_crypto.js`), which imports each key
+//! into a KeyObject once and reuses it. JWT semantics stay in Rust: this only
+//! answers whether a signature verifies. The edge never signs.
 
 use jsonwebtoken::crypto::{CryptoProvider, JwtVerifier};
 use jsonwebtoken::errors::{Error, ErrorKind};
 use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
-use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/node_crypto.js")]
 extern "C" {
-    fn node_verify(
-        key_id: &str,
-        jwk_json: &str,
-        alg: &str,
-        message: &[u8],
-        signature: &[u8],
-    ) -> bool;
+    fn node_verify(jwk_json: &str, alg: &str, message: &[u8], signature: &[u8]) -> bool;
 }
 
-/// Key ids whose KeyObject the JS side already holds.
-static REGISTERED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-
 static PROVIDER: CryptoProvider = CryptoProvider {
-    signer_factory: rust_signer,
+    signer_factory: no_signer,
     verifier_factory: node_verifier,
     // JWKs are parsed by edge-auth-core, never through jsonwebtoken's key utils.
     key_utils: jsonwebtoken::crypto::KeyUtils::new_unimplemented(),
 };
 
-/// The edge never signs; kept as RustCrypto's for completeness.
-fn rust_signer(
-    alg: &Algorithm,
-    key: &jsonwebtoken::EncodingKey,
+/// The edge verifies only.
+fn no_signer(
+    _alg: &Algorithm,
+    _key: &jsonwebtoken::EncodingKey,
 ) -> jsonwebtoken::errors::Result<Box<dyn jsonwebtoken::crypto::JwtSigner>> {
-    (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.signer_factory)(alg, key)
+    Err(Error::from(ErrorKind::InvalidAlgorithm))
 }
 
 /// Makes Node's crypto the default for this process (once; later calls are no-ops).
@@ -48,7 +35,7 @@ pub fn install() {
 
 struct NodeVerifier {
     alg: Algorithm,
-    key_id: String,
+    /// The key as a JWK: also the JS side's KeyObject cache key.
     jwk: String,
 }
 
@@ -62,10 +49,11 @@ fn node_verifier(
     key: &DecodingKey,
 ) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
     let jwk = match (alg, key.kind()) {
-        (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512, _) => {
-            return (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.verifier_factory)(
-                alg, key,
-            );
+        (
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512,
+            DecodingKeyKind::SecretOrDer(k),
+        ) => {
+            format!(r#"{{"kty":"oct","k":"{}"}}"#, b64(k))
         }
         (_, DecodingKeyKind::RsaModulusExponent { n, e }) => {
             format!(r#"{{"kty":"RSA","n":"{}","e":"{}"}}"#, b64(n), b64(e))
@@ -90,27 +78,15 @@ fn node_verifier(
         }
         _ => return Err(Error::from(ErrorKind::InvalidKeyFormat)),
     };
-    let key_id = Sha256::digest(jwk.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok(Box::new(NodeVerifier {
-        alg: *alg,
-        key_id,
-        jwk,
-    }))
+    Ok(Box::new(NodeVerifier { alg: *alg, jwk }))
 }
 
 impl signature::Verifier<Vec<u8>> for NodeVerifier {
     fn verify(&self, msg: &[u8], signature: &Vec<u8>) -> Result<(), signature::Error> {
-        let first_use = {
-            let mut registered = REGISTERED.lock().map_err(|_| signature::Error::new())?;
-            registered
-                .get_or_insert_with(HashSet::new)
-                .insert(self.key_id.clone())
-        };
-        let jwk = if first_use { self.jwk.as_str() } else { "" };
         let name = match self.alg {
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
             Algorithm::RS256 => "RS256",
             Algorithm::RS384 => "RS384",
             Algorithm::RS512 => "RS512",
@@ -122,7 +98,7 @@ impl signature::Verifier<Vec<u8>> for NodeVerifier {
             Algorithm::EdDSA => "EdDSA",
             _ => return Err(signature::Error::new()),
         };
-        if node_verify(&self.key_id, jwk, name, msg, signature) {
+        if node_verify(&self.jwk, name, msg, signature) {
             Ok(())
         } else {
             Err(signature::Error::new())
