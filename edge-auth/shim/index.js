@@ -50,20 +50,27 @@ async function refreshKeys(unknownKid) {
   }));
 }
 
+function decide(text) {
+  const both = edge.handle(text, Date.now());
+  const nl = both.indexOf('\n');
+  return [both.slice(0, nl), JSON.parse(both.slice(nl + 1))];
+}
+
 exports.handler = async (event) => {
   if (edge === null) load();
   if (edge === null) return FAIL_CLOSED;
   try {
     if (remotes.length) await refreshKeys(false);
     const text = JSON.stringify(event);
-    let out = JSON.parse(edge.handle(text, Date.now()));
-    if (remotes.length && out.log.reason === 'unknown_kid') {
+    // Two lines back: the log record (printed as it is) and the decision.
+    let [log, out] = decide(text);
+    if (remotes.length && out.reason === 'unknown_kid') {
       // A key rotated in since the last fetch? Fetch (penalty box permitting) and decide again.
       const before = remotes.map((r) => r.fetchedAt).join();
       await refreshKeys(true);
-      if (remotes.map((r) => r.fetchedAt).join() !== before) out = JSON.parse(edge.handle(text, Date.now()));
+      if (remotes.map((r) => r.fetchedAt).join() !== before) [log, out] = decide(text);
     }
-    console.log(JSON.stringify(out.log));
+    console.log(log);
     if (!out.forward) return out.response;
     const request = event.Records[0].cf.request;
     if (out.querystring !== null) request.querystring = out.querystring;

@@ -440,10 +440,14 @@ fn decision_logs_are_embedded_metric_format() {
         if o.bot.is_some() {
             assert_eq!(rec["bot_category"], "seo");
         }
-        let compact: serde_json::Value =
-            serde_json::from_str(&edge_auth_event::compact_result(&o, &r, None, NOW * 1000))
-                .unwrap();
-        assert_emf(&compact["log"], "EdgeAuth");
+        let compact = edge_auth_event::compact_result(&o, &r, None, NOW * 1000);
+        let (log, decision) = compact.split_once('\n').unwrap();
+        let log: serde_json::Value = serde_json::from_str(log).unwrap();
+        let decision: serde_json::Value = serde_json::from_str(decision).unwrap();
+        assert_emf(&log, "EdgeAuth");
+        assert_eq!(log["reason"], decision["reason"]);
+        let forwarded = matches!(o.decision, edge_auth_core::Decision::Forward { .. });
+        assert_eq!(decision["forward"] == true, forwarded, "{decision}");
     }
     assert_eq!(
         hits, 1,

@@ -280,8 +280,13 @@ impl CompiledCatalog {
             put_span(&mut out, &mut text, &s.pattern);
         }
         let plans = index::plan(self.literals.iter().map(|(l, _)| l.as_str()));
+        // In the order of the gram each literal is filed under, so that the
+        // edge lays the index out without sorting.
+        let mut literals: Vec<(&(String, u32), index::Plan)> =
+            self.literals.iter().zip(plans).collect();
+        literals.sort_by_key(|((literal, _), plan)| index::filed_gram(literal, *plan));
         out.extend((self.literals.len() as u32).to_le_bytes());
-        for ((literal, owner), plan) in self.literals.iter().zip(plans) {
+        for ((literal, owner), plan) in literals {
             out.extend(owner.to_le_bytes());
             out.extend(plan.unwrap_or(u32::MAX).to_le_bytes());
             put_span(&mut out, &mut text, literal);
@@ -356,8 +361,17 @@ impl Matcher {
     /// Loads the binary artifact ([`CompiledCatalog::to_bytes`]). Corrupt or
     /// truncated bytes are an error, never a panic or a partial matcher.
     pub fn from_bytes(bytes: &[u8]) -> Result<Matcher, MatcherError> {
+        Matcher::from_vec(bytes.to_vec())
+    }
+
+    /// [`Matcher::from_bytes`] taking the buffer, whose text part becomes the
+    /// matcher's text in place (no copy: what the edge does on a cold start).
+    pub fn from_vec(mut bytes: Vec<u8>) -> Result<Matcher, MatcherError> {
         const BAD_MAGIC: &str = "not a bot matcher artifact (bad magic)";
-        let mut r = Reader { bytes, at: 0 };
+        let mut r = Reader {
+            bytes: &bytes,
+            at: 0,
+        };
         if r.take(BINARY_MAGIC.len(), BAD_MAGIC)? != BINARY_MAGIC {
             return Err(MatcherError::Binary {
                 offset: 0,
@@ -402,15 +416,15 @@ impl Matcher {
             .collect::<Result<Vec<_>, _>>()?;
         let len = r.count(1, "text length")?;
         let text_at = r.at;
-        let text = std::str::from_utf8(r.take(len, "text")?)
-            .map_err(|_| MatcherError::Binary {
-                offset: text_at,
-                what: "text is not UTF-8",
-            })?
-            .to_owned();
+        r.take(len, "text")?;
         if r.at != bytes.len() {
             return Err(r.fail("trailing bytes"));
         }
+        bytes.drain(..text_at);
+        let text = String::from_utf8(bytes).map_err(|e| MatcherError::Binary {
+            offset: text_at + e.utf8_error().valid_up_to(),
+            what: "text is not UTF-8",
+        })?;
         for (at, span) in spans {
             let (start, len) = (span.start as usize, span.len as usize);
             if start

@@ -130,10 +130,12 @@ pub fn parse_request(text: &str) -> Result<(CfRequest, Option<String>), EventErr
     parse_event(text).map(|e| (e.request, e.request_id))
 }
 
-/// What the wasm adapter hands back to the Node shim, as compact JSON:
-/// `{"forward": true, "querystring": null | "...", "log": {...}}` (the shim
-/// returns the event's own request object, with the query string replaced
-/// when one is given), or `{"response": {...}, "log": {...}}`.
+/// What the wasm adapter hands back to the Node shim: two lines. The first
+/// is the log record, ready to print as it is (the shim neither parses nor
+/// re-serializes it; JSON never holds a raw newline). The second is the
+/// decision as compact JSON: `{"reason": "...", "forward": true, "querystring":
+/// null | "..."}` (the shim returns the event's own request object, with the
+/// query string replaced when one is given) or `{"reason": "...", "response": {...}}`.
 pub fn compact_result(
     outcome: &Outcome,
     request: &CfRequest,
@@ -142,30 +144,34 @@ pub fn compact_result(
 ) -> String {
     #[derive(serde::Serialize)]
     struct Compact<'a> {
+        reason: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         forward: Option<bool>,
         #[serde(skip_serializing_if = "Option::is_none")]
         querystring: Option<Option<&'a str>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         response: Option<Value>,
-        log: LogRecord<'a>,
     }
-    let log = log_struct(outcome, request, request_id, now_ms);
-    let out = match &outcome.decision {
+    let reason = outcome.reason.as_str();
+    let decision = match &outcome.decision {
         Decision::Forward { querystring } => Compact {
+            reason,
             forward: Some(true),
             querystring: Some(querystring.as_deref()),
             response: None,
-            log,
         },
         Decision::Respond(response) => Compact {
+            reason,
             forward: None,
             querystring: None,
             response: Some(render_response(response)),
-            log,
         },
     };
-    serde_json::to_string(&out).unwrap_or_default()
+    let mut out = serde_json::to_string(&log_struct(outcome, request, request_id, now_ms))
+        .unwrap_or_default();
+    out.push('\n');
+    out.push_str(&serde_json::to_string(&decision).unwrap_or_default());
+    out
 }
 
 /// Parses one event from JSON text.

@@ -58,7 +58,7 @@ impl Edge {
     /// (`bot-matcher.bin`); a config or matcher the core refuses is an error
     /// (the shim then answers 503 to every request: fail closed).
     #[wasm_bindgen(constructor)]
-    pub fn new(baked_json: &str, matcher: &[u8]) -> Result<Edge, JsError> {
+    pub fn new(baked_json: &str, matcher: Vec<u8>) -> Result<Edge, JsError> {
         let baked: Baked = serde_json::from_str(baked_json).map_err(into_js_error)?;
         match baked.crypto.as_deref() {
             None | Some("node") => node_crypto::install(),
@@ -82,7 +82,7 @@ impl Edge {
                 .ok_or_else(|| format!("{name} is not in the bundle"))
         })
         .map_err(into_js_error)?;
-        let matcher = Matcher::from_bytes(matcher).map_err(into_js_error)?;
+        let matcher = Matcher::from_vec(matcher).map_err(into_js_error)?;
         let state = EdgeState::new(&config);
         Ok(Edge {
             config,
@@ -96,8 +96,9 @@ impl Edge {
         self.config.warnings.clone()
     }
 
-    /// Decides one event. Returns `edge_auth_event::compact_result`'s JSON:
-    /// `{"forward": true, "querystring": ..., "log": ...}` or `{"response": ..., "log": ...}`.
+    /// Decides one event. Returns `edge_auth_event::compact_result`'s two
+    /// lines: the log record, then the decision (`{"reason": ..., "forward":
+    /// true, "querystring": ...}` or `{"reason": ..., "response": ...}`).
     pub fn handle(&mut self, event_json: &str, now_ms: f64) -> String {
         let now_ms = if now_ms.is_finite() && now_ms > 0.0 {
             now_ms as u64
@@ -114,11 +115,11 @@ impl Edge {
                 let outcome = decide(&request, &ctx, &mut self.state);
                 edge_auth_event::compact_result(&outcome, &request, request_id.as_deref(), now_ms)
             }
-            Err(e) => serde_json::json!({
-                "response": edge_auth_event::internal_error(),
-                "log": { "reason": "malformed_event", "status": 503, "error": e.to_string() },
-            })
-            .to_string(),
+            Err(e) => format!(
+                "{}\n{}",
+                serde_json::json!({ "reason": "malformed_event", "status": 503, "error": e.to_string() }),
+                serde_json::json!({ "reason": "malformed_event", "response": edge_auth_event::internal_error() }),
+            ),
         }
     }
 
@@ -164,9 +165,9 @@ impl BotMatcher {
     /// Loads a binary artifact (`bot-matcher.bin`, as `cargo xtask dist` or
     /// `bot-signatures compile --binary` writes it).
     #[wasm_bindgen(constructor)]
-    pub fn new(artifact: &[u8]) -> Result<BotMatcher, JsError> {
+    pub fn new(artifact: Vec<u8>) -> Result<BotMatcher, JsError> {
         Ok(BotMatcher {
-            matcher: Matcher::from_bytes(artifact).map_err(into_js_error)?,
+            matcher: Matcher::from_vec(artifact).map_err(into_js_error)?,
         })
     }
 
