@@ -33,6 +33,31 @@ check preview fetch fetcher feed reader proxy scanner security research analytic
 google bing yandex baidu apple facebook amazon microsoft cloudflare openai page site web service \
 crawling robot robots spider spiders scraper api client library python java node version info about";
 
+/// How most browsers' user-agents open (generic templates, not anyone's
+/// user-agent). At load, each that holds no gram a literal is filed under is
+/// kept as a *clean prefix*: a scan starts after the longest one the text
+/// opens with, which for a browser skips most of its user-agent. Sound: a
+/// literal occurrence that starts inside a clean prefix has its filed gram
+/// past the prefix (a gram inside would make the prefix unclean), where the
+/// scan still looks, and verification reads the whole text.
+const BROWSER_OPENINGS: &[&str] = &[
+    "Mozilla/5.0 (",
+    "Mozilla/5.0 (Windows NT ",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X ",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/",
+    "Mozilla/5.0 (Linux; Android ",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS ",
+    "Mozilla/5.0 (iPad; CPU OS ",
+];
+
 /// Where a literal is filed: `Some(offset)` of its gram, `None` for a
 /// two-byte literal (or a shorter one, which is never found).
 pub type Plan = Option<u32>;
@@ -109,15 +134,20 @@ fn lower8(x: u64) -> u64 {
 
 /// Up to eight bytes of `text` from `at`, little-endian, zero-padded.
 fn load8(text: &[u8], at: usize) -> u64 {
-    match text.get(at..at + 8) {
-        Some(b) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-        None => {
-            let mut b = [0u8; 8];
-            let rest = &text[at.min(text.len())..];
-            b[..rest.len()].copy_from_slice(rest);
-            u64::from_le_bytes(b)
-        }
+    let word = |b: &[u8]| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    if let Some(b) = text.get(at..at + 8) {
+        return word(b);
     }
+    let n = text.len();
+    if n >= 8 && at < n {
+        // The last eight bytes, shifted so that `text[at]` comes first.
+        return word(&text[n - 8..]) >> (8 * (at + 8 - n));
+    }
+    text.get(at..)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .fold(0, |w, &b| (w << 8) | u64::from(b))
 }
 
 /// Why a plan cannot be laid out (a corrupt artifact).
@@ -156,6 +186,10 @@ pub struct LiteralIndex {
     /// `(EMPTY, _)`; the gram's entries run on while their gram is the same.
     slots: Vec<(u32, u32)>,
     slot_bits: u32,
+    /// The clean [`BROWSER_OPENINGS`] past the generic "Mozilla/5.0 (", longest
+    /// first, and whether that generic opening is clean itself.
+    openings: Vec<&'static [u8]>,
+    generic_opening_clean: bool,
     /// Two-byte literals: `(first << 8 | second, literal)`. (Not `([u8; 2], u32)`:
     /// rustc 1.95 at opt-level 3 miscompiled pushing that tuple; see the
     /// regression test `pair_literals_keep_their_index`.)
@@ -294,7 +328,24 @@ impl LiteralIndex {
             }
             slots[slot] = (e.gram, k as u32);
         }
+        let clean = |p: &[u8]| {
+            let mut k = 0;
+            p.iter().enumerate().all(|(i, &b)| {
+                k = roll(k, b);
+                i < 2 || (grams[(k >> 6) as usize] >> (k & 63)) & 1 == 0
+            })
+        };
+        let generic = BROWSER_OPENINGS[0].as_bytes();
+        let mut openings: Vec<&'static [u8]> = BROWSER_OPENINGS[1..]
+            .iter()
+            .map(|p| p.as_bytes())
+            .filter(|p| clean(p))
+            .collect();
+        openings.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        let generic_opening_clean = clean(generic);
         Ok(LiteralIndex {
+            openings,
+            generic_opening_clean,
             grams,
             blob,
             entries,
@@ -324,9 +375,10 @@ impl LiteralIndex {
         }
         // The hot loop: one bit test per byte, on the key of the last three
         // bytes; everything else is out of line so that this stays in
-        // registers.
+        // registers. It starts after a clean browser opening, if any.
+        let from = self.clean_opening(text).max(2);
         let grams: &[u64; KEYS / 64] = &self.grams;
-        let mut k = roll(roll(0, text[0]), text[1]);
+        let mut k = roll(roll(0, text[from - 2]), text[from - 1]);
         let mut step = |at: usize, byte: u8, k: &mut u32| {
             *k = roll(*k, byte);
             if (grams[(*k >> 6) as usize] >> (*k & 63)) & 1 != 0 {
@@ -334,8 +386,8 @@ impl LiteralIndex {
             }
         };
         // Four bytes per turn: a quarter of the loop overhead.
-        let mut quads = text[2..].chunks_exact(4);
-        let mut at = 0;
+        let mut quads = text[from..].chunks_exact(4);
+        let mut at = from - 2;
         for quad in &mut quads {
             step(at, quad[0], &mut k);
             step(at + 1, quad[1], &mut k);
@@ -347,6 +399,27 @@ impl LiteralIndex {
             step(at, byte, &mut k);
             at += 1;
         }
+    }
+
+    /// The length of the longest clean browser opening `text` starts with
+    /// (exactly, case included), or 0.
+    fn clean_opening(&self, text: &[u8]) -> usize {
+        let generic = BROWSER_OPENINGS[0].as_bytes();
+        if !text.starts_with(generic) {
+            return 0;
+        }
+        let next = text.get(generic.len());
+        self.openings
+            .iter()
+            .find(|p| p.get(generic.len()) == next && text.starts_with(p))
+            .map_or(
+                if self.generic_opening_clean {
+                    generic.len()
+                } else {
+                    0
+                },
+                |p| p.len(),
+            )
     }
 
     #[inline(never)]
@@ -453,10 +526,79 @@ mod tests {
         assert_eq!(found(&idx, "GO ab"), vec![0, 2]);
     }
 
+    #[test]
+    fn load8_pads_with_zeros_at_every_offset() {
+        for n in 0..20 {
+            let text: Vec<u8> = (1..=n as u8).collect();
+            for at in 0..=n + 1 {
+                let mut want = [0u8; 8];
+                for (i, w) in want.iter_mut().enumerate() {
+                    *w = text.get(at + i).copied().unwrap_or(0);
+                }
+                assert_eq!(load8(&text, at), u64::from_le_bytes(want), "n {n} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn clean_openings_skip_only_what_cannot_hold_a_gram() {
+        let chrome = BROWSER_OPENINGS[4];
+        // "windows" makes every Windows opening unclean; ") chr" and "like
+        // gecko) chrome/12" start inside the Chrome opening and end after it.
+        let lits: Vec<String> = [
+            "windows",
+            ") chrome/12",
+            "like gecko) chrome/12",
+            "zzbot",
+            "safari",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let idx = LiteralIndex::new(lits.iter().map(String::as_str));
+        assert!(
+            idx.openings
+                .iter()
+                .all(|p| !p.starts_with(b"Mozilla/5.0 (Windows"))
+        );
+        for tail in ["120.0.0.0 Safari/537.36", "125.0 zzBot", "", "1"] {
+            let text = format!("{chrome}{tail}");
+            assert_eq!(found(&idx, &text), naive(&lits, &text), "{text}");
+        }
+        let mac = format!("{}120.0.0.0 Safari/537.36", BROWSER_OPENINGS[7]);
+        assert_eq!(idx.clean_opening(mac.as_bytes()), BROWSER_OPENINGS[7].len());
+        assert_eq!(found(&idx, &mac), naive(&lits, &mac));
+        assert_eq!(
+            idx.clean_opening(b"mozilla/5.0 (Macintosh"),
+            0,
+            "case matters"
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
         #[test]
         fn same_as_naive(lits in proptest::collection::vec("[a-d/ ]{2,6}", 1..40), text in "[a-dA-D/ ]{0,80}") {
+            let idx = LiteralIndex::new(lits.iter().map(String::as_str));
+            prop_assert_eq!(found(&idx, &text), naive(&lits, &text));
+        }
+
+        /// Texts that open like browsers, literals that overlap the openings.
+        #[test]
+        fn same_as_naive_after_browser_openings(
+            opening in proptest::sample::select(BROWSER_OPENINGS),
+            tail in "[a-zA-Z0-9/ ;().]{0,40}",
+            cut in 0usize..100,
+            lits in proptest::collection::vec("[a-z0-9/ ;().]{3,8}", 0..20),
+        ) {
+            let text = format!("{opening}{tail}");
+            let mut lits = lits;
+            // A literal taken from the text itself, straddling the opening's end.
+            let start = cut.min(text.len().saturating_sub(4));
+            let end = (start + 6).min(text.len());
+            if end - start >= 3 && text.is_char_boundary(start) && text.is_char_boundary(end) {
+                lits.push(text[start..end].to_ascii_lowercase());
+            }
             let idx = LiteralIndex::new(lits.iter().map(String::as_str));
             prop_assert_eq!(found(&idx, &text), naive(&lits, &text));
         }
