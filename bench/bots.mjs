@@ -3,6 +3,8 @@
 // RegExp, the way projects use that list) on the same workload, and measures
 // their quality on the same labeled data. Input: a JSON file (argv[2]) with
 // {workload, bots, humans: {name: [ua]}, rounds}. Output: JSON on stdout.
+// With `--paired` (argv[3]) it times one pass per matcher for each "time"
+// line on stdin instead, printing one JSON line per round.
 import { readFileSync } from 'node:fs';
 import { isbot } from 'isbot';
 
@@ -78,6 +80,28 @@ if (input.bundle) {
     memory_added_mb: (after.rss - before.rss) / 1048576,
   };
   fns.push(['wasm', (ua) => m.is_bot(ua)]);
+}
+if (process.argv[3] === '--paired') {
+  // Paired rounds for `versus.rs`: on each "time" line, one untimed and one
+  // timed pass of each matcher; the Rust side times its own pass between two of these, so the
+  // machine's drift hits both sides of a ratio alike.
+  const { createInterface } = await import('node:readline');
+  for (const fn of fns.map(([, f]) => f)) for (const ua of input.workload) fn(ua); // warm-up
+  process.stdout.write('ready\n');
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line !== 'time') break;
+    const round = {};
+    for (const [name, fn] of fns) {
+      let sink = 0;
+      for (const ua of input.workload) sink += fn(ua) ? 1 : 0; // caches warm again
+      const t0 = process.hrtime.bigint();
+      for (const ua of input.workload) sink += fn(ua) ? 1 : 0;
+      round[name] = Number(process.hrtime.bigint() - t0) / input.workload.length;
+      round.sink = (round.sink ?? 0) + sink;
+    }
+    process.stdout.write(JSON.stringify(round) + '\n');
+  }
+  process.exit(0);
 }
 const times = timeNsPerUa(fns.map(([, fn]) => fn), input.workload, input.rounds);
 fns.forEach(([name, fn], k) => {

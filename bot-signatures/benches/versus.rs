@@ -240,6 +240,20 @@ fn main() {
     );
     let anchors: Value = serde_json::from_slice(&node.stdout).unwrap_or_default();
 
+    // Paired rounds: one native pass, then one pass of each Node matcher (each
+    // after an untimed pass that warms the caches again), 30 times; the ratio is the median of the per-round ratios, so a slow minute
+    // on this machine slows both sides of it.
+    let paired = paired_rounds(&root, &input_path, 30, || {
+        for ua in &workload {
+            black_box(matcher.classify(black_box(ua))); // caches warm again
+        }
+        let t = Instant::now();
+        for ua in &workload {
+            black_box(matcher.classify(black_box(ua)));
+        }
+        t.elapsed().as_nanos() as f64 / workload.len() as f64
+    });
+
     let report = json!({
         "workload_user_agents": workload.len(),
         "bots": bots.len(),
@@ -254,6 +268,13 @@ fn main() {
             "signatures": compiled.artifact.signatures.len(),
         },
         "anchors": anchors,
+        "paired_rounds": {
+            "ours_native_ns": paired.native,
+            "isbot_ns": paired.isbot,
+            "ours_wasm_ns": paired.wasm,
+            "isbot_over_native": paired.isbot_over_native,
+            "isbot_over_wasm": paired.isbot_over_wasm,
+        },
     });
     std::fs::write(
         out_dir.join("bots.json"),
@@ -339,5 +360,82 @@ fn main() {
             w["memory_added_mb"].as_f64().unwrap_or(f64::NAN)
         );
     }
+    println!(
+        "paired rounds (30, alternating, warm; medians): ours native {:.0} ns, isbot {:.0} ns: {:.1}x{}",
+        paired.native,
+        paired.isbot,
+        paired.isbot_over_native,
+        paired
+            .isbot_over_wasm
+            .map(|r| format!("; ours wasm {:.0} ns: {r:.1}x", paired.wasm))
+            .unwrap_or_default()
+    );
     println!("report: {}", out_dir.join("bots.json").display());
+}
+
+/// Medians of paired rounds.
+struct Paired {
+    native: f64,
+    isbot: f64,
+    wasm: f64,
+    isbot_over_native: f64,
+    isbot_over_wasm: Option<f64>,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Runs `bench/bots.mjs --paired` and alternates: `native()` times one pass
+/// here, then Node times one pass of each of its matchers.
+fn paired_rounds(
+    root: &Path,
+    input: &Path,
+    rounds: usize,
+    mut native: impl FnMut() -> f64,
+) -> Paired {
+    use std::io::{BufRead, Write};
+    let mut child = Command::new("node")
+        .arg(root.join("bench/bots.mjs"))
+        .arg(input)
+        .arg("--paired")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("node: {e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    let mut lines =
+        std::io::BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout"))).lines();
+    let mut next = || -> Value {
+        let line = lines
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("bench/bots.mjs --paired stopped"));
+        serde_json::from_str(&line).unwrap_or(Value::Null)
+    };
+    next(); // "ready" (not JSON)
+    let (mut n, mut i, mut w, mut rn, mut rw) = (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        let ours = native();
+        writeln!(stdin, "time").unwrap_or_else(|e| panic!("{e}"));
+        let round = next();
+        let isbot = round["isbot"].as_f64().unwrap_or(f64::NAN);
+        n.push(ours);
+        i.push(isbot);
+        rn.push(isbot / ours);
+        if let Some(wasm) = round["wasm"].as_f64() {
+            w.push(wasm);
+            rw.push(isbot / wasm);
+        }
+    }
+    drop(stdin);
+    let _ = child.wait();
+    Paired {
+        native: median(n),
+        isbot: median(i),
+        wasm: median(w),
+        isbot_over_native: median(rn),
+        isbot_over_wasm: (!rw.is_empty()).then(|| median(rw)),
+    }
 }

@@ -157,20 +157,29 @@ pub struct BadPlan {
     pub literal: usize,
 }
 
-/// One literal filed under a gram.
+/// One literal filed under a gram (24 bytes).
 #[derive(Debug, Clone)]
 struct Entry {
-    gram: u32,
-    /// Where the gram sits in the literal.
-    offset: u32,
-    /// The literal's first (up to) eight bytes, little-endian, and the mask
-    /// of the bytes it has.
+    /// The literal's first (up to) eight bytes, little-endian.
     head: u64,
-    mask: u64,
+    gram: u32,
     /// The literal's bytes are `blob[start..start + len]`.
     start: u32,
-    len: u32,
     literal: u32,
+    len: u16,
+    /// Where the gram sits in the literal.
+    offset: u16,
+}
+
+impl Entry {
+    /// The bytes of `head` that belong to the literal.
+    fn mask(&self) -> u64 {
+        if self.len >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * self.len)) - 1
+        }
+    }
 }
 
 /// Every literal, findable in one pass.
@@ -274,23 +283,20 @@ impl LiteralIndex {
                     pairs.push((u16::from_be_bytes([a, b]), literal));
                     pair_first[usize::from(a >> 6)] |= 1u64 << (a & 63);
                 }
-                (len, Some(offset)) if len >= 3 && (offset as usize) + 3 <= len => {
+                (len, Some(offset))
+                    if (3..=usize::from(u16::MAX)).contains(&len)
+                        && (offset as usize) + 3 <= len =>
+                {
                     let start = blob.len();
                     blob.extend(lit.iter().map(u8::to_ascii_lowercase));
                     let g = gram(&blob[start + offset as usize..]);
-                    let n = len.min(8);
                     entries.push(Entry {
+                        head: load8(&blob[start..start + len.min(8)], 0),
                         gram: g,
-                        offset,
-                        head: load8(&blob[start..start + n], 0),
-                        mask: if n == 8 {
-                            u64::MAX
-                        } else {
-                            (1u64 << (8 * n)) - 1
-                        },
                         start: start as u32,
-                        len: len as u32,
                         literal,
+                        len: len as u16,
+                        offset: offset as u16,
                     });
                 }
                 _ => return Err(BadPlan { literal: i }),
@@ -451,7 +457,7 @@ impl LiteralIndex {
                 continue;
             };
             let len = e.len as usize;
-            if start + len > text.len() || lower8(load8(text, start)) & e.mask != e.head {
+            if start + len > text.len() || lower8(load8(text, start)) & e.mask() != e.head {
                 continue;
             }
             let s = e.start as usize;

@@ -223,7 +223,10 @@ pub struct Matcher {
     literal_owner: Vec<u32>,
     index: LiteralIndex,
     unindexed: Vec<u32>,
+    /// Confirmation regexes of the inexact signatures only (a few dozen),
+    /// in signature order; `regex_slot[i]` is signature `i`'s.
     regexes: Vec<OnceLock<Option<regex_lite::Regex>>>,
+    regex_slot: Vec<u32>,
 }
 
 fn action_code(a: Action) -> u8 {
@@ -256,13 +259,16 @@ impl CompiledCatalog {
     /// signature its action, flags (1 generic, 2 exact), two zero bytes and
     /// the (start, length) spans of its id, category and pattern; the literal
     /// count, then per literal its owner, its plan (gram offset, or u32::MAX)
-    /// and its span; the unindexed count and indices; the text's length and
-    /// the text (UTF-8) every span points into.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// and its span, in the order of the grams the literals are filed under;
+    /// the unindexed count and indices; the text's length and the text
+    /// (UTF-8) every span points into, each distinct string once.
+    pub fn to_bytes<'a>(&'a self) -> Vec<u8> {
         let mut text = String::new();
         let mut out = Vec::with_capacity(64 * 1024);
-        let put_span = |out: &mut Vec<u8>, text: &mut String, s: &str| {
-            let span = push_span(text, s);
+        // Each distinct string once (a category is shared by hundreds).
+        let mut seen = std::collections::HashMap::<&str, Span>::new();
+        let mut put_span = |out: &mut Vec<u8>, text: &mut String, s: &'a str| {
+            let span = *seen.entry(s).or_insert_with(|| push_span(text, s));
             out.extend(span.start.to_le_bytes());
             out.extend(span.len.to_le_bytes());
         };
@@ -492,7 +498,15 @@ impl Matcher {
         {
             return Err(MatcherError::BadIndex { index, len });
         }
-        let regexes = (0..len).map(|_| OnceLock::new()).collect();
+        let mut inexact = 0u32;
+        let regex_slot = records
+            .iter()
+            .map(|r| {
+                inexact += u32::from(!r.exact);
+                if r.exact { u32::MAX } else { inexact - 1 }
+            })
+            .collect();
+        let regexes = (0..inexact).map(|_| OnceLock::new()).collect();
         Ok(Matcher {
             text,
             records,
@@ -500,6 +514,7 @@ impl Matcher {
             index,
             unindexed,
             regexes,
+            regex_slot,
         })
     }
 
@@ -587,7 +602,10 @@ impl Matcher {
         if record.exact {
             return true;
         }
-        let regex = self.regexes[index].get_or_init(|| {
+        let Some(slot) = self.regexes.get(self.regex_slot[index] as usize) else {
+            return false;
+        };
+        let regex = slot.get_or_init(|| {
             regex_lite::RegexBuilder::new(self.str(record.pattern))
                 .case_insensitive(true)
                 .build()
