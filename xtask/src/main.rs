@@ -142,6 +142,20 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
             cargo(&["build", "-p", "edge-auth-core", "--target", target]),
         )?;
     }
+    // The bundle's default leaves RustCrypto out; the `--rust-crypto` variant
+    // (other hosts, comparisons) must keep building.
+    step(
+        "edge-auth-wasm with RustCrypto",
+        cargo(&[
+            "build",
+            "-p",
+            "edge-auth-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--features",
+            "rust-crypto",
+        ]),
+    )?;
     step(
         "shipped catalog",
         cargo(&["run", "--quiet", "-p", "bot-signatures", "--", "check"]),
