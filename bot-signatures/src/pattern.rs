@@ -262,6 +262,13 @@ pub fn literals(hir: &Hir) -> Option<Literals> {
     let mut lits = required(hir)?;
     lits.set.sort();
     lits.set.dedup();
+    // A literal that contains another of the set adds nothing: any text with
+    // it also has the shorter one.
+    let all = lits.set.clone();
+    lits.set.retain(|l| {
+        !all.iter()
+            .any(|o| o.len() < l.len() && l.contains(o.as_str()))
+    });
     (lits.shortest() >= MIN_LITERAL_LEN).then_some(lits)
 }
 
@@ -280,6 +287,15 @@ fn required(hir: &Hir) -> Option<Literals> {
             let sub = required(&rep.sub)?;
             let exact = sub.exact && rep.min == 1 && rep.max == Some(1);
             Some(Literals { exact, ..sub })
+        }
+        // `x?` of an exact set: the set or nothing. A concatenation multiplies
+        // the empty string out (`https?:` is exactly "http:" or "https:"); on
+        // its own, a set with "" is too short to index.
+        HirKind::Repetition(rep) if rep.min == 0 && rep.max == Some(1) => {
+            let sub = required(&rep.sub).filter(|l| l.exact)?;
+            let mut set = sub.set;
+            set.push(String::new());
+            Some(Literals { set, exact: true })
         }
         HirKind::Alternation(subs) => {
             let mut set = Vec::new();
@@ -458,10 +474,26 @@ mod tests {
 
     #[test]
     fn optional_parts_are_not_required() {
+        // "fooba" contains "ba", so "ba" alone decides, exactly.
         assert_eq!(
             lits(r"(foo)?ba"),
             Some(Literals {
                 set: vec!["ba".into()],
+                exact: true
+            })
+        );
+        assert_eq!(
+            lits(r"\+https?:"),
+            Some(Literals {
+                set: vec!["+http:".into(), "+https:".into()],
+                exact: true
+            })
+        );
+        assert_eq!(lits(r"xy?"), None, "\"x\" alone is too short to index");
+        assert_eq!(
+            lits(r"(foo)+?ba"),
+            Some(Literals {
+                set: vec!["foo".into()],
                 exact: false
             })
         );
@@ -573,6 +605,21 @@ mod properties {
                     prop_assert_eq!(re.is_match(&text), contains, "exact {:?} for {:?}", lits.set, p);
                 }
             }
+        }
+
+        /// An exact set decides alone: a text holding any one literal of it
+        /// matches the pattern (random texts rarely hold one, so build them).
+        #[test]
+        fn exact_literals_decide_alone(p in pattern(), pre in "[a-z /]{0,5}", post in "[a-z /]{0,5}", pick in 0usize..64) {
+            let Ok(hir) = check(&p) else { return Ok(()) };
+            let Some(lits) = literals(&hir) else { return Ok(()) };
+            if !lits.exact {
+                return Ok(());
+            }
+            let lit = &lits.set[pick % lits.set.len()];
+            let text = format!("{pre}{lit}{post}");
+            let re = regex_lite::RegexBuilder::new(&p).case_insensitive(true).build().unwrap();
+            prop_assert!(re.is_match(&text), "exact {:?} for {:?}, but {:?} does not match", lits.set, p, text);
         }
 
         #[test]

@@ -33,8 +33,8 @@ check preview fetch fetcher feed reader proxy scanner security research analytic
 google bing yandex baidu apple facebook amazon microsoft cloudflare openai page site web service \
 crawling robot robots spider spiders scraper api client library python java node version info about";
 
-/// How most browsers' user-agents open (generic templates, not anyone's
-/// user-agent). At load, each that holds no gram a literal is filed under is
+/// How most browsers' (and many crawlers') user-agents open (generic
+/// templates, not anyone's user-agent). At load, each that holds no gram a literal is filed under is
 /// kept as a *clean prefix*: a scan starts after the longest one the text
 /// opens with, which for a browser skips most of its user-agent. Sound: a
 /// literal occurrence that starts inside a clean prefix has its filed gram
@@ -56,6 +56,8 @@ const BROWSER_OPENINGS: &[&str] = &[
     "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/",
     "Mozilla/5.0 (iPhone; CPU iPhone OS ",
     "Mozilla/5.0 (iPad; CPU OS ",
+    // Most crawlers say they are compatible first, then who they are.
+    "Mozilla/5.0 (compatible; ",
 ];
 
 /// Where a literal is filed: `Some(offset)` of its gram, `None` for a
