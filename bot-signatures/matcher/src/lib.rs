@@ -491,21 +491,25 @@ impl Matcher {
         unindexed: Vec<u32>,
     ) -> Result<Matcher, MatcherError> {
         let len = records.len();
-        if let Some(&index) = literal_owner
+        // Plain loops: a cold start runs this once, in V8's baseline code.
+        let highest = literal_owner
             .iter()
             .chain(&unindexed)
-            .find(|&&i| i as usize >= len)
-        {
-            return Err(MatcherError::BadIndex { index, len });
+            .fold(0u32, |m, &i| m.max(i));
+        if (!literal_owner.is_empty() || !unindexed.is_empty()) && highest as usize >= len {
+            return Err(MatcherError::BadIndex {
+                index: highest,
+                len,
+            });
         }
+        let mut regex_slot = vec![u32::MAX; len];
         let mut inexact = 0u32;
-        let regex_slot = records
-            .iter()
-            .map(|r| {
-                inexact += u32::from(!r.exact);
-                if r.exact { u32::MAX } else { inexact - 1 }
-            })
-            .collect();
+        for (slot, r) in regex_slot.iter_mut().zip(&records) {
+            if !r.exact {
+                *slot = inexact;
+                inexact += 1;
+            }
+        }
         let regexes = (0..inexact).map(|_| OnceLock::new()).collect();
         Ok(Matcher {
             text,
