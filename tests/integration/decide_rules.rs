@@ -545,3 +545,46 @@ fn remote_keys_join_the_baked_ones_and_clear_the_cache() {
         "{warnings:?}"
     );
 }
+
+/// The bundle reads the config as the JSON `cargo xtask dist` bakes from the
+/// TOML; both must give the same config, and a TOML the reader refuses is
+/// refused by the conversion too.
+#[test]
+fn baked_json_config_is_the_toml_config() {
+    let keys = fixture("keys");
+    let issuer = "[jwt]\nissuer = \"https://issuer.test\"\naudience = [\"edge-tests\", \"other\"]\nalgorithms = [\"ES256\", \"RS256\"]\nleeway_seconds = 5\nmax_age_seconds = 3600\nrequired_claims = [\"sub\"]\njwks_file = \"jwks.json\"\njwks_url = \"https://keys.example/jwks.json\"\njwks_timeout_ms = 900\n";
+    let cases: Vec<(std::path::PathBuf, String)> = vec![
+        (
+            workspace_tests::repo_root().join("examples/demo"),
+            std::fs::read_to_string(workspace_tests::repo_root().join("examples/demo/edge.toml"))
+                .unwrap(),
+        ),
+        (
+            fixture("conformance"),
+            std::fs::read_to_string(fixture("conformance/edge.toml")).unwrap(),
+        ),
+        (
+            keys.clone(),
+            format!(
+                "pipeline = [\"rate_limit\", \"bots\", \"auth\"]\n{issuer}\
+                 [rate_limit]\nrequests_per_second = 2.5\nburst = 4\nmax_clients = 100\n\
+                 [bots]\nrate_limit_per_minute = 30\nrate_limit_burst = 3\nempty_user_agent = \"allow\"\n\
+                 [tokens]\nsources = [\"cookie\", \"query\"]\ncookie_name = \"t\"\nquery_param = \"sig\"\n\
+                 [cors]\npreflight = \"respond\"\nallow_origins = [\"https://a.example\"]\n\
+                 [responses]\nrealm = \"r\"\nlogin_url = \"https://login.example/?r={{return_to}}\"\n\
+                 [[paths]]\nglob = \"/a/*/b\"\naccess = \"public\"\n\
+                 [[paths]]\nprefix = \"/p/\"\naccess = \"token\"\nrequire_scope = [\"read\"]\nsub_prefix = \"/p/{{sub}}/\"\n"
+            ),
+        ),
+    ];
+    for (dir, toml) in cases {
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| e.to_string());
+        let from_toml = EdgeConfig::parse(&toml, read).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        let json = EdgeConfig::toml_to_json(&toml).unwrap();
+        let from_json = EdgeConfig::parse_json(&json, read).unwrap();
+        assert_eq!(format!("{from_toml:?}"), format!("{from_json:?}"), "{toml}");
+    }
+    for bad in ["[jwt\n", "when = 1979-05-27T07:32:00Z\n"] {
+        assert!(EdgeConfig::toml_to_json(bad).is_err(), "{bad}");
+    }
+}
