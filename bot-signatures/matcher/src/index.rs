@@ -79,16 +79,20 @@ static FOLD: [u8; 256] = {
 /// is filed under none (a two-byte literal) or the plan does not fit.
 pub fn filed_gram(literal: &str, plan: Plan) -> Option<u32> {
     let offset = plan? as usize;
-    let b = literal.as_bytes().get(offset..offset + 3)?;
-    Some(gram(&[
-        b[0].to_ascii_lowercase(),
-        b[1].to_ascii_lowercase(),
-        b[2].to_ascii_lowercase(),
-    ]))
+    Some(folded_gram(literal.as_bytes().get(offset..offset + 3)?))
 }
 
 fn gram(b: &[u8]) -> u32 {
     (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2])
+}
+
+/// The gram of the first three bytes, ASCII-lowercased.
+fn folded_gram(b: &[u8]) -> u32 {
+    gram(&[
+        FOLD[usize::from(b[0])],
+        FOLD[usize::from(b[1])],
+        FOLD[usize::from(b[2])],
+    ])
 }
 
 /// One byte's part of a filter key: bit 5 set, which lowercases ASCII letters
@@ -211,7 +215,7 @@ pub struct LiteralIndex {
 
 /// Chooses the gram each literal is filed under. Short literals choose first
 /// (they have the fewest grams); each takes the gram least common in
-/// browsers, then the one fewest literals share, so no bucket fills up with
+/// browsers, then the one fewest literals share, so no gram is shared by
 /// every "...bot" literal. Literals are lowercased first.
 pub fn plan<'a>(literals: impl IntoIterator<Item = &'a str>) -> Vec<Plan> {
     let mut common = std::collections::HashMap::<u32, u32>::new();
@@ -442,9 +446,7 @@ impl LiteralIndex {
     /// Verifies the literals filed under the gram found at `at`.
     #[inline(never)]
     fn verify_at(&self, text: &[u8], at: usize, hit: &mut dyn FnMut(u32)) {
-        let g = (u32::from(FOLD[usize::from(text[at])]) << 16)
-            | (u32::from(FOLD[usize::from(text[at + 1])]) << 8)
-            | u32::from(FOLD[usize::from(text[at + 2])]);
+        let g = folded_gram(&text[at..]);
         let mask = self.slots.len() - 1;
         let mut slot = slot_of(g, self.slot_bits);
         let first = loop {

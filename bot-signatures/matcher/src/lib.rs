@@ -465,22 +465,8 @@ impl Matcher {
                 expected: ARTIFACT_VERSION,
             });
         }
-        let mut text = String::new();
-        let records = catalog
-            .signatures
-            .iter()
-            .map(|s| Record {
-                id: push_span(&mut text, &s.id),
-                category: push_span(&mut text, &s.category),
-                pattern: push_span(&mut text, &s.pattern),
-                action: s.action,
-                generic: s.generic,
-                exact: s.exact,
-            })
-            .collect();
-        let index = LiteralIndex::new(catalog.literals.iter().map(|(l, _)| l.as_str()));
-        let literal_owner = catalog.literals.iter().map(|(_, o)| *o).collect();
-        Matcher::assemble(text, records, literal_owner, index, catalog.unindexed)
+        // One load path: the edge's, through the binary form.
+        Matcher::from_vec(catalog.to_bytes())
     }
 
     fn assemble(
@@ -767,21 +753,21 @@ mod tests {
         let from_struct = Matcher::new(catalog.clone()).unwrap();
         let metas: Vec<SignatureMeta> = from_bytes.signatures().map(|s| s.to_meta()).collect();
         assert_eq!(metas, catalog.signatures);
-        for ua in [
-            "Googlebot/2.1",
-            "foo/1 bot",
-            "go http",
-            "GO bot",
-            "browser",
-            "",
+        // Matcher::new goes through the binary form too, so check the
+        // decisions themselves (all matches, in precedence order).
+        for (ua, want) in [
+            ("Googlebot/2.1", &["googlebot", "generic-bot"][..]),
+            ("foo/1 bot", &["foo-version", "generic-bot"]),
+            ("go http", &["go-client"]),
+            ("GO bot", &["go-client", "generic-bot"]),
+            ("a go bot", &["generic-bot"]),
+            ("browser", &[]),
+            ("", &[]),
         ] {
-            let ids = |m: &Matcher| {
-                m.matches(ua)
-                    .iter()
-                    .map(|v| v.signature.id.to_owned())
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(ids(&from_bytes), ids(&from_struct), "{ua}");
+            for m in [&from_bytes, &from_struct] {
+                let ids: Vec<&str> = m.matches(ua).iter().map(|v| v.signature.id).collect();
+                assert_eq!(ids, want, "{ua}");
+            }
         }
         // Every truncation is refused, as is a trailing byte or a bad magic.
         for cut in 0..bytes.len() {
