@@ -213,6 +213,55 @@ pub struct LiteralIndex {
     pair_first: [u64; 4],
 }
 
+// The load's per-item work, out of line: a cold start runs these loops once,
+// and a small function that V8 recompiles with TurboFan mid-load is cheap to
+// recompile, where the whole of `with_plan` took milliseconds of a
+// background thread (on Lambda@Edge, of the same small CPU share).
+
+/// Files a two-byte literal.
+#[inline(never)]
+fn file_pair(lit: &[u8], literal: u32, pairs: &mut Vec<(u16, u32)>, first: &mut [u64; 4]) {
+    let (a, b) = (lit[0].to_ascii_lowercase(), lit[1].to_ascii_lowercase());
+    pairs.push((u16::from_be_bytes([a, b]), literal));
+    first[usize::from(a >> 6)] |= 1u64 << (a & 63);
+}
+
+/// Copies a literal (lowercased) to `blob`; its entry, filed under the gram
+/// at `offset` (checked to fit by the caller).
+#[inline(never)]
+fn file_literal(lit: &[u8], literal: u32, offset: u32, blob: &mut Vec<u8>) -> Entry {
+    let start = blob.len();
+    blob.extend(lit.iter().map(u8::to_ascii_lowercase));
+    let len = lit.len();
+    Entry {
+        head: load8(&blob[start..start + len.min(8)], 0),
+        gram: gram(&blob[start + offset as usize..]),
+        start: start as u32,
+        literal,
+        len: len as u16,
+        offset: offset as u16,
+    }
+}
+
+/// Sets gram `g`'s filter bit and gives it a slot pointing at its first
+/// entry, `first`.
+#[inline(never)]
+fn file_gram(
+    g: u32,
+    first: u32,
+    grams: &mut [u64; KEYS / 64],
+    slots: &mut [(u32, u32)],
+    bits: u32,
+) {
+    let key = key7(g);
+    grams[key / 64] |= 1u64 << (key % 64);
+    let mut slot = slot_of(g, bits);
+    while slots[slot].0 != EMPTY {
+        slot = (slot + 1) & (slots.len() - 1);
+    }
+    slots[slot] = (g, first);
+}
+
 /// Chooses the gram each literal is filed under. Short literals choose first
 /// (they have the fewest grams); each takes the gram least common in
 /// browsers, then the one fewest literals share, so no gram is shared by
@@ -280,30 +329,14 @@ impl LiteralIndex {
         for (i, lit) in literals.into_iter().enumerate() {
             count += 1;
             let plan = *plans.get(i).ok_or(BadPlan { literal: i })?;
-            let lit = lit.as_bytes();
-            let literal = i as u32;
             match (lit.len(), plan) {
                 (0 | 1, None) => {}
-                (2, None) => {
-                    let (a, b) = (lit[0].to_ascii_lowercase(), lit[1].to_ascii_lowercase());
-                    pairs.push((u16::from_be_bytes([a, b]), literal));
-                    pair_first[usize::from(a >> 6)] |= 1u64 << (a & 63);
-                }
+                (2, None) => file_pair(lit.as_bytes(), i as u32, &mut pairs, &mut pair_first),
                 (len, Some(offset))
                     if (3..=usize::from(u16::MAX)).contains(&len)
                         && (offset as usize) + 3 <= len =>
                 {
-                    let start = blob.len();
-                    blob.extend(lit.iter().map(u8::to_ascii_lowercase));
-                    let g = gram(&blob[start + offset as usize..]);
-                    entries.push(Entry {
-                        head: load8(&blob[start..start + len.min(8)], 0),
-                        gram: g,
-                        start: start as u32,
-                        literal,
-                        len: len as u16,
-                        offset: offset as u16,
-                    });
+                    entries.push(file_literal(lit.as_bytes(), i as u32, offset, &mut blob));
                 }
                 _ => return Err(BadPlan { literal: i }),
             }
@@ -329,16 +362,9 @@ impl LiteralIndex {
         let slot_bits = (2 * distinct).next_power_of_two().max(16).trailing_zeros();
         let mut slots = vec![(EMPTY, 0u32); 1 << slot_bits];
         for (k, e) in entries.iter().enumerate() {
-            if k > 0 && entries[k - 1].gram == e.gram {
-                continue;
+            if k == 0 || entries[k - 1].gram != e.gram {
+                file_gram(e.gram, k as u32, &mut grams, &mut slots, slot_bits);
             }
-            let key = key7(e.gram);
-            grams[key / 64] |= 1u64 << (key % 64);
-            let mut slot = slot_of(e.gram, slot_bits);
-            while slots[slot].0 != EMPTY {
-                slot = (slot + 1) & (slots.len() - 1);
-            }
-            slots[slot] = (e.gram, k as u32);
         }
         let clean = |p: &[u8]| {
             let mut k = 0;

@@ -347,6 +347,101 @@ impl<'a> Reader<'a> {
         ))
     }
 
+    fn magic(&mut self) -> Result<(), MatcherError> {
+        const BAD_MAGIC: &str = "not a bot matcher artifact (bad magic)";
+        if self.take(BINARY_MAGIC.len(), BAD_MAGIC)? != BINARY_MAGIC {
+            return Err(MatcherError::Binary {
+                offset: 0,
+                what: BAD_MAGIC,
+            });
+        }
+        Ok(())
+    }
+
+    /// The signature records, and their spans (with where each was read), to
+    /// be checked once the text is known.
+    ///
+    /// This and the other parts of the load are small functions of their own,
+    /// out of line: a cold start runs each loop once, and V8 recompiles a
+    /// function whose loops run long enough with TurboFan, on a background
+    /// thread, mid-load. A small function is cheap to recompile; the loader as
+    /// one function took 3-7 ms of TurboFan (on Lambda@Edge, CPU taken from
+    /// the same small share as the cold start's).
+    #[inline(never)]
+    #[allow(clippy::type_complexity)]
+    fn records(&mut self) -> Result<(Vec<Record>, Vec<(usize, Span)>), MatcherError> {
+        let n = self.count(28, "signature count")?;
+        let mut records = Vec::with_capacity(n);
+        let mut spans = Vec::with_capacity(3 * n);
+        for _ in 0..n {
+            records.push(self.record(&mut spans)?);
+        }
+        Ok((records, spans))
+    }
+
+    #[inline(never)]
+    fn record(&mut self, spans: &mut Vec<(usize, Span)>) -> Result<Record, MatcherError> {
+        let head = self.take(4, "signature")?;
+        let action = action_from_code(head[0]).ok_or_else(|| self.fail("unknown action"))?;
+        if head[1] > 3 || head[2..] != [0, 0] {
+            return Err(self.fail("unknown signature flags"));
+        }
+        let (id, category, pattern) = (
+            self.span("id")?,
+            self.span("category")?,
+            self.span("pattern")?,
+        );
+        spans.extend([id, category, pattern]);
+        Ok(Record {
+            id: id.1,
+            category: category.1,
+            pattern: pattern.1,
+            action,
+            generic: head[1] & 1 != 0,
+            exact: head[1] & 2 != 0,
+        })
+    }
+
+    /// The literals: their owners, their plans and their spans (which also go
+    /// to `spans`).
+    #[inline(never)]
+    #[allow(clippy::type_complexity)]
+    fn literals(
+        &mut self,
+        spans: &mut Vec<(usize, Span)>,
+    ) -> Result<(Vec<u32>, Vec<index::Plan>, Vec<Span>), MatcherError> {
+        let n = self.count(16, "literal count")?;
+        let mut owners = Vec::with_capacity(n);
+        let mut plans = Vec::with_capacity(n);
+        let mut literals = Vec::with_capacity(n);
+        for _ in 0..n {
+            owners.push(self.u32("literal owner")?);
+            let plan = self.u32("literal plan")?;
+            plans.push((plan != u32::MAX).then_some(plan));
+            let span = self.span("literal")?;
+            spans.push(span);
+            literals.push(span.1);
+        }
+        Ok((owners, plans, literals))
+    }
+
+    #[inline(never)]
+    fn unindexed(&mut self) -> Result<Vec<u32>, MatcherError> {
+        let n = self.count(4, "unindexed count")?;
+        (0..n).map(|_| self.u32("unindexed signature")).collect()
+    }
+
+    /// Where the text starts; it must run to the end of the artifact.
+    fn text(&mut self) -> Result<usize, MatcherError> {
+        let len = self.count(1, "text length")?;
+        let text_at = self.at;
+        self.take(len, "text")?;
+        if self.at != self.bytes.len() {
+            return Err(self.fail("trailing bytes"));
+        }
+        Ok(text_at)
+    }
+
     /// A count of items of `size` bytes each: refused when the rest of the
     /// artifact could not hold them (no huge allocation on a corrupt count).
     fn count(&mut self, size: usize, what: &'static str) -> Result<usize, MatcherError> {
@@ -356,6 +451,37 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
+}
+
+/// The artifact's text, which runs from `text_at` to the end, as a string in
+/// the same buffer.
+#[inline(never)]
+fn into_text(mut bytes: Vec<u8>, text_at: usize) -> Result<String, MatcherError> {
+    bytes.drain(..text_at);
+    String::from_utf8(bytes).map_err(|e| MatcherError::Binary {
+        offset: text_at + e.utf8_error().valid_up_to(),
+        what: "text is not UTF-8",
+    })
+}
+
+/// Refuses any span that is not a string of `text`, naming the byte of the
+/// artifact it was read at.
+#[inline(never)]
+fn check_spans(text: &str, spans: &[(usize, Span)]) -> Result<(), MatcherError> {
+    for &(at, span) in spans {
+        let (start, len) = (span.start as usize, span.len as usize);
+        if start
+            .checked_add(len)
+            .and_then(|end| text.get(start..end))
+            .is_none()
+        {
+            return Err(MatcherError::Binary {
+                offset: at,
+                what: "a string is outside the text",
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Matcher {
@@ -372,78 +498,19 @@ impl Matcher {
 
     /// [`Matcher::from_bytes`] taking the buffer, whose text part becomes the
     /// matcher's text in place (no copy: what the edge does on a cold start).
-    pub fn from_vec(mut bytes: Vec<u8>) -> Result<Matcher, MatcherError> {
-        const BAD_MAGIC: &str = "not a bot matcher artifact (bad magic)";
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Matcher, MatcherError> {
+        // Each part in a function of its own, see `Reader::records`.
         let mut r = Reader {
             bytes: &bytes,
             at: 0,
         };
-        if r.take(BINARY_MAGIC.len(), BAD_MAGIC)? != BINARY_MAGIC {
-            return Err(MatcherError::Binary {
-                offset: 0,
-                what: BAD_MAGIC,
-            });
-        }
-        let n = r.count(28, "signature count")?;
-        let mut records = Vec::with_capacity(n);
-        let mut spans = Vec::with_capacity(3 * n);
-        for _ in 0..n {
-            let head = r.take(4, "signature")?;
-            let action = action_from_code(head[0]).ok_or_else(|| r.fail("unknown action"))?;
-            if head[1] > 3 || head[2..] != [0, 0] {
-                return Err(r.fail("unknown signature flags"));
-            }
-            let (id, category, pattern) = (r.span("id")?, r.span("category")?, r.span("pattern")?);
-            spans.extend([id, category, pattern]);
-            records.push(Record {
-                id: id.1,
-                category: category.1,
-                pattern: pattern.1,
-                action,
-                generic: head[1] & 1 != 0,
-                exact: head[1] & 2 != 0,
-            });
-        }
-        let n = r.count(16, "literal count")?;
-        let mut literal_owner = Vec::with_capacity(n);
-        let mut literals = Vec::with_capacity(n);
-        let mut plans = Vec::with_capacity(n);
-        for _ in 0..n {
-            literal_owner.push(r.u32("literal owner")?);
-            let plan = r.u32("literal plan")?;
-            plans.push((plan != u32::MAX).then_some(plan));
-            let span = r.span("literal")?;
-            spans.push(span);
-            literals.push(span.1);
-        }
-        let n = r.count(4, "unindexed count")?;
-        let unindexed = (0..n)
-            .map(|_| r.u32("unindexed signature"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let len = r.count(1, "text length")?;
-        let text_at = r.at;
-        r.take(len, "text")?;
-        if r.at != bytes.len() {
-            return Err(r.fail("trailing bytes"));
-        }
-        bytes.drain(..text_at);
-        let text = String::from_utf8(bytes).map_err(|e| MatcherError::Binary {
-            offset: text_at + e.utf8_error().valid_up_to(),
-            what: "text is not UTF-8",
-        })?;
-        for (at, span) in spans {
-            let (start, len) = (span.start as usize, span.len as usize);
-            if start
-                .checked_add(len)
-                .and_then(|end| text.get(start..end))
-                .is_none()
-            {
-                return Err(MatcherError::Binary {
-                    offset: at,
-                    what: "a string is outside the text",
-                });
-            }
-        }
+        r.magic()?;
+        let (records, mut spans) = r.records()?;
+        let (literal_owner, plans, literals) = r.literals(&mut spans)?;
+        let unindexed = r.unindexed()?;
+        let text_at = r.text()?;
+        let text = into_text(bytes, text_at)?;
+        check_spans(&text, &spans)?;
         let index = index::LiteralIndex::with_plan(
             literals
                 .iter()
