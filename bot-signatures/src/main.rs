@@ -59,7 +59,7 @@ enum Command {
         #[command(flatten)]
         catalog: CatalogArgs,
     },
-    /// Write the compiled matcher artifact (JSON) that the edge bundle loads.
+    /// Write the compiled matcher artifact: JSON for people and tools, or with `--binary` the compact form the edge bundle loads.
     Compile {
         #[command(flatten)]
         catalog: CatalogArgs,
