@@ -63,7 +63,7 @@ const results = openSync(resultsOut, 'w');
 // under sustained load whoever the handler is), and what is actually kept:
 // the live JS heap plus external memory, which includes the wasm memory.
 const rss = {}; const kept = {};
-const mb = (x) => Math.round(x / 104857.6) / 10;
+const mb = (x) => Math.round((x / 1048576) * 10) / 10; // MB, to 0.1
 for (let i = 1; i <= n; i++) {
   const ev = event(i);
   writeSync(events, JSON.stringify(ev) + '\n');

@@ -120,6 +120,18 @@ fn key7(g: u32) -> usize {
 /// Bits in the gram filter (one per 21-bit key): 256 KiB.
 const KEYS: usize = 1 << 21;
 
+/// Bit `k` of a bitmap held in 64-bit words.
+#[inline(always)]
+fn has_bit<const W: usize>(bits: &[u64; W], k: usize) -> bool {
+    (bits[k >> 6] >> (k & 63)) & 1 != 0
+}
+
+/// Sets bit `k` of a bitmap held in 64-bit words.
+#[inline(always)]
+fn set_bit<const W: usize>(bits: &mut [u64; W], k: usize) {
+    bits[k >> 6] |= 1u64 << (k & 63);
+}
+
 /// The home slot of gram `g` in a table of `1 << bits` slots.
 fn slot_of(g: u32, bits: u32) -> usize {
     (g.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
@@ -223,7 +235,7 @@ pub struct LiteralIndex {
 fn file_pair(lit: &[u8], literal: u32, pairs: &mut Vec<(u16, u32)>, first: &mut [u64; 4]) {
     let (a, b) = (lit[0].to_ascii_lowercase(), lit[1].to_ascii_lowercase());
     pairs.push((u16::from_be_bytes([a, b]), literal));
-    first[usize::from(a >> 6)] |= 1u64 << (a & 63);
+    set_bit(first, usize::from(a));
 }
 
 /// Copies a literal (lowercased) to `blob`; its entry, filed under the gram
@@ -253,8 +265,7 @@ fn file_gram(
     slots: &mut [(u32, u32)],
     bits: u32,
 ) {
-    let key = key7(g);
-    grams[key / 64] |= 1u64 << (key % 64);
+    set_bit(grams, key7(g));
     let mut slot = slot_of(g, bits);
     while slots[slot].0 != EMPTY {
         slot = (slot + 1) & (slots.len() - 1);
@@ -370,7 +381,7 @@ impl LiteralIndex {
             let mut k = 0;
             p.iter().enumerate().all(|(i, &b)| {
                 k = roll(k, b);
-                i < 2 || (grams[(k >> 6) as usize] >> (k & 63)) & 1 == 0
+                i < 2 || !has_bit(&grams, k as usize)
             })
         };
         let generic = BROWSER_OPENINGS[0].as_bytes();
@@ -402,7 +413,7 @@ impl LiteralIndex {
         if !self.pairs.is_empty() {
             for i in 1..n {
                 let a = FOLD[usize::from(text[i - 1])];
-                if (self.pair_first[usize::from(a >> 6)] >> (a & 63)) & 1 != 0 {
+                if has_bit(&self.pair_first, usize::from(a)) {
                     let b = FOLD[usize::from(text[i])];
                     self.pairs_at(u16::from_be_bytes([a, b]), &mut hit);
                 }
@@ -419,7 +430,7 @@ impl LiteralIndex {
         let mut k = roll(roll(0, text[from - 2]), text[from - 1]);
         let mut step = |at: usize, byte: u8, k: &mut u32| {
             *k = roll(*k, byte);
-            if (grams[(*k >> 6) as usize] >> (*k & 63)) & 1 != 0 {
+            if has_bit(grams, *k as usize) {
                 self.verify_at(text, at, &mut hit);
             }
         };
