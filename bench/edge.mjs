@@ -21,6 +21,7 @@ const event = (uri, headers, qs = '', ip = '203.0.113.10') => ({
 const h = (obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, [{ key: k, value: v }]]));
 
 const now = Math.floor(Date.now() / 1000);
+const HANDLERS = { ours: resolve(dist, 'bundle/index.js'), reference: resolve(here, 'reference-handler.cjs') };
 
 // The children (cold start, memory) load nothing but the handler under test:
 // tokens are minted here, in the parent, and handed over in a file, so that
@@ -31,7 +32,7 @@ if (child === '--cold') {
   const tok = JSON.parse(readFileSync(process.argv[5], 'utf8'))[0];
   console.log = () => {};
   const t0 = process.hrtime.bigint();
-  const { handler } = require(which === 'ours' ? resolve(dist, 'bundle/index.js') : resolve(here, 'reference-handler.cjs'));
+  const { handler } = require(HANDLERS[which]);
   await handler(event('/private/alice/a.jpg', h({ 'user-agent': CHROME, authorization: `Bearer ${tok}` })));
   // The clock first: `process.stdout` is built on first use (milliseconds
   // for a pipe), and `process.stdout.write(elapsed())` would build it first.
@@ -43,7 +44,7 @@ if (child === '--rss') {
   const which = process.argv[4];
   const toks = JSON.parse(readFileSync(process.argv[5], 'utf8'));
   console.log = () => {};
-  const { handler } = require(which === 'ours' ? resolve(dist, 'bundle/index.js') : resolve(here, 'reference-handler.cjs'));
+  const { handler } = require(HANDLERS[which]);
   for (let i = 0; i < 10000; i++) {
     const ip = `198.51.${(i >> 8) & 255}.${i & 255}`;
     await handler(event('/private/alice/a.jpg', h({ 'user-agent': CHROME, authorization: `Bearer ${toks[i % toks.length]}` }), '', ip));
@@ -63,8 +64,8 @@ writeFileSync(tokenFile, JSON.stringify(await Promise.all(Array.from({ length: 2
 
 console.log = () => {};
 const out = (s) => process.stdout.write(s + '\n');
-const ours = require(resolve(dist, 'bundle/index.js')).handler;
-const reference = require(resolve(here, 'reference-handler.cjs')).handler;
+const ours = require(HANDLERS.ours).handler;
+const reference = require(HANDLERS.reference).handler;
 
 const alice = await mint('alice');
 const fresh = await Promise.all(Array.from({ length: 4000 }, (_, i) => mint('alice', now + 3600, i)));
