@@ -13,12 +13,14 @@ use anyhow::{Context, bail};
 use edge_auth_core::{Ctx, EdgeConfig, EdgeState, Matcher, decide};
 use serde_json::{Value, json};
 
-/// The Node side of `--bundle`: loads the bundle, answers one JSON line per event.
+/// The Node side of `--bundle`: loads the bundle, answers one JSON line per
+/// event. Passed with `node -e` (never written to a file someone else could
+/// replace), so the bundle directory is `process.argv[1]`.
 const BRIDGE: &str = r#"
 const { createInterface } = require('node:readline');
 const path = require('node:path');
 console.log = (...a) => process.stderr.write(a.join(' ') + '\n');
-const { handler } = require(path.resolve(process.argv[2], 'index.js'));
+const { handler } = require(path.resolve(process.argv[1], 'index.js'));
 const lines = createInterface({ input: process.stdin });
 lines.on('line', async (line) => {
   const result = await handler(JSON.parse(line));
@@ -51,11 +53,9 @@ impl Engine {
                 dir.display()
             );
         }
-        let bridge =
-            std::env::temp_dir().join(format!("edge-auth-serve-{}.cjs", std::process::id()));
-        std::fs::write(&bridge, BRIDGE).context("writing the Node bridge")?;
         let mut child = Command::new("node")
-            .arg(&bridge)
+            .arg("-e")
+            .arg(BRIDGE)
             .arg(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -143,7 +143,7 @@ pub fn serve(listen: SocketAddr, root: &Path, mut engine: Engine) -> anyhow::Res
                         .and_then(Value::as_str)
                         .unwrap_or("/")
                         .to_owned();
-                    let (code, resp) = origin(root, &uri);
+                    let (code, resp) = origin(root, request.method(), &uri);
                     (code, reason, resp)
                 }
             }
@@ -221,19 +221,46 @@ fn generated(code: u16, result: &Value) -> tiny_http::Response<std::io::Cursor<V
     resp
 }
 
-/// The S3 stand-in: the file under `root`, never outside it.
-fn origin(root: &Path, uri: &str) -> (u16, tiny_http::Response<std::io::Cursor<Vec<u8>>>) {
-    let decoded = percent_decode(uri);
+/// The S3 object key a REST endpoint reads from a forwarded URI: the path
+/// after the first `/`, percent-decoded once (`+` stays `+`), case kept.
+/// `None` when the decoded bytes are not UTF-8 (S3 answers 400).
+pub fn s3_key(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix('/')?;
+    percent_encoding::percent_decode_str(rest)
+        .decode_utf8()
+        .ok()
+        .map(|k| k.into_owned())
+}
+
+/// The S3 stand-in: the object under `root` for the forwarded URI, never a
+/// file outside it. `OPTIONS` and `HEAD` get no body.
+fn origin(
+    root: &Path,
+    method: &tiny_http::Method,
+    uri: &str,
+) -> (u16, tiny_http::Response<std::io::Cursor<Vec<u8>>>) {
+    let text = |code: u16, body: &str| {
+        (
+            code,
+            tiny_http::Response::from_string(body).with_status_code(code),
+        )
+    };
+    if *method == tiny_http::Method::Options {
+        return text(204, "");
+    }
+    let Some(key) = s3_key(uri) else {
+        return text(400, "Bad Request\n");
+    };
     let mut path = PathBuf::from(root);
-    for c in Path::new(decoded.trim_start_matches('/')).components() {
-        match c {
-            Component::Normal(part) => path.push(part),
-            _ => {
-                return (
-                    403,
-                    tiny_http::Response::from_string("Forbidden\n").with_status_code(403),
-                );
-            }
+    // A key with empty or dot segments names no file here (S3 would look up
+    // `/private/x` or `a/../b` as keys of their own, which this site lacks).
+    let parts: Vec<&str> = key.split('/').collect();
+    for (i, part) in parts.iter().copied().enumerate() {
+        match Path::new(part).components().next() {
+            _ if part.is_empty() && i + 1 == parts.len() => {}
+            _ if part.is_empty() => return text(404, "Not Found\n"),
+            Some(Component::Normal(p)) if p == part => path.push(part),
+            _ => return text(403, "Forbidden\n"),
         }
     }
     if path.is_dir() {
@@ -241,7 +268,12 @@ fn origin(root: &Path, uri: &str) -> (u16, tiny_http::Response<std::io::Cursor<V
     }
     match std::fs::read(&path) {
         Ok(bytes) => {
-            let mut resp = tiny_http::Response::from_data(bytes).with_status_code(200);
+            let body = if *method == tiny_http::Method::Head {
+                Vec::new()
+            } else {
+                bytes
+            };
+            let mut resp = tiny_http::Response::from_data(body).with_status_code(200);
             if let Ok(h) =
                 tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type(&path).as_bytes())
             {
@@ -249,10 +281,7 @@ fn origin(root: &Path, uri: &str) -> (u16, tiny_http::Response<std::io::Cursor<V
             }
             (200, resp)
         }
-        Err(_) => (
-            404,
-            tiny_http::Response::from_string("Not Found\n").with_status_code(404),
-        ),
+        Err(_) => text(404, "Not Found\n"),
     }
 }
 
@@ -275,38 +304,48 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[test]
     fn origin_never_leaves_the_root() {
         let root = std::env::temp_dir().join(format!("edge-serve-{}", std::process::id()));
         std::fs::create_dir_all(root.join("public")).unwrap();
         std::fs::write(root.join("public/a.txt"), "hello").unwrap();
-        assert_eq!(origin(&root, "/public/a.txt").0, 200);
-        assert_eq!(origin(&root, "/public/missing").0, 404);
-        assert_eq!(origin(&root, "/public/../../etc/passwd").0, 403);
-        assert_eq!(origin(&root, "/public/%2e%2e/%2e%2e/etc/passwd").0, 403);
+        let get = tiny_http::Method::Get;
+        assert_eq!(origin(&root, &get, "/public/a.txt").0, 200);
+        assert_eq!(origin(&root, &get, "/public/%61.txt").0, 200);
+        assert_eq!(origin(&root, &get, "/public/missing").0, 404);
+        assert_eq!(origin(&root, &get, "/public/../../etc/passwd").0, 403);
+        assert_eq!(
+            origin(&root, &get, "/public/%2e%2e/%2e%2e/etc/passwd").0,
+            403
+        );
+        assert_eq!(origin(&root, &get, "/%FF").0, 400);
+    }
+
+    #[test]
+    fn options_and_head_never_carry_an_object() {
+        let root = std::env::temp_dir().join(format!("edge-serve-o-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("private")).unwrap();
+        std::fs::write(root.join("private/a.txt"), "secret").unwrap();
+        for method in [tiny_http::Method::Options, tiny_http::Method::Head] {
+            let (_, resp) = origin(&root, &method, "/private/a.txt");
+            let mut body = Vec::new();
+            resp.into_reader().read_to_end(&mut body).unwrap();
+            assert!(body.is_empty(), "{method}");
+        }
+    }
+
+    #[test]
+    fn s3_keys() {
+        assert_eq!(s3_key("/%70rivate/x").as_deref(), Some("private/x"));
+        assert_eq!(s3_key("/private%2Fx").as_deref(), Some("private/x"));
+        assert_eq!(s3_key("//private/x").as_deref(), Some("/private/x"));
+        assert_eq!(s3_key("/a+b").as_deref(), Some("a+b"));
+        assert_eq!(s3_key("/a/../b").as_deref(), Some("a/../b"));
+        assert_eq!(s3_key("/%FF"), None);
     }
 }

@@ -118,9 +118,29 @@ fn serve_answers_like_the_edge() {
     );
     assert_eq!(
         get(port, "/public/../private/alice/report.txt", &[ua]).0,
-        401,
-        "dot segments never reach a public rule"
+        400,
+        "dot segments are refused before any rule"
     );
+    // Issue #13's table: other spellings of Bob's file never reach it with
+    // Alice's token; another spelling of her own file is served (canonical URI).
+    for (uri, want) in [
+        ("/%70rivate/bob/secret.txt", 403),
+        ("/private%2Fbob/secret.txt", 400),
+        ("//private/bob/secret.txt", 400),
+        ("/private/b%6Fb/secret.txt", 403),
+    ] {
+        assert_eq!(
+            get(port, uri, &[ua, ("Authorization", &auth)]).0,
+            want,
+            "{uri}"
+        );
+    }
+    let (status, body) = get(
+        port,
+        "/%70rivate/alice/report%2etxt",
+        &[ua, ("Authorization", &auth)],
+    );
+    assert_eq!((status, body.trim()), (200, "alice's report"));
     // The demo allows a burst of 10 per client: the 12th request in a row is over.
     let statuses: Vec<u16> = (0..12)
         .map(|_| get(port, "/public/index.html", &[ua]).0)

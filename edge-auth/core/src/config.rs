@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use crate::jwt::{Issuer, RemoteJwks};
 use crate::keys::{KeyKind, KeySet, hmac_key};
+use crate::policy::Glob;
+use crate::uri::{UriPolicy, is_clean_path};
 
 /// A configuration that cannot be used. The message says what and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +49,17 @@ struct RawConfig {
     responses: RawResponses,
     #[serde(default)]
     paths: Vec<RawPath>,
+    #[serde(default)]
+    uri: RawUri,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUri {
+    #[serde(default)]
+    allow_encoded_slash: Vec<String>,
+    #[serde(default)]
+    allow_empty_segments: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +86,19 @@ struct RawIssuer {
     jwks_min_refresh_seconds: u64,
     #[serde(default = "default_jwks_timeout")]
     jwks_timeout_ms: u64,
+    #[serde(default = "default_jwks_max_bytes")]
+    jwks_max_bytes: u64,
+    #[serde(default = "default_jwks_max_stale")]
+    jwks_max_stale_seconds: u64,
+    #[serde(default)]
+    typ: Option<Vec<String>>,
+}
+
+fn default_jwks_max_bytes() -> u64 {
+    65_536
+}
+fn default_jwks_max_stale() -> u64 {
+    86_400
 }
 
 fn default_jwks_cache() -> u64 {
@@ -186,6 +212,8 @@ struct RawTokens {
     query_param: String,
     #[serde(default = "default_cache")]
     cache_entries: usize,
+    #[serde(default = "default_true")]
+    strip_before_origin: bool,
 }
 
 impl Default for RawTokens {
@@ -195,6 +223,7 @@ impl Default for RawTokens {
             cookie_name: default_cookie(),
             query_param: default_query(),
             cache_entries: default_cache(),
+            strip_before_origin: true,
         }
     }
 }
@@ -292,7 +321,7 @@ pub enum PathMatch {
     /// The URI starts with this.
     Prefix(String),
     /// `*` matches within one segment, `**` across segments.
-    Glob(String),
+    Glob(Glob),
 }
 
 /// One path rule; the first matching rule applies.
@@ -362,8 +391,12 @@ pub struct EdgeConfig {
     pub token_sources: Vec<TokenSource>,
     /// Cookie carrying the token.
     pub cookie_name: String,
-    /// Query parameter carrying the token.
+    /// Query parameter carrying the token (always removed before the origin).
     pub query_param: String,
+    /// Remove `Authorization` and the token cookie before the origin.
+    pub strip_before_origin: bool,
+    /// Path families that accept escaped slashes or empty segments.
+    pub uri: UriPolicy,
     /// Verified-token cache size per instance (0 disables it).
     pub cache_entries: usize,
     /// CORS preflight handling.
@@ -523,6 +556,9 @@ impl EdgeConfig {
             let wants_asym = algorithms.iter().any(|a| !KeyKind::Hmac.verifies(*a));
             let hmac = match (&r.hmac_secret, wants_hmac) {
                 (Some(s), true) => {
+                    warnings.push(format!(
+                        "{at}: hmac_secret is baked into the bundle, where anyone allowed lambda:GetFunction can read it and mint tokens; prefer an asymmetric algorithm (ES256 or EdDSA) with a public JWK Set"
+                    ));
                     fingerprint.add(s.as_bytes());
                     Some(hmac_key(s).map_err(|e| err(format!("{at}: {e}")))?)
                 }
@@ -595,11 +631,25 @@ impl EdgeConfig {
                             "{at}: jwks_min_refresh_seconds must be at least 1"
                         )));
                     }
+                    if r.jwks_max_bytes < 1024 || r.jwks_max_bytes > 1_048_576 {
+                        return Err(err(format!(
+                            "{at}: jwks_max_bytes {} must be 1024..=1048576",
+                            r.jwks_max_bytes
+                        )));
+                    }
+                    if r.jwks_max_stale_seconds < r.jwks_cache_seconds {
+                        return Err(err(format!(
+                            "{at}: jwks_max_stale_seconds {} must be at least jwks_cache_seconds {}",
+                            r.jwks_max_stale_seconds, r.jwks_cache_seconds
+                        )));
+                    }
                     Some(RemoteJwks {
                         url,
                         cache_s: r.jwks_cache_seconds,
                         min_refresh_s: r.jwks_min_refresh_seconds,
                         timeout_ms: r.jwks_timeout_ms,
+                        max_bytes: r.jwks_max_bytes,
+                        max_stale_s: r.jwks_max_stale_seconds,
                     })
                 }
             };
@@ -609,8 +659,18 @@ impl EdgeConfig {
                     r.leeway_seconds
                 )));
             }
+            let typ = match r.typ {
+                None => None,
+                Some(list) if list.is_empty() || list.iter().any(String::is_empty) => {
+                    return Err(err(format!(
+                        "{at}: typ must list the accepted header types, e.g. [\"JWT\", \"at+jwt\"]"
+                    )));
+                }
+                Some(list) => Some(list),
+            };
             let baked_keys = keys.len();
             issuers.push(Issuer {
+                typ,
                 issuer: r.issuer,
                 audiences,
                 algorithms,
@@ -689,9 +749,18 @@ impl EdgeConfig {
         let mut paths = Vec::new();
         for (i, p) in raw.paths.into_iter().enumerate() {
             let at = format!("paths[{i}]");
+            for text in p.prefix.iter().chain(p.glob.iter()) {
+                if text.contains('%') || text.contains('\\') || text.chars().any(char::is_control) {
+                    return Err(err(format!(
+                        "{at}: {text:?}: write the decoded path (a space, not %20): rules match the object path as the origin decodes it"
+                    )));
+                }
+            }
             let matcher = match (p.prefix, p.glob) {
                 (Some(prefix), None) if prefix.starts_with('/') => PathMatch::Prefix(prefix),
-                (None, Some(glob)) if glob.starts_with('/') => PathMatch::Glob(glob),
+                (None, Some(glob)) if glob.starts_with('/') => PathMatch::Glob(
+                    Glob::new(&glob).map_err(|e| err(format!("{at}: {glob:?}: {e}")))?,
+                ),
                 (Some(_), Some(_)) => {
                     return Err(err(format!("{at}: give either prefix or glob, not both")));
                 }
@@ -706,10 +775,10 @@ impl EdgeConfig {
                 )));
             }
             if let Some(sp) = &p.sub_prefix
-                && (!sp.starts_with('/') || !sp.contains("{sub}"))
+                && (!sp.contains("{sub}") || !is_clean_path(&sp.replace("{sub}", "x")))
             {
                 return Err(err(format!(
-                    "{at}: sub_prefix {sp:?} must start with '/' and contain {{sub}}"
+                    "{at}: sub_prefix {sp:?} must be a decoded path starting with '/' (no '//', dot segments, '%' or '\\') and contain {{sub}}"
                 )));
             }
             paths.push(PathRule {
@@ -719,6 +788,29 @@ impl EdgeConfig {
                 path_claim: p.path_claim,
                 sub_prefix: p.sub_prefix,
             });
+        }
+
+        let mut uri = UriPolicy::default();
+        for (name, list, out) in [
+            (
+                "uri.allow_encoded_slash",
+                raw.uri.allow_encoded_slash,
+                &mut uri.allow_encoded_slash,
+            ),
+            (
+                "uri.allow_empty_segments",
+                raw.uri.allow_empty_segments,
+                &mut uri.allow_empty_segments,
+            ),
+        ] {
+            for prefix in list {
+                if prefix == "/" || !prefix.ends_with('/') || !is_clean_path(&prefix) {
+                    return Err(err(format!(
+                        "{name}: {prefix:?} must be a decoded path family below the root, ending in '/' (e.g. \"/wiki/\"), with no '//', dot segments, '%' or '\\'"
+                    )));
+                }
+                out.push(prefix);
+            }
         }
 
         Ok(EdgeConfig {
@@ -732,6 +824,8 @@ impl EdgeConfig {
             token_sources,
             cookie_name: raw.tokens.cookie_name,
             query_param: raw.tokens.query_param,
+            strip_before_origin: raw.tokens.strip_before_origin,
+            uri,
             cache_entries: raw.tokens.cache_entries,
             preflight: raw.cors.preflight,
             allow_origins: raw.cors.allow_origins,

@@ -12,6 +12,13 @@ use crate::policy;
 use crate::rate::RateLimiter;
 use crate::reason::Reason;
 use crate::request::{CfRequest, client_key, query_params, remove_query_param};
+use crate::uri::{self, CanonicalUri};
+
+/// Clocks before this (2020-01-01) are not believed: a host whose clock reads
+/// zero or near it would otherwise find no token expired.
+pub const MIN_PLAUSIBLE_NOW_MS: u64 = 1_577_836_800_000;
+/// Clocks after this (2100-01-01) are not believed either.
+pub const MAX_PLAUSIBLE_NOW_MS: u64 = 4_102_444_800_000;
 
 /// Everything the decision reads besides the request. Time is an input.
 #[derive(Debug, Clone, Copy)]
@@ -62,10 +69,20 @@ pub struct Response {
 /// Forward or answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Send the request to the origin; `querystring` replaces the original when set.
+    /// Send the request to the origin, with these changes (each `None` or
+    /// `false` leaves that part of the viewer's request as it was).
     Forward {
-        /// The query string without the token parameter, when a token came from it.
+        /// The canonical URI, when the viewer spelled it differently: the
+        /// origin reads exactly the path that was authorized.
+        uri: Option<String>,
+        /// The query string without the signed-link parameter, when it had one
+        /// (whether or not the token came from it).
         querystring: Option<String>,
+        /// Remove the `Authorization: Bearer` values (`[tokens] strip_before_origin`).
+        drop_authorization: bool,
+        /// New `Cookie` header values without the token cookie, when it was
+        /// there (`[tokens] strip_before_origin`); empty: remove the header.
+        cookie: Option<Vec<String>>,
     },
     /// Answer with this response.
     Respond(Response),
@@ -97,11 +114,35 @@ pub struct Outcome {
 
 /// Decides one viewer request.
 pub fn decide(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Outcome {
+    decide_inner(req, ctx, state, true)
+}
+
+/// Decides a request again after the host refreshed the keys on an
+/// `unknown_kid`: the rate-limit steps the first decision already charged
+/// (those before `auth`) are not charged twice.
+pub fn decide_again(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Outcome {
+    decide_inner(req, ctx, state, false)
+}
+
+fn decide_inner(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState, first: bool) -> Outcome {
     let cfg = ctx.config;
+    if !(MIN_PLAUSIBLE_NOW_MS..=MAX_PLAUSIBLE_NOW_MS).contains(&ctx.now_ms) {
+        return respond(unavailable(), Reason::BadClock, None);
+    }
+    let canonical = match uri::canonicalize(&req.uri, &cfg.uri) {
+        Ok(c) => c,
+        Err(_) => return respond(bad_request(), Reason::BadUri, None),
+    };
     state.tokens.sync_keys(cfg.keys_fingerprint);
+    // On a second decision, the rate-limit steps before `auth` were charged already.
+    let mut before_auth = true;
     let mut bot = None;
-    let mut passed: Option<(Reason, Option<String>, bool)> = None;
+    let mut passed: Option<(Reason, bool)> = None;
     for step in &cfg.pipeline {
+        if *step == Step::Auth {
+            before_auth = false;
+        }
+        let charge_now = first || !before_auth;
         match step {
             Step::Bots if cfg.bots_enabled => {
                 let ua = req.header("user-agent").map(str::trim).unwrap_or("");
@@ -125,9 +166,10 @@ pub fn decide(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Outcome 
                             return respond(forbidden(), Reason::BotBlocked, Some(m));
                         }
                         BotAction::RateLimit => {
-                            if let Err(retry) = state
-                                .bot_limiter
-                                .check(&client_key(&req.client_ip), ctx.now_ms)
+                            if charge_now
+                                && let Err(retry) = state
+                                    .bot_limiter
+                                    .check(&client_key(&req.client_ip), ctx.now_ms)
                             {
                                 return respond(too_many(retry), Reason::RateLimited, Some(m));
                             }
@@ -139,13 +181,14 @@ pub fn decide(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Outcome 
             }
             Step::Bots => {}
             Step::RateLimit => {
-                if let Some(limiter) = state.limiter.as_mut()
+                if charge_now
+                    && let Some(limiter) = state.limiter.as_mut()
                     && let Err(retry) = limiter.check(&client_key(&req.client_ip), ctx.now_ms)
                 {
                     return respond(too_many(retry), Reason::RateLimited, bot);
                 }
             }
-            Step::Auth => match auth(req, ctx, &mut state.tokens) {
+            Step::Auth => match auth(req, &canonical, ctx, &mut state.tokens) {
                 Ok(pass) => passed = Some(pass),
                 Err((response, reason, hit)) => {
                     return Outcome {
@@ -159,7 +202,7 @@ pub fn decide(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Outcome 
         }
     }
     match passed {
-        Some((reason, _, hit))
+        Some((reason, hit))
             if reason == Reason::CorsPreflight && cfg.preflight == Preflight::Respond =>
         {
             Outcome {
@@ -169,8 +212,8 @@ pub fn decide(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Outcome 
                 token_cache_hit: hit,
             }
         }
-        Some((reason, querystring, hit)) => Outcome {
-            decision: Decision::Forward { querystring },
+        Some((reason, hit)) => Outcome {
+            decision: forward(req, &canonical, cfg),
             reason,
             bot,
             token_cache_hit: hit,
@@ -178,6 +221,57 @@ pub fn decide(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Outcome 
         // The config guarantees an auth step; fail closed if it did not run.
         None => respond(unavailable(), Reason::InternalError, bot),
     }
+}
+
+/// The changes made to a forwarded request: the canonical URI, the
+/// signed-link parameter always out of the query string, and (when
+/// configured) the bearer token and token cookie out of the headers.
+fn forward(req: &CfRequest, canonical: &CanonicalUri, cfg: &EdgeConfig) -> Decision {
+    let uri = (canonical.encoded != req.uri).then(|| canonical.encoded.clone());
+    let querystring = query_params(&req.querystring)
+        .iter()
+        .any(|(k, _)| *k == cfg.query_param)
+        .then(|| remove_query_param(&req.querystring, &cfg.query_param));
+    let strip = cfg.strip_before_origin;
+    let drop_authorization = strip
+        && cfg.token_sources.contains(&TokenSource::Authorization)
+        && req
+            .header_values("authorization")
+            .any(|v| bearer(v).is_some());
+    let cookie = if strip && cfg.token_sources.contains(&TokenSource::Cookie) {
+        without_cookie(req, &cfg.cookie_name)
+    } else {
+        None
+    };
+    Decision::Forward {
+        uri,
+        querystring,
+        drop_authorization,
+        cookie,
+    }
+}
+
+/// The Cookie header values without every cookie named `name`, or `None`
+/// when none was there.
+fn without_cookie(req: &CfRequest, name: &str) -> Option<Vec<String>> {
+    let mut found = false;
+    let mut out = Vec::new();
+    for value in req.header_values("cookie") {
+        let kept: Vec<&str> = value
+            .split(';')
+            .filter(|pair| {
+                let cookie_name = pair.split_once('=').map_or(*pair, |(k, _)| k).trim();
+                let ours = cookie_name == name;
+                found |= ours;
+                !ours && !pair.trim().is_empty()
+            })
+            .map(str::trim)
+            .collect();
+        if !kept.is_empty() {
+            out.push(kept.join("; "));
+        }
+    }
+    found.then_some(out)
 }
 
 fn respond(response: Response, reason: Reason, bot: Option<BotMatch>) -> Outcome {
@@ -189,32 +283,37 @@ fn respond(response: Response, reason: Reason, bot: Option<BotMatch>) -> Outcome
     }
 }
 
-type Pass = (Reason, Option<String>, bool);
+type Pass = (Reason, bool);
 type Deny = (Response, Reason, bool);
 
-fn auth(req: &CfRequest, ctx: &Ctx<'_>, cache: &mut TokenCache) -> Result<Pass, Deny> {
+fn auth(
+    req: &CfRequest,
+    canonical: &CanonicalUri,
+    ctx: &Ctx<'_>,
+    cache: &mut TokenCache,
+) -> Result<Pass, Deny> {
     let cfg = ctx.config;
-    let rule = policy::rule_for(&cfg.paths, &req.uri);
+    let rule = policy::rule_for(&cfg.paths, &canonical.path);
     if rule.is_some_and(|r| r.access == Access::Public) {
-        return Ok((Reason::PublicPath, None, false));
+        return Ok((Reason::PublicPath, false));
     }
     if req.method.eq_ignore_ascii_case("OPTIONS")
         && req.header("access-control-request-method").is_some()
     {
-        return Ok((Reason::CorsPreflight, None, false));
+        return Ok((Reason::CorsPreflight, false));
     }
-    let (token, source) = match find_token(req, cfg) {
-        Found::One(token, source) => (token, source),
+    let token = match find_token(req, cfg) {
+        Found::One(token) => token,
         Found::None => {
             return Err((
-                unauthorized(req, cfg, Reason::TokenMissing),
+                unauthorized(req, canonical, cfg, Reason::TokenMissing),
                 Reason::TokenMissing,
                 false,
             ));
         }
         Found::Ambiguous => {
             return Err((
-                unauthorized(req, cfg, Reason::TokenAmbiguous),
+                unauthorized(req, canonical, cfg, Reason::TokenAmbiguous),
                 Reason::TokenAmbiguous,
                 false,
             ));
@@ -233,7 +332,7 @@ fn auth(req: &CfRequest, ctx: &Ctx<'_>, cache: &mut TokenCache) -> Result<Pass, 
                 Some(Ok(())) => (v, true),
                 Some(Err(reason)) => {
                     cache.remove(&digest);
-                    return Err((unauthorized(req, cfg, reason), reason, true));
+                    return Err((unauthorized(req, canonical, cfg, reason), reason, true));
                 }
                 None => {
                     cache.remove(&digest);
@@ -246,22 +345,22 @@ fn auth(req: &CfRequest, ctx: &Ctx<'_>, cache: &mut TokenCache) -> Result<Pass, 
                 cache.insert(digest, v.clone());
                 (v, false)
             }
-            Err(reason) => return Err((unauthorized(req, cfg, reason), reason, false)),
+            Err(reason) => {
+                return Err((unauthorized(req, canonical, cfg, reason), reason, false));
+            }
         },
     };
     if let Some(rule) = rule
-        && !policy::claims_allow(rule, &verified.claims, &req.uri)
+        && !policy::claims_allow(rule, &verified.claims, &canonical.path)
     {
         return Err((insufficient(cfg), Reason::InsufficientClaims, hit));
     }
-    let querystring = (source == TokenSource::Query)
-        .then(|| remove_query_param(&req.querystring, &cfg.query_param));
-    Ok((Reason::TokenValid, querystring, hit))
+    Ok((Reason::TokenValid, hit))
 }
 
 enum Found<'a> {
     None,
-    One(&'a str, TokenSource),
+    One(&'a str),
     Ambiguous,
 }
 
@@ -285,7 +384,7 @@ fn find_token<'r>(req: &'r CfRequest, cfg: &EdgeConfig) -> Found<'r> {
         };
         match found.as_slice() {
             [] => continue,
-            [one] => return Found::One(one, *source),
+            [one] => return Found::One(one),
             _ => return Found::Ambiguous,
         }
     }
@@ -308,6 +407,15 @@ fn base_headers() -> Vec<(&'static str, String)> {
         ("cache-control", "no-store".into()),
         ("content-type", TEXT.into()),
     ]
+}
+
+fn bad_request() -> Response {
+    Response {
+        status: 400,
+        status_description: "Bad Request",
+        headers: base_headers(),
+        body: "Bad Request\n".into(),
+    }
 }
 
 fn forbidden() -> Response {
@@ -357,18 +465,19 @@ fn insufficient(cfg: &EdgeConfig) -> Response {
 }
 
 /// 401 (RFC 6750), or a 302 to the login page for a browser navigation.
-fn unauthorized(req: &CfRequest, cfg: &EdgeConfig, reason: Reason) -> Response {
+fn unauthorized(
+    req: &CfRequest,
+    canonical: &CanonicalUri,
+    cfg: &EdgeConfig,
+    reason: Reason,
+) -> Response {
     let navigation = matches!(req.method.as_str(), "GET" | "HEAD")
         && req
             .header("accept")
             .is_some_and(|a| a.contains("text/html"));
     if let (Some(login), true) = (&cfg.login_url, navigation) {
         let qs = remove_query_param(&req.querystring, &cfg.query_param);
-        let back = if qs.is_empty() {
-            req.uri.clone()
-        } else {
-            format!("{}?{qs}", req.uri)
-        };
+        let back = return_to(&canonical.encoded, &qs);
         let mut headers = base_headers();
         headers.push((
             "location",
@@ -438,6 +547,21 @@ fn preflight_response(req: &CfRequest, cfg: &EdgeConfig) -> Response {
     }
 }
 
+/// Where the login page sends the user back: a path on this site, never
+/// `//host` or `/\\host` (which browsers read as another host).
+fn return_to(path: &str, qs: &str) -> String {
+    let path = if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") {
+        path
+    } else {
+        "/"
+    };
+    if qs.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{qs}")
+    }
+}
+
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -448,4 +572,42 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_stays_on_this_site() {
+        assert_eq!(return_to("/a/b", ""), "/a/b");
+        assert_eq!(return_to("/a/b", "x=1"), "/a/b?x=1");
+        assert_eq!(return_to("//evil.example/x", ""), "/");
+        assert_eq!(return_to("/\\evil.example/x", "a=1"), "/?a=1");
+        assert_eq!(return_to("https://evil.example/", ""), "/");
+    }
+
+    #[test]
+    fn token_cookie_is_cut_from_every_cookie_header() {
+        let req = CfRequest {
+            headers: vec![
+                crate::Header {
+                    name: "cookie".into(),
+                    key: None,
+                    value: "a=1; access_token=T1;b=2".into(),
+                },
+                crate::Header {
+                    name: "cookie".into(),
+                    key: None,
+                    value: "access_token=T2".into(),
+                },
+            ],
+            ..CfRequest::default()
+        };
+        assert_eq!(
+            without_cookie(&req, "access_token"),
+            Some(vec!["a=1; b=2".to_owned()])
+        );
+        assert_eq!(without_cookie(&req, "other"), None);
+    }
 }

@@ -26,6 +26,10 @@ pub const MAX_KID_BYTES: usize = 256;
 pub struct Issuer {
     /// Exact `iss` value.
     pub issuer: String,
+    /// Accepted header `typ` values (e.g. `JWT`, `at+jwt` of RFC 9068), when
+    /// checked: compared case-insensitively without `application/`; a token
+    /// without `typ` is then refused.
+    pub typ: Option<Vec<String>>,
     /// Accepted audiences: the token's `aud` must contain one.
     pub audiences: Vec<String>,
     /// Allowed algorithms.
@@ -58,6 +62,12 @@ pub struct RemoteJwks {
     pub min_refresh_s: u64,
     /// Give up a fetch after this long.
     pub timeout_ms: u64,
+    /// Refuse a fetched body larger than this (the keys held are kept).
+    pub max_bytes: u64,
+    /// Drop the fetched keys (never the baked ones) when no fetch has
+    /// succeeded for this long: a revoked key must not live forever because
+    /// the issuer became unreachable.
+    pub max_stale_s: u64,
 }
 
 /// The time claims of a verified token, re-checked on every cache hit.
@@ -130,6 +140,15 @@ pub fn verify(token: &str, issuers: &[Issuer], now_unix_s: u64) -> Result<Verifi
         .enumerate()
         .find(|(_, i)| i.issuer == iss)
         .ok_or(Reason::UnknownIssuer)?;
+    if let Some(accepted) = &issuer.typ {
+        let typ = header
+            .get("typ")
+            .and_then(Json::as_str)
+            .ok_or(Reason::TypNotAllowed)?;
+        if !accepted.iter().any(|a| same_typ(a, typ)) {
+            return Err(Reason::TypNotAllowed);
+        }
+    }
     let alg: Algorithm = alg_name.parse().map_err(|_| Reason::AlgNotAllowed)?;
     if !issuer.algorithms.contains(&alg) {
         return Err(Reason::AlgNotAllowed);
@@ -172,6 +191,18 @@ pub fn verify(token: &str, issuers: &[Issuer], now_unix_s: u64) -> Result<Verifi
         claims,
         times,
     })
+}
+
+/// RFC 7515 §4.1.9: media types compare case-insensitively, and
+/// `application/` may be left out.
+fn same_typ(a: &str, b: &str) -> bool {
+    fn bare(t: &str) -> &str {
+        match t.get(..12) {
+            Some(p) if p.eq_ignore_ascii_case("application/") => &t[12..],
+            _ => t,
+        }
+    }
+    bare(a).eq_ignore_ascii_case(bare(b))
 }
 
 fn decode_object(part: &str) -> Result<Json, Reason> {

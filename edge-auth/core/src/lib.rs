@@ -21,9 +21,10 @@ pub mod policy;
 pub mod rate;
 pub mod reason;
 pub mod request;
+pub mod uri;
 
 pub use bot_signatures_matcher::Matcher;
 pub use config::{ConfigError, EdgeConfig};
-pub use decide::{BotMatch, Ctx, Decision, EdgeState, Outcome, Response, decide};
+pub use decide::{BotMatch, Ctx, Decision, EdgeState, Outcome, Response, decide, decide_again};
 pub use reason::Reason;
 pub use request::{CfRequest, Header};

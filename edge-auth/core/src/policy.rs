@@ -1,59 +1,146 @@
-//! Path policy: which rule applies to a URI, and whether a verified token
+//! Path policy: which rule applies to a path, and whether a verified token
 //! meets the rule's claim conditions (scopes, a path-list claim, a per-subject
-//! prefix). URIs with dot segments or encoded separators never match a public
-//! rule, so `/public/../private/x` cannot skip the token check.
+//! prefix). Everything here reads the *decoded* path of a
+//! [`CanonicalUri`](crate::uri::CanonicalUri), the object the origin serves;
+//! the raw spelling never reaches a rule. Globs match in time linear in the
+//! path length (an NFA simulation, no backtracking).
 
-use crate::config::{Access, PathMatch, PathRule};
+use crate::config::{PathMatch, PathRule};
 use crate::json::Json;
+use crate::uri::is_clean_path;
 
-/// The rule for `uri` (first match), or `None`: a token is required.
-pub fn rule_for<'r>(rules: &'r [PathRule], uri: &str) -> Option<&'r PathRule> {
-    let clean = is_clean(uri);
-    rules
-        .iter()
-        .find(|r| (clean || r.access == Access::Token) && matches(&r.matcher, uri))
+/// The rule for the decoded `path` (first match), or `None`: a token is required.
+pub fn rule_for<'r>(rules: &'r [PathRule], path: &str) -> Option<&'r PathRule> {
+    rules.iter().find(|r| matches(&r.matcher, path))
 }
 
-/// Whether `uri` is free of dot segments, encoded dots/slashes/backslashes and backslashes.
-pub fn is_clean(uri: &str) -> bool {
-    if !uri.starts_with('/') || uri.contains('\\') {
-        return false;
-    }
-    let lower = uri.to_ascii_lowercase();
-    if ["%2e", "%2f", "%5c", "%00"]
-        .iter()
-        .any(|e| lower.contains(e))
-    {
-        return false;
-    }
-    !uri.split('/').any(|seg| seg == "." || seg == "..")
-}
-
-fn matches(m: &PathMatch, uri: &str) -> bool {
+fn matches(m: &PathMatch, path: &str) -> bool {
     match m {
-        PathMatch::Prefix(p) => uri.starts_with(p.as_str()),
-        PathMatch::Glob(g) => glob(g.as_bytes(), uri.as_bytes()),
+        PathMatch::Prefix(p) => path.starts_with(p.as_str()),
+        PathMatch::Glob(g) => g.matches(path),
     }
 }
 
-/// `*` matches any run without `/`; `**` matches any run.
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => {
-            if let Some(rest2) = rest.strip_prefix(b"*") {
-                (0..=text.len()).any(|i| glob(rest2, &text[i..]))
+/// Most wildcards one glob may hold (checked at config load).
+pub const MAX_GLOB_WILDCARDS: usize = 16;
+/// Longest glob pattern, in bytes (checked at config load).
+pub const MAX_GLOB_BYTES: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    Byte(u8),
+    /// `*`: any run without `/`.
+    Star,
+    /// `**`: any run.
+    AnyRun,
+}
+
+/// A compiled path glob: `*` matches any run without `/`, `**` any run,
+/// every other byte itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    text: String,
+    toks: Vec<Tok>,
+}
+
+impl Glob {
+    /// Compiles `pattern`; refuses one over [`MAX_GLOB_BYTES`] or with more
+    /// than [`MAX_GLOB_WILDCARDS`] wildcards.
+    pub fn new(pattern: &str) -> Result<Glob, String> {
+        if pattern.len() > MAX_GLOB_BYTES {
+            return Err(format!(
+                "glob is {} bytes; at most {MAX_GLOB_BYTES}",
+                pattern.len()
+            ));
+        }
+        let b = pattern.as_bytes();
+        let mut toks = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'*' {
+                if b.get(i + 1) == Some(&b'*') {
+                    toks.push(Tok::AnyRun);
+                    i += 2;
+                } else {
+                    toks.push(Tok::Star);
+                    i += 1;
+                }
             } else {
-                let limit = text.iter().position(|&c| c == b'/').unwrap_or(text.len());
-                (0..=limit).any(|i| glob(rest, &text[i..]))
+                toks.push(Tok::Byte(b[i]));
+                i += 1;
             }
         }
-        Some((&c, rest)) => text.first() == Some(&c) && glob(rest, &text[1..]),
+        let wildcards = toks.iter().filter(|t| !matches!(t, Tok::Byte(_))).count();
+        if wildcards > MAX_GLOB_WILDCARDS {
+            return Err(format!(
+                "glob has {wildcards} wildcards; at most {MAX_GLOB_WILDCARDS}"
+            ));
+        }
+        Ok(Glob {
+            text: pattern.to_owned(),
+            toks,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the whole of `text` matches. Each byte of `text` is looked at
+    /// once against the set of live pattern positions (at most the pattern's
+    /// length), so the time is O(len(text) × len(pattern)) in the worst case.
+    pub fn matches(&self, text: &str) -> bool {
+        let m = self.toks.len();
+        let mut seen = vec![usize::MAX; m + 1];
+        let mut cur = Vec::with_capacity(m + 1);
+        let mut next = Vec::with_capacity(m + 1);
+        self.enter(0, 0, &mut seen, &mut cur);
+        for (step, &c) in text.as_bytes().iter().enumerate() {
+            next.clear();
+            for &i in &cur {
+                match self.toks.get(i) {
+                    Some(Tok::Byte(x)) if *x == c => {
+                        self.enter(i + 1, step + 1, &mut seen, &mut next)
+                    }
+                    Some(Tok::Star) if c != b'/' => self.enter(i, step + 1, &mut seen, &mut next),
+                    Some(Tok::AnyRun) => self.enter(i, step + 1, &mut seen, &mut next),
+                    _ => {}
+                }
+            }
+            std::mem::swap(&mut cur, &mut next);
+            if cur.is_empty() {
+                return false;
+            }
+        }
+        cur.contains(&m)
+    }
+
+    /// Adds position `i` and, through wildcards matching nothing, the ones after it.
+    fn enter(&self, mut i: usize, step: usize, seen: &mut [usize], set: &mut Vec<usize>) {
+        loop {
+            if seen[i] == step {
+                return;
+            }
+            seen[i] = step;
+            set.push(i);
+            match self.toks.get(i) {
+                Some(Tok::Star | Tok::AnyRun) => i += 1,
+                _ => return,
+            }
+        }
     }
 }
 
-/// Whether `claims` meet the conditions of `rule` for `uri`.
-pub fn claims_allow(rule: &PathRule, claims: &Json, uri: &str) -> bool {
+/// Characters a `sub` claim may hold to be put into a `{sub}` prefix. Anything
+/// else (`/`, `%`, `+`, spaces, `\`, `?`, `#`, controls, non-ASCII) could name
+/// another object once the origin decodes it, so such a token opens nothing there.
+fn sub_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '@' | '|' | ':')
+}
+
+/// Whether `claims` meet the conditions of `rule` for the decoded `path`.
+pub fn claims_allow(rule: &PathRule, claims: &Json, path: &str) -> bool {
     if !rule.require_scope.is_empty() {
         let mut have: Vec<&str> = Vec::new();
         if let Some(s) = claims.get("scope").and_then(Json::as_str) {
@@ -78,7 +165,11 @@ pub fn claims_allow(rule: &PathRule, claims: &Json, uri: &str) -> bool {
             Some(Json::Array(list)) => list.iter().filter_map(Json::as_str).collect(),
             _ => Vec::new(),
         };
-        if !is_clean(uri) || !allowed.iter().any(|prefix| under(uri, prefix)) {
+        // An entry that is not a clean decoded path (`..`, `//`, `%`, `\`) opens nothing.
+        if !allowed
+            .iter()
+            .any(|prefix| is_clean_path(prefix) && under(path, prefix))
+        {
             return false;
         }
     }
@@ -86,27 +177,27 @@ pub fn claims_allow(rule: &PathRule, claims: &Json, uri: &str) -> bool {
         let Some(sub) = claims.get("sub").and_then(Json::as_str) else {
             return false;
         };
-        if sub.is_empty() || sub == "." || sub == ".." || sub.contains(['/', '\\', '%', '?', '#']) {
+        if sub.is_empty() || !sub.chars().all(sub_char) {
             return false;
         }
         let prefix = template.replace("{sub}", sub);
-        if !is_clean(uri) || !under(uri, &prefix) {
+        if !is_clean_path(&prefix) || !under(path, &prefix) {
             return false;
         }
     }
     true
 }
 
-/// `uri` equals `prefix` or lies below it (segment boundary respected).
-fn under(uri: &str, prefix: &str) -> bool {
+/// `path` equals `prefix` or lies below it (segment boundary respected).
+fn under(path: &str, prefix: &str) -> bool {
     if !prefix.starts_with('/') {
         return false;
     }
     if prefix.ends_with('/') {
-        return uri.starts_with(prefix);
+        return path.starts_with(prefix);
     }
-    uri == prefix
-        || uri
+    path == prefix
+        || path
             .strip_prefix(prefix)
             .is_some_and(|rest| rest.starts_with('/'))
 }
@@ -114,6 +205,7 @@ fn under(uri: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Access;
 
     fn rule(m: PathMatch, access: Access) -> PathRule {
         PathRule {
@@ -125,33 +217,96 @@ mod tests {
         }
     }
 
-    #[test]
-    fn globs() {
-        assert!(glob(b"/assets/*.css", b"/assets/a.css"));
-        assert!(!glob(b"/assets/*.css", b"/assets/x/a.css"));
-        assert!(glob(b"/assets/**.css", b"/assets/x/a.css"));
-        assert!(glob(b"/private/*", b"/private/"));
+    fn glob(p: &str, t: &str) -> bool {
+        Glob::new(p).unwrap().matches(t)
     }
 
     #[test]
-    fn dot_segments_never_match_public_rules() {
-        let rules = vec![rule(PathMatch::Prefix("/public/".into()), Access::Public)];
-        assert!(rule_for(&rules, "/public/a.png").is_some());
-        for bad in [
-            "/public/../private/x",
-            "/public/%2e%2e/private/x",
-            "/public/..%2fprivate",
-            "/public/.\\x",
-            "/public/./a",
-        ] {
-            assert!(rule_for(&rules, bad).is_none(), "{bad}");
+    fn globs() {
+        assert!(glob("/assets/*.css", "/assets/a.css"));
+        assert!(!glob("/assets/*.css", "/assets/x/a.css"));
+        assert!(glob("/assets/**.css", "/assets/x/a.css"));
+        assert!(glob("/private/*", "/private/"));
+        assert!(!glob("/private/*", "/private"));
+        assert!(glob("/a/**", "/a/"));
+        assert!(glob("**", ""));
+        assert!(!glob("/a", "/ab"));
+        assert!(!glob("/a*b", "/a/b"));
+        assert!(glob("/a**b", "/a/b"));
+        assert!(glob("/*/*/c", "/x/y/c"));
+        assert!(!glob("/*/*/c", "/x/c"));
+    }
+
+    /// The linear matcher agrees with the obvious backtracking one on every
+    /// short pattern and text over a small alphabet.
+    #[test]
+    fn glob_agrees_with_backtracking_reference() {
+        fn reference(p: &[u8], t: &[u8]) -> bool {
+            match p.split_first() {
+                None => t.is_empty(),
+                Some((b'*', rest)) => {
+                    if let Some(rest2) = rest.strip_prefix(b"*") {
+                        (0..=t.len()).any(|i| reference(rest2, &t[i..]))
+                    } else {
+                        let limit = t.iter().position(|&c| c == b'/').unwrap_or(t.len());
+                        (0..=limit).any(|i| reference(rest, &t[i..]))
+                    }
+                }
+                Some((&c, rest)) => t.first() == Some(&c) && reference(rest, &t[1..]),
+            }
         }
+        fn words(alphabet: &[u8], max: usize) -> Vec<Vec<u8>> {
+            let mut all = vec![vec![]];
+            let mut layer = vec![vec![]];
+            for _ in 0..max {
+                let mut next = Vec::new();
+                for w in &layer {
+                    for &a in alphabet {
+                        let mut x: Vec<u8> = w.clone();
+                        x.push(a);
+                        next.push(x);
+                    }
+                }
+                all.extend(next.iter().cloned());
+                layer = next;
+            }
+            all
+        }
+        let patterns = words(b"a/*", 5);
+        let texts = words(b"a/b", 5);
+        let mut both = [0usize; 2];
+        for p in &patterns {
+            let g = Glob::new(std::str::from_utf8(p).unwrap()).unwrap();
+            for t in &texts {
+                let want = reference(p, t);
+                assert_eq!(
+                    g.matches(std::str::from_utf8(t).unwrap()),
+                    want,
+                    "{:?} on {:?}",
+                    String::from_utf8_lossy(p),
+                    String::from_utf8_lossy(t)
+                );
+                both[usize::from(want)] += 1;
+            }
+        }
+        assert!(both[0] > 1000 && both[1] > 1000, "{both:?}");
+    }
+
+    #[test]
+    fn glob_limits() {
+        assert!(Glob::new(&"*".repeat(2 * MAX_GLOB_WILDCARDS)).is_ok());
+        assert!(Glob::new(&"/*".repeat(MAX_GLOB_WILDCARDS + 1)).is_err());
+        assert!(Glob::new(&"a".repeat(MAX_GLOB_BYTES + 1)).is_err());
+        // The worst allowed glob on an 8 KB path answers (linear, not exponential).
+        let worst = "/".to_owned() + &"**a".repeat(MAX_GLOB_WILDCARDS) + "b";
+        let g = Glob::new(&worst).unwrap();
+        assert!(!g.matches(&("/".to_owned() + &"a".repeat(8191))));
     }
 
     #[test]
     fn claim_conditions() {
         let claims = Json::parse(
-            br#"{"sub":"alice","scope":"read:private write","paths":["/shared/team-a/"]}"#,
+            br#"{"sub":"alice","scope":"read:private write","paths":["/shared/team-a/","/x/../","//y/"]}"#,
         )
         .unwrap();
         let mut r = rule(PathMatch::Prefix("/".into()), Access::Token);
@@ -163,10 +318,36 @@ mod tests {
         r.sub_prefix = Some("/private/{sub}/".into());
         assert!(claims_allow(&r, &claims, "/private/alice/a.pdf"));
         assert!(!claims_allow(&r, &claims, "/private/alicex/a.pdf"));
-        assert!(!claims_allow(&r, &claims, "/private/alice/../bob/a.pdf"));
+        assert!(!claims_allow(&r, &claims, "/private/bob/a.pdf"));
         r.sub_prefix = None;
         r.path_claim = Some("paths".into());
         assert!(claims_allow(&r, &claims, "/shared/team-a/doc"));
         assert!(!claims_allow(&r, &claims, "/shared/team-b/doc"));
+        // Unclean entries open nothing, not even what they spell literally.
+        assert!(!claims_allow(&r, &claims, "/x/../secret"));
+        assert!(!claims_allow(&r, &claims, "//y/secret"));
+    }
+
+    #[test]
+    fn subs_that_could_name_other_objects_open_nothing() {
+        let mut r = rule(PathMatch::Prefix("/private/".into()), Access::Token);
+        r.sub_prefix = Some("/private/{sub}/".into());
+        for (sub, path) in [
+            ("..", "/private/../x"),
+            (".", "/private/./x"),
+            ("alice/../bob", "/private/alice/../bob/x"),
+            ("bob/x", "/private/bob/x/y"),
+            ("al%69ce", "/private/al%69ce/x"),
+            ("a+b", "/private/a+b/x"),
+            ("a b", "/private/a b/x"),
+            ("a\\b", "/private/a\\b/x"),
+            ("", "/private//x"),
+        ] {
+            let claims =
+                Json::parse(serde_json::json!({ "sub": sub }).to_string().as_bytes()).unwrap();
+            assert!(!claims_allow(&r, &claims, path), "sub {sub:?}");
+        }
+        let claims = Json::parse(br#"{"sub":"auth0|a.b_c-d@e"}"#).unwrap();
+        assert!(claims_allow(&r, &claims, "/private/auth0|a.b_c-d@e/x"));
     }
 }

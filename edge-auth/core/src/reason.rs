@@ -34,6 +34,8 @@ pub enum Reason {
     HeaderKeyRefused,
     /// The header has a `crit` list (no extensions are understood).
     CritUnsupported,
+    /// The header `typ` is missing or not one the issuer's config accepts.
+    TypNotAllowed,
     /// `iss` is missing or names no configured issuer.
     UnknownIssuer,
     /// Asymmetric token without a `kid`.
@@ -61,7 +63,12 @@ pub enum Reason {
     // --- denied: policy (403) ---
     /// The token is valid but lacks the scope or path claim the rule needs.
     InsufficientClaims,
+    // --- refused: request (400) ---
+    /// The URI could be read as a different object by the origin (see `uri`).
+    BadUri,
     // --- failure ---
+    /// The host clock is not finite, zero or implausible: nothing can be judged.
+    BadClock,
     /// The bundle itself is broken (config, matcher); fail closed.
     InternalError,
 }
@@ -84,6 +91,7 @@ impl Reason {
             AlgNotAllowed => "alg_not_allowed",
             HeaderKeyRefused => "header_key_refused",
             CritUnsupported => "crit_unsupported",
+            TypNotAllowed => "typ_not_allowed",
             UnknownIssuer => "unknown_issuer",
             KidRequired => "kid_required",
             UnknownKid => "unknown_kid",
@@ -97,6 +105,8 @@ impl Reason {
             TokenTooOld => "token_too_old",
             MissingClaim => "missing_claim",
             InsufficientClaims => "insufficient_claims",
+            BadUri => "bad_uri",
+            BadClock => "bad_clock",
             InternalError => "internal_error",
         }
     }

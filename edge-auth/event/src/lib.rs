@@ -133,9 +133,11 @@ pub fn parse_request(text: &str) -> Result<(CfRequest, Option<String>), EventErr
 /// What the wasm adapter hands back to the Node shim: two lines. The first
 /// is the log record, ready to print as it is (the shim neither parses nor
 /// re-serializes it; JSON never holds a raw newline). The second is the
-/// decision as compact JSON: `{"reason": "...", "forward": true, "querystring":
-/// null | "..."}` (the shim returns the event's own request object, with the
-/// query string replaced when one is given) or `{"reason": "...", "response": {...}}`.
+/// decision as compact JSON: `{"reason": "...", "forward": true, "uri": null |
+/// "...", "querystring": null | "...", "drop_authorization": true (only when
+/// set), "cookie": [...] (only when set)}` (the shim returns the event's own
+/// request object with those changes, as [`render`] does) or
+/// `{"reason": "...", "response": {...}}`.
 pub fn compact_result(
     outcome: &Outcome,
     request: &CfRequest,
@@ -148,22 +150,39 @@ pub fn compact_result(
         #[serde(skip_serializing_if = "Option::is_none")]
         forward: Option<bool>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        uri: Option<Option<&'a str>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         querystring: Option<Option<&'a str>>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        drop_authorization: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cookie: Option<&'a [String]>,
         #[serde(skip_serializing_if = "Option::is_none")]
         response: Option<Value>,
     }
     let reason = outcome.reason.as_str();
     let decision = match &outcome.decision {
-        Decision::Forward { querystring } => Compact {
+        Decision::Forward {
+            uri,
+            querystring,
+            drop_authorization,
+            cookie,
+        } => Compact {
             reason,
             forward: Some(true),
+            uri: Some(uri.as_deref()),
             querystring: Some(querystring.as_deref()),
+            drop_authorization: *drop_authorization,
+            cookie: cookie.as_deref(),
             response: None,
         },
         Decision::Respond(response) => Compact {
             reason,
             forward: None,
+            uri: None,
             querystring: None,
+            drop_authorization: false,
+            cookie: None,
             response: Some(render_response(response)),
         },
     };
@@ -264,10 +283,36 @@ pub fn parse_event_value(mut value: Value) -> Result<ParsedEvent, EventError> {
 /// What the handler returns for `outcome`: the request to forward, or a response.
 pub fn render(outcome: &Outcome, event: &ParsedEvent) -> Value {
     match &outcome.decision {
-        Decision::Forward { querystring } => {
+        Decision::Forward {
+            uri,
+            querystring,
+            drop_authorization,
+            cookie,
+        } => {
             let mut request = event.raw_request.clone();
-            if let (Some(qs), Some(obj)) = (querystring, request.as_object_mut()) {
-                obj.insert("querystring".into(), Value::String(qs.clone()));
+            if let Some(obj) = request.as_object_mut() {
+                if let Some(uri) = uri {
+                    obj.insert("uri".into(), Value::String(uri.clone()));
+                }
+                if let Some(qs) = querystring {
+                    obj.insert("querystring".into(), Value::String(qs.clone()));
+                }
+                if let Some(Value::Object(headers)) = obj.get_mut("headers") {
+                    if *drop_authorization {
+                        headers.remove("authorization");
+                    }
+                    if let Some(values) = cookie {
+                        if values.is_empty() {
+                            headers.remove("cookie");
+                        } else {
+                            let list = values
+                                .iter()
+                                .map(|v| json!({ "key": "Cookie", "value": v }))
+                                .collect();
+                            headers.insert("cookie".into(), Value::Array(list));
+                        }
+                    }
+                }
             }
             request
         }

@@ -18,7 +18,7 @@ pub mod node_crypto;
 use std::collections::BTreeMap;
 
 use bot_signatures_matcher::Matcher;
-use edge_auth_core::{Ctx, EdgeConfig, EdgeState, decide};
+use edge_auth_core::{Ctx, EdgeConfig, EdgeState, decide, decide_again};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
@@ -100,6 +100,19 @@ impl Edge {
     /// lines: the log record, then the decision (`{"reason": ..., "forward":
     /// true, "querystring": ...}` or `{"reason": ..., "response": ...}`).
     pub fn handle(&mut self, event_json: &str, now_ms: f64) -> String {
+        self.run(event_json, now_ms, true)
+    }
+
+    /// Decides an event again after the shim refreshed the keys on an
+    /// `unknown_kid`: the same as [`Edge::handle`], except that the rate
+    /// limits the first decision charged are not charged twice.
+    pub fn handle_again(&mut self, event_json: &str, now_ms: f64) -> String {
+        self.run(event_json, now_ms, false)
+    }
+
+    fn run(&mut self, event_json: &str, now_ms: f64, first: bool) -> String {
+        // A clock that is not a finite positive number reads as 0, which the
+        // core refuses (503 `bad_clock`): never "no token is expired".
         let now_ms = if now_ms.is_finite() && now_ms > 0.0 {
             now_ms as u64
         } else {
@@ -112,7 +125,11 @@ impl Edge {
         };
         match edge_auth_event::parse_request(event_json) {
             Ok((request, request_id)) => {
-                let outcome = decide(&request, &ctx, &mut self.state);
+                let outcome = if first {
+                    decide(&request, &ctx, &mut self.state)
+                } else {
+                    decide_again(&request, &ctx, &mut self.state)
+                };
                 edge_auth_event::compact_result(&outcome, &request, request_id.as_deref(), now_ms)
             }
             Err(e) => format!(
@@ -124,13 +141,14 @@ impl Edge {
     }
 
     /// The JWK Sets to fetch at run time, as JSON:
-    /// `[{"issuer": 0, "url": ..., "cache_seconds": ..., "min_refresh_seconds": ..., "timeout_ms": ...}]`.
+    /// `[{"issuer": 0, "url": ..., "cache_seconds": ..., "min_refresh_seconds": ...,
+    /// "timeout_ms": ..., "max_bytes": ..., "max_stale_seconds": ...}]`.
     pub fn remote_jwks(&self) -> String {
         let list: Vec<serde_json::Value> = self
             .config
             .remote_jwks()
             .into_iter()
-            .map(|(i, r)| serde_json::json!({ "issuer": i, "url": r.url, "cache_seconds": r.cache_s, "min_refresh_seconds": r.min_refresh_s, "timeout_ms": r.timeout_ms }))
+            .map(|(i, r)| serde_json::json!({ "issuer": i, "url": r.url, "cache_seconds": r.cache_s, "min_refresh_seconds": r.min_refresh_s, "timeout_ms": r.timeout_ms, "max_bytes": r.max_bytes, "max_stale_seconds": r.max_stale_s }))
             .collect();
         serde_json::Value::Array(list).to_string()
     }
@@ -140,6 +158,15 @@ impl Edge {
     pub fn set_remote_keys(&mut self, issuer: usize, jwks: &str) -> Result<Vec<String>, JsError> {
         self.config
             .set_remote_keys(issuer, jwks)
+            .map_err(into_js_error)
+    }
+
+    /// Drops the fetched keys of issuer `issuer` (the baked ones stay): the
+    /// shim calls this when no fetch has succeeded for `max_stale_seconds`.
+    pub fn drop_remote_keys(&mut self, issuer: usize) -> Result<(), JsError> {
+        self.config
+            .set_remote_keys(issuer, r#"{"keys":[]}"#)
+            .map(|_| ())
             .map_err(into_js_error)
     }
 
