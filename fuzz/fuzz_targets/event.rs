@@ -1,7 +1,7 @@
 //! The viewer-request event decoder and the whole decision (cookies, query,
-//! headers, paths): arbitrary JSON never panics, and a protected path is never
-//! forwarded without a valid token (the fuzzer cannot sign one: only the
-//! fixtures' own tokens may verify).
+//! headers, paths): arbitrary JSON never panics, and a protected object (as
+//! S3 reads the URI) is never forwarded without a valid token (the fuzzer
+//! cannot sign one: only the fixtures' own tokens may verify).
 #![no_main]
 
 #[path = "shared.rs"]
@@ -25,8 +25,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     let outcome = decide(&event.request, &ctx, &mut state);
     let _ = edge_auth_event::render(&outcome, &event);
-    let public =
-        event.request.uri.starts_with("/public/") || event.request.uri.starts_with("/assets/");
+    // Judged on the object S3 serves for the URI (decoded once, by another
+    // decoder than the edge's), not on the raw spelling.
+    let key = percent_encoding::percent_decode_str(event.request.uri.trim_start_matches('/'))
+        .decode_utf8_lossy()
+        .into_owned();
+    let public = key.starts_with("public/") || key.starts_with("assets/");
     if let Decision::Forward { .. } = outcome.decision
         && !public
         && outcome.reason != edge_auth_core::Reason::CorsPreflight

@@ -176,8 +176,277 @@ fn query_token_is_removed_from_forwarded_query() {
     assert_eq!(
         o.decision,
         Decision::Forward {
-            querystring: Some("a=1&b=2".into())
+            uri: None,
+            querystring: Some("a=1&b=2".into()),
+            drop_authorization: false,
+            cookie: None,
         }
+    );
+}
+
+fn forwarded(o: &edge_auth_core::Outcome) -> (Option<&str>, Option<&str>, bool, Option<&[String]>) {
+    match &o.decision {
+        Decision::Forward {
+            uri,
+            querystring,
+            drop_authorization,
+            cookie,
+        } => (
+            uri.as_deref(),
+            querystring.as_deref(),
+            *drop_authorization,
+            cookie.as_deref(),
+        ),
+        Decision::Respond(r) => panic!("expected a forward, got {} ({})", r.status, o.reason),
+    }
+}
+
+/// Issue #13: the signed-link parameter never reaches the origin, whether
+/// the token came from it, from a header, or the path is public.
+#[test]
+fn signed_link_parameter_is_always_removed() {
+    let mut e = Edge::new("[[paths]]\nprefix = \"/public/\"\naccess = \"public\"\n");
+    let t = token(json!({}));
+    let mut public = req("/public/a.png", &[]);
+    public.querystring = "token=stolen&v=2".into();
+    assert_eq!(forwarded(&e.run(&public)).1, Some("v=2"));
+    let mut both = req("/private/a", &[("authorization", &format!("Bearer {t}"))]);
+    both.querystring = "token=other".into();
+    let o = e.run(&both);
+    assert_eq!(o.reason, Reason::TokenValid);
+    assert_eq!(forwarded(&o).1, Some(""));
+    let plain = req("/public/a.png", &[]);
+    assert_eq!(forwarded(&e.run(&plain)).1, None, "nothing to remove");
+}
+
+/// Issue #13: the bearer token and the token cookie are cut before the
+/// origin by default; `strip_before_origin = false` keeps them; other
+/// cookies and a Basic Authorization header are the origin's business.
+#[test]
+fn credentials_are_stripped_before_the_origin_by_default() {
+    let t = token(json!({}));
+    let bearer = format!("Bearer {t}");
+    let cookie = format!("theme=dark; access_token={t}; lang=en");
+    let r = req(
+        "/private/a",
+        &[("authorization", &bearer), ("cookie", &cookie)],
+    );
+    let mut e = Edge::new("");
+    let o = e.run(&r);
+    assert_eq!(o.reason, Reason::TokenValid);
+    let (_, _, drop_auth, cookies) = forwarded(&o);
+    assert!(drop_auth);
+    assert_eq!(cookies, Some(&["theme=dark; lang=en".to_owned()][..]));
+    let mut keep = Edge::new("[tokens]\nstrip_before_origin = false\n");
+    let (_, _, drop_auth, cookies) = forwarded(&keep.run(&r));
+    assert!(!drop_auth);
+    assert_eq!(cookies, None);
+    // Only the token cookie: the header disappears when nothing else is left.
+    let only = req("/private/a", &[("cookie", &format!("access_token={t}"))]);
+    let (_, _, drop_auth, cookies) = forwarded(&e.run(&only));
+    assert!(!drop_auth);
+    assert_eq!(cookies, Some(&[][..]));
+    let mut public = Edge::new("[[paths]]\nprefix = \"/\"\naccess = \"public\"\n");
+    let basic = req("/x", &[("authorization", "Basic dXNlcjpwYXNz")]);
+    assert!(
+        !forwarded(&public.run(&basic)).2,
+        "Basic is not ours to drop"
+    );
+}
+
+/// Issue #13: the forwarded URI is the canonical one, so the origin reads
+/// exactly the path that was authorized.
+#[test]
+fn the_canonical_uri_is_forwarded() {
+    let mut e = Edge::new("[[paths]]\nprefix = \"/public/\"\naccess = \"public\"\n");
+    let (uri, ..) = forwarded(&e.run(&req("/%70ublic/a%2epng", &[])));
+    assert_eq!(uri, Some("/public/a.png"));
+    let (uri, ..) = forwarded(&e.run(&req("/public/a.png", &[])));
+    assert_eq!(uri, None, "already canonical: left alone");
+    let o = e.run(&req("/public/..%2fprivate/a", &[]));
+    assert_eq!(o.reason, Reason::BadUri);
+    assert!(matches!(o.decision, Decision::Respond(ref r) if r.status == 400));
+}
+
+/// Issue #13: a clock that is zero, implausible or was not finite (the wasm
+/// adapter maps NaN and infinities to 0) answers 503; it never reads as
+/// "no token is expired".
+#[test]
+fn implausible_clock_fails_closed() {
+    let mut e = Edge::new("[[paths]]\nprefix = \"/\"\naccess = \"public\"\n");
+    let expired = format!("Bearer {}", token(json!({"exp": 1_000})));
+    for now_ms in [0, 1, 1_000_000, 5_000_000_000_000, u64::MAX] {
+        let cfg = &e.cfg;
+        let o = decide(
+            &req("/private/a", &[("authorization", &expired)]),
+            &Ctx {
+                now_ms,
+                config: cfg,
+                matcher: Some(e.matcher),
+            },
+            &mut e.state,
+        );
+        assert_eq!(o.reason, Reason::BadClock, "now_ms {now_ms}");
+        assert!(matches!(o.decision, Decision::Respond(ref r) if r.status == 503));
+    }
+}
+
+/// Issue #13: a request decided again after a key refresh (unknown kid)
+/// counts once against the rate limit, whatever the pipeline order.
+#[test]
+fn a_second_decision_after_a_key_refresh_is_charged_once() {
+    for pipeline in [
+        "pipeline = [\"bots\", \"rate_limit\", \"auth\"]",
+        "pipeline = [\"auth\", \"rate_limit\", \"bots\"]",
+    ] {
+        let mut e = Edge::with(config_top(
+            pipeline,
+            "[rate_limit]\nrequests_per_second = 0.01\nburst = 2\n",
+        ));
+        let r = req(
+            "/a",
+            &[("authorization", &format!("Bearer {}", token(json!({}))))],
+        );
+        let ctx = Ctx {
+            now_ms: NOW * 1000,
+            config: &e.cfg,
+            matcher: Some(e.matcher),
+        };
+        // Two requests, each decided twice (as the shim does after a refresh):
+        // the burst of 2 covers them; a third request is over.
+        for _ in 0..2 {
+            assert_eq!(decide(&r, &ctx, &mut e.state).reason, Reason::TokenValid);
+            assert_eq!(
+                edge_auth_core::decide_again(&r, &ctx, &mut e.state).reason,
+                Reason::TokenValid,
+                "{pipeline}"
+            );
+        }
+        assert_eq!(
+            decide(&r, &ctx, &mut e.state).reason,
+            Reason::RateLimited,
+            "{pipeline}"
+        );
+    }
+}
+
+/// Issue #13: the return address of the login redirect is a path on this
+/// site; it never starts `//` or `/\\` (read by browsers as another host).
+#[test]
+fn login_return_to_never_names_another_host() {
+    let mut e = Edge::new(
+        "[responses]\nlogin_url = \"https://login.example/authorize?return_to={return_to}\"\n",
+    );
+    let nav = [("accept", "text/html")];
+    for uri in [
+        "//evil.example/x",
+        "/\\evil.example/x",
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
+    ] {
+        let o = e.run(&req(uri, &nav));
+        assert_eq!(o.reason, Reason::BadUri, "{uri}");
+        assert!(header(&o, "location").is_none(), "{uri}");
+    }
+    let o = e.run(&req("/%70rivate/x", &nav));
+    assert_eq!(
+        header(&o, "location"),
+        Some("https://login.example/authorize?return_to=%2Fprivate%2Fx")
+    );
+}
+
+/// Issue #13: optional `typ` check per issuer (RFC 7515 §4.1.9 comparison;
+/// `at+jwt` of RFC 9068).
+#[test]
+fn typ_is_checked_when_configured() {
+    let dir = fixture("keys");
+    let with_typ = |typ: Option<&str>| {
+        let mut h = jsonwebtoken::Header::new(Algorithm::ES256);
+        h.kid = Some("es256-1".into());
+        h.typ = typ.map(str::to_owned);
+        let claims = json!({"iss": "https://issuer.test", "aud": "edge-tests", "sub": "alice", "iat": NOW, "exp": NOW + 600});
+        let key = EncodingKey::from_ec_pem(&std::fs::read(fixture("keys/es256.key.pem")).unwrap())
+            .unwrap();
+        format!(
+            "Bearer {}",
+            jsonwebtoken::encode(&h, &claims, &key).unwrap()
+        )
+    };
+    let toml = "[jwt]\nissuer = \"https://issuer.test\"\naudience = \"edge-tests\"\nalgorithms = [\"ES256\"]\njwks_file = \"jwks.json\"\ntyp = [\"at+jwt\"]\n";
+    let mut e = Edge::with(config_in(&dir, toml).unwrap());
+    for (typ, want) in [
+        (Some("at+jwt"), Reason::TokenValid),
+        (Some("AT+JWT"), Reason::TokenValid),
+        (Some("application/at+jwt"), Reason::TokenValid),
+        (Some("JWT"), Reason::TypNotAllowed),
+        (None, Reason::TypNotAllowed),
+    ] {
+        assert_eq!(
+            e.run(&req("/a", &[("authorization", &with_typ(typ))]))
+                .reason,
+            want,
+            "{typ:?}"
+        );
+    }
+    // Without the setting, any typ is accepted (as before).
+    let mut any = Edge::new("");
+    assert_eq!(
+        any.run(&req("/a", &[("authorization", &with_typ(None))]))
+            .reason,
+        Reason::TokenValid
+    );
+    assert!(config_in(&dir, &toml.replace("[\"at+jwt\"]", "[]")).is_err());
+}
+
+/// Issue #13: rules and URI families are written as decoded paths; globs
+/// are capped; a baked HMAC secret is warned about.
+#[test]
+fn config_refuses_ambiguous_rules_and_warns_about_baked_secrets() {
+    let dir = fixture("keys");
+    let base = "[jwt]\nissuer = \"https://issuer.test\"\naudience = \"edge-tests\"\nalgorithms = [\"ES256\"]\njwks_file = \"jwks.json\"\n";
+    let refused = |extra: &str| config_in(&dir, &format!("{base}{extra}")).unwrap_err();
+    assert!(
+        refused("[[paths]]\nprefix = \"/my%20files/\"\naccess = \"public\"\n")
+            .contains("decoded path")
+    );
+    assert!(
+        refused("[[paths]]\nglob = \"/a/**/%2e%2e/**\"\naccess = \"public\"\n")
+            .contains("decoded path")
+    );
+    let many = "/*".repeat(edge_auth_core::policy::MAX_GLOB_WILDCARDS + 1);
+    assert!(
+        refused(&format!(
+            "[[paths]]\nglob = \"{many}\"\naccess = \"public\"\n"
+        ))
+        .contains("wildcards")
+    );
+    assert!(
+        refused("[[paths]]\nprefix = \"/p/\"\naccess = \"token\"\nsub_prefix = \"/p/../{sub}/\"\n")
+            .contains("sub_prefix")
+    );
+    assert!(refused("[uri]\nallow_encoded_slash = [\"/\"]\n").contains("uri.allow_encoded_slash"));
+    assert!(
+        refused("[uri]\nallow_empty_segments = [\"/a/../b/\"]\n")
+            .contains("uri.allow_empty_segments")
+    );
+    let ok = config_in(
+        &dir,
+        &format!("{base}[uri]\nallow_encoded_slash = [\"/wiki/\"]\n"),
+    )
+    .unwrap();
+    assert_eq!(ok.uri.allow_encoded_slash, vec!["/wiki/".to_owned()]);
+    assert!(ok.warnings.is_empty(), "{:?}", ok.warnings);
+    let hmac = config_in(
+        &dir,
+        "[jwt]\nissuer = \"https://issuer.test\"\naudience = \"edge-tests\"\nalgorithms = [\"HS256\"]\nhmac_secret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMjM0NQ\"\n",
+    )
+    .unwrap();
+    assert!(
+        hmac.warnings
+            .iter()
+            .any(|w| w.contains("lambda:GetFunction")),
+        "{:?}",
+        hmac.warnings
     );
 }
 
@@ -279,7 +548,7 @@ fn login_redirect_only_for_browser_navigations() {
     assert_eq!(r.status, 302);
     assert_eq!(
         header(&o, "location"),
-        Some("https://login.example/authorize?return_to=%2Fprivate%2Fa%20b")
+        Some("https://login.example/authorize?return_to=%2Fprivate%2Fa%2520b")
     );
     let api = e.run(&req("/private/a", &[("accept", "application/json")]));
     assert!(matches!(api.decision, Decision::Respond(ref r) if r.status == 401));

@@ -1,8 +1,10 @@
 //! Golden viewer-request fixtures: `tests/fixtures/viewer-request/<case>.json`
 //! (the CloudFront event) goes through the native edge with the demo config at
 //! a fixed time; `<case>.decision.json` holds the reason code and exactly what
-//! the handler returns. A missing expectation is written; `UPDATE_EXPECT=1`
-//! rewrites them all (review the diff).
+//! the handler returns. A missing or different expectation fails; only
+//! `UPDATE_EXPECT=1` writes them (review the diff: CI fails when
+//! `tests/fixtures` differs from the commit). A case named `-400`, `-401`,
+//! `-403`, `-429` or `-503` must get that status; any other name a forward.
 
 use edge_auth_core::{Ctx, EdgeState, decide};
 use serde_json::{Value, json};
@@ -39,7 +41,7 @@ fn run_case(text: &str) -> Value {
 #[test]
 fn viewer_request_fixtures() {
     let dir = fixture("viewer-request");
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
     let mut cases: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -60,17 +62,39 @@ fn viewer_request_fixtures() {
         let got = run_case(&std::fs::read_to_string(case).unwrap());
         let expect_path = case.with_extension("decision.json");
         let pretty = serde_json::to_string_pretty(&got).unwrap() + "\n";
+        let stem = case
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let named = ["400", "401", "403", "429", "503"]
+            .into_iter()
+            .find(|code| stem.ends_with(&format!("-{code}")));
+        let status = got["result"]["status"].as_str();
+        if named != status {
+            failures.push(format!(
+                "{}: the name says {}, the result is {}",
+                case.display(),
+                named.unwrap_or("a forward"),
+                status.unwrap_or("a forward")
+            ));
+        }
+        if update {
+            std::fs::write(&expect_path, pretty).unwrap();
+            continue;
+        }
         match std::fs::read_to_string(&expect_path) {
-            Ok(expected) if !update => {
-                let expected: Value = serde_json::from_str(&expected).unwrap();
-                if expected != got {
-                    failures.push(format!(
-                        "{}:\n  expected {expected}\n  got      {got}",
-                        case.display()
-                    ));
-                }
-            }
-            _ => std::fs::write(&expect_path, pretty).unwrap(),
+            Ok(expected) => match serde_json::from_str::<Value>(&expected) {
+                Ok(expected) if expected == got => {}
+                Ok(expected) => failures.push(format!(
+                    "{}:\n  expected {expected}\n  got      {got}",
+                    case.display()
+                )),
+                Err(e) => failures.push(format!("{}: not JSON: {e}", expect_path.display())),
+            },
+            Err(e) => failures.push(format!(
+                "{}: {e} (UPDATE_EXPECT=1 writes it; review it before committing)",
+                expect_path.display()
+            )),
         }
     }
     assert!(

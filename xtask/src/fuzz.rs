@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-const TARGETS: &[&str] = &["token", "event", "catalog", "waf_regex"];
+pub const TARGETS: &[&str] = &["token", "event", "request", "catalog", "waf_regex"];
 
 /// Writes the seed corpus of each target from the fixtures.
 fn seed(root: &Path) -> anyhow::Result<()> {
@@ -19,7 +19,7 @@ fn seed(root: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(&d)?;
         Ok(d)
     };
-    let (events, tokens) = (dir("event")?, dir("token")?);
+    let (events, requests, tokens) = (dir("event")?, dir("request")?, dir("token")?);
     for entry in std::fs::read_dir(root.join("tests/fixtures/viewer-request"))?.flatten() {
         let path = entry.path();
         let name = path
@@ -31,6 +31,7 @@ fn seed(root: &Path) -> anyhow::Result<()> {
         }
         let text = std::fs::read_to_string(&path)?;
         std::fs::write(events.join(&name), &text)?;
+        std::fs::write(requests.join(&name), &text)?;
         if let Some(at) = text.find("Bearer ") {
             let token: String = text[at + 7..].chars().take_while(|c| *c != '"').collect();
             std::fs::write(tokens.join(&name), token)?;

@@ -215,8 +215,8 @@ pub fn load(root: &Path, bundle: &Path, out_dir: &Path, requests: usize) -> anyh
 }
 
 /// Remote JWKS: a bundle whose config fetches keys from a loopback server,
-/// driven by `tests/node/remote_jwks.mjs` (down, penalty box, rotation, failing
-/// and slow refetches).
+/// driven by `tests/node/remote_jwks.mjs` (down, penalty box, rotation charged
+/// once against the rate limit, failing, oversized, too stale and slow refetches).
 pub fn remote_jwks(root: &Path, out_dir: &Path) -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -226,7 +226,7 @@ pub fn remote_jwks(root: &Path, out_dir: &Path) -> anyhow::Result<()> {
     let config = demo.replacen(
         "jwks_file = \"jwks.json\"",
         &format!(
-            "jwks_file = {:?}\njwks_url = \"http://127.0.0.1:{port}/jwks.json\"\njwks_cache_seconds = 10\njwks_min_refresh_seconds = 2\njwks_timeout_ms = 300",
+            "jwks_file = {:?}\njwks_url = \"http://127.0.0.1:{port}/jwks.json\"\njwks_cache_seconds = 10\njwks_min_refresh_seconds = 2\njwks_timeout_ms = 300\njwks_max_bytes = 4096\njwks_max_stale_seconds = 40",
             jwks.display().to_string()
         ),
         1,

@@ -26,21 +26,58 @@ pub const MAX_GLOB_WILDCARDS: usize = 16;
 /// Longest glob pattern, in bytes (checked at config load).
 pub const MAX_GLOB_BYTES: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tok {
-    Byte(u8),
-    /// `*`: any run without `/`.
-    Star,
-    /// `**`: any run.
-    AnyRun,
+/// Pattern positions as a bit set: at most [`MAX_GLOB_BYTES`] + 1 of them.
+const WORDS: usize = MAX_GLOB_BYTES / 64 + 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Bits([u64; WORDS]);
+
+impl Bits {
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+    fn and(self, o: Bits) -> Bits {
+        Bits(std::array::from_fn(|w| self.0[w] & o.0[w]))
+    }
+    fn or(self, o: Bits) -> Bits {
+        Bits(std::array::from_fn(|w| self.0[w] | o.0[w]))
+    }
+    fn and_not(self, o: Bits) -> Bits {
+        Bits(std::array::from_fn(|w| self.0[w] & !o.0[w]))
+    }
+    /// Every position moved one on (position i becomes i + 1).
+    fn next(self) -> Bits {
+        let mut out = [0u64; WORDS];
+        let mut carry = 0;
+        for (w, word) in self.0.iter().enumerate() {
+            out[w] = (word << 1) | carry;
+            carry = word >> 63;
+        }
+        Bits(out)
+    }
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|&w| w == 0)
+    }
 }
 
 /// A compiled path glob: `*` matches any run without `/`, `**` any run,
-/// every other byte itself.
+/// every other byte itself. Matching simulates the pattern's NFA with bit
+/// sets: a fixed number of word operations per byte of the path, so the time
+/// is linear in the path whatever the pattern (no backtracking).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
     text: String,
-    toks: Vec<Tok>,
+    /// Positions holding the literal byte `b`, for every byte of the pattern.
+    literals: Vec<(u8, Bits)>,
+    /// Positions holding `*`.
+    star: Bits,
+    /// Positions holding `**`.
+    any_run: Bits,
+    /// The accepting position (the pattern's length in tokens).
+    end: usize,
 }
 
 impl Glob {
@@ -54,23 +91,32 @@ impl Glob {
             ));
         }
         let b = pattern.as_bytes();
-        let mut toks = Vec::with_capacity(b.len());
-        let mut i = 0;
+        let mut literals: Vec<(u8, Bits)> = Vec::new();
+        let (mut star, mut any_run) = (Bits::default(), Bits::default());
+        let (mut i, mut pos, mut wildcards) = (0, 0, 0);
         while i < b.len() {
             if b[i] == b'*' {
+                wildcards += 1;
                 if b.get(i + 1) == Some(&b'*') {
-                    toks.push(Tok::AnyRun);
+                    any_run.set(pos);
                     i += 2;
                 } else {
-                    toks.push(Tok::Star);
+                    star.set(pos);
                     i += 1;
                 }
             } else {
-                toks.push(Tok::Byte(b[i]));
+                match literals.iter_mut().find(|(c, _)| *c == b[i]) {
+                    Some((_, bits)) => bits.set(pos),
+                    None => {
+                        let mut bits = Bits::default();
+                        bits.set(pos);
+                        literals.push((b[i], bits));
+                    }
+                }
                 i += 1;
             }
+            pos += 1;
         }
-        let wildcards = toks.iter().filter(|t| !matches!(t, Tok::Byte(_))).count();
         if wildcards > MAX_GLOB_WILDCARDS {
             return Err(format!(
                 "glob has {wildcards} wildcards; at most {MAX_GLOB_WILDCARDS}"
@@ -78,7 +124,10 @@ impl Glob {
         }
         Ok(Glob {
             text: pattern.to_owned(),
-            toks,
+            literals,
+            star,
+            any_run,
+            end: pos,
         })
     }
 
@@ -87,48 +136,37 @@ impl Glob {
         &self.text
     }
 
-    /// Whether the whole of `text` matches. Each byte of `text` is looked at
-    /// once against the set of live pattern positions (at most the pattern's
-    /// length), so the time is O(len(text) × len(pattern)) in the worst case.
-    pub fn matches(&self, text: &str) -> bool {
-        let m = self.toks.len();
-        let mut seen = vec![usize::MAX; m + 1];
-        let mut cur = Vec::with_capacity(m + 1);
-        let mut next = Vec::with_capacity(m + 1);
-        self.enter(0, 0, &mut seen, &mut cur);
-        for (step, &c) in text.as_bytes().iter().enumerate() {
-            next.clear();
-            for &i in &cur {
-                match self.toks.get(i) {
-                    Some(Tok::Byte(x)) if *x == c => {
-                        self.enter(i + 1, step + 1, &mut seen, &mut next)
-                    }
-                    Some(Tok::Star) if c != b'/' => self.enter(i, step + 1, &mut seen, &mut next),
-                    Some(Tok::AnyRun) => self.enter(i, step + 1, &mut seen, &mut next),
-                    _ => {}
-                }
+    /// Adds the positions reachable through wildcards that match nothing.
+    fn closure(&self, mut set: Bits) -> Bits {
+        let wild = self.star.or(self.any_run);
+        loop {
+            let add = set.and(wild).next().and_not(set);
+            if add.is_empty() {
+                return set;
             }
-            std::mem::swap(&mut cur, &mut next);
+            set = set.or(add);
+        }
+    }
+
+    /// Whether the whole of `text` matches.
+    pub fn matches(&self, text: &str) -> bool {
+        let mut start = Bits::default();
+        start.set(0);
+        let mut cur = self.closure(start);
+        for &c in text.as_bytes() {
+            let mut next = cur.and(self.any_run);
+            if c != b'/' {
+                next = next.or(cur.and(self.star));
+            }
+            if let Some((_, at)) = self.literals.iter().find(|(b, _)| *b == c) {
+                next = next.or(cur.and(*at).next());
+            }
+            cur = self.closure(next);
             if cur.is_empty() {
                 return false;
             }
         }
-        cur.contains(&m)
-    }
-
-    /// Adds position `i` and, through wildcards matching nothing, the ones after it.
-    fn enter(&self, mut i: usize, step: usize, seen: &mut [usize], set: &mut Vec<usize>) {
-        loop {
-            if seen[i] == step {
-                return;
-            }
-            seen[i] = step;
-            set.push(i);
-            match self.toks.get(i) {
-                Some(Tok::Star | Tok::AnyRun) => i += 1,
-                _ => return,
-            }
-        }
+        cur.get(self.end)
     }
 }
 

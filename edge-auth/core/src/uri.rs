@@ -105,6 +105,24 @@ pub fn canonicalize(raw: &str, policy: &UriPolicy) -> Result<CanonicalUri, UriEr
     let Some(rest) = raw.strip_prefix('/') else {
         return Err(UriError::NotAbsolute);
     };
+    // The common case, a path already in canonical spelling: one pass over
+    // the bytes, one over the segments, and no re-encoding.
+    if rest.bytes().all(|b| b == b'/' || LITERAL[usize::from(b)]) {
+        let mut segments = rest.split('/').peekable();
+        while let Some(seg) = segments.next() {
+            if seg.is_empty() && segments.peek().is_some() {
+                if !under_any(raw, &policy.allow_empty_segments) {
+                    return Err(UriError::EmptySegment);
+                }
+            } else if is_dot_segment(seg) {
+                return Err(UriError::DotSegment);
+            }
+        }
+        return Ok(CanonicalUri {
+            path: raw.to_owned(),
+            encoded: raw.to_owned(),
+        });
+    }
     let mut path = String::with_capacity(raw.len());
     let mut encoded = String::with_capacity(raw.len() + 8);
     let mut encoded_slash = false;
@@ -225,7 +243,7 @@ fn check_chars(text: &str) -> Result<(), UriError> {
 
 /// Bytes forwarded literally: RFC 3986 unreserved characters and the
 /// sub-delimiters no common origin gives a meaning inside a path segment.
-fn literal(b: u8) -> bool {
+const fn literal(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -246,10 +264,20 @@ fn literal(b: u8) -> bool {
         )
 }
 
+const LITERAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = literal(i as u8);
+        i += 1;
+    }
+    t
+};
+
 fn encode_into(decoded: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in decoded.as_bytes() {
-        if literal(b) {
+        if LITERAL[usize::from(b)] {
             out.push(b as char);
         } else {
             out.push('%');
