@@ -255,3 +255,18 @@ pub fn remote_jwks(root: &Path, out_dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The shim's fail-closed paths, for real: `tests/node/fail_closed.mjs` breaks
+/// copies of the built bundle (corrupt config, refused config, truncated
+/// matcher, a throwing `handle`, a NaN clock) and expects 503s.
+pub fn fail_closed(root: &Path, bundle: &Path) -> anyhow::Result<()> {
+    let out = Command::new("node")
+        .arg(root.join("tests/node/fail_closed.mjs"))
+        .arg(bundle)
+        .output()?;
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("fail-closed check failed");
+    }
+    Ok(())
+}

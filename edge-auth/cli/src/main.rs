@@ -176,7 +176,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 println!("  paths: none configured, so every path requires a valid token");
             }
             for p in &cfg.paths {
-                println!("  path {:?}: {:?}", p.matcher, p.access);
+                let rule = match &p.matcher {
+                    edge_auth_core::config::PathMatch::Prefix(x) => format!("prefix {x:?}"),
+                    edge_auth_core::config::PathMatch::Glob(g) => format!("glob {:?}", g.as_str()),
+                };
+                println!("  path {rule}: {:?}", p.access);
             }
             match cfg.rate {
                 Some(r) => println!(

@@ -339,6 +339,38 @@ mod tests {
         }
     }
 
+    /// The Node bridge runs from `node -e`: `--bundle` leaves no script
+    /// behind in the temporary directory (where another local user could have
+    /// planted one under the predictable name the bridge once had).
+    #[test]
+    fn bundle_bridge_writes_no_file() {
+        let dir = std::env::temp_dir().join(format!("edge-serve-b-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("index.js"),
+            "exports.handler = async (e) => ({ status: '418', statusDescription: 'x', headers: {}, body: e.Records[0].cf.request.uri });\n",
+        )
+        .unwrap();
+        let before: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        let mut engine = Engine::node(&dir).unwrap();
+        let event = json!({ "Records": [{ "cf": { "request": { "uri": "/x", "method": "GET", "clientIp": "127.0.0.1" } } }] });
+        let (result, _) = engine.handle(&event).unwrap();
+        assert_eq!(result["status"], "418");
+        assert_eq!(result["body"], "/x");
+        let new: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| !before.contains(n) && !n.to_string_lossy().starts_with("edge-serve-"))
+            .filter(|n| n.to_string_lossy().contains(".cjs") || n.to_string_lossy().contains(".js"))
+            .collect();
+        assert!(new.is_empty(), "serve --bundle wrote {new:?}");
+    }
+
     #[test]
     fn s3_keys() {
         assert_eq!(s3_key("/%70rivate/x").as_deref(), Some("private/x"));

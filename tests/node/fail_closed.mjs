@@ -1,0 +1,75 @@
+// The shim's fail-closed paths, run for real: `node tests/node/fail_closed.mjs BUNDLE_DIR`.
+// Each case copies the built bundle to a temporary directory, breaks one thing
+// (a corrupt edge-config.json, a truncated bot-matcher.bin, a handle() that
+// throws, a clock that reads NaN), loads it fresh and sends a request that a
+// working bundle would forward (a browser on a public page): the answer must
+// be the 503 (or, for the clock, the core's 503 bad_clock), never a forward.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const bundle = resolve(process.argv[2]);
+const require = createRequire(import.meta.url);
+console.log = () => {};
+console.error = () => {};
+const realNow = Date.now;
+
+const event = () => ({ Records: [{ cf: { config: { eventType: 'viewer-request', requestId: 'fc' }, request: {
+  clientIp: '203.0.113.9', method: 'GET', uri: '/public/index.html', querystring: '',
+  headers: { 'user-agent': [{ key: 'User-Agent', value: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0' }] } } } }] });
+
+async function run(name, breakIt, { now = () => 1_800_000_100_000 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-fail-closed-'));
+  try {
+    cpSync(bundle, dir, { recursive: true });
+    breakIt(dir);
+    Date.now = now;
+    const { handler } = require(join(dir, 'index.js'));
+    const first = await handler(event());
+    const second = await handler(event());
+    return [name, first, second];
+  } finally {
+    Date.now = realNow;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const failures = [];
+const expect503 = ([name, ...results]) => {
+  for (const r of results) {
+    const ct = r.headers?.['content-type']?.[0]?.value;
+    if (r.status !== '503' || !(r.body ?? '').startsWith('Service Unavailable') || ct !== 'text/plain; charset=utf-8') {
+      failures.push(`${name}: expected the fail-closed 503, got ${JSON.stringify(r).slice(0, 200)}`);
+    }
+  }
+};
+
+// The control: the unbroken bundle forwards this request.
+const [, ok] = await run('control', () => {});
+if (ok.status !== undefined || ok.uri !== '/public/index.html') failures.push(`control: expected a forward, got ${JSON.stringify(ok).slice(0, 200)}`);
+
+expect503(await run('corrupt edge-config.json', (d) => writeFileSync(join(d, 'edge-config.json'), '{"config_json": "not a config", ')));
+expect503(await run('config the core refuses', (d) => {
+  const baked = JSON.parse(readFileSync(join(d, 'edge-config.json'), 'utf8'));
+  baked.config_json = JSON.stringify({ ...JSON.parse(baked.config_json), pipeline: ['bots'] });
+  writeFileSync(join(d, 'edge-config.json'), JSON.stringify(baked));
+}));
+expect503(await run('truncated bot-matcher.bin', (d) => {
+  const m = readFileSync(join(d, 'bot-matcher.bin'));
+  writeFileSync(join(d, 'bot-matcher.bin'), m.subarray(0, Math.floor(m.length / 2)));
+}));
+expect503(await run('handle() throws', (d) => {
+  const glue = join(d, 'edge_auth_wasm.js');
+  writeFileSync(glue, readFileSync(glue, 'utf8') + '\nmodule.exports.Edge.prototype.handle = function () { throw new Error("injected"); };\n');
+}));
+const [name, ...clock] = await run('Date.now() is NaN', () => {}, { now: () => NaN });
+for (const r of clock) {
+  if (r.status !== '503') failures.push(`${name}: expected 503 (bad_clock), got ${JSON.stringify(r).slice(0, 200)}`);
+}
+
+if (failures.length) {
+  for (const f of failures) console.warn(`FAIL ${f}`);
+  process.exit(1);
+}
+console.warn('fail-closed: ok (5 broken bundles, each answered 503 twice; the control forwarded)');
