@@ -6,7 +6,7 @@ use edge_auth_core::config::EdgeConfig;
 use edge_auth_core::{CfRequest, Ctx, Decision, EdgeState, Header, Matcher, Reason, decide};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
-use workspace_tests::{config_in, fixture, shipped_matcher};
+use workspace_tests::{assert_emf, config_in, fixture, shipped_matcher};
 
 const NOW: u64 = 1_800_000_000;
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -653,41 +653,6 @@ fn generated_responses_never_touch_cloudfront_restricted_headers() {
         }
     }
     assert!(seen >= 8);
-}
-
-/// Checks one Embedded Metric Format record the way CloudWatch reads it:
-/// every metric is a number at the top level, every dimension a string there.
-pub fn assert_emf(rec: &serde_json::Value, namespace: &str) {
-    let aws = &rec["_aws"];
-    assert!(
-        aws["Timestamp"]
-            .as_u64()
-            .is_some_and(|t| t > 1_000_000_000_000),
-        "Timestamp in ms: {rec}"
-    );
-    let directives = aws["CloudWatchMetrics"]
-        .as_array()
-        .expect("CloudWatchMetrics");
-    assert!(!directives.is_empty());
-    for d in directives {
-        assert_eq!(d["Namespace"], namespace);
-        for m in d["Metrics"].as_array().expect("Metrics") {
-            let name = m["Name"].as_str().expect("metric name");
-            assert!(
-                rec[name].is_number(),
-                "metric {name} must be a number at the top level: {rec}"
-            );
-        }
-        for set in d["Dimensions"].as_array().expect("Dimensions") {
-            for dim in set.as_array().expect("a dimension set") {
-                let dim = dim.as_str().expect("dimension name");
-                assert!(
-                    rec[dim].is_string(),
-                    "dimension {dim} must be a string at the top level: {rec}"
-                );
-            }
-        }
-    }
 }
 
 #[test]

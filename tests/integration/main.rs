@@ -10,4 +10,3 @@ mod golden;
 mod jwt_conformance;
 mod properties;
 mod tidy;
-mod waf_sync;

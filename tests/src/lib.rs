@@ -1,8 +1,6 @@
 //! Shared helpers for the cross-crate tests: where the repository and its
 //! fixtures are, and how to load the edge the way the CLI does.
 
-pub mod services;
-
 use std::path::{Path, PathBuf};
 
 use edge_auth_core::{EdgeConfig, Matcher};
@@ -39,4 +37,42 @@ pub fn shipped_matcher() -> &'static Matcher {
             .matcher()
             .unwrap_or_else(|e| panic!("{e}"))
     })
+}
+
+/// Checks one Embedded Metric Format record the way CloudWatch reads it:
+/// every metric is a number at the top level, every dimension a string there.
+pub fn assert_emf(rec: &serde_json::Value, namespace: &str) {
+    let aws = &rec["_aws"];
+    assert!(
+        aws["Timestamp"]
+            .as_u64()
+            .is_some_and(|t| t > 1_000_000_000_000),
+        "Timestamp in ms: {rec}"
+    );
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .unwrap_or_else(|| panic!("CloudWatchMetrics"));
+    assert!(!directives.is_empty());
+    for d in directives {
+        assert_eq!(d["Namespace"], namespace);
+        for m in d["Metrics"].as_array().unwrap_or_else(|| panic!("Metrics")) {
+            let name = m["Name"].as_str().unwrap_or_else(|| panic!("metric name"));
+            assert!(
+                rec[name].is_number(),
+                "metric {name} must be a number at the top level: {rec}"
+            );
+        }
+        for set in d["Dimensions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("Dimensions"))
+        {
+            for dim in set.as_array().unwrap_or_else(|| panic!("a dimension set")) {
+                let dim = dim.as_str().unwrap_or_else(|| panic!("dimension name"));
+                assert!(
+                    rec[dim].is_string(),
+                    "dimension {dim} must be a string at the top level: {rec}"
+                );
+            }
+        }
+    }
 }

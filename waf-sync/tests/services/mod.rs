@@ -70,7 +70,7 @@ impl Moto {
 
     /// Runs `tests/waf/moto_admin.py` (boto3) against this server.
     pub fn admin(&self, args: &[&str]) -> String {
-        let script = crate::repo_root().join("tests/waf/moto_admin.py");
+        let script = workspace_tests::repo_root().join("tests/waf/moto_admin.py");
         let out = Command::new(self.bin_dir.join("python"))
             .arg(script)
             .arg(&self.endpoint)

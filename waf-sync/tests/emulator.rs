@@ -3,6 +3,11 @@
 //! (lock conflicts, outages) are made real where they can be (another writer
 //! through boto3, a killed emulator) and injected behind the `WafApi` trait
 //! where they cannot (persistent internal errors).
+//!
+//! In waf-sync's own test target, so the edge's tests (`tests/`) build and
+//! run without the AWS SDK.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -14,8 +19,10 @@ use waf_sync::apply::{RunError, Settings, run};
 use waf_sync::plan::{Aggregate, RateRule, Stmt};
 use waf_sync::source::SourceConfig;
 use waf_sync::waf::{AclSnapshot, SdkWaf, SetContent, SetInfo, WafApi, WafError};
-use workspace_tests::repo_root;
-use workspace_tests::services::{Moto, Postgres};
+mod services;
+
+use services::{Moto, Postgres};
+use workspace_tests::{assert_emf, repo_root};
 
 const ACL: &str = "edge-acl";
 
@@ -176,7 +183,7 @@ fn first_run_creates_from_postgres_and_second_run_writes_nothing() {
             "{rules:?}"
         );
 
-        super::decide_rules::assert_emf(&first.emf(ACL, false, 1_800_000_000_000), "WafSync");
+        assert_emf(&first.emf(ACL, false, 1_800_000_000_000), "WafSync");
         let (again, second) = w
             .run(&waf, &read, &settings())
             .await
@@ -532,12 +539,7 @@ fn the_connection_string_comes_from_secrets_manager() {
 /// serves a scheduled event, then a constant `{"apply": false}` input.
 #[test]
 fn the_lambda_entry_applies_on_schedule_then_plans_on_request() {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("waf-sync"))
-        .unwrap();
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_waf-sync"));
     assert!(
         bin.is_file(),
         "{} missing: `cargo build -p waf-sync` first (cargo xtask ci does)",
