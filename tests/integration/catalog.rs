@@ -140,3 +140,83 @@ fn binary_artifact_matches_exactly_what_the_regexes_match() {
         }
     }
 }
+
+/// Issue #14's attack over the whole shipped catalog: every instance of every
+/// specific `block` or `rate_limit` signature, with a good bot's token
+/// appended (the shortest instance of each `allow` signature), is never let
+/// through as that good bot. Until claims are verified by address or
+/// signature, an `allow` cannot outrank a specific signature of another action
+/// that matches the same user-agent.
+#[test]
+fn an_appended_good_bot_token_never_rescues_a_blocked_agent() {
+    use bot_signatures::Action;
+    use edge_auth_core::decide::bot_verdict;
+    let matcher = workspace_tests::shipped_matcher();
+    let mut tokens: Vec<String> = Vec::new();
+    let mut blocked: Vec<(String, String)> = Vec::new();
+    let (catalog, _) = Catalog::embedded();
+    for s in &catalog.signatures {
+        match s.action {
+            Action::Allow => {
+                if let Some((t, _)) = s.instances.iter().min_by_key(|(i, _)| i.len()) {
+                    tokens.push(t.clone());
+                }
+            }
+            Action::Block | Action::RateLimit if !s.generic => {
+                blocked.extend(s.instances.iter().map(|(i, _)| (s.id.clone(), i.clone())));
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        tokens.len() > 200 && blocked.len() > 1000,
+        "{} tokens, {} blocked instances",
+        tokens.len(),
+        blocked.len()
+    );
+    let (mut checked, mut anchored, mut failures) = (0usize, 0usize, Vec::new());
+    for (id, instance) in &blocked {
+        // Only instances the catalog itself decides as a non-allow.
+        let Some(alone) = bot_verdict(matcher, instance) else {
+            continue;
+        };
+        if alone.signature.action == Action::Allow {
+            continue;
+        }
+        for token in &tokens {
+            for ua in [format!("{instance} {token}")] {
+                // A pattern anchored at the end (`GoogleAssociationService$`)
+                // no longer names the agent once text follows it: only a
+                // verified claim (by address or signature) can tell those.
+                if !matcher.matches(&ua).iter().any(|v| v.signature.id == id) {
+                    anchored += 1;
+                    continue;
+                }
+                checked += 1;
+                match bot_verdict(matcher, &ua) {
+                    Some(v) if v.signature.action != Action::Allow => {}
+                    other => failures.push(format!(
+                        "{id}: {ua:?} decided by {:?}",
+                        other.map(|v| v.signature.id)
+                    )),
+                }
+            }
+        }
+    }
+    assert!(checked > 200_000, "only {checked} combinations checked");
+    assert!(
+        anchored < 2_000,
+        "{anchored} combinations skipped as anchored"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} let through, e.g.:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -3,7 +3,7 @@
 //! (time, config, matcher) and the per-instance state; output: forward (maybe
 //! with a cleaned query string) or a generated response, with a reason code.
 
-use bot_signatures_matcher::{Action as BotAction, Matcher};
+use bot_signatures_matcher::{Action as BotAction, Matcher, Verdict};
 
 use crate::cache::TokenCache;
 use crate::config::{Access, EdgeConfig, EmptyUserAgent, Preflight, Step, TokenSource};
@@ -155,7 +155,7 @@ fn decide_inner(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState, first: bo
                 let Some(matcher) = ctx.matcher else {
                     return respond(unavailable(), Reason::InternalError, None);
                 };
-                if let Some(v) = matcher.classify(ua) {
+                if let Some(v) = bot_verdict(matcher, ua) {
                     let m = BotMatch {
                         id: v.signature.id.to_owned(),
                         category: v.signature.category.to_owned(),
@@ -221,6 +221,25 @@ fn decide_inner(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState, first: bo
         // The config guarantees an auth step; fail closed if it did not run.
         None => respond(unavailable(), Reason::InternalError, bot),
     }
+}
+
+/// The signature that decides `ua` at the edge. An `allow` is a good bot's
+/// claim, and a user-agent proves nothing:
+/// scrapers append `Googlebot/2.1` to their own names. Until the claim is
+/// verified (issue #14), an `allow` decides only when no *specific* signature
+/// of another action matches too, so `python-requests/2.31 Googlebot/2.1` is
+/// blocked as python-requests; an allow still beats the generic rules (the
+/// `bot` token) that a real good bot would otherwise trip.
+pub fn bot_verdict<'m>(matcher: &'m Matcher, ua: &str) -> Option<Verdict<'m>> {
+    let top = matcher.classify(ua)?;
+    if top.signature.action != BotAction::Allow {
+        return Some(top);
+    }
+    matcher
+        .matches(ua)
+        .into_iter()
+        .find(|v| !v.signature.generic && v.signature.action != BotAction::Allow)
+        .or(Some(top))
 }
 
 /// The changes made to a forwarded request: the canonical URI, the
