@@ -16,6 +16,7 @@ pub mod diagnostic;
 pub mod import;
 pub mod pattern;
 pub mod validate;
+pub mod verified;
 pub mod waf;
 
 pub use bot_signatures_matcher::{Action, CompiledCatalog, Matcher};

@@ -212,6 +212,17 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Check { catalog, browsers } => {
+            // The verified-bot lists beside a catalog directory (the repository's,
+            // or one given with --catalog); the built-in ones for the built-in
+            // catalog; none for a catalog file of its own.
+            let explicit = catalog.catalog.is_some();
+            let verified_dir = catalog
+                .catalog
+                .clone()
+                .or_else(find_repo_catalog)
+                .filter(|p| p.is_dir())
+                .and_then(|p| p.parent().map(|d| d.join("verified")))
+                .filter(|d| d.join("operators.toml").is_file());
             let (catalog, parse, origin) = load_catalog(&catalog).map_err(fail(exit::CATALOG))?;
             let corpus = load_browsers(&browsers).map_err(fail(exit::IO))?;
             let report = validate(&catalog, corpus.as_ref());
@@ -220,8 +231,50 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             for d in &all {
                 eprintln!("{d}");
             }
-            let errors = all.iter().filter(|d| d.severity == Severity::Error).count();
-            let warnings = all.len() - errors;
+            // The verified-bot lists: which allow signatures are checked by address.
+            let verified = match &verified_dir {
+                Some(dir) => Some(bot_signatures::verified::load(dir, &catalog)),
+                None if !explicit => Some(bot_signatures::verified::embedded(&catalog)),
+                None => None,
+            };
+            let verify_errors = match &verified {
+                None => 0,
+                Some(Ok((table, found))) => {
+                    let lists: Vec<String> = found
+                        .lists
+                        .iter()
+                        .map(|(n, v4, v6)| format!("{n} ({v4} IPv4 addresses, {v6} IPv6 ranges)"))
+                        .collect();
+                    println!(
+                        "verified bots: {} allow signatures checked by address against {}",
+                        table.claims(),
+                        lists.join(", ")
+                    );
+                    if !found.on_their_word.is_empty() {
+                        eprintln!(
+                            "warning: {} allow signatures are taken on their word (no operator in verified/operators.toml lists them): they beat generic rules but never a specific signature, e.g. {}",
+                            found.on_their_word.len(),
+                            found
+                                .on_their_word
+                                .iter()
+                                .take(5)
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                    0
+                }
+                Some(Err(list)) => {
+                    for e in list {
+                        eprintln!("error: {e}");
+                    }
+                    list.len()
+                }
+            };
+            let catalog_errors = all.iter().filter(|d| d.severity == Severity::Error).count();
+            let warnings = all.len() - catalog_errors;
+            let errors = catalog_errors + verify_errors;
             let corpus_note = corpus.map_or("browser guard skipped".to_owned(), |c| {
                 format!("{} browser user-agents", c.user_agents.len())
             });

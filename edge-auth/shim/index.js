@@ -9,6 +9,7 @@ const { Edge } = require('./edge_auth_wasm.js');
 
 const BAKED = fs.readFileSync(path.join(__dirname, 'edge-config.json'), 'utf8');
 const MATCHER = fs.readFileSync(path.join(__dirname, 'bot-matcher.bin'));
+const VERIFIED = fs.readFileSync(path.join(__dirname, 'bot-verify.bin'));
 const FAIL_CLOSED = {
   status: '503',
   statusDescription: 'Service Unavailable',
@@ -23,7 +24,7 @@ let remotes = []; // JWK Sets fetched at run time: { issuer, url, cache_seconds,
 
 function load() {
   try {
-    edge = new Edge(BAKED, MATCHER);
+    edge = new Edge(BAKED, MATCHER, VERIFIED);
     for (const w of edge.warnings()) console.log(JSON.stringify({ level: 'warn', message: w }));
     remotes = JSON.parse(edge.remote_jwks()).map((r) => ({ ...r, fetchedAt: 0, triedAt: 0, held: false }));
   } catch (e) {

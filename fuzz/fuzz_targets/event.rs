@@ -22,6 +22,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         now_ms: 1_800_000_100_000,
         config: cfg,
         matcher: Some(shared::matcher()),
+        verified: Some(shared::verified()),
     };
     let outcome = decide(&event.request, &ctx, &mut state);
     let _ = edge_auth_event::render(&outcome, &event);

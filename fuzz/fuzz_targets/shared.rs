@@ -54,3 +54,14 @@ pub fn valid_tokens() -> &'static [String] {
         out
     })
 }
+
+#[allow(dead_code)]
+pub fn verified() -> &'static edge_auth_core::VerifiedBots {
+    static TABLE: OnceLock<edge_auth_core::VerifiedBots> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let (catalog, _) = bot_signatures::Catalog::embedded();
+        bot_signatures::verified::embedded(&catalog)
+            .map(|(t, _)| t)
+            .expect("verified-bot table")
+    })
+}

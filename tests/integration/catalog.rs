@@ -143,15 +143,19 @@ fn binary_artifact_matches_exactly_what_the_regexes_match() {
 
 /// Issue #14's attack over the whole shipped catalog: every instance of every
 /// specific `block` or `rate_limit` signature, with a good bot's token
-/// appended (the shortest instance of each `allow` signature), is never let
-/// through as that good bot. Until claims are verified by address or
-/// signature, an `allow` cannot outrank a specific signature of another action
-/// that matches the same user-agent.
+/// appended (the shortest instance of each `allow` signature), sent from an
+/// address no operator publishes, is never let through as that good bot,
+/// under either `unverified_claim` policy: a claim verified by address fails
+/// there, and a claim taken on its word never outranks a specific signature
+/// of another action that matches the same user-agent.
 #[test]
 fn an_appended_good_bot_token_never_rescues_a_blocked_agent() {
     use bot_signatures::Action;
+    use edge_auth_core::config::UnverifiedClaim;
     use edge_auth_core::decide::bot_verdict;
     let matcher = workspace_tests::shipped_matcher();
+    let verified = workspace_tests::shipped_verified();
+    let outside: std::net::IpAddr = "203.0.113.10".parse().unwrap();
     let mut tokens: Vec<String> = Vec::new();
     let mut blocked: Vec<(String, String)> = Vec::new();
     let (catalog, _) = Catalog::embedded();
@@ -177,33 +181,45 @@ fn an_appended_good_bot_token_never_rescues_a_blocked_agent() {
     let (mut checked, mut anchored, mut failures) = (0usize, 0usize, Vec::new());
     for (id, instance) in &blocked {
         // Only instances the catalog itself decides as a non-allow.
-        let Some(alone) = bot_verdict(matcher, instance) else {
-            continue;
-        };
-        if alone.signature.action == Action::Allow {
+        let alone = bot_verdict(
+            matcher,
+            Some(verified),
+            instance,
+            Some(outside),
+            UnverifiedClaim::Block,
+        );
+        if alone
+            .verdict
+            .is_none_or(|v| v.signature.action == Action::Allow)
+        {
             continue;
         }
         for token in &tokens {
-            for ua in [format!("{instance} {token}")] {
-                // A pattern anchored at the end (`GoogleAssociationService$`)
-                // no longer names the agent once text follows it: only a
-                // verified claim (by address or signature) can tell those.
-                if !matcher.matches(&ua).iter().any(|v| v.signature.id == id) {
-                    anchored += 1;
-                    continue;
-                }
+            let ua = format!("{instance} {token}");
+            // A pattern anchored at the end (`GoogleAssociationService$`)
+            // no longer names the agent once text follows it: only a
+            // verified claim (by address or signature) can tell those.
+            if !matcher.matches(&ua).iter().any(|v| v.signature.id == id) {
+                anchored += 1;
+                continue;
+            }
+            for policy in [UnverifiedClaim::Block, UnverifiedClaim::Ignore] {
                 checked += 1;
-                match bot_verdict(matcher, &ua) {
-                    Some(v) if v.signature.action != Action::Allow => {}
-                    other => failures.push(format!(
-                        "{id}: {ua:?} decided by {:?}",
-                        other.map(|v| v.signature.id)
-                    )),
+                let found = bot_verdict(matcher, Some(verified), &ua, Some(outside), policy);
+                let through = found
+                    .verdict
+                    .is_some_and(|v| v.signature.action == Action::Allow)
+                    && !found.spoofed;
+                if through {
+                    failures.push(format!(
+                        "{id} ({policy:?}): {ua:?} decided by {:?}",
+                        found.verdict.map(|v| v.signature.id)
+                    ));
                 }
             }
         }
     }
-    assert!(checked > 200_000, "only {checked} combinations checked");
+    assert!(checked > 400_000, "only {checked} combinations checked");
     assert!(
         anchored < 2_000,
         "{anchored} combinations skipped as anchored"
@@ -218,5 +234,80 @@ fn an_appended_good_bot_token_never_rescues_a_blocked_agent() {
             .cloned()
             .collect::<Vec<_>>()
             .join("\n")
+    );
+}
+
+/// Issue #14's acceptance over the whole catalog: every `allow` signature's
+/// examples are verified from an address in its operator's lists; from an
+/// address outside they are refused as spoofed (`block`) or lose the claim
+/// (`ignore`); an `allow` the catalog verifies by no means stays a claim
+/// taken on its word.
+#[test]
+fn every_allow_signature_is_verified_by_its_operators_addresses() {
+    use bot_signatures::Action;
+    use edge_auth_core::ClaimStatus;
+    use edge_auth_core::config::UnverifiedClaim;
+    use edge_auth_core::decide::bot_verdict;
+    let matcher = workspace_tests::shipped_matcher();
+    let verified = workspace_tests::shipped_verified();
+    let outside: std::net::IpAddr = "203.0.113.10".parse().unwrap();
+    let (catalog, _) = Catalog::embedded();
+    let (mut by_address, mut on_word) = (0usize, 0usize);
+    for s in catalog
+        .signatures
+        .iter()
+        .filter(|s| s.action == Action::Allow)
+    {
+        for (ua, _) in &s.instances {
+            let claim_of = |ip, policy| bot_verdict(matcher, Some(verified), ua, Some(ip), policy);
+            match verified.claim_lists(&s.id) {
+                Some((operator, lists)) => {
+                    by_address += 1;
+                    for list in lists {
+                        let inside = list.first_address().unwrap();
+                        let found = claim_of(inside, UnverifiedClaim::Block);
+                        let claim = found.claim.clone().unwrap();
+                        assert_eq!(
+                            (claim.status, claim.operator.as_str(), found.spoofed),
+                            (ClaimStatus::Verified, operator, false),
+                            "{} from {inside} ({}): {ua:?}",
+                            s.id,
+                            list.name
+                        );
+                        assert_eq!(
+                            found.verdict.map(|v| v.signature.action),
+                            Some(Action::Allow)
+                        );
+                    }
+                    let refused = claim_of(outside, UnverifiedClaim::Block);
+                    assert!(refused.spoofed, "{} from {outside}: {ua:?}", s.id);
+                    let ignored = claim_of(outside, UnverifiedClaim::Ignore);
+                    assert!(!ignored.spoofed);
+                    assert_eq!(
+                        ignored.claim.map(|c| c.status),
+                        Some(ClaimStatus::Spoofed),
+                        "{}: {ua:?}",
+                        s.id
+                    );
+                    assert!(
+                        ignored
+                            .verdict
+                            .is_none_or(|v| v.signature.action != Action::Allow
+                                || verified.claim_lists(v.signature.id).is_none()),
+                        "{}: a spoofed claim was honoured: {ua:?}",
+                        s.id
+                    );
+                }
+                None => {
+                    on_word += 1;
+                    let found = claim_of(outside, UnverifiedClaim::Block);
+                    assert!(!found.spoofed, "{}: {ua:?}", s.id);
+                }
+            }
+        }
+    }
+    assert!(
+        by_address >= 20 && on_word > 100,
+        "{by_address} by address, {on_word} on their word"
     );
 }

@@ -79,6 +79,7 @@ impl Edge {
             now_ms: now_s * 1000,
             config: &self.cfg,
             matcher: Some(self.matcher),
+            verified: Some(workspace_tests::shipped_verified()),
         };
         decide(r, &ctx, &mut self.state)
     }
@@ -286,6 +287,7 @@ fn implausible_clock_fails_closed() {
                 now_ms,
                 config: cfg,
                 matcher: Some(e.matcher),
+                verified: Some(workspace_tests::shipped_verified()),
             },
             &mut e.state,
         );
@@ -318,6 +320,7 @@ fn a_second_decision_after_a_key_refresh_is_charged_once() {
                 now_ms: NOW * 1000,
                 config: &e.cfg,
                 matcher: Some(e.matcher),
+                verified: Some(workspace_tests::shipped_verified()),
             };
             if again {
                 edge_auth_core::decide_again(&r, &ctx, &mut e.state).reason
@@ -586,6 +589,7 @@ fn missing_matcher_fails_closed() {
         now_ms: NOW * 1000,
         config: &cfg,
         matcher: None,
+        verified: None,
     };
     let o = decide(&req("/x", &[]), &ctx, &mut state);
     assert_eq!(o.reason, Reason::InternalError);
@@ -766,6 +770,7 @@ fn remote_keys_join_the_baked_ones_and_clear_the_cache() {
                 now_ms: NOW * 1000,
                 config: cfg,
                 matcher: Some(matcher),
+                verified: Some(workspace_tests::shipped_verified()),
             },
             &mut state,
         )
@@ -836,4 +841,67 @@ fn baked_json_config_is_the_toml_config() {
     for bad in ["[jwt\n", "when = 1979-05-27T07:32:00Z\n"] {
         assert!(EdgeConfig::toml_to_json(bad).is_err(), "{bad}");
     }
+}
+
+/// Issue #14: a good bot's claim is checked against its operator's published
+/// addresses; the decision, the log record and its metrics say what became of
+/// it; `unverified_claim = "ignore"` disregards a spoofed claim and lets the
+/// other signatures (here the generic rules) decide.
+#[test]
+fn good_bot_claims_are_verified_by_address() {
+    let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let public = "[[paths]]\nprefix = \"/\"\naccess = \"public\"\n";
+    let mut r = req("/x", &[]);
+    r.headers[0].value = googlebot.into();
+    let log_of = |o: &edge_auth_core::Outcome, r: &CfRequest| {
+        let event = edge_auth_event::ParsedEvent {
+            request: r.clone(),
+            raw_request: serde_json::Value::Null,
+            request_id: None,
+        };
+        edge_auth_event::log_record(o, &event, NOW * 1000)
+    };
+    let mut e = Edge::new(public);
+    for (ip, reason, claim) in [
+        ("66.249.66.1", Reason::PublicPath, "verified"),
+        ("2001:4860:4801:10::2a", Reason::PublicPath, "verified"),
+        ("::ffff:66.249.66.1", Reason::PublicPath, "verified"),
+        ("203.0.113.66", Reason::BotSpoofed, "spoofed"),
+        ("20.191.45.212", Reason::BotSpoofed, "spoofed"), // DuckDuckBot's address
+        ("not an address", Reason::BotSpoofed, "spoofed"),
+    ] {
+        r.client_ip = ip.into();
+        let o = e.run(&r);
+        assert_eq!(o.reason, reason, "{ip}");
+        let log = log_of(&o, &r);
+        assert_eq!(log["bot_claim"], claim, "{ip}: {log}");
+        assert_eq!(log["bot_operator"], "google", "{ip}: {log}");
+        assert_emf(&log, "EdgeAuth");
+    }
+    let mut ignore = Edge::new(&format!("[bots]\nunverified_claim = \"ignore\"\n{public}"));
+    r.client_ip = "203.0.113.66".into();
+    let o = ignore.run(&r);
+    assert_eq!(
+        o.reason,
+        Reason::BotBlocked,
+        "the claim disregarded, a generic rule decides"
+    );
+    assert!(
+        o.bot.as_ref().is_some_and(|b| b.id != "cua-googlebot"),
+        "{:?}",
+        o.bot
+    );
+    assert_eq!(log_of(&o, &r)["bot_claim"], "spoofed");
+    // A claim the catalog verifies by no means: taken on its word, and logged so.
+    let mut bing = r.clone();
+    bing.headers[0].value =
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)".into();
+    let o = e.run(&bing);
+    assert_eq!(o.reason, Reason::PublicPath);
+    let log = log_of(&o, &bing);
+    assert_eq!(
+        (log["bot_claim"].as_str(), log["bot_operator"].as_str()),
+        (Some("unverified"), Some("none"))
+    );
+    assert!(config_in(&fixture("keys"), "[bots]\nunverified_claim = \"maybe\"\n[jwt]\nissuer = \"https://issuer.test\"\naudience = \"edge-tests\"\nalgorithms = [\"ES256\"]\njwks_file = \"jwks.json\"\n").is_err());
 }

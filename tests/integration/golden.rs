@@ -26,6 +26,7 @@ fn run_case(text: &str) -> Value {
         now_ms: NOW_UNIX_S * 1000,
         config: &cfg,
         matcher: Some(matcher),
+        verified: Some(workspace_tests::shipped_verified()),
     };
     match edge_auth_event::parse_event(text) {
         Ok(event) => {

@@ -1,6 +1,6 @@
 // The shim's fail-closed paths, run for real: `node tests/node/fail_closed.mjs BUNDLE_DIR`.
 // Each case copies the built bundle to a temporary directory, breaks one thing
-// (a corrupt edge-config.json, a truncated bot-matcher.bin, a handle() that
+// (a corrupt edge-config.json, a truncated bot-matcher.bin or bot-verify.bin, a handle() that
 // throws, a clock that reads NaN), loads it fresh and sends a request that a
 // working bundle would forward (a browser on a public page): the answer must
 // be the 503 (or, for the clock, the core's 503 bad_clock), never a forward.
@@ -59,6 +59,10 @@ expect503(await run('truncated bot-matcher.bin', (d) => {
   const m = readFileSync(join(d, 'bot-matcher.bin'));
   writeFileSync(join(d, 'bot-matcher.bin'), m.subarray(0, Math.floor(m.length / 2)));
 }));
+expect503(await run('truncated bot-verify.bin', (d) => {
+  const m = readFileSync(join(d, 'bot-verify.bin'));
+  writeFileSync(join(d, 'bot-verify.bin'), m.subarray(0, Math.floor(m.length / 2)));
+}));
 expect503(await run('handle() throws', (d) => {
   const glue = join(d, 'edge_auth_wasm.js');
   writeFileSync(glue, readFileSync(glue, 'utf8') + '\nmodule.exports.Edge.prototype.handle = function () { throw new Error("injected"); };\n');
@@ -72,4 +76,4 @@ if (failures.length) {
   for (const f of failures) console.warn(`FAIL ${f}`);
   process.exit(1);
 }
-console.warn('fail-closed: ok (5 broken bundles, each answered 503 twice; the control forwarded)');
+console.warn('fail-closed: ok (6 broken bundles, each answered 503 twice; the control forwarded)');

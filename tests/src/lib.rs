@@ -39,6 +39,17 @@ pub fn shipped_matcher() -> &'static Matcher {
     })
 }
 
+/// The verified-bot table built from the shipped lists, as the CLI builds it.
+pub fn shipped_verified() -> &'static edge_auth_core::VerifiedBots {
+    static TABLE: std::sync::OnceLock<edge_auth_core::VerifiedBots> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let (catalog, _) = bot_signatures::Catalog::embedded();
+        bot_signatures::verified::embedded(&catalog)
+            .map(|(t, _)| t)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    })
+}
+
 /// Checks one Embedded Metric Format record the way CloudWatch reads it:
 /// every metric is a number at the top level, every dimension a string there.
 pub fn assert_emf(rec: &serde_json::Value, namespace: &str) {

@@ -87,6 +87,34 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         "crypto": if args.rust_crypto { "rust" } else { "node" },
     });
     let matcher_bin = report.compiled.artifact.to_bytes();
+    // The verified-bot table: `verified/` beside the catalog directory.
+    let catalog_dir = args
+        .catalog
+        .clone()
+        .unwrap_or_else(|| root.join("bot-signatures/catalog"));
+    let verified_dir = catalog_dir
+        .parent()
+        .map(|p| p.join("verified"))
+        .filter(|d| d.join("operators.toml").is_file());
+    let (verified, verified_report) = match (&verified_dir, args.catalog.is_some()) {
+        (Some(dir), _) => bot_signatures::verified::load(dir, &catalog),
+        (None, false) => bot_signatures::verified::embedded(&catalog),
+        // A catalog of one's own without verified/ beside it: claims on their word.
+        (None, true) => Ok((Default::default(), Default::default())),
+    }
+    .map_err(|errors| {
+        anyhow::anyhow!(
+            "the verified-bot lists have errors (run `cargo run -p bot-signatures -- check`):\n{}",
+            errors.join("\n")
+        )
+    })?;
+    eprintln!(
+        "dist: verified bots: {} signatures checked against {} address lists; {} allow signatures taken on their word",
+        verified.claims(),
+        verified.lists().len(),
+        verified_report.on_their_word.len()
+    );
+    let verify_bin = verified.to_bytes();
 
     // 3. The wasm.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -170,6 +198,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     .context("copying the shim")?;
     std::fs::write(bundle.join("edge-config.json"), serde_json::to_vec(&baked)?)?;
     std::fs::write(bundle.join("bot-matcher.bin"), &matcher_bin)?;
+    std::fs::write(bundle.join("bot-verify.bin"), &verify_bin)?;
 
     // 6. A reproducible zip.
     let zip_path = args.out.join("edge-auth.zip");

@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 pub mod index;
+pub mod verify;
 
 use index::LiteralIndex;
 

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use bot_signatures::Catalog;
 use clap::{Parser, Subcommand};
-use edge_auth_core::{Ctx, EdgeConfig, EdgeState, Matcher, decide};
+use edge_auth_core::{Ctx, EdgeConfig, EdgeState, Matcher, VerifiedBots, decide};
 use serde_json::Value;
 
 /// The edge bot-filter and JWT authorizer, natively.
@@ -106,7 +106,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             file,
         } => {
             let cfg = load_config(&config).map_err(|e| Failure(exit::CONFIG, e))?;
-            let matcher = load_matcher(catalog.as_deref()).map_err(|e| Failure(exit::CONFIG, e))?;
+            let (matcher, verified) =
+                load_matcher(catalog.as_deref()).map_err(|e| Failure(exit::CONFIG, e))?;
             let input = read_input(file.as_deref())?;
             let now_ms = match now {
                 Some(s) => s.saturating_mul(1000),
@@ -119,6 +120,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 now_ms,
                 config: &cfg,
                 matcher: Some(&matcher),
+                verified: Some(&verified),
             };
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut malformed = 0usize;
@@ -205,12 +207,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                         Failure(2, anyhow!("--config is required without --bundle"))
                     })?;
                     let cfg = load_config(&config).map_err(|e| Failure(exit::CONFIG, e))?;
-                    let matcher =
+                    let (matcher, verified) =
                         load_matcher(catalog.as_deref()).map_err(|e| Failure(exit::CONFIG, e))?;
                     let state = EdgeState::new(&cfg);
                     serve::Engine::Native {
                         config: Box::new(cfg),
                         matcher: Box::new(matcher),
+                        verified: Box::new(verified),
                         state: Box::new(state),
                     }
                 }
@@ -238,8 +241,16 @@ fn load_config(path: &Path) -> anyhow::Result<EdgeConfig> {
     .map_err(|e| anyhow!("config {} refused: {e}", path.display()))
 }
 
-/// Compiles the bot catalog into the matcher the edge uses.
-fn load_matcher(catalog: Option<&Path>) -> anyhow::Result<Matcher> {
+/// Compiles the bot catalog into the matcher the edge uses, with the
+/// verified-bot table (`verified/` beside a catalog directory, else the
+/// built-in one).
+fn load_matcher(catalog: Option<&Path>) -> anyhow::Result<(Matcher, VerifiedBots)> {
+    let explicit = catalog.is_some();
+    let verified_dir = catalog
+        .filter(|p| p.is_dir())
+        .and_then(|p| p.parent())
+        .map(|p| p.join("verified"))
+        .filter(|d| d.join("operators.toml").is_file());
     let (catalog, diagnostics, origin) = match catalog {
         Some(p) => {
             let (c, d) =
@@ -261,7 +272,21 @@ fn load_matcher(catalog: Option<&Path>) -> anyhow::Result<Matcher> {
             "bot catalog from {origin} has errors (run `bot-signatures check`); first:\n{first}"
         ));
     }
-    Ok(report.compiled.matcher()?)
+    let verified = match (&verified_dir, explicit) {
+        (Some(dir), _) => bot_signatures::verified::load(dir, &catalog),
+        (None, false) => bot_signatures::verified::embedded(&catalog),
+        // A catalog of one's own without verified/ beside it: every good
+        // bot's claim is taken on its word.
+        (None, true) => Ok((VerifiedBots::default(), Default::default())),
+    }
+    .map(|(table, _)| table)
+    .map_err(|errors| {
+        anyhow!(
+            "verified-bot lists for the catalog from {origin} have errors (run `bot-signatures check`):\n{}",
+            errors.join("\n")
+        )
+    })?;
+    Ok((report.compiled.matcher()?, verified))
 }
 
 fn read_input(file: Option<&Path>) -> Result<String, Failure> {

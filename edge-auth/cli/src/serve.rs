@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use anyhow::{Context, bail};
-use edge_auth_core::{Ctx, EdgeConfig, EdgeState, Matcher, decide};
+use edge_auth_core::{Ctx, EdgeConfig, EdgeState, Matcher, VerifiedBots, decide};
 use serde_json::{Value, json};
 
 /// The Node side of `--bundle`: loads the bundle, answers one JSON line per
@@ -34,6 +34,7 @@ pub enum Engine {
     Native {
         config: Box<EdgeConfig>,
         matcher: Box<Matcher>,
+        verified: Box<VerifiedBots>,
         state: Box<EdgeState>,
     },
     /// The built bundle in a Node.js process.
@@ -76,6 +77,7 @@ impl Engine {
             Engine::Native {
                 config,
                 matcher,
+                verified,
                 state,
             } => {
                 let now_ms = std::time::SystemTime::now()
@@ -86,6 +88,7 @@ impl Engine {
                     now_ms,
                     config,
                     matcher: Some(matcher),
+                    verified: Some(verified),
                 };
                 let outcome = decide(&parsed.request, &ctx, state);
                 Ok((

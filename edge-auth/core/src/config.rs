@@ -133,6 +133,8 @@ struct RawBots {
     rate_limit_per_minute: u32,
     #[serde(default = "default_bot_burst")]
     rate_limit_burst: u32,
+    #[serde(default)]
+    unverified_claim: UnverifiedClaim,
 }
 
 impl Default for RawBots {
@@ -142,6 +144,7 @@ impl Default for RawBots {
             empty_user_agent: EmptyUserAgent::default(),
             rate_limit_per_minute: default_bot_rpm(),
             rate_limit_burst: default_bot_burst(),
+            unverified_claim: UnverifiedClaim::default(),
         }
     }
 }
@@ -154,6 +157,18 @@ fn default_bot_rpm() -> u32 {
 }
 fn default_bot_burst() -> u32 {
     10
+}
+
+/// What to do with a good bot's claim that its operator's published
+/// addresses contradict (a spoofed `Googlebot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnverifiedClaim {
+    /// 403 `bot_spoofed`: whoever forges a good bot's name is no good bot.
+    #[default]
+    Block,
+    /// Disregard the claim: the other signatures decide (generic ones too).
+    Ignore,
 }
 
 /// What to do with a request that has no or an empty User-Agent.
@@ -381,6 +396,8 @@ pub struct EdgeConfig {
     pub bots_enabled: bool,
     /// No/empty User-Agent handling.
     pub empty_user_agent: EmptyUserAgent,
+    /// Spoofed good-bot claims.
+    pub unverified_claim: UnverifiedClaim,
     /// The stricter rate for `rate_limit` bot signatures.
     pub bot_rate: Rate,
     /// The per-client rate, when enabled.
@@ -818,6 +835,7 @@ impl EdgeConfig {
             issuers,
             bots_enabled: raw.bots.enabled,
             empty_user_agent: raw.bots.empty_user_agent,
+            unverified_claim: raw.bots.unverified_claim,
             bot_rate,
             rate,
             max_clients: raw.rate_limit.max_clients,

@@ -3,10 +3,15 @@
 //! (time, config, matcher) and the per-instance state; output: forward (maybe
 //! with a cleaned query string) or a generated response, with a reason code.
 
+use std::net::IpAddr;
+
+use bot_signatures_matcher::verify::{ClaimCheck, VerifiedBots};
 use bot_signatures_matcher::{Action as BotAction, Matcher, Verdict};
 
 use crate::cache::TokenCache;
-use crate::config::{Access, EdgeConfig, EmptyUserAgent, Preflight, Step, TokenSource};
+use crate::config::{
+    Access, EdgeConfig, EmptyUserAgent, Preflight, Step, TokenSource, UnverifiedClaim,
+};
 use crate::jwt::{self, Verified};
 use crate::policy;
 use crate::rate::RateLimiter;
@@ -29,6 +34,9 @@ pub struct Ctx<'a> {
     pub config: &'a EdgeConfig,
     /// The compiled bot matcher (required when the bot filter runs).
     pub matcher: Option<&'a Matcher>,
+    /// The verified-bot table: good bots' published address ranges. Without
+    /// it every good bot's claim is taken on its word.
+    pub verified: Option<&'a VerifiedBots>,
 }
 
 /// Per-instance state, owned by the adapter and kept across requests.
@@ -110,6 +118,41 @@ pub struct Outcome {
     pub bot: Option<BotMatch>,
     /// Whether the token was found in the verified-token cache.
     pub token_cache_hit: bool,
+    /// What became of a good bot's claim, when the user-agent made one.
+    pub claim: Option<Claim>,
+}
+
+/// What became of a good bot's claim (an `allow` signature's match).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The claimed signature.
+    pub id: String,
+    /// The operator it claims (`""` when the catalog verifies it by no means).
+    pub operator: String,
+    /// Verified, spoofed, or taken on its word.
+    pub status: ClaimStatus,
+}
+
+/// The result of checking a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimStatus {
+    /// The client address is in the operator's published ranges.
+    Verified,
+    /// It is not: someone else wrote that user-agent.
+    Spoofed,
+    /// The catalog verifies this signature by no means (taken on its word).
+    Unverified,
+}
+
+impl ClaimStatus {
+    /// The name used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimStatus::Verified => "verified",
+            ClaimStatus::Spoofed => "spoofed",
+            ClaimStatus::Unverified => "unverified",
+        }
+    }
 }
 
 /// Decides one viewer request.
@@ -125,6 +168,19 @@ pub fn decide_again(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Ou
 }
 
 fn decide_inner(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState, first: bool) -> Outcome {
+    let mut claim = None;
+    let mut outcome = decide_steps(req, ctx, state, first, &mut claim);
+    outcome.claim = claim;
+    outcome
+}
+
+fn decide_steps(
+    req: &CfRequest,
+    ctx: &Ctx<'_>,
+    state: &mut EdgeState,
+    first: bool,
+    claim: &mut Option<Claim>,
+) -> Outcome {
     let cfg = ctx.config;
     if !(MIN_PLAUSIBLE_NOW_MS..=MAX_PLAUSIBLE_NOW_MS).contains(&ctx.now_ms) {
         return respond(unavailable(), Reason::BadClock, None);
@@ -155,12 +211,18 @@ fn decide_inner(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState, first: bo
                 let Some(matcher) = ctx.matcher else {
                     return respond(unavailable(), Reason::InternalError, None);
                 };
-                if let Some(v) = bot_verdict(matcher, ua) {
+                let client = req.client_ip.parse::<IpAddr>().ok();
+                let found = bot_verdict(matcher, ctx.verified, ua, client, cfg.unverified_claim);
+                *claim = found.claim;
+                if let Some(v) = found.verdict {
                     let m = BotMatch {
                         id: v.signature.id.to_owned(),
                         category: v.signature.category.to_owned(),
                         action: v.signature.action,
                     };
+                    if found.spoofed {
+                        return respond(forbidden(), Reason::BotSpoofed, Some(m));
+                    }
                     match m.action {
                         BotAction::Block => {
                             return respond(forbidden(), Reason::BotBlocked, Some(m));
@@ -196,6 +258,7 @@ fn decide_inner(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState, first: bo
                         reason,
                         bot,
                         token_cache_hit: hit,
+                        claim: None,
                     };
                 }
             },
@@ -210,6 +273,7 @@ fn decide_inner(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState, first: bo
                 reason,
                 bot,
                 token_cache_hit: hit,
+                claim: None,
             }
         }
         Some((reason, hit)) => Outcome {
@@ -217,29 +281,123 @@ fn decide_inner(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState, first: bo
             reason,
             bot,
             token_cache_hit: hit,
+            claim: None,
         },
         // The config guarantees an auth step; fail closed if it did not run.
         None => respond(unavailable(), Reason::InternalError, bot),
     }
 }
 
-/// The signature that decides `ua` at the edge. An `allow` is a good bot's
-/// claim, and a user-agent proves nothing:
-/// scrapers append `Googlebot/2.1` to their own names. Until the claim is
-/// verified (issue #14), an `allow` decides only when no *specific* signature
-/// of another action matches too, so `python-requests/2.31 Googlebot/2.1` is
-/// blocked as python-requests; an allow still beats the generic rules (the
-/// `bot` token) that a real good bot would otherwise trip.
-pub fn bot_verdict<'m>(matcher: &'m Matcher, ua: &str) -> Option<Verdict<'m>> {
-    let top = matcher.classify(ua)?;
-    if top.signature.action != BotAction::Allow {
-        return Some(top);
+/// What the bot filter found: the deciding signature, what became of a good
+/// bot's claim, and whether that claim is spoofed under a config that blocks
+/// spoofed claims (then the verdict is the claimed signature, answered 403
+/// `bot_spoofed`).
+#[derive(Debug, Clone, Default)]
+pub struct BotVerdict<'m> {
+    /// The deciding signature, if any.
+    pub verdict: Option<Verdict<'m>>,
+    /// The claim the user-agent made, if it matched an `allow`.
+    pub claim: Option<Claim>,
+    /// The claim is spoofed and `[bots] unverified_claim = "block"`.
+    pub spoofed: bool,
+}
+
+fn claim_of(v: &Verdict<'_>, operator: &str, status: ClaimStatus) -> Claim {
+    Claim {
+        id: v.signature.id.to_owned(),
+        operator: operator.to_owned(),
+        status,
     }
-    matcher
-        .matches(ua)
-        .into_iter()
-        .find(|v| !v.signature.generic && v.signature.action != BotAction::Allow)
-        .or(Some(top))
+}
+
+/// The signature that decides `ua` from `client` at the edge. An `allow` is
+/// a good bot's claim, and a user-agent proves nothing (scrapers append
+/// `Googlebot/2.1` to their own names), so in precedence order:
+/// - an `allow` the catalog verifies by address decides only from an address
+///   in its operator's lists; from elsewhere the claim is spoofed: 403
+///   (`UnverifiedClaim::Block`) or disregarded (`Ignore`: the other
+///   signatures decide, generic ones included);
+/// - an `allow` the catalog verifies by no means is taken on its word: it
+///   beats the generic rules (the `bot` token a real good bot would trip) but
+///   never a specific signature of another action that also matches, so
+///   `python-requests/2.31 Googlebot/2.1` is blocked as python-requests;
+/// - any other signature decides as the catalog says.
+///
+/// With no table (`verified` is `None`) every claim is taken on its word.
+pub fn bot_verdict<'m>(
+    matcher: &'m Matcher,
+    verified: Option<&VerifiedBots>,
+    ua: &str,
+    client: Option<IpAddr>,
+    policy: UnverifiedClaim,
+) -> BotVerdict<'m> {
+    let Some(top) = matcher.classify(ua) else {
+        return BotVerdict::default();
+    };
+    if top.signature.action != BotAction::Allow {
+        return BotVerdict {
+            verdict: Some(top),
+            ..BotVerdict::default()
+        };
+    }
+    let mut word: Option<Verdict<'m>> = None;
+    let mut spoofed: Option<Claim> = None;
+    for v in matcher.matches(ua) {
+        if v.signature.action != BotAction::Allow {
+            if v.signature.generic
+                && let Some(w) = word
+            {
+                return BotVerdict {
+                    verdict: Some(w),
+                    claim: Some(claim_of(&w, "", ClaimStatus::Unverified)),
+                    spoofed: false,
+                };
+            }
+            let claim = spoofed.or_else(|| word.map(|w| claim_of(&w, "", ClaimStatus::Unverified)));
+            return BotVerdict {
+                verdict: Some(v),
+                claim,
+                spoofed: false,
+            };
+        }
+        match verified.map_or(ClaimCheck::Unverifiable, |t| {
+            t.check(v.signature.id, client)
+        }) {
+            ClaimCheck::Verified { operator } => {
+                return BotVerdict {
+                    verdict: Some(v),
+                    claim: Some(claim_of(&v, operator, ClaimStatus::Verified)),
+                    spoofed: false,
+                };
+            }
+            ClaimCheck::Spoofed { operator } => {
+                let c = claim_of(&v, operator, ClaimStatus::Spoofed);
+                if policy == UnverifiedClaim::Block {
+                    return BotVerdict {
+                        verdict: Some(v),
+                        claim: Some(c),
+                        spoofed: true,
+                    };
+                }
+                spoofed.get_or_insert(c);
+            }
+            ClaimCheck::Unverifiable => {
+                word.get_or_insert(v);
+            }
+        }
+    }
+    match word {
+        Some(w) => BotVerdict {
+            verdict: Some(w),
+            claim: Some(claim_of(&w, "", ClaimStatus::Unverified)),
+            spoofed: false,
+        },
+        None => BotVerdict {
+            verdict: None,
+            claim: spoofed,
+            spoofed: false,
+        },
+    }
 }
 
 /// The changes made to a forwarded request: the canonical URI, the
@@ -299,6 +457,7 @@ fn respond(response: Response, reason: Reason, bot: Option<BotMatch>) -> Outcome
         reason,
         bot,
         token_cache_hit: false,
+        claim: None,
     }
 }
 

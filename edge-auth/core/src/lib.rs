@@ -24,7 +24,10 @@ pub mod request;
 pub mod uri;
 
 pub use bot_signatures_matcher::Matcher;
+pub use bot_signatures_matcher::verify::VerifiedBots;
 pub use config::{ConfigError, EdgeConfig};
-pub use decide::{BotMatch, Ctx, Decision, EdgeState, Outcome, Response, decide, decide_again};
+pub use decide::{
+    BotMatch, Claim, ClaimStatus, Ctx, Decision, EdgeState, Outcome, Response, decide, decide_again,
+};
 pub use reason::Reason;
 pub use request::{CfRequest, Header};

@@ -15,6 +15,8 @@ pub enum Reason {
     // --- denied: bots and rate ---
     /// A `block` bot signature decided the user-agent.
     BotBlocked,
+    /// A good bot's claim from outside its operator's published addresses.
+    BotSpoofed,
     /// No or empty User-Agent, and the config blocks that.
     EmptyUserAgent,
     /// The client went over its rate.
@@ -82,6 +84,7 @@ impl Reason {
             TokenValid => "token_valid",
             CorsPreflight => "cors_preflight",
             BotBlocked => "bot_blocked",
+            BotSpoofed => "bot_spoofed",
             EmptyUserAgent => "empty_user_agent",
             RateLimited => "rate_limited",
             TokenMissing => "token_missing",

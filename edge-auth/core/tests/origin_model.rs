@@ -205,6 +205,7 @@ fn no_spelling_reaches_an_object_the_token_does_not_open() {
         now_ms: NOW_S * 1000,
         config: &cfg,
         matcher: None,
+        verified: None,
     };
     let mut runner = TestRunner::new(Config {
         cases: 6000,
@@ -306,6 +307,7 @@ fn the_reported_spellings_are_refused() {
         now_ms: NOW_S * 1000,
         config: &cfg,
         matcher: None,
+        verified: None,
     };
     for (uri, want) in [
         ("/private/bob/secret.txt", Reason::InsufficientClaims),

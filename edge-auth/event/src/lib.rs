@@ -378,7 +378,9 @@ pub const METRICS_NAMESPACE: &str = "EdgeAuth";
 /// The log record of one decision, in CloudWatch Embedded Metric Format: the
 /// fields (reason, status, decision, bot, redacted client, method, path,
 /// request id) plus the metrics `requests` and `token_cache_hits`, by reason,
-/// by decision, and by bot category when a bot signature matched. Never the
+/// by decision, by bot category when a bot signature matched, and by claim
+/// status and operator when a good bot's name was claimed (verified, spoofed
+/// or unverified claims per operator). Never the
 /// token, cookies, query string or full IP. `now_ms` is the decision's time.
 pub fn log_record(outcome: &Outcome, event: &ParsedEvent, now_ms: u64) -> Value {
     log_fields(outcome, &event.request, event.request_id.as_deref(), now_ms)
@@ -402,6 +404,12 @@ struct LogRecord<'a> {
     bot: Option<Bot<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bot_category: Option<&'a str>,
+    /// `verified`, `spoofed` or `unverified`, when a good bot's name was claimed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bot_claim: Option<&'static str>,
+    /// The claimed operator (`none` when the catalog verifies the claim by no means).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bot_operator: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
 }
@@ -454,6 +462,14 @@ const METRICS: &[Metric] = &[
 ];
 const DIMENSIONS: &[&[&str]] = &[&["reason"], &["decision"]];
 const DIMENSIONS_WITH_BOT: &[&[&str]] = &[&["reason"], &["decision"], &["bot_category"]];
+const DIMENSIONS_WITH_CLAIM: &[&[&str]] =
+    &[&["reason"], &["decision"], &["bot_claim", "bot_operator"]];
+const DIMENSIONS_WITH_BOT_AND_CLAIM: &[&[&str]] = &[
+    &["reason"],
+    &["decision"],
+    &["bot_category"],
+    &["bot_claim", "bot_operator"],
+];
 
 fn log_struct<'a>(
     outcome: &'a Outcome,
@@ -473,10 +489,11 @@ fn log_struct<'a>(
             timestamp: now_ms,
             cloud_watch_metrics: [Directive {
                 namespace: METRICS_NAMESPACE,
-                dimensions: if outcome.bot.is_some() {
-                    DIMENSIONS_WITH_BOT
-                } else {
-                    DIMENSIONS
+                dimensions: match (outcome.bot.is_some(), outcome.claim.is_some()) {
+                    (false, false) => DIMENSIONS,
+                    (true, false) => DIMENSIONS_WITH_BOT,
+                    (false, true) => DIMENSIONS_WITH_CLAIM,
+                    (true, true) => DIMENSIONS_WITH_BOT_AND_CLAIM,
                 },
                 metrics: METRICS,
             }],
@@ -495,6 +512,14 @@ fn log_struct<'a>(
             action: b.action.as_str(),
         }),
         bot_category: outcome.bot.as_ref().map(|b| b.category.as_str()),
+        bot_claim: outcome.claim.as_ref().map(|c| c.status.as_str()),
+        bot_operator: outcome.claim.as_ref().map(|c| {
+            if c.operator.is_empty() {
+                "none"
+            } else {
+                c.operator.as_str()
+            }
+        }),
         request_id,
     }
 }

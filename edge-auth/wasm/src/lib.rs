@@ -18,7 +18,7 @@ pub mod node_crypto;
 use std::collections::BTreeMap;
 
 use bot_signatures_matcher::Matcher;
-use edge_auth_core::{Ctx, EdgeConfig, EdgeState, decide, decide_again};
+use edge_auth_core::{Ctx, EdgeConfig, EdgeState, VerifiedBots, decide, decide_again};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
@@ -49,16 +49,18 @@ fn start() {
 pub struct Edge {
     config: EdgeConfig,
     matcher: Matcher,
+    verified: VerifiedBots,
     state: EdgeState,
 }
 
 #[wasm_bindgen]
 impl Edge {
-    /// Loads the baked configuration (`edge-config.json`) and bot matcher
-    /// (`bot-matcher.bin`); a config or matcher the core refuses is an error
+    /// Loads the baked configuration (`edge-config.json`), bot matcher
+    /// (`bot-matcher.bin`) and verified-bot table (`bot-verify.bin`); a
+    /// config, matcher or table the core refuses is an error
     /// (the shim then answers 503 to every request: fail closed).
     #[wasm_bindgen(constructor)]
-    pub fn new(baked_json: &str, matcher: Vec<u8>) -> Result<Edge, JsError> {
+    pub fn new(baked_json: &str, matcher: Vec<u8>, verified: &[u8]) -> Result<Edge, JsError> {
         let baked: Baked = serde_json::from_str(baked_json).map_err(into_js_error)?;
         match baked.crypto.as_deref() {
             None | Some("node") => node_crypto::install(),
@@ -83,10 +85,12 @@ impl Edge {
         })
         .map_err(into_js_error)?;
         let matcher = Matcher::from_vec(matcher).map_err(into_js_error)?;
+        let verified = VerifiedBots::from_bytes(verified).map_err(into_js_error)?;
         let state = EdgeState::new(&config);
         Ok(Edge {
             config,
             matcher,
+            verified,
             state,
         })
     }
@@ -122,6 +126,7 @@ impl Edge {
             now_ms,
             config: &self.config,
             matcher: Some(&self.matcher),
+            verified: Some(&self.verified),
         };
         match edge_auth_event::parse_request(event_json) {
             Ok((request, request_id)) => {

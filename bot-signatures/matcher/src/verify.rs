@@ -1,0 +1,539 @@
+//! Verified good bots: the address ranges crawler operators publish, and which
+//! `allow` signatures claim to be which operator. A claim counts only when the
+//! client address lies in one of the claimed operator's lists.
+//!
+//! `bot-signatures` builds a [`VerifiedBots`] from the pinned range files
+//! (`bot-signatures/verified/`) and writes it in a compact binary form
+//! ([`VerifiedBots::to_bytes`]); the edge loads it ([`VerifiedBots::from_bytes`])
+//! into sorted, merged interval tables, IPv4 and IPv6 apart, and looks an
+//! address up by binary search: O(log n), no allocation.
+//!
+//! No I/O, no clock; builds for wasm32.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::MatcherError;
+
+/// The first bytes of the binary form: magic and layout version 1.
+pub const VERIFY_MAGIC: &[u8; 8] = b"BOTVER\x00\x01";
+
+/// At most this many lists (a claim names its lists as a bit mask).
+pub const MAX_LISTS: usize = 32;
+
+/// One published list: closed intervals, sorted, merged, non-overlapping.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RangeList {
+    /// The list's name (e.g. `googlebot`).
+    pub name: String,
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+/// A network prefix: an address and a prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    /// The address (host bits are ignored).
+    pub addr: IpAddr,
+    /// The prefix length: 0..=32 for IPv4, 0..=128 for IPv6.
+    pub len: u8,
+}
+
+impl Prefix {
+    /// Parses `a.b.c.d/n`, `x::y/n`, or a bare address (a /32 or /128).
+    pub fn parse(text: &str) -> Option<Prefix> {
+        let (addr, len) = match text.trim().split_once('/') {
+            Some((a, l)) => (a.parse::<IpAddr>().ok()?, Some(l.parse::<u8>().ok()?)),
+            None => (text.trim().parse::<IpAddr>().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = len.unwrap_or(max);
+        (len <= max).then_some(Prefix { addr, len })
+    }
+}
+
+fn v4_interval(a: Ipv4Addr, len: u8) -> (u32, u32) {
+    let start = u32::from(a);
+    let host = if len == 0 {
+        u32::MAX
+    } else {
+        (1u32 << (32 - u32::from(len))) - 1
+    };
+    (start & !host, (start & !host) | host)
+}
+
+fn v6_interval(a: Ipv6Addr, len: u8) -> (u128, u128) {
+    let start = u128::from(a);
+    let host = if len == 0 {
+        u128::MAX
+    } else {
+        (1u128 << (128 - u32::from(len))) - 1
+    };
+    (start & !host, (start & !host) | host)
+}
+
+fn merge<T: Copy + Ord + num_step::Step>(mut v: Vec<(T, T)>) -> Vec<(T, T)> {
+    v.sort_unstable();
+    let mut out: Vec<(T, T)> = Vec::with_capacity(v.len());
+    for (s, e) in v {
+        match out.last_mut() {
+            Some(last) if s <= last.1.next_or_max() => {
+                if e > last.1 {
+                    last.1 = e;
+                }
+            }
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+mod num_step {
+    //! The successor of an interval end, for merging adjacent intervals.
+    pub trait Step {
+        fn next_or_max(self) -> Self;
+    }
+    impl Step for u32 {
+        fn next_or_max(self) -> Self {
+            self.saturating_add(1)
+        }
+    }
+    impl Step for u128 {
+        fn next_or_max(self) -> Self {
+            self.saturating_add(1)
+        }
+    }
+}
+
+fn contains<T: Copy + Ord>(table: &[(T, T)], x: T) -> bool {
+    // The last interval starting at or before x.
+    let i = table.partition_point(|&(s, _)| s <= x);
+    i > 0 && table[i - 1].1 >= x
+}
+
+impl RangeList {
+    /// A list from prefixes (any order, overlaps allowed).
+    pub fn new(name: &str, prefixes: &[Prefix]) -> RangeList {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for p in prefixes {
+            match p.addr {
+                IpAddr::V4(a) => v4.push(v4_interval(a, p.len)),
+                IpAddr::V6(a) => v6.push(v6_interval(a, p.len)),
+            }
+        }
+        RangeList {
+            name: name.to_owned(),
+            v4: merge(v4),
+            v6: merge(v6),
+        }
+    }
+
+    /// Whether `ip` lies in the list. An IPv4-mapped IPv6 address
+    /// (`::ffff:a.b.c.d`) is looked up as the IPv4 address.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => contains(&self.v4, u32::from(a)),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => contains(&self.v4, u32::from(v4)),
+                None => contains(&self.v6, u128::from(a)),
+            },
+        }
+    }
+
+    /// Addresses covered, IPv4 (for diffs and summaries).
+    pub fn v4_addresses(&self) -> u64 {
+        self.v4.iter().map(|&(s, e)| u64::from(e - s) + 1).sum()
+    }
+
+    /// Intervals held: (IPv4, IPv6).
+    pub fn intervals(&self) -> (usize, usize) {
+        (self.v4.len(), self.v6.len())
+    }
+
+    /// The first address of the list (for tests and examples).
+    pub fn first_address(&self) -> Option<IpAddr> {
+        self.v4
+            .first()
+            .map(|&(s, _)| IpAddr::V4(Ipv4Addr::from(s)))
+            .or_else(|| self.v6.first().map(|&(s, _)| IpAddr::V6(Ipv6Addr::from(s))))
+    }
+}
+
+/// The lists, and for each `allow` signature that is verified by address,
+/// the lists that may carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VerifiedBots {
+    lists: Vec<RangeList>,
+    /// Signature id → (operator name, bit mask over `lists`).
+    claims: HashMap<String, (String, u32)>,
+}
+
+/// What a claim came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimCheck<'v> {
+    /// The signature is verified by address and the client is in one of its lists.
+    Verified {
+        /// The operator (e.g. `google`).
+        operator: &'v str,
+    },
+    /// The signature is verified by address and the client is not in its lists.
+    Spoofed {
+        /// The operator the user-agent claims.
+        operator: &'v str,
+    },
+    /// The catalog verifies this signature by no means: taken on its word.
+    Unverifiable,
+}
+
+impl VerifiedBots {
+    /// Builds the table. `claims` maps a signature id to its operator and the
+    /// indices of its lists in `lists`.
+    pub fn new(
+        lists: Vec<RangeList>,
+        claims: Vec<(String, String, Vec<usize>)>,
+    ) -> Result<VerifiedBots, String> {
+        if lists.len() > MAX_LISTS {
+            return Err(format!("{} lists; at most {MAX_LISTS}", lists.len()));
+        }
+        let mut map = HashMap::new();
+        for (id, operator, idx) in claims {
+            let mut mask = 0u32;
+            for i in idx {
+                if i >= lists.len() {
+                    return Err(format!("{id}: list #{i} does not exist"));
+                }
+                mask |= 1 << i;
+            }
+            if mask == 0 {
+                return Err(format!("{id}: no list"));
+            }
+            map.insert(id, (operator, mask));
+        }
+        Ok(VerifiedBots { lists, claims: map })
+    }
+
+    /// The lists.
+    pub fn lists(&self) -> &[RangeList] {
+        &self.lists
+    }
+
+    /// How many signatures are verified by address.
+    pub fn claims(&self) -> usize {
+        self.claims.len()
+    }
+
+    /// The operator and lists of signature `id`, when it is verified by address.
+    pub fn claim_lists(&self, id: &str) -> Option<(&str, Vec<&RangeList>)> {
+        let (operator, mask) = self.claims.get(id)?;
+        let lists = (0..self.lists.len())
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| &self.lists[i])
+            .collect();
+        Some((operator, lists))
+    }
+
+    /// Checks the claim of signature `id` for a client at `ip` (`None`: the
+    /// address did not parse, so no claim can be verified).
+    pub fn check(&self, id: &str, ip: Option<IpAddr>) -> ClaimCheck<'_> {
+        let Some((operator, mask)) = self.claims.get(id) else {
+            return ClaimCheck::Unverifiable;
+        };
+        let inside = ip.is_some_and(|ip| {
+            self.lists
+                .iter()
+                .enumerate()
+                .any(|(i, l)| mask & (1 << i) != 0 && l.contains(ip))
+        });
+        if inside {
+            ClaimCheck::Verified { operator }
+        } else {
+            ClaimCheck::Spoofed { operator }
+        }
+    }
+
+    /// The binary form: [`VERIFY_MAGIC`]; the list count, then per list its
+    /// name (u32 length + UTF-8), the IPv4 interval count and the intervals
+    /// (u32 start, u32 end), the IPv6 interval count and the intervals (u128
+    /// start, u128 end); the claim count, then per claim the signature id,
+    /// the operator name and the list mask (u32). Integers little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        fn put_str(out: &mut Vec<u8>, s: &str) {
+            out.extend((s.len() as u32).to_le_bytes());
+            out.extend(s.as_bytes());
+        }
+        let mut out = Vec::new();
+        out.extend(VERIFY_MAGIC);
+        out.extend((self.lists.len() as u32).to_le_bytes());
+        for l in &self.lists {
+            put_str(&mut out, &l.name);
+            out.extend((l.v4.len() as u32).to_le_bytes());
+            for (s, e) in &l.v4 {
+                out.extend(s.to_le_bytes());
+                out.extend(e.to_le_bytes());
+            }
+            out.extend((l.v6.len() as u32).to_le_bytes());
+            for (s, e) in &l.v6 {
+                out.extend(s.to_le_bytes());
+                out.extend(e.to_le_bytes());
+            }
+        }
+        let mut claims: Vec<_> = self.claims.iter().collect();
+        claims.sort();
+        out.extend((claims.len() as u32).to_le_bytes());
+        for (id, (operator, mask)) in claims {
+            put_str(&mut out, id);
+            put_str(&mut out, operator);
+            out.extend(mask.to_le_bytes());
+        }
+        out
+    }
+
+    /// Loads the binary form. Corrupt bytes are an error (the edge then fails
+    /// closed), never a panic or a partial table; intervals must be sorted
+    /// and disjoint, or lookups would be wrong.
+    pub fn from_bytes(bytes: &[u8]) -> Result<VerifiedBots, MatcherError> {
+        let mut r = Cursor { bytes, at: 0 };
+        if r.take(8, "verified-bots magic")? != VERIFY_MAGIC {
+            return Err(r.fail("not a verified-bots table (bad magic)"));
+        }
+        let n = r.count(12, "list count")?;
+        if n > MAX_LISTS {
+            return Err(r.fail("too many lists"));
+        }
+        let mut lists = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = r.string("list name")?;
+            let n4 = r.count(8, "IPv4 interval count")?;
+            let mut v4 = Vec::with_capacity(n4);
+            for _ in 0..n4 {
+                v4.push((r.u32("IPv4 interval")?, r.u32("IPv4 interval")?));
+            }
+            let n6 = r.count(32, "IPv6 interval count")?;
+            let mut v6 = Vec::with_capacity(n6);
+            for _ in 0..n6 {
+                v6.push((r.u128("IPv6 interval")?, r.u128("IPv6 interval")?));
+            }
+            if !sorted_disjoint(&v4) || !sorted_disjoint(&v6) {
+                return Err(r.fail("intervals not sorted and disjoint"));
+            }
+            lists.push(RangeList { name, v4, v6 });
+        }
+        let n = r.count(12, "claim count")?;
+        let mut claims = HashMap::with_capacity(n);
+        for _ in 0..n {
+            let id = r.string("claim id")?;
+            let operator = r.string("claim operator")?;
+            let mask = r.u32("claim mask")?;
+            if mask == 0 || (lists.len() < 32 && mask >> lists.len() != 0) {
+                return Err(r.fail("claim names a list that does not exist"));
+            }
+            claims.insert(id, (operator, mask));
+        }
+        if r.at != bytes.len() {
+            return Err(r.fail("trailing bytes"));
+        }
+        Ok(VerifiedBots { lists, claims })
+    }
+}
+
+fn sorted_disjoint<T: Copy + Ord>(v: &[(T, T)]) -> bool {
+    v.iter().all(|(s, e)| s <= e) && v.windows(2).all(|w| w[0].1 < w[1].0)
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn fail(&self, what: &'static str) -> MatcherError {
+        MatcherError::Binary {
+            offset: self.at,
+            what,
+        }
+    }
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], MatcherError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| self.fail(what))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+    fn u32(&mut self, what: &'static str) -> Result<u32, MatcherError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u128(&mut self, what: &'static str) -> Result<u128, MatcherError> {
+        let b = self.take(16, what)?;
+        let mut a = [0u8; 16];
+        a.copy_from_slice(b);
+        Ok(u128::from_le_bytes(a))
+    }
+    fn count(&mut self, size: usize, what: &'static str) -> Result<usize, MatcherError> {
+        let n = self.u32(what)? as usize;
+        if n.saturating_mul(size) > self.bytes.len() - self.at {
+            return Err(self.fail(what));
+        }
+        Ok(n)
+    }
+    fn string(&mut self, what: &'static str) -> Result<String, MatcherError> {
+        let n = self.count(1, what)?;
+        let b = self.take(n, what)?;
+        String::from_utf8(b.to_vec()).map_err(|_| self.fail(what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Prefix {
+        Prefix::parse(s).unwrap()
+    }
+
+    fn table() -> VerifiedBots {
+        let google = RangeList::new(
+            "googlebot",
+            &[
+                p("66.249.64.0/27"),
+                p("66.249.64.32/27"),
+                p("2001:4860:4801:10::/64"),
+            ],
+        );
+        let ddg = RangeList::new("duckduckbot", &[p("20.191.45.212"), p("40.88.21.235/32")]);
+        VerifiedBots::new(
+            vec![google, ddg],
+            vec![
+                ("cua-googlebot".into(), "google".into(), vec![0]),
+                ("cua-duckduckbot".into(), "duckduckgo".into(), vec![1]),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn prefixes_parse_and_merge() {
+        assert_eq!(p("10.0.0.1").len, 32);
+        assert_eq!(p("::1").len, 128);
+        assert!(Prefix::parse("10.0.0.0/33").is_none());
+        assert!(Prefix::parse("nonsense").is_none());
+        let t = table();
+        assert_eq!(t.lists()[0].intervals(), (1, 1), "adjacent /27s merge");
+        assert_eq!(t.lists()[0].v4_addresses(), 64);
+    }
+
+    #[test]
+    fn claims_are_checked_by_address() {
+        let t = table();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        for inside in [
+            "66.249.64.0",
+            "66.249.64.63",
+            "::ffff:66.249.64.7",
+            "2001:4860:4801:10::1",
+        ] {
+            assert!(
+                matches!(
+                    t.check("cua-googlebot", ip(inside)),
+                    ClaimCheck::Verified { operator: "google" }
+                ),
+                "{inside}"
+            );
+        }
+        for outside in [
+            "66.249.64.64",
+            "66.249.63.255",
+            "203.0.113.10",
+            "2001:4860:4801:11::1",
+        ] {
+            assert!(
+                matches!(
+                    t.check("cua-googlebot", ip(outside)),
+                    ClaimCheck::Spoofed { .. }
+                ),
+                "{outside}"
+            );
+        }
+        assert!(matches!(
+            t.check("cua-googlebot", None),
+            ClaimCheck::Spoofed { .. }
+        ));
+        assert_eq!(
+            t.check("cua-twitterbot", ip("66.249.64.1")),
+            ClaimCheck::Unverifiable
+        );
+        // A list is not another operator's: DuckDuckBot's address proves no Googlebot.
+        assert!(matches!(
+            t.check("cua-googlebot", ip("20.191.45.212")),
+            ClaimCheck::Spoofed { .. }
+        ));
+        assert!(matches!(
+            t.check("cua-duckduckbot", ip("20.191.45.212")),
+            ClaimCheck::Verified { .. }
+        ));
+    }
+
+    #[test]
+    fn binary_round_trip_and_corruption() {
+        let t = table();
+        let bytes = t.to_bytes();
+        assert_eq!(VerifiedBots::from_bytes(&bytes).unwrap(), t);
+        for cut in 0..bytes.len() {
+            assert!(
+                VerifiedBots::from_bytes(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(VerifiedBots::from_bytes(&extra).is_err());
+    }
+
+    /// The binary search agrees with a linear scan of the prefixes.
+    #[test]
+    fn lookup_agrees_with_a_linear_scan() {
+        use proptest::prelude::*;
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(
+                &(
+                    proptest::collection::vec((any::<u32>(), 8u8..=32), 1..40),
+                    proptest::collection::vec(any::<u32>(), 50),
+                ),
+                |(prefixes, probes)| {
+                    let ps: Vec<Prefix> = prefixes
+                        .iter()
+                        .map(|&(a, len)| Prefix {
+                            addr: IpAddr::V4(Ipv4Addr::from(a)),
+                            len,
+                        })
+                        .collect();
+                    let list = RangeList::new("x", &ps);
+                    // Probe around every prefix's edges too, not only at random.
+                    let mut all = probes.clone();
+                    for &(a, len) in &prefixes {
+                        let (s, e) = v4_interval(Ipv4Addr::from(a), len);
+                        all.extend([s, e, s.wrapping_sub(1), e.wrapping_add(1)]);
+                    }
+                    for x in all {
+                        let naive = ps.iter().any(|p| {
+                            let IpAddr::V4(a) = p.addr else { return false };
+                            let (s, e) = v4_interval(a, p.len);
+                            (s..=e).contains(&x)
+                        });
+                        prop_assert_eq!(
+                            list.contains(IpAddr::V4(Ipv4Addr::from(x))),
+                            naive,
+                            "{}",
+                            x
+                        );
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
+}

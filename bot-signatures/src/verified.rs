@@ -1,0 +1,357 @@
+//! Verified good bots: `verified/operators.toml` names the address lists each
+//! operator publishes (pinned snapshots under `verified/ranges/`) and the
+//! `allow` signatures that claim to be that operator. [`build`] reads them,
+//! checks them against the catalog, and makes the
+//! [`VerifiedBots`] table the edge loads (`bot-verify.bin` in the bundle).
+//!
+//! Every problem is a diagnostic naming the file (and the list or signature),
+//! never a silently shorter list: a range entry that does not parse fails the
+//! build rather than dropping a crawler's addresses.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bot_signatures_matcher::Action;
+use bot_signatures_matcher::verify::{MAX_LISTS, Prefix, RangeList, VerifiedBots};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::Catalog;
+
+/// `operators.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operators {
+    /// The address lists.
+    #[serde(default, rename = "list")]
+    pub lists: Vec<ListSpec>,
+    /// The operators and the signatures that claim them.
+    #[serde(default, rename = "operator")]
+    pub operators: Vec<OperatorSpec>,
+}
+
+/// One `[[list]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSpec {
+    /// Name used by operators.
+    pub name: String,
+    /// File under `verified/`.
+    pub file: String,
+    /// The document inside a file that holds several.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Where the operator publishes it.
+    pub url: String,
+    /// `YYYY-MM-DD` of the pinned snapshot.
+    pub snapshot: String,
+}
+
+/// One `[[operator]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    /// Operator name, for logs and metrics.
+    pub name: String,
+    /// Lists whose addresses prove the claim.
+    pub lists: Vec<String>,
+    /// `allow` signatures that claim to be this operator.
+    pub signatures: Vec<String>,
+}
+
+/// What [`build`] found besides the table.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// `allow` signatures listed under no operator: taken on their word.
+    pub on_their_word: Vec<String>,
+    /// Per list: name, IPv4 addresses covered, IPv6 intervals.
+    pub lists: Vec<(String, u64, usize)>,
+}
+
+/// The prefixes of one published document (any of the shapes SOURCES.md
+/// lists): every string under `ipv4Prefix`, `ipv6Prefix` or `ip_prefix`.
+pub fn prefixes(doc: &Value) -> Result<Vec<Prefix>, String> {
+    let mut out = Vec::new();
+    collect(doc, &mut out)?;
+    Ok(out)
+}
+
+fn collect(v: &Value, out: &mut Vec<Prefix>) -> Result<(), String> {
+    match v {
+        Value::Object(map) => {
+            for (k, x) in map {
+                if matches!(k.as_str(), "ipv4Prefix" | "ipv6Prefix" | "ip_prefix") {
+                    let text = x
+                        .as_str()
+                        .ok_or_else(|| format!("{k} is not a string: {x}"))?;
+                    out.push(
+                        Prefix::parse(text)
+                            .ok_or_else(|| format!("{k} {text:?} is not an address or prefix"))?,
+                    );
+                } else {
+                    collect(x, out)?;
+                }
+            }
+        }
+        Value::Array(list) => {
+            for x in list {
+                collect(x, out)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Reads one list from its file's text.
+pub fn read_list(spec: &ListSpec, text: &str) -> Result<Vec<Prefix>, String> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let doc = match &spec.key {
+        Some(k) => doc
+            .get(k)
+            .ok_or_else(|| format!("no document under the key {k:?}"))?,
+        None => &doc,
+    };
+    let list = prefixes(doc)?;
+    if list.is_empty() {
+        return Err("no prefixes: a list that proves nothing".into());
+    }
+    Ok(list)
+}
+
+/// Builds the table from `operators.toml` and the files it names (read
+/// through `read`, relative to `verified/`), checked against `catalog`.
+pub fn build(
+    operators_toml: &str,
+    mut read: impl FnMut(&str) -> Result<String, String>,
+    catalog: &Catalog,
+) -> Result<(VerifiedBots, Report), Vec<String>> {
+    let ops: Operators = toml::from_str(operators_toml)
+        .map_err(|e| vec![format!("operators.toml: {}", e.to_string().trim())])?;
+    let mut errors = Vec::new();
+    let mut by_name: BTreeMap<&str, &ListSpec> = BTreeMap::new();
+    for l in &ops.lists {
+        if by_name.insert(&l.name, l).is_some() {
+            errors.push(format!(
+                "operators.toml: list {:?} is defined twice",
+                l.name
+            ));
+        }
+        if jiff_like_date(&l.snapshot).is_none() {
+            errors.push(format!(
+                "operators.toml: list {:?}: snapshot {:?} is not a YYYY-MM-DD date",
+                l.name, l.snapshot
+            ));
+        }
+    }
+    let allows: BTreeMap<&str, Action> = catalog
+        .signatures
+        .iter()
+        .map(|s| (s.id.as_str(), s.action))
+        .collect();
+    // Only the lists some operator uses go to the edge.
+    let mut used: Vec<&str> = Vec::new();
+    let mut claims = Vec::new();
+    let mut claimed: BTreeMap<&str, &str> = BTreeMap::new();
+    for op in &ops.operators {
+        let mut idx = Vec::new();
+        for name in &op.lists {
+            if !by_name.contains_key(name.as_str()) {
+                errors.push(format!(
+                    "operators.toml: operator {:?} names the list {name:?}, which no [[list]] defines",
+                    op.name
+                ));
+                continue;
+            }
+            let i = used.iter().position(|u| u == name).unwrap_or_else(|| {
+                used.push(name);
+                used.len() - 1
+            });
+            idx.push(i);
+        }
+        for id in &op.signatures {
+            match allows.get(id.as_str()) {
+                None => errors.push(format!(
+                    "operators.toml: operator {:?} claims the signature {id:?}, which the catalog does not have",
+                    op.name
+                )),
+                Some(a) if *a != Action::Allow => errors.push(format!(
+                    "operators.toml: operator {:?} claims {id:?}, whose action is {a}, not allow: only an allow is a good bot's claim",
+                    op.name
+                )),
+                Some(_) => {
+                    if let Some(other) = claimed.insert(id, &op.name) {
+                        errors.push(format!(
+                            "operators.toml: {id:?} is claimed by both {other:?} and {:?}",
+                            op.name
+                        ));
+                    }
+                    claims.push((id.clone(), op.name.clone(), idx.clone()));
+                }
+            }
+        }
+    }
+    if used.len() > MAX_LISTS {
+        errors.push(format!(
+            "operators.toml: {} lists in use; the edge table holds at most {MAX_LISTS}",
+            used.len()
+        ));
+    }
+    let mut lists = Vec::new();
+    let mut report = Report::default();
+    for name in &used {
+        let Some(spec) = by_name.get(name) else {
+            continue;
+        };
+        match read(&spec.file).and_then(|text| read_list(spec, &text)) {
+            Ok(prefixes) => {
+                let list = RangeList::new(name, &prefixes);
+                report
+                    .lists
+                    .push(((*name).to_owned(), list.v4_addresses(), list.intervals().1));
+                lists.push(list);
+            }
+            Err(e) => errors.push(format!("{} (list {name:?}): {e}", spec.file)),
+        }
+    }
+    report.on_their_word = catalog
+        .signatures
+        .iter()
+        .filter(|s| s.action == Action::Allow && !claimed.contains_key(s.id.as_str()))
+        .map(|s| s.id.clone())
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    VerifiedBots::new(lists, claims)
+        .map(|t| (t, report))
+        .map_err(|e| vec![e])
+}
+
+/// `YYYY-MM-DD` with a real month and day (February 29 only in leap years).
+fn jiff_like_date(s: &str) -> Option<(u32, u32, u32)> {
+    let mut it = s.split('-');
+    let (y, m, d) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (u32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (1..=days).contains(&d).then_some((y, m, d))
+}
+
+/// The table from the `verified/` directory beside a catalog directory.
+pub fn load(dir: &Path, catalog: &Catalog) -> Result<(VerifiedBots, Report), Vec<String>> {
+    let text = std::fs::read_to_string(dir.join("operators.toml"))
+        .map_err(|e| vec![format!("{}: {e}", dir.join("operators.toml").display())])?;
+    build(
+        &text,
+        |rel| std::fs::read_to_string(dir.join(rel)).map_err(|e| e.to_string()),
+        catalog,
+    )
+}
+
+/// The table built from the `verified/` files embedded at build time, for
+/// the embedded catalog.
+pub fn embedded(catalog: &Catalog) -> Result<(VerifiedBots, Report), Vec<String>> {
+    let file = |rel: &str| {
+        crate::embedded::VERIFIED
+            .iter()
+            .find(|(name, _)| *name == rel)
+            .map(|(_, text)| (*text).to_owned())
+    };
+    let operators =
+        file("operators.toml").ok_or_else(|| vec!["operators.toml is not embedded".to_owned()])?;
+    build(
+        &operators,
+        |rel| file(rel).ok_or_else(|| format!("{rel} is not embedded")),
+        catalog,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_published_shape_is_read() {
+        let google = serde_json::json!({"creationTime": "x", "prefixes": [{"ipv6Prefix": "2001:db8::/64"}, {"ipv4Prefix": "66.249.64.0/27"}]});
+        assert_eq!(prefixes(&google).unwrap().len(), 2);
+        let amazon = serde_json::json!({"amazonbot": {"prefixes": [{"ipv4Prefix": "3.81.245.78"}]}, "searchbot": {"prefixes": [{"ip_prefix": "3.1.2.3/32"}]}});
+        let spec = ListSpec {
+            name: "a".into(),
+            file: "f".into(),
+            key: Some("searchbot".into()),
+            url: "u".into(),
+            snapshot: "2026-01-01".into(),
+        };
+        let list = read_list(&spec, &amazon.to_string()).unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].len, 32);
+        let openai = serde_json::json!({"gptbot": {"ipv4Prefixes": [{"ipv4Prefix": "132.196.86.0/24"}], "ipv6Prefixes": null}});
+        assert_eq!(prefixes(&openai).unwrap().len(), 1);
+        assert!(prefixes(&serde_json::json!({"prefixes": [{"ipv4Prefix": "300.1.1.1"}]})).is_err());
+        assert!(read_list(&spec, "{\"searchbot\": {\"prefixes\": []}}").is_err());
+    }
+
+    #[test]
+    fn dates() {
+        assert!(jiff_like_date("2026-02-28").is_some());
+        assert!(jiff_like_date("2024-02-29").is_some());
+        assert!(jiff_like_date("2026-02-29").is_none());
+        assert!(jiff_like_date("2026-02-31").is_none());
+        assert!(jiff_like_date("2026-13-01").is_none());
+        assert!(jiff_like_date("26-01-01").is_none());
+    }
+
+    #[test]
+    fn the_shipped_table_builds_and_refuses_mistakes() {
+        let (catalog, _) = Catalog::embedded();
+        let (table, report) = embedded(&catalog).unwrap();
+        assert!(table.claims() >= 10, "{}", table.claims());
+        assert!(
+            report
+                .lists
+                .iter()
+                .any(|(n, v4, _)| n == "googlebot" && *v4 > 1000)
+        );
+        assert!(report.on_their_word.contains(&"cua-bingbot".to_owned()));
+        let operators = crate::embedded::VERIFIED
+            .iter()
+            .find(|(n, _)| *n == "operators.toml")
+            .map(|(_, t)| *t)
+            .unwrap();
+        let read = |rel: &str| {
+            crate::embedded::VERIFIED
+                .iter()
+                .find(|(n, _)| *n == rel)
+                .map(|(_, t)| (*t).to_owned())
+                .ok_or_else(|| "missing".to_owned())
+        };
+        for (from, to, why) in [
+            ("\"cua-applebot\"", "\"cua-no-such-bot\"", "does not have"),
+            ("\"cua-applebot\"", "\"cua-python-requests\"", "not allow"),
+            (
+                "lists = [\"applebot\"]",
+                "lists = [\"nope\"]",
+                "no [[list]] defines",
+            ),
+            (
+                "snapshot = \"2026-09-15\"",
+                "snapshot = \"2026-02-31\"",
+                "not a YYYY-MM-DD",
+            ),
+        ] {
+            let broken = operators.replacen(from, to, 1);
+            let errors = build(&broken, read, &catalog).unwrap_err();
+            assert!(errors.iter().any(|e| e.contains(why)), "{why}: {errors:?}");
+        }
+    }
+}
