@@ -76,6 +76,28 @@ enum Command {
         #[command(subcommand)]
         what: Export,
     },
+    /// Refresh the verified-bot address lists (`verified/ranges/`) from new
+    /// copies of the operators' files: shows each list's diff, refuses a list
+    /// that shrank by more than 20% (prefixes or IPv4 addresses) unless
+    /// --allow-shrink, then writes the files and the snapshot dates. This build
+    /// has no HTTP client: download the URLs in verified/operators.toml
+    /// (e.g. with curl) into a directory and pass it with --from.
+    ImportRanges {
+        /// Directory holding the new copies, named as the files under verified/ranges/.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The snapshot date to record (YYYY-MM-DD) [default: today, UTC].
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// Take a list that shrank by more than 20%.
+        #[arg(long)]
+        allow_shrink: bool,
+        /// Show the diffs; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        catalog: CatalogArgs,
+    },
     /// Regenerate the imported catalog file from the npm package
     /// `crawler-user-agents` installed by `npm ci`.
     Import {
@@ -472,6 +494,112 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             } else {
                 Ok(exit::FINDINGS)
             }
+        }
+        Command::ImportRanges {
+            from,
+            date,
+            allow_shrink,
+            dry_run,
+            catalog,
+        } => {
+            let dir = match &catalog.catalog {
+                Some(p) => p.clone(),
+                None => find_repo_catalog().ok_or_else(|| fail(exit::CATALOG)(anyhow::anyhow!("no bot-signatures/catalog found above the current directory; pass --catalog DIR")))?,
+            };
+            let verified = dir
+                .parent()
+                .map(|p| p.join("verified"))
+                .filter(|d| d.join("operators.toml").is_file())
+                .ok_or_else(|| {
+                    fail(exit::CATALOG)(anyhow::anyhow!(
+                        "no verified/operators.toml beside {}",
+                        dir.display()
+                    ))
+                })?;
+            let date = date.unwrap_or_else(today_utc);
+            let operators_path = verified.join("operators.toml");
+            let mut operators_text = std::fs::read_to_string(&operators_path)
+                .with_context(|| format!("reading {}", operators_path.display()))
+                .map_err(fail(exit::IO))?;
+            let ops: bot_signatures::verified::Operators = toml::from_str(&operators_text)
+                .with_context(|| format!("{} does not parse", operators_path.display()))
+                .map_err(fail(exit::CATALOG))?;
+            let (mut refused, mut writes) = (0usize, Vec::new());
+            // Files holding several lists are read once per list and written once.
+            for spec in &ops.lists {
+                let name = Path::new(&spec.file).file_name().unwrap_or_default();
+                let new_path = from.join(name);
+                let Ok(new_text) = std::fs::read_to_string(&new_path) else {
+                    eprintln!(
+                        "{}: no new copy at {} (kept)",
+                        spec.name,
+                        new_path.display()
+                    );
+                    continue;
+                };
+                let old_text = std::fs::read_to_string(verified.join(&spec.file))
+                    .with_context(|| format!("reading {}", spec.file))
+                    .map_err(fail(exit::IO))?;
+                match bot_signatures::verified::diff_list(spec, &old_text, &new_text) {
+                    Err(e) => {
+                        refused += 1;
+                        eprintln!("{}: refused: {e} ({})", spec.name, new_path.display());
+                    }
+                    Ok(d) => {
+                        println!(
+                            "{}: {} -> {} prefixes, {} -> {} IPv4 addresses (+{} -{})",
+                            d.name,
+                            d.prefixes.0,
+                            d.prefixes.1,
+                            d.v4_addresses.0,
+                            d.v4_addresses.1,
+                            d.added.len(),
+                            d.removed.len()
+                        );
+                        for p in d.added.iter().take(10) {
+                            println!("  + {p}");
+                        }
+                        for p in d.removed.iter().take(10) {
+                            println!("  - {p}");
+                        }
+                        if d.suspicious(0.2) && !allow_shrink {
+                            refused += 1;
+                            eprintln!(
+                                "{}: refused: it shrank by more than 20%; check the download, or pass --allow-shrink",
+                                d.name
+                            );
+                            continue;
+                        }
+                        if let Some(updated) = bot_signatures::verified::with_snapshot(
+                            &operators_text,
+                            &spec.name,
+                            &date,
+                        ) {
+                            operators_text = updated;
+                        }
+                        writes.push((verified.join(&spec.file), new_text));
+                    }
+                }
+            }
+            if refused > 0 {
+                eprintln!("import-ranges: {refused} list(s) refused; nothing written");
+                return Ok(exit::FINDINGS);
+            }
+            if dry_run {
+                println!("import-ranges: dry run; nothing written");
+                return Ok(0);
+            }
+            writes.sort_by(|a, b| a.0.cmp(&b.0));
+            writes.dedup_by(|a, b| a.0 == b.0);
+            for (path, text) in &writes {
+                write_atomically(path, text.as_bytes()).map_err(fail(exit::IO))?;
+            }
+            write_atomically(&operators_path, operators_text.as_bytes()).map_err(fail(exit::IO))?;
+            println!(
+                "import-ranges: {} file(s) written, snapshots dated {date}; run `bot-signatures check` and rebuild the bundle",
+                writes.len()
+            );
+            Ok(0)
         }
         Command::Import {
             from,

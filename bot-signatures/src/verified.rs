@@ -247,6 +247,80 @@ fn jiff_like_date(s: &str) -> Option<(u32, u32, u32)> {
     (1..=days).contains(&d).then_some((y, m, d))
 }
 
+/// How one list changed between the pinned snapshot and a new copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListDiff {
+    /// The list.
+    pub name: String,
+    /// Prefixes before and after.
+    pub prefixes: (usize, usize),
+    /// IPv4 addresses covered before and after.
+    pub v4_addresses: (u64, u64),
+    /// Prefixes only in the new copy, and only in the old (as written).
+    pub added: Vec<String>,
+    /// See `added`.
+    pub removed: Vec<String>,
+}
+
+impl ListDiff {
+    /// A shrink beyond `max_loss` (0.2 = 20%) of the prefixes or of the IPv4
+    /// addresses covered: more often a broken or truncated download than a
+    /// real change, and taking it would turn a real crawler away.
+    pub fn suspicious(&self, max_loss: f64) -> bool {
+        let lost = |before: f64, after: f64| before > 0.0 && (before - after) / before > max_loss;
+        lost(self.prefixes.0 as f64, self.prefixes.1 as f64)
+            || lost(self.v4_addresses.0 as f64, self.v4_addresses.1 as f64)
+    }
+}
+
+fn prefix_text(p: &Prefix) -> String {
+    format!("{}/{}", p.addr, p.len)
+}
+
+/// Compares the pinned copy of list `spec` with a new copy of the file.
+pub fn diff_list(spec: &ListSpec, old_text: &str, new_text: &str) -> Result<ListDiff, String> {
+    let old = read_list(spec, old_text).map_err(|e| format!("the pinned copy: {e}"))?;
+    let new = read_list(spec, new_text).map_err(|e| format!("the new copy: {e}"))?;
+    let set = |v: &[Prefix]| -> std::collections::BTreeSet<String> {
+        v.iter().map(prefix_text).collect()
+    };
+    let (a, b) = (set(&old), set(&new));
+    Ok(ListDiff {
+        name: spec.name.clone(),
+        prefixes: (old.len(), new.len()),
+        v4_addresses: (
+            RangeList::new(&spec.name, &old).v4_addresses(),
+            RangeList::new(&spec.name, &new).v4_addresses(),
+        ),
+        added: b.difference(&a).cloned().collect(),
+        removed: a.difference(&b).cloned().collect(),
+    })
+}
+
+/// `operators.toml` with the `snapshot` of list `name` set to `date`,
+/// everything else (comments, order) kept.
+pub fn with_snapshot(operators_toml: &str, name: &str, date: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let mut in_list = false;
+    let mut done = false;
+    for line in operators_toml.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_list = false;
+        }
+        if t == format!("name = {name:?}") {
+            in_list = true;
+        }
+        if in_list && !done && t.starts_with("snapshot = ") {
+            out.push(format!("snapshot = {date:?}"));
+            done = true;
+            continue;
+        }
+        out.push(line.to_owned());
+    }
+    done.then(|| out.join("\n") + "\n")
+}
+
 /// The table from the `verified/` directory beside a catalog directory.
 pub fn load(dir: &Path, catalog: &Catalog) -> Result<(VerifiedBots, Report), Vec<String>> {
     let text = std::fs::read_to_string(dir.join("operators.toml"))
@@ -299,6 +373,72 @@ mod tests {
         assert_eq!(prefixes(&openai).unwrap().len(), 1);
         assert!(prefixes(&serde_json::json!({"prefixes": [{"ipv4Prefix": "300.1.1.1"}]})).is_err());
         assert!(read_list(&spec, "{\"searchbot\": {\"prefixes\": []}}").is_err());
+    }
+
+    #[test]
+    fn refresh_diffs_and_refuses_a_suspicious_shrink() {
+        let spec = ListSpec {
+            name: "g".into(),
+            file: "g.json".into(),
+            key: None,
+            url: "u".into(),
+            snapshot: "2026-01-01".into(),
+        };
+        let doc = |ps: &[&str]| {
+            serde_json::json!({"prefixes": ps.iter().map(|p| serde_json::json!({"ipv4Prefix": p})).collect::<Vec<_>>()}).to_string()
+        };
+        let old = doc(&[
+            "66.249.64.0/27",
+            "66.249.65.0/27",
+            "66.249.66.0/27",
+            "66.249.67.0/27",
+            "66.249.68.0/27",
+        ]);
+        let grown = doc(&[
+            "66.249.64.0/27",
+            "66.249.65.0/27",
+            "66.249.66.0/27",
+            "66.249.67.0/27",
+            "66.249.68.0/27",
+            "66.249.69.0/27",
+        ]);
+        let d = diff_list(&spec, &old, &grown).unwrap();
+        assert_eq!(d.added, vec!["66.249.69.0/27".to_owned()]);
+        assert!(d.removed.is_empty());
+        assert!(!d.suspicious(0.2));
+        let one_less = doc(&[
+            "66.249.64.0/27",
+            "66.249.65.0/27",
+            "66.249.66.0/27",
+            "66.249.67.0/27",
+        ]);
+        assert!(
+            !diff_list(&spec, &old, &one_less).unwrap().suspicious(0.2),
+            "20% is the line"
+        );
+        let halved = doc(&["66.249.64.0/27", "66.249.65.0/27"]);
+        assert!(diff_list(&spec, &old, &halved).unwrap().suspicious(0.2));
+        // Same count, far fewer addresses: also suspicious.
+        let narrowed = doc(&[
+            "66.249.64.0/32",
+            "66.249.65.0/32",
+            "66.249.66.0/32",
+            "66.249.67.0/32",
+            "66.249.68.0/32",
+        ]);
+        assert!(diff_list(&spec, &old, &narrowed).unwrap().suspicious(0.2));
+        assert!(diff_list(&spec, &old, "<html>blocked</html>").is_err());
+        let toml = "[[list]]\nname = \"a\"\nsnapshot = \"2026-01-01\"\n\n[[list]]\nname = \"g\"\n# kept\nsnapshot = \"2026-01-01\"\n";
+        let updated = with_snapshot(toml, "g", "2026-11-26").unwrap();
+        assert!(
+            updated.contains("name = \"a\"\nsnapshot = \"2026-01-01\""),
+            "{updated}"
+        );
+        assert!(
+            updated.contains("name = \"g\"\n# kept\nsnapshot = \"2026-11-26\""),
+            "{updated}"
+        );
+        assert!(with_snapshot(toml, "nope", "2026-11-26").is_none());
     }
 
     #[test]
