@@ -210,13 +210,11 @@ fn check_fields(s: &Signature, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
-    matches!((num(0..4), num(5..7), num(8..10)), (Some(y), Some(m), Some(d)) if (1990..=2100).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d))
+/// A real calendar date written `YYYY-MM-DD` between 1990 and 2100
+/// (`2026-02-31` is not one), checked by the `time` crate.
+pub fn is_date(s: &str) -> bool {
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .is_ok_and(|d| (1990..=2100).contains(&d.year()))
 }
 
 fn check_duplicates(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
@@ -248,6 +246,29 @@ fn check_duplicates(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
                 "merge the two entries (keep the examples of both)",
             ));
             patterns.insert(s.pattern.to_ascii_lowercase(), first);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_date;
+
+    #[test]
+    fn dates_are_real_calendar_dates() {
+        for ok in ["2026-11-26", "2024-02-29", "1990-01-01"] {
+            assert!(is_date(ok), "{ok}");
+        }
+        for bad in [
+            "2026-02-31",
+            "2026-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "26-01-01",
+            "2026-01-01x",
+            "1989-12-31",
+        ] {
+            assert!(!is_date(bad), "{bad}");
         }
     }
 }
