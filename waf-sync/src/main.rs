@@ -130,7 +130,51 @@ async fn cli_run(c: Common, apply: bool, force: bool) -> Result<(Plan, Summary),
     };
     let mut config = Config::build(file, overrides).map_err(|e| (anyhow::anyhow!(e), None))?;
     config.settings.dry_run = !apply;
-    execute(&config).await
+    let world = World::build(&config).await?;
+    execute(&config, &world).await
+}
+
+/// What a run needs that does not change between invocations: the catalog
+/// and its matcher, the browser corpus, and the WAF client. The Lambda entry
+/// builds it once, before the first invocation, not once per invocation.
+struct World {
+    catalog: Catalog,
+    matcher: bot_signatures::Matcher,
+    browsers: BrowserCorpus,
+    waf: SdkWaf,
+}
+
+impl World {
+    async fn build(config: &Config) -> Result<World, Failure> {
+        let (catalog, diagnostics) = match &config.catalog {
+            Some(p) => Catalog::load(p)
+                .with_context(|| format!("loading catalog {}", p.display()))
+                .map_err(|e| (e, None))?,
+            None => Catalog::embedded(),
+        };
+        if let Some(d) = diagnostics.first() {
+            return Err((
+                anyhow::anyhow!("the bot catalog does not parse:\n{d}"),
+                None,
+            ));
+        }
+        let matcher = bot_signatures::compile::compile(&catalog)
+            .matcher()
+            .map_err(|e| (e.into(), None))?;
+        let browsers_path = match &config.browsers {
+            Some(p) => p.clone(),
+            None => BrowserCorpus::find_default().context("the browser corpus guard needs `browsers = PATH` in the config, or `npm ci` at the repository root").map_err(|e| (e, None))?,
+        };
+        let browsers = BrowserCorpus::load(&browsers_path).map_err(|e| (e.into(), None))?;
+        let waf =
+            SdkWaf::from_env(config.cloudfront, &config.web_acl, &config.settings.prefix).await;
+        Ok(World {
+            catalog,
+            matcher,
+            browsers,
+            waf,
+        })
+    }
 }
 
 /// The Lambda entry: reads the settings once, then handles each invocation.
@@ -143,11 +187,15 @@ async fn lambda(config_path: PathBuf) -> anyhow::Result<()> {
     let file: FileConfig = toml::from_str(&text)
         .with_context(|| format!("{} is not a valid waf-sync config", config_path.display()))?;
     let base = Config::build(file, Overrides::default()).map_err(|e| anyhow::anyhow!(e))?;
+    // Built once, before the first invocation: a broken catalog or corpus
+    // fails the function's init, where the error alarm and logs show it.
+    let world = std::sync::Arc::new(World::build(&base).await.map_err(|(e, _)| e)?);
     let handler = lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let config = for_invocation(&base, &event.payload);
+            let world = world.clone();
             async move {
-                match execute(&config).await {
+                match execute(&config, &world).await {
                     Ok((plan, summary)) => {
                         report(&plan, &summary, false);
                         Ok::<_, lambda_runtime::Error>(serde_json::json!({ "summary": summary }))
@@ -179,27 +227,7 @@ fn for_invocation(base: &Config, input: &serde_json::Value) -> Config {
 }
 
 /// One run with validated settings (shared by the CLI and the Lambda).
-async fn execute(config: &Config) -> Result<(Plan, Summary), Failure> {
-    let (catalog, diagnostics) = match &config.catalog {
-        Some(p) => Catalog::load(p)
-            .with_context(|| format!("loading catalog {}", p.display()))
-            .map_err(|e| (e, None))?,
-        None => Catalog::embedded(),
-    };
-    if let Some(d) = diagnostics.first() {
-        return Err((
-            anyhow::anyhow!("the bot catalog does not parse:\n{d}"),
-            None,
-        ));
-    }
-    let matcher = bot_signatures::compile::compile(&catalog)
-        .matcher()
-        .map_err(|e| (e.into(), None))?;
-    let browsers_path = match &config.browsers {
-        Some(p) => p.clone(),
-        None => BrowserCorpus::find_default().context("the browser corpus guard needs `browsers = PATH` in the config, or `npm ci` at the repository root").map_err(|e| (e, None))?,
-    };
-    let browsers = BrowserCorpus::load(&browsers_path).map_err(|e| (e.into(), None))?;
+async fn execute(config: &Config, world: &World) -> Result<(Plan, Summary), Failure> {
     let mut source = config.source.clone();
     if let Some(name) = source.url.strip_prefix(waf_sync::secret::PREFIX) {
         eprintln!("waf-sync: reading the source's connection string from secret {name:?}");
@@ -214,8 +242,16 @@ async fn execute(config: &Config) -> Result<(Plan, Summary), Failure> {
     let rows = waf_sync::source::read(&source)
         .await
         .map_err(|e| (e.into(), None))?;
-    let waf = SdkWaf::from_env(config.cloudfront, &config.web_acl, &config.settings.prefix).await;
-    match run(&waf, &rows, &catalog, &matcher, &browsers, &config.settings).await {
+    match run(
+        &world.waf,
+        &rows,
+        &world.catalog,
+        &world.matcher,
+        &world.browsers,
+        &config.settings,
+    )
+    .await
+    {
         Ok((plan, s)) => {
             metrics(&s, &config.web_acl, false);
             Ok((plan, s))
