@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod compile;
 pub mod corpus;
 pub mod diagnostic;
+pub mod exit;
 pub mod import;
 pub mod pattern;
 pub mod validate;

@@ -204,11 +204,7 @@ struct BrowserArgs {
 }
 
 /// Exit codes, in the sysexits spirit.
-mod exit {
-    pub const FINDINGS: u8 = 1;
-    pub const CATALOG: u8 = 3;
-    pub const IO: u8 = 4;
-}
+use bot_signatures::exit;
 
 /// A failure with its exit code.
 struct Failure {
@@ -245,7 +241,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 .filter(|p| p.is_dir())
                 .and_then(|p| p.parent().map(|d| d.join("verified")))
                 .filter(|d| d.join("operators.toml").is_file());
-            let (catalog, parse, origin) = load_catalog(&catalog).map_err(fail(exit::CATALOG))?;
+            let (catalog, parse, origin) = load_catalog(&catalog).map_err(fail(exit::CONFIG))?;
             let corpus = load_browsers(&browsers).map_err(fail(exit::IO))?;
             let report = validate(&catalog, corpus.as_ref());
             let mut all = parse;
@@ -311,7 +307,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let matcher = report
                 .compiled
                 .matcher()
-                .map_err(|e| fail(exit::CATALOG)(e.into()))?;
+                .map_err(|e| fail(exit::CONFIG)(e.into()))?;
             let stdin = std::io::stdin().lock();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for line in stdin.split(b'\n') {
@@ -336,7 +332,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let matcher = report
                 .compiled
                 .matcher()
-                .map_err(|e| fail(exit::CATALOG)(e.into()))?;
+                .map_err(|e| fail(exit::CONFIG)(e.into()))?;
             let matches = matcher.matches(&user_agent);
             if matches.is_empty() {
                 println!("no signature matches: the edge treats this user-agent as a browser");
@@ -413,7 +409,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             } else {
                 serde_json::to_vec(&report.compiled.artifact)
                     .context("serializing")
-                    .map_err(fail(exit::CATALOG))?
+                    .map_err(fail(exit::CONFIG))?
             };
             write_atomically(&out, &bytes).map_err(fail(exit::IO))?;
             eprintln!(
@@ -435,9 +431,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     out,
                 },
         } => {
-            let (cat, parse, origin) = load_catalog(&catalog).map_err(fail(exit::CATALOG))?;
+            let (cat, parse, origin) = load_catalog(&catalog).map_err(fail(exit::CONFIG))?;
             if let Some(d) = parse.first() {
-                return Err(fail(exit::CATALOG)(anyhow::anyhow!(
+                return Err(fail(exit::CONFIG)(anyhow::anyhow!(
                     "the catalog from {origin} does not parse:\n{d}"
                 )));
             }
@@ -446,7 +442,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let problems = waf::prove(&rules, &cat, corpus.as_ref());
             let json = serde_json::to_string_pretty(&rules)
                 .context("serializing")
-                .map_err(fail(exit::CATALOG))?;
+                .map_err(fail(exit::CONFIG))?;
             match &out {
                 Some(path) => write_atomically(path, json.as_bytes()).map_err(fail(exit::IO))?,
                 None => println!("{json}"),
@@ -504,14 +500,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         } => {
             let dir = match &catalog.catalog {
                 Some(p) => p.clone(),
-                None => find_repo_catalog().ok_or_else(|| fail(exit::CATALOG)(anyhow::anyhow!("no bot-signatures/catalog found above the current directory; pass --catalog DIR")))?,
+                None => find_repo_catalog().ok_or_else(|| fail(exit::CONFIG)(anyhow::anyhow!("no bot-signatures/catalog found above the current directory; pass --catalog DIR")))?,
             };
             let verified = dir
                 .parent()
                 .map(|p| p.join("verified"))
                 .filter(|d| d.join("operators.toml").is_file())
                 .ok_or_else(|| {
-                    fail(exit::CATALOG)(anyhow::anyhow!(
+                    fail(exit::CONFIG)(anyhow::anyhow!(
                         "no verified/operators.toml beside {}",
                         dir.display()
                     ))
@@ -523,7 +519,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 .map_err(fail(exit::IO))?;
             let ops: bot_signatures::verified::Operators = toml::from_str(&operators_text)
                 .with_context(|| format!("{} does not parse", operators_path.display()))
-                .map_err(fail(exit::CATALOG))?;
+                .map_err(fail(exit::CONFIG))?;
             let (mut refused, mut writes) = (0usize, Vec::new());
             // Files holding several lists are read once per list and written once.
             for spec in &ops.lists {
@@ -610,7 +606,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         } => {
             let dir = match &catalog.catalog {
                 Some(p) => p.clone(),
-                None => find_repo_catalog().ok_or_else(|| fail(exit::CATALOG)(anyhow::anyhow!("no bot-signatures/catalog found above the current directory; pass --catalog DIR")))?,
+                None => find_repo_catalog().ok_or_else(|| fail(exit::CONFIG)(anyhow::anyhow!("no bot-signatures/catalog found above the current directory; pass --catalog DIR")))?,
             };
             let from = match from {
                 Some(p) => p,
@@ -632,9 +628,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 .map_err(fail(exit::IO))?;
             // The rest of the catalog, without the file being regenerated.
             let (mut existing, parse) =
-                Catalog::load(&dir).map_err(|e| fail(exit::CATALOG)(e.into()))?;
+                Catalog::load(&dir).map_err(|e| fail(exit::CONFIG)(e.into()))?;
             if let Some(d) = parse.first() {
-                return Err(fail(exit::CATALOG)(anyhow::anyhow!(
+                return Err(fail(exit::CONFIG)(anyhow::anyhow!(
                     "fix the catalog first:\n{d}"
                 )));
             }
@@ -694,7 +690,7 @@ fn add(args: AddArgs) -> Result<u8, Failure> {
     let dir = match &args.catalog.catalog {
         Some(p) => p.clone(),
         None => find_repo_catalog().ok_or_else(|| {
-            fail(exit::CATALOG)(anyhow::anyhow!(
+            fail(exit::CONFIG)(anyhow::anyhow!(
                 "no bot-signatures/catalog found above the current directory; pass --catalog DIR"
             ))
         })?,
@@ -764,7 +760,7 @@ fn add(args: AddArgs) -> Result<u8, Failure> {
     };
     let files = Catalog::read_files(&dir).map_err(|e| fail(exit::IO)(e.into()))?;
     if let Some(d) = Catalog::parse(&files).1.first() {
-        return Err(fail(exit::CATALOG)(anyhow::anyhow!(
+        return Err(fail(exit::CONFIG)(anyhow::anyhow!(
             "fix the catalog first:\n{d}"
         )));
     }
@@ -809,7 +805,7 @@ fn join(map: &std::collections::BTreeMap<&str, usize>) -> String {
 
 /// Loads the catalog and refuses one with errors (the edge must not ship it).
 fn usable_report(args: &CatalogArgs) -> Result<Report, Failure> {
-    let (catalog, parse, origin) = load_catalog(args).map_err(fail(exit::CATALOG))?;
+    let (catalog, parse, origin) = load_catalog(args).map_err(fail(exit::CONFIG))?;
     let report = validate(&catalog, None);
     let errors: Vec<_> = parse
         .iter()
@@ -817,7 +813,7 @@ fn usable_report(args: &CatalogArgs) -> Result<Report, Failure> {
         .filter(|d| d.severity == Severity::Error)
         .collect();
     if let Some(first) = errors.first() {
-        return Err(fail(exit::CATALOG)(anyhow::anyhow!(
+        return Err(fail(exit::CONFIG)(anyhow::anyhow!(
             "the catalog from {origin} has {} error(s); run `bot-signatures check` for all of them. First:\n{first}",
             errors.len()
         )));

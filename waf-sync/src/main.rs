@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bot_signatures::Catalog;
 use bot_signatures::corpus::BrowserCorpus;
+use bot_signatures::exit;
 use clap::{Args, Parser, Subcommand};
 use waf_sync::apply::{RunError, Summary, run};
 use waf_sync::config::{Config, FileConfig, Overrides};
@@ -69,7 +70,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("waf-sync: error: cannot start the async runtime: {e}");
-            return ExitCode::from(70);
+            return ExitCode::from(exit::SOFTWARE);
         }
     };
     // Run by the Lambda runtime (provided.al2023, EventBridge schedule): the
@@ -82,7 +83,7 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("waf-sync: error: {e:#}");
-                ExitCode::from(1)
+                ExitCode::from(exit::CONFIG)
             }
         };
     }
@@ -97,27 +98,33 @@ fn main() -> ExitCode {
             report(&plan, &summary, json);
             ExitCode::SUCCESS
         }
-        Err((e, summary)) => {
+        Err((code, e, summary)) => {
             if let Some(s) = summary {
                 report(&Plan::default(), &s, json);
             }
             eprintln!("waf-sync: error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(code)
         }
     }
 }
 
-type Failure = (anyhow::Error, Option<Summary>);
+/// A failed run: its exit code (`bot_signatures::exit`), the error, and the
+/// summary when the run got far enough to have one.
+type Failure = (u8, anyhow::Error, Option<Summary>);
+
+fn config_err(e: impl Into<anyhow::Error>) -> Failure {
+    (exit::CONFIG, e.into(), None)
+}
 
 async fn cli_run(c: Common, apply: bool, force: bool) -> Result<(Plan, Summary), Failure> {
     let file: FileConfig = match &c.config {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("reading {}", p.display()))
-                .map_err(|e| (e, None))?;
+                .map_err(|e| (exit::NO_INPUT, e, None))?;
             toml::from_str(&text)
                 .with_context(|| format!("{} is not a valid waf-sync config", p.display()))
-                .map_err(|e| (e, None))?
+                .map_err(config_err)?
         }
         None => FileConfig::default(),
     };
@@ -128,7 +135,7 @@ async fn cli_run(c: Common, apply: bool, force: bool) -> Result<(Plan, Summary),
         catalog: c.catalog,
         force,
     };
-    let mut config = Config::build(file, overrides).map_err(|e| (anyhow::anyhow!(e), None))?;
+    let mut config = Config::build(file, overrides).map_err(|e| config_err(anyhow::anyhow!(e)))?;
     config.settings.dry_run = !apply;
     let world = World::build(&config).await?;
     execute(&config, &world).await
@@ -149,23 +156,23 @@ impl World {
         let (catalog, diagnostics) = match &config.catalog {
             Some(p) => Catalog::load(p)
                 .with_context(|| format!("loading catalog {}", p.display()))
-                .map_err(|e| (e, None))?,
+                .map_err(config_err)?,
             None => Catalog::embedded(),
         };
         if let Some(d) = diagnostics.first() {
-            return Err((
-                anyhow::anyhow!("the bot catalog does not parse:\n{d}"),
-                None,
-            ));
+            return Err(config_err(anyhow::anyhow!(
+                "the bot catalog does not parse:\n{d}"
+            )));
         }
         let matcher = bot_signatures::compile::compile(&catalog)
             .matcher()
-            .map_err(|e| (e.into(), None))?;
+            .map_err(config_err)?;
         let browsers_path = match &config.browsers {
             Some(p) => p.clone(),
-            None => BrowserCorpus::find_default().context("the browser corpus guard needs `browsers = PATH` in the config, or `npm ci` at the repository root").map_err(|e| (e, None))?,
+            None => BrowserCorpus::find_default().context("the browser corpus guard needs `browsers = PATH` in the config, or `npm ci` at the repository root").map_err(|e| (exit::NO_INPUT, e, None))?,
         };
-        let browsers = BrowserCorpus::load(&browsers_path).map_err(|e| (e.into(), None))?;
+        let browsers =
+            BrowserCorpus::load(&browsers_path).map_err(|e| (exit::IO, e.into(), None))?;
         let waf =
             SdkWaf::from_env(config.cloudfront, &config.web_acl, &config.settings.prefix).await;
         Ok(World {
@@ -189,7 +196,7 @@ async fn lambda(config_path: PathBuf) -> anyhow::Result<()> {
     let base = Config::build(file, Overrides::default()).map_err(|e| anyhow::anyhow!(e))?;
     // Built once, before the first invocation: a broken catalog or corpus
     // fails the function's init, where the error alarm and logs show it.
-    let world = std::sync::Arc::new(World::build(&base).await.map_err(|(e, _)| e)?);
+    let world = std::sync::Arc::new(World::build(&base).await.map_err(|(_, e, _)| e)?);
     let handler = lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let config = for_invocation(&base, &event.payload);
@@ -200,7 +207,7 @@ async fn lambda(config_path: PathBuf) -> anyhow::Result<()> {
                         report(&plan, &summary, false);
                         Ok::<_, lambda_runtime::Error>(serde_json::json!({ "summary": summary }))
                     }
-                    Err((e, summary)) => {
+                    Err((_, e, summary)) => {
                         if let Some(s) = summary {
                             report(&Plan::default(), &s, false);
                         }
@@ -233,7 +240,7 @@ async fn execute(config: &Config, world: &World) -> Result<(Plan, Summary), Fail
         eprintln!("waf-sync: reading the source's connection string from secret {name:?}");
         source.url = waf_sync::secret::resolve(name, None)
             .await
-            .map_err(|e| (anyhow::anyhow!(e), None))?;
+            .map_err(|e| (exit::UNAVAILABLE, anyhow::anyhow!(e), None))?;
     }
     eprintln!(
         "waf-sync: reading {}",
@@ -241,7 +248,7 @@ async fn execute(config: &Config, world: &World) -> Result<(Plan, Summary), Fail
     );
     let rows = waf_sync::source::read(&source)
         .await
-        .map_err(|e| (e.into(), None))?;
+        .map_err(|e| (exit::UNAVAILABLE, e.into(), None))?;
     match run(
         &world.waf,
         &rows,
@@ -258,11 +265,15 @@ async fn execute(config: &Config, world: &World) -> Result<(Plan, Summary), Fail
         }
         Err((RunError::Refused(why), s)) => {
             metrics(&s, &config.web_acl, true);
-            Err((anyhow::anyhow!("refused, nothing written: {why}"), Some(s)))
+            Err((
+                exit::FINDINGS,
+                anyhow::anyhow!("refused, nothing written: {why}"),
+                Some(s),
+            ))
         }
         Err((e, s)) => {
             metrics(&s, &config.web_acl, true);
-            Err((anyhow::anyhow!(e), Some(s)))
+            Err((exit::UNAVAILABLE, anyhow::anyhow!(e), Some(s)))
         }
     }
 }

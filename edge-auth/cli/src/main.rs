@@ -77,12 +77,7 @@ enum Command {
     },
 }
 
-mod exit {
-    pub const DATA: u8 = 65;
-    pub const NO_INPUT: u8 = 66;
-    pub const IO: u8 = 74;
-    pub const CONFIG: u8 = 78;
-}
+use bot_signatures::exit;
 
 struct Failure(u8, anyhow::Error);
 
@@ -204,7 +199,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 Some(dir) => serve::Engine::node(&dir).map_err(|e| Failure(exit::NO_INPUT, e))?,
                 None => {
                     let config = config.ok_or_else(|| {
-                        Failure(2, anyhow!("--config is required without --bundle"))
+                        Failure(
+                            exit::USAGE,
+                            anyhow!("--config is required without --bundle"),
+                        )
                     })?;
                     let cfg = load_config(&config).map_err(|e| Failure(exit::CONFIG, e))?;
                     let (matcher, verified) =

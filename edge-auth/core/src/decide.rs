@@ -86,7 +86,8 @@ pub enum Decision {
         /// The query string without the signed-link parameter, when it had one
         /// (whether or not the token came from it).
         querystring: Option<String>,
-        /// Remove the `Authorization: Bearer` values (`[tokens] strip_before_origin`).
+        /// Remove the `Authorization` header, which carried a bearer token
+        /// (`[tokens] strip_before_origin`; a Basic one is left alone).
         drop_authorization: bool,
         /// New `Cookie` header values without the token cookie, when it was
         /// there (`[tokens] strip_before_origin`); empty: remove the header.
