@@ -335,6 +335,15 @@ mod tests {
         assert!(Glob::new(&"*".repeat(2 * MAX_GLOB_WILDCARDS)).is_ok());
         assert!(Glob::new(&"/*".repeat(MAX_GLOB_WILDCARDS + 1)).is_err());
         assert!(Glob::new(&"a".repeat(MAX_GLOB_BYTES + 1)).is_err());
+        // The longest glob the config accepts uses every position of the bit sets.
+        let longest = "/".to_owned() + &"a".repeat(MAX_GLOB_BYTES - 2) + "*";
+        assert_eq!(longest.len(), MAX_GLOB_BYTES);
+        let g = Glob::new(&longest).unwrap();
+        assert!(g.matches(&("/".to_owned() + &"a".repeat(MAX_GLOB_BYTES - 2) + "xyz")));
+        assert!(g.matches(&longest[..MAX_GLOB_BYTES - 1]));
+        assert!(!g.matches(&longest[..MAX_GLOB_BYTES - 2]));
+        let all_literal = "/".to_owned() + &"b".repeat(MAX_GLOB_BYTES - 1);
+        assert!(Glob::new(&all_literal).unwrap().matches(&all_literal));
         // The worst allowed glob on an 8 KB path answers (linear, not exponential).
         let worst = "/".to_owned() + &"**a".repeat(MAX_GLOB_WILDCARDS) + "b";
         let g = Glob::new(&worst).unwrap();
@@ -364,6 +373,41 @@ mod tests {
         // Unclean entries open nothing, not even what they spell literally.
         assert!(!claims_allow(&r, &claims, "/x/../secret"));
         assert!(!claims_allow(&r, &claims, "//y/secret"));
+    }
+
+    /// Scopes come as the `scope` string (RFC 8693) or as `scp`, a string or a
+    /// list (Okta, Azure AD); a path claim as one string or a list.
+    #[test]
+    fn scope_and_path_claim_shapes() {
+        let mut r = rule(PathMatch::Prefix("/".into()), Access::Token);
+        r.require_scope = vec!["admin".into()];
+        for (claims, want) in [
+            (r#"{"scp":"read  admin"}"#, true),
+            (r#"{"scp":["read","admin"]}"#, true),
+            (r#"{"scp":"read"}"#, false),
+            (r#"{"scp":["read"]}"#, false),
+            (r#"{"scope":"  admin "}"#, true),
+            (r#"{"scp":7}"#, false),
+            (r#"{}"#, false),
+        ] {
+            let c = Json::parse(claims.as_bytes()).unwrap();
+            assert_eq!(claims_allow(&r, &c, "/x"), want, "{claims}");
+        }
+        let mut p = rule(PathMatch::Prefix("/".into()), Access::Token);
+        p.path_claim = Some("paths".into());
+        for (claims, path, want) in [
+            (r#"{"paths":"/team-a/"}"#, "/team-a/doc", true),
+            (r#"{"paths":"/team-a/"}"#, "/team-b/doc", false),
+            (r#"{"paths":["/team-b/","/team-a"]}"#, "/team-a/doc", true),
+            (r#"{"paths":["/team-a"]}"#, "/team-ab/doc", false),
+            (r#"{"paths":["/team-a"]}"#, "/team-a", true),
+            (r#"{"paths":["/team-a/"]}"#, "/team-a", false),
+            (r#"{"paths":7}"#, "/team-a/doc", false),
+        ] {
+            let c = Json::parse(claims.as_bytes()).unwrap();
+            assert_eq!(claims_allow(&p, &c, path), want, "{claims} {path}");
+        }
+        assert_eq!(Glob::new("/assets/**").unwrap().as_str(), "/assets/**");
     }
 
     #[test]

@@ -65,22 +65,6 @@ pub enum UriError {
     EmptySegment,
 }
 
-impl UriError {
-    /// A short code for logs (`bad_uri` is the decision's reason; this says which rule).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UriError::NotAbsolute => "not_absolute",
-            UriError::BadEscape => "bad_escape",
-            UriError::EncodedSlash => "encoded_slash",
-            UriError::Backslash => "backslash",
-            UriError::ControlCharacter => "control_character",
-            UriError::InvalidUtf8 => "invalid_utf8",
-            UriError::DotSegment => "dot_segment",
-            UriError::EmptySegment => "empty_segment",
-        }
-    }
-}
-
 /// Path families where a config lets through what is otherwise refused.
 /// Each entry is a decoded path prefix (checked clean at config load).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
