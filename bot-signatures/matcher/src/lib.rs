@@ -308,7 +308,8 @@ impl CompiledCatalog {
     }
 }
 
-/// Reads the binary artifact front to back; every read is bounds-checked.
+/// Reads a binary artifact front to back (the matcher's, and
+/// [`verify::VerifiedBots`]'); every read is bounds-checked.
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -335,6 +336,20 @@ impl<'a> Reader<'a> {
     fn u32(&mut self, what: &'static str) -> Result<u32, MatcherError> {
         let b = self.take(4, what)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u128(&mut self, what: &'static str) -> Result<u128, MatcherError> {
+        let b = self.take(16, what)?;
+        let mut a = [0u8; 16];
+        a.copy_from_slice(b);
+        Ok(u128::from_le_bytes(a))
+    }
+
+    /// A u32 length, then that many bytes of UTF-8.
+    fn string(&mut self, what: &'static str) -> Result<String, MatcherError> {
+        let n = self.count(1, what)?;
+        let b = self.take(n, what)?;
+        String::from_utf8(b.to_vec()).map_err(|_| self.fail(what))
     }
 
     fn span(&mut self, what: &'static str) -> Result<(usize, Span), MatcherError> {

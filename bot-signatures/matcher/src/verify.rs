@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::MatcherError;
+use crate::{MatcherError, Reader};
 
 /// The first bytes of the binary form: magic and layout version 1.
 pub const VERIFY_MAGIC: &[u8; 8] = b"BOTVER\x00\x01";
@@ -292,7 +292,7 @@ impl VerifiedBots {
     /// closed), never a panic or a partial table; intervals must be sorted
     /// and disjoint, or lookups would be wrong.
     pub fn from_bytes(bytes: &[u8]) -> Result<VerifiedBots, MatcherError> {
-        let mut r = Cursor { bytes, at: 0 };
+        let mut r = Reader { bytes, at: 0 };
         if r.take(8, "verified-bots magic")? != VERIFY_MAGIC {
             return Err(r.fail("not a verified-bots table (bad magic)"));
         }
@@ -338,52 +338,6 @@ impl VerifiedBots {
 
 fn sorted_disjoint<T: Copy + Ord>(v: &[(T, T)]) -> bool {
     v.iter().all(|(s, e)| s <= e) && v.windows(2).all(|w| w[0].1 < w[1].0)
-}
-
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn fail(&self, what: &'static str) -> MatcherError {
-        MatcherError::Binary {
-            offset: self.at,
-            what,
-        }
-    }
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], MatcherError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| self.fail(what))?;
-        let out = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(out)
-    }
-    fn u32(&mut self, what: &'static str) -> Result<u32, MatcherError> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u128(&mut self, what: &'static str) -> Result<u128, MatcherError> {
-        let b = self.take(16, what)?;
-        let mut a = [0u8; 16];
-        a.copy_from_slice(b);
-        Ok(u128::from_le_bytes(a))
-    }
-    fn count(&mut self, size: usize, what: &'static str) -> Result<usize, MatcherError> {
-        let n = self.u32(what)? as usize;
-        if n.saturating_mul(size) > self.bytes.len() - self.at {
-            return Err(self.fail(what));
-        }
-        Ok(n)
-    }
-    fn string(&mut self, what: &'static str) -> Result<String, MatcherError> {
-        let n = self.count(1, what)?;
-        let b = self.take(n, what)?;
-        String::from_utf8(b.to_vec()).map_err(|_| self.fail(what))
-    }
 }
 
 #[cfg(test)]
