@@ -233,14 +233,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             // The verified-bot lists beside a catalog directory (the repository's,
             // or one given with --catalog); the built-in ones for the built-in
             // catalog; none for a catalog file of its own.
-            let explicit = catalog.catalog.is_some();
-            let verified_dir = catalog
-                .catalog
-                .clone()
-                .or_else(find_repo_catalog)
-                .filter(|p| p.is_dir())
-                .and_then(|p| p.parent().map(|d| d.join("verified")))
-                .filter(|d| d.join("operators.toml").is_file());
+            let location = catalog.catalog.clone().or_else(find_repo_catalog);
             let (catalog, parse, origin) = load_catalog(&catalog).map_err(fail(exit::CONFIG))?;
             let corpus = load_browsers(&browsers).map_err(fail(exit::IO))?;
             let report = validate(&catalog, corpus.as_ref());
@@ -250,11 +243,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 eprintln!("{d}");
             }
             // The verified-bot lists: which allow signatures are checked by address.
-            let verified = match &verified_dir {
-                Some(dir) => Some(bot_signatures::verified::load(dir, &catalog)),
-                None if !explicit => Some(bot_signatures::verified::embedded(&catalog)),
-                None => None,
-            };
+            let verified = bot_signatures::verified::for_catalog(location.as_deref(), &catalog);
             let verify_errors = match &verified {
                 None => 0,
                 Some(Ok((table, found))) => {
@@ -502,16 +491,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 Some(p) => p.clone(),
                 None => find_repo_catalog().ok_or_else(|| fail(exit::CONFIG)(anyhow::anyhow!("no bot-signatures/catalog found above the current directory; pass --catalog DIR")))?,
             };
-            let verified = dir
-                .parent()
-                .map(|p| p.join("verified"))
-                .filter(|d| d.join("operators.toml").is_file())
-                .ok_or_else(|| {
-                    fail(exit::CONFIG)(anyhow::anyhow!(
-                        "no verified/operators.toml beside {}",
-                        dir.display()
-                    ))
-                })?;
+            let verified = bot_signatures::verified::dir_beside(&dir).ok_or_else(|| {
+                fail(exit::CONFIG)(anyhow::anyhow!(
+                    "no verified/operators.toml beside {}",
+                    dir.display()
+                ))
+            })?;
             let date = date.unwrap_or_else(today_utc);
             let operators_path = verified.join("operators.toml");
             let mut operators_text = std::fs::read_to_string(&operators_path)

@@ -9,7 +9,7 @@
 //! build rather than dropping a crawler's addresses.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bot_signatures_matcher::Action;
 use bot_signatures_matcher::verify::{MAX_LISTS, Prefix, RangeList, VerifiedBots};
@@ -300,6 +300,30 @@ pub fn with_snapshot(operators_toml: &str, name: &str, date: &str) -> Option<Str
         out.push(line.to_owned());
     }
     done.then(|| out.join("\n") + "\n")
+}
+
+/// `verified/` beside a catalog directory, when it holds an `operators.toml`.
+pub fn dir_beside(catalog_dir: &Path) -> Option<PathBuf> {
+    if !catalog_dir.is_dir() {
+        return None;
+    }
+    catalog_dir
+        .parent()
+        .map(|p| p.join("verified"))
+        .filter(|d| d.join("operators.toml").is_file())
+}
+
+/// The verified-bot lists that go with a catalog: those beside its directory
+/// (`location`); the built-in ones for the built-in catalog (`location` is
+/// `None`); `None` for a catalog of one's own with no `verified/` beside it.
+pub fn for_catalog(
+    location: Option<&Path>,
+    catalog: &Catalog,
+) -> Option<Result<(VerifiedBots, Report), Vec<String>>> {
+    match location {
+        None => Some(embedded(catalog)),
+        Some(p) => dir_beside(p).map(|dir| load(&dir, catalog)),
+    }
 }
 
 /// The table from the `verified/` directory beside a catalog directory.

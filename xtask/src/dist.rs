@@ -92,16 +92,12 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         .catalog
         .clone()
         .unwrap_or_else(|| root.join("bot-signatures/catalog"));
-    let verified_dir = catalog_dir
-        .parent()
-        .map(|p| p.join("verified"))
-        .filter(|d| d.join("operators.toml").is_file());
-    let (verified, verified_report) = match (&verified_dir, args.catalog.is_some()) {
-        (Some(dir), _) => bot_signatures::verified::load(dir, &catalog),
-        (None, false) => bot_signatures::verified::embedded(&catalog),
-        // A catalog of one's own without verified/ beside it: claims on their word.
-        (None, true) => Ok((Default::default(), Default::default())),
-    }
+    // A catalog of one's own without verified/ beside it: claims on their word.
+    let (verified, verified_report) = bot_signatures::verified::for_catalog(
+        Some(&catalog_dir),
+        &catalog,
+    )
+    .unwrap_or_else(|| Ok((Default::default(), Default::default())))
     .map_err(|errors| {
         anyhow::anyhow!(
             "the verified-bot lists have errors (run `cargo run -p bot-signatures -- check`):\n{}",

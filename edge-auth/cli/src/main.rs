@@ -242,14 +242,8 @@ fn load_config(path: &Path) -> anyhow::Result<EdgeConfig> {
 /// Compiles the bot catalog into the matcher the edge uses, with the
 /// verified-bot table (`verified/` beside a catalog directory, else the
 /// built-in one).
-fn load_matcher(catalog: Option<&Path>) -> anyhow::Result<(Matcher, VerifiedBots)> {
-    let explicit = catalog.is_some();
-    let verified_dir = catalog
-        .filter(|p| p.is_dir())
-        .and_then(|p| p.parent())
-        .map(|p| p.join("verified"))
-        .filter(|d| d.join("operators.toml").is_file());
-    let (catalog, diagnostics, origin) = match catalog {
+fn load_matcher(location: Option<&Path>) -> anyhow::Result<(Matcher, VerifiedBots)> {
+    let (catalog, diagnostics, origin) = match location {
         Some(p) => {
             let (c, d) =
                 Catalog::load(p).with_context(|| format!("loading catalog {}", p.display()))?;
@@ -270,14 +264,11 @@ fn load_matcher(catalog: Option<&Path>) -> anyhow::Result<(Matcher, VerifiedBots
             "bot catalog from {origin} has errors (run `bot-signatures check`); first:\n{first}"
         ));
     }
-    let verified = match (&verified_dir, explicit) {
-        (Some(dir), _) => bot_signatures::verified::load(dir, &catalog),
-        (None, false) => bot_signatures::verified::embedded(&catalog),
-        // A catalog of one's own without verified/ beside it: every good
-        // bot's claim is taken on its word.
-        (None, true) => Ok((VerifiedBots::default(), Default::default())),
-    }
-    .map(|(table, _)| table)
+    // A catalog of one's own without verified/ beside it: every good bot's
+    // claim is taken on its word.
+    let verified = bot_signatures::verified::for_catalog(location, &catalog)
+        .unwrap_or_else(|| Ok((VerifiedBots::default(), Default::default())))
+        .map(|(table, _)| table)
     .map_err(|errors| {
         anyhow!(
             "verified-bot lists for the catalog from {origin} have errors (run `bot-signatures check`):\n{}",
