@@ -7,7 +7,7 @@
 #[path = "shared.rs"]
 mod shared;
 
-use edge_auth_core::{Ctx, Decision, EdgeState, decide};
+use edge_auth_core::Decision;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -16,15 +16,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(event) = edge_auth_event::parse_event(text) else {
         return;
     };
-    let cfg = shared::config();
-    let mut state = EdgeState::new(cfg);
-    let ctx = Ctx {
-        now_ms: 1_800_000_100_000,
-        config: cfg,
-        matcher: Some(shared::matcher()),
-        verified: Some(shared::verified()),
-    };
-    let outcome = decide(&event.request, &ctx, &mut state);
+    let outcome = shared::decide(&event.request);
     let _ = edge_auth_event::render(&outcome, &event);
     // Judged on the object S3 serves for the URI (decoded once, by another
     // decoder than the edge's), not on the raw spelling.

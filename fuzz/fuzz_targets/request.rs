@@ -7,8 +7,6 @@
 #[path = "shared.rs"]
 mod shared;
 
-use edge_auth_core::{Ctx, EdgeState, decide};
-
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -21,15 +19,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         _ => panic!("one parser accepted what the other refused: fast {fast:?}, full {full:?}"),
     }
     if let Ok((request, request_id)) = fast {
-        let cfg = shared::config();
-        let mut state = EdgeState::new(cfg);
-        let ctx = Ctx {
-            now_ms: 1_800_000_100_000,
-            config: cfg,
-            matcher: Some(shared::matcher()),
-            verified: Some(shared::verified()),
-        };
-        let outcome = decide(&request, &ctx, &mut state);
-        let _ = edge_auth_event::compact_result(&outcome, &request, request_id.as_deref(), ctx.now_ms);
+        let outcome = shared::decide(&request);
+        let _ = edge_auth_event::compact_result(
+            &outcome,
+            &request,
+            request_id.as_deref(),
+            shared::NOW_MS,
+        );
     }
 });

@@ -65,3 +65,21 @@ pub fn verified() -> &'static edge_auth_core::VerifiedBots {
             .expect("verified-bot table")
     })
 }
+
+/// Decides `request` on a fresh instance of the demo edge at the fixtures' time.
+#[allow(dead_code)]
+pub fn decide(request: &edge_auth_core::CfRequest) -> edge_auth_core::Outcome {
+    let cfg = config();
+    let mut state = edge_auth_core::EdgeState::new(cfg);
+    let ctx = edge_auth_core::Ctx {
+        now_ms: NOW_MS,
+        config: cfg,
+        matcher: Some(matcher()),
+        verified: Some(verified()),
+    };
+    edge_auth_core::decide(request, &ctx, &mut state)
+}
+
+/// The fixtures' time, milliseconds.
+#[allow(dead_code)]
+pub const NOW_MS: u64 = 1_800_000_100_000;
