@@ -743,13 +743,7 @@ fn return_to(path: &str, qs: &str) -> String {
 
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    uri::percent_encode_into(s, &uri::UNRESERVED, &mut out);
     out
 }
 

@@ -130,7 +130,7 @@ pub fn canonicalize(raw: &str, policy: &UriPolicy) -> Result<CanonicalUri, UriEr
         path.push('/');
         path.push_str(&decoded);
         encoded.push('/');
-        encode_into(&decoded, &mut encoded);
+        percent_encode_into(&decoded, &LITERAL, &mut encoded);
     }
     if encoded_slash && !under_any(&path, &policy.allow_encoded_slash) {
         return Err(UriError::EncodedSlash);
@@ -225,43 +225,36 @@ fn check_chars(text: &str) -> Result<(), UriError> {
     Ok(())
 }
 
-/// Bytes forwarded literally: RFC 3986 unreserved characters and the
-/// sub-delimiters no common origin gives a meaning inside a path segment.
-const fn literal(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.'
-                | b'_'
-                | b'~'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b','
-                | b':'
-                | b'='
-                | b'@'
-        )
-}
-
-const LITERAL: [bool; 256] = {
+/// The bytes an encoder keeps literal: RFC 3986 unreserved characters and,
+/// with `sub_delims`, the sub-delimiters no common origin gives a meaning
+/// inside a path segment (`+` and `;` are left out on purpose).
+const fn keep_table(sub_delims: bool) -> [bool; 256] {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
-        t[i] = literal(i as u8);
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~')
+            || (sub_delims
+                && matches!(
+                    b,
+                    b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b',' | b':' | b'=' | b'@'
+                ));
         i += 1;
     }
     t
-};
+}
 
-fn encode_into(decoded: &str, out: &mut String) {
+/// RFC 3986 unreserved characters only (a URI component inside a query).
+pub(crate) const UNRESERVED: [bool; 256] = keep_table(false);
+/// What the canonical path keeps literal.
+const LITERAL: [bool; 256] = keep_table(true);
+
+/// Appends `text` to `out`, every byte not in `keep` escaped in upper-case hex.
+pub(crate) fn percent_encode_into(text: &str, keep: &[bool; 256], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in decoded.as_bytes() {
-        if LITERAL[usize::from(b)] {
+    for &b in text.as_bytes() {
+        if keep[usize::from(b)] {
             out.push(b as char);
         } else {
             out.push('%');
