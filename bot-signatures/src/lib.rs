@@ -20,6 +20,7 @@ pub mod validate;
 pub mod verified;
 pub mod waf;
 
+pub use bot_signatures_matcher::verify::VerifiedBots;
 pub use bot_signatures_matcher::{Action, CompiledCatalog, Matcher};
 pub use catalog::{Catalog, Signature};
 pub use diagnostic::{Code, Diagnostic, Severity};

@@ -174,6 +174,10 @@ enum Export {
         /// WCU this rule may use (a web ACL has 5,000; 1,500 are in the base price).
         #[arg(long, default_value_t = 500, value_name = "N", help_heading = "Budget")]
         max_wcu: u32,
+        /// IP sets available for verified bots' addresses (WAF allows 100 per
+        /// account and scope).
+        #[arg(long, default_value_t = 20, value_name = "N", help_heading = "Budget")]
+        max_ip_sets: usize,
         /// Write the JSON here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -417,9 +421,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     browsers,
                     max_sets,
                     max_wcu,
+                    max_ip_sets,
                     out,
                 },
         } => {
+            let location = catalog.catalog.clone().or_else(find_repo_catalog);
             let (cat, parse, origin) = load_catalog(&catalog).map_err(fail(exit::CONFIG))?;
             if let Some(d) = parse.first() {
                 return Err(fail(exit::CONFIG)(anyhow::anyhow!(
@@ -427,8 +433,24 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 )));
             }
             let corpus = load_browsers(&browsers).map_err(fail(exit::IO))?;
-            let rules = waf::compile(&cat, waf::Budget { max_sets, max_wcu });
-            let problems = waf::prove(&rules, &cat, corpus.as_ref());
+            // Verified bots are exempt only from their operators' addresses.
+            let verified = match bot_signatures::verified::for_catalog(location.as_deref(), &cat) {
+                None => None,
+                Some(Ok((table, _))) => Some(table),
+                Some(Err(errors)) => {
+                    return Err(fail(exit::CONFIG)(anyhow::anyhow!(
+                        "the verified-bot lists do not build (run `bot-signatures check`):\n{}",
+                        errors.join("\n")
+                    )));
+                }
+            };
+            let budget = waf::Budget {
+                max_sets,
+                max_wcu,
+                max_ip_sets,
+            };
+            let rules = waf::compile(&cat, verified.as_ref(), budget);
+            let problems = waf::prove(&rules, &cat, verified.as_ref(), corpus.as_ref());
             let json = serde_json::to_string_pretty(&rules)
                 .context("serializing")
                 .map_err(fail(exit::CONFIG))?;
@@ -455,6 +477,28 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     .sum::<usize>(),
                 rules.wcu
             );
+            for v in &rules.verified {
+                eprintln!(
+                    "waf: {} verified: {} signatures exempt only from the addresses in {}",
+                    v.operator,
+                    v.user_agents
+                        .regexes()
+                        .map(|r| r.signatures.len())
+                        .sum::<usize>(),
+                    v.ip_sets
+                        .iter()
+                        .map(|n| {
+                            let size = rules
+                                .ip_sets
+                                .iter()
+                                .find(|x| &x.name == n)
+                                .map_or(0, |x| x.addresses.len());
+                            format!("{n} ({size} blocks)")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             let mut reasons: std::collections::BTreeMap<&str, usize> =
                 std::collections::BTreeMap::new();
             for l in &rules.left_out {
@@ -468,11 +512,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             if problems.is_empty() {
                 eprintln!(
-                    "waf: proved: every example of every packed signature is blocked; no exception example{} is",
+                    "waf: proved: every example of every packed signature is blocked, also with a verified bot's user-agent added; no exception example{} is{}",
                     if corpus.is_some() {
                         " and no browser"
                     } else {
                         ""
+                    },
+                    if rules.verified.is_empty() {
+                        ""
+                    } else {
+                        " (a verified bot's from inside its lists)"
                     }
                 );
                 Ok(0)

@@ -116,7 +116,56 @@ pub fn read_list(spec: &ListSpec, text: &str) -> Result<Vec<Prefix>, String> {
     if list.is_empty() {
         return Err("no prefixes: a list that proves nothing".into());
     }
+    for p in &list {
+        check_prefix(p)?;
+    }
     Ok(list)
+}
+
+/// Shortest prefix a list may hold: IPv4 /12 (a million addresses), IPv6 /24.
+/// No crawler operator publishes a wider one; a `0.0.0.0/0` in a corrupted
+/// or tampered download would make every address a verified crawler.
+pub const MIN_PREFIX: (u8, u8) = (12, 24);
+
+/// Refuses a prefix that would widen trust: wider than [`MIN_PREFIX`], or in
+/// a private, loopback, link-local, documentation or unspecified range (no
+/// crawler reaches CloudFront from there).
+pub fn check_prefix(p: &Prefix) -> Result<(), String> {
+    let text = format!("{}/{}", p.addr, p.len);
+    let (min, special) = match p.addr {
+        std::net::IpAddr::V4(a) => (
+            MIN_PREFIX.0,
+            a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_documentation()
+                || a.is_broadcast(),
+        ),
+        std::net::IpAddr::V6(a) => {
+            let seg = a.segments();
+            (
+                MIN_PREFIX.1,
+                a.is_loopback()
+                    || a.is_unspecified()
+                    || (seg[0] & 0xfe00) == 0xfc00
+                    || (seg[0] & 0xffc0) == 0xfe80
+                    || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+                    || a.to_ipv4_mapped().is_some(),
+            )
+        }
+    };
+    if p.len < min {
+        return Err(format!(
+            "{text} is wider than /{min}: no crawler operator publishes such a range, and it would verify everyone in it"
+        ));
+    }
+    if special {
+        return Err(format!(
+            "{text} is a private, loopback, link-local or documentation range: no crawler comes from there"
+        ));
+    }
+    Ok(())
 }
 
 /// Builds the table from `operators.toml` and the files it names (read
@@ -131,6 +180,17 @@ pub fn build(
     let mut errors = Vec::new();
     let mut by_name: BTreeMap<&str, &ListSpec> = BTreeMap::new();
     for l in &ops.lists {
+        let name_ok = !l.name.is_empty()
+            && l.name.len() <= 64
+            && l.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            errors.push(format!(
+                "operators.toml: list name {:?} must be 1 to 64 of A-Z a-z 0-9 - _ (it names WAF IP sets)",
+                l.name
+            ));
+        }
         if by_name.insert(&l.name, l).is_some() {
             errors.push(format!(
                 "operators.toml: list {:?} is defined twice",
@@ -378,6 +438,50 @@ mod tests {
         assert_eq!(prefixes(&openai).unwrap().len(), 1);
         assert!(prefixes(&serde_json::json!({"prefixes": [{"ipv4Prefix": "300.1.1.1"}]})).is_err());
         assert!(read_list(&spec, "{\"searchbot\": {\"prefixes\": []}}").is_err());
+    }
+
+    #[test]
+    fn a_list_that_would_verify_everyone_is_refused() {
+        let spec = ListSpec {
+            name: "g".into(),
+            file: "g.json".into(),
+            key: None,
+            url: "u".into(),
+            snapshot: "2026-01-01".into(),
+        };
+        let doc = |p: &str| {
+            format!(
+                "{{\"prefixes\": [{{\"ipv4Prefix\": \"66.249.64.0/27\"}}, {{\"ipv4Prefix\": \"{p}\"}}]}}"
+            )
+        };
+        for bad in [
+            "0.0.0.0/0",
+            "64.0.0.0/11",
+            "10.1.2.0/24",
+            "127.0.0.1",
+            "169.254.1.0/24",
+            "192.0.2.0/24",
+            "::/0",
+            "2600::/16",
+            "fd00::/64",
+            "fe80::/64",
+            "2001:db8::/48",
+            "::ffff:66.249.64.1",
+        ] {
+            let e = read_list(&spec, &doc(bad)).unwrap_err();
+            assert!(
+                e.contains(bad.split('/').next().unwrap_or(bad)),
+                "{bad}: {e}"
+            );
+        }
+        for good in [
+            "64.0.0.0/12",
+            "66.249.64.0/27",
+            "20.191.45.212",
+            "2600:1f00::/24",
+        ] {
+            assert!(read_list(&spec, &doc(good)).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -8,20 +8,33 @@
 //!   prefixes factored (`googlebot-(?:image|news)`); others are joined with `|`.
 //! - Regexes fill pattern sets first (35 WCU per set for up to 10 × 200
 //!   characters), then single regex match statements (13 WCU each).
-//! - Non-block signatures that outrank a packed block signature on one of their
+//! - Non-block signatures that a packed block signature hits on one of their
 //!   examples become exceptions (`AND(blocks, NOT(exceptions))`), so WAF never
-//!   blocks what the edge lets through.
+//!   blocks what the edge lets through, and no more than that:
+//!   - an `allow` that an operator's address lists verify
+//!     (`verified/operators.toml`) is exempt only from those addresses:
+//!     `AND(user-agent matches, source address in the operator's IP sets)`, one
+//!     IP set per list and address family ([`IpSet`]). A scraper that appends
+//!     `Googlebot/2.1` to its own user-agent is still blocked;
+//!   - an `allow` taken on its word is not exempt: at the edge a specific block
+//!     beats it, so WAF blocks it too;
+//!   - `monitor` and `rate_limit` signatures are exempt by user-agent, as at
+//!     the edge.
 //! - Generic rules stay at the edge, where precedence is exact.
 //! - Over quota, signatures are left out by [`priority`] and listed, never
 //!   dropped silently.
 //!
 //! [`prove`] re-checks the output with a regex engine on lowercased input (WAF's
-//! view): every example of every packed signature is blocked, no browser and
-//! no example of an exception is, and every quota holds.
+//! view) and the IP sets read back as address tables: every example of every
+//! packed signature is blocked, also with a good bot's example appended and
+//! from an address outside every list; no browser and no example of an
+//! exception is (a verified bot's from inside its lists, and only from there);
+//! the IP sets hold exactly the lists' addresses; every quota holds.
 
 use std::collections::BTreeMap;
 
 use bot_signatures_matcher::Action;
+use bot_signatures_matcher::verify::{Prefix, RangeList, VerifiedBots};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, Signature};
@@ -36,6 +49,10 @@ pub const MAX_REGEXES_PER_SET: usize = 10;
 pub const WCU_SET_REFERENCE: u32 = 25 + 10;
 /// WCU of a regex match statement with one text transformation.
 pub const WCU_REGEX_MATCH: u32 = 3 + 10;
+/// WCU of an IP set reference statement.
+pub const WCU_IP_SET_REFERENCE: u32 = 1;
+/// Addresses (CIDR blocks) one WAF IP set holds.
+pub const MAX_IP_SET_ADDRESSES: usize = 10_000;
 
 /// What the packer may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,6 +61,9 @@ pub struct Budget {
     pub max_sets: usize,
     /// WCU this rule may use (the web ACL has 5,000; 1,500 are in the base price).
     pub max_wcu: u32,
+    /// IP sets available for verified bots' addresses (WAF: 100 per account
+    /// and scope).
+    pub max_ip_sets: usize,
 }
 
 impl Default for Budget {
@@ -51,6 +71,7 @@ impl Default for Budget {
         Budget {
             max_sets: 10,
             max_wcu: 500,
+            max_ip_sets: 20,
         }
     }
 }
@@ -93,6 +114,53 @@ impl Statements {
     }
 }
 
+/// One operator's exception: its `allow` signatures that a block would hit,
+/// exempt only from the addresses in its IP sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifiedException {
+    /// The operator (`google`).
+    pub operator: String,
+    /// The user-agents it claims (ORed).
+    pub user_agents: Statements,
+    /// Names of the [`IpSet`]s whose addresses prove the claim (ORed).
+    pub ip_sets: Vec<String>,
+}
+
+impl VerifiedException {
+    /// WCU of the exception: its user-agent statements and IP set references.
+    pub fn wcu(&self) -> u32 {
+        self.user_agents.wcu() + self.ip_sets.len() as u32 * WCU_IP_SET_REFERENCE
+    }
+}
+
+/// One WAF IP set: a verified-bot list's addresses of one family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IpSet {
+    /// `<list>-v4` or `<list>-v6`.
+    pub name: String,
+    /// The list it holds (`googlebot`).
+    pub list: String,
+    /// `IPV4` or `IPV6` (WAF's `IPAddressVersion`).
+    pub version: &'static str,
+    /// CIDR blocks, host bits zero, the fewest that cover the list exactly.
+    pub addresses: Vec<String>,
+}
+
+/// The IP sets of one list: IPv4 and IPv6, each when non-empty.
+pub fn ip_sets_of(list: &RangeList) -> Vec<IpSet> {
+    let (v4, v6) = list.cidrs();
+    [("v4", "IPV4", v4), ("v6", "IPV6", v6)]
+        .into_iter()
+        .filter(|(_, _, a)| !a.is_empty())
+        .map(|(suffix, version, addresses)| IpSet {
+            name: format!("{}-{suffix}", list.name),
+            list: list.name.clone(),
+            version,
+            addresses,
+        })
+        .collect()
+}
+
 /// A signature the compiler did not pack, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LeftOut {
@@ -113,8 +181,14 @@ pub struct WafRules {
     pub text_transformation: &'static str,
     /// What blocks.
     pub block: Statements,
-    /// What is exempt from the block (non-block signatures that outrank a block).
+    /// What is exempt from the block by user-agent alone (`monitor` and
+    /// `rate_limit` signatures a block would hit).
     pub exceptions: Statements,
+    /// What is exempt from the block by user-agent and source address:
+    /// verified bots, per operator.
+    pub verified: Vec<VerifiedException>,
+    /// The IP sets the verified exceptions reference.
+    pub ip_sets: Vec<IpSet>,
     /// Total WCU.
     pub wcu: u32,
     /// Pattern sets used.
@@ -124,7 +198,9 @@ pub struct WafRules {
     /// Signatures not packed, with the reason.
     pub left_out: Vec<LeftOut>,
     /// The AWS WAF rule statement; `${set:N}` stands for the ARN of pattern set N
-    /// (block sets first, then exception sets), filled in by waf-sync.
+    /// (block sets first, then exception sets, then verified exceptions'
+    /// sets) and `${ipset:NAME}` for the ARN of IP set NAME, filled in by
+    /// waf-sync.
     pub statement: serde_json::Value,
 }
 
@@ -366,8 +442,10 @@ fn place(
     (st, rest.collect())
 }
 
-/// Compiles the catalog into WAF rules within `budget`.
-pub fn compile(catalog: &Catalog, budget: Budget) -> WafRules {
+/// Compiles the catalog into WAF rules within `budget`. `verified` is the
+/// catalog's verified-bot table ([`crate::verified::for_catalog`]); without
+/// one every `allow` is taken on its word, and a block that hits it wins.
+pub fn compile(catalog: &Catalog, verified: Option<&VerifiedBots>, budget: Budget) -> WafRules {
     let compiled = crate::compile::compile(catalog);
     let mut left_out = Vec::new();
     let mut blocks: Vec<(u8, usize, &Signature)> = Vec::new();
@@ -398,6 +476,8 @@ pub fn compile(catalog: &Catalog, budget: Budget) -> WafRules {
         })
         .collect();
     let mut exceptions: Vec<&Signature> = Vec::new();
+    // Operator → (its signatures a block would hit, its lists).
+    let mut by_operator: BTreeMap<String, (Vec<&Signature>, Vec<&RangeList>)> = BTreeMap::new();
     for &i in &compiled.source {
         let s = &catalog.signatures[i];
         if s.action == Action::Block || s.generic {
@@ -407,18 +487,63 @@ pub fn compile(catalog: &Catalog, budget: Budget) -> WafRules {
             let ua = ua.to_ascii_lowercase();
             block_regexes.iter().any(|r| r.is_match(&ua))
         });
-        if hit {
+        if !hit {
+            continue;
+        }
+        if s.action != Action::Allow {
             exceptions.push(s);
+        } else if let Some((operator, lists)) = verified.and_then(|v| v.claim_lists(&s.id)) {
+            let entry = by_operator
+                .entry(operator.to_owned())
+                .or_insert_with(|| (Vec::new(), lists));
+            entry.0.push(s);
+        } else {
+            left_out.push(LeftOut {
+                id: s.id.clone(),
+                reason: "allow taken on its word, hit by a block: not exempt, as at the edge (a specific block beats an unverified allow); verify it in verified/operators.toml".into(),
+            });
         }
     }
 
     let mut sets_left = budget.max_sets;
     let mut wcu_left = budget.max_wcu;
-    // Exceptions first: without them a block could hit a verified good bot.
+    // Exceptions first: without them a block could hit a good bot.
     let exception_items: Vec<Item> = exceptions.iter().filter_map(|s| item(s)).collect();
     let (exc, exc_rest) = place(chunk(&exception_items), &mut sets_left, &mut wcu_left);
-    let dropped_exceptions: Vec<String> =
+    let mut dropped_exceptions: Vec<String> =
         exc_rest.iter().flat_map(|r| r.signatures.clone()).collect();
+    let mut verified_exc = Vec::new();
+    let mut ip_sets: BTreeMap<String, IpSet> = BTreeMap::new();
+    for (operator, (sigs, lists)) in by_operator {
+        let ids = || sigs.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+        let own: Vec<IpSet> = lists.iter().flat_map(|l| ip_sets_of(l)).collect();
+        let new_sets = own
+            .iter()
+            .filter(|x| !ip_sets.contains_key(&x.name))
+            .count();
+        let too_big = own.iter().any(|x| x.addresses.len() > MAX_IP_SET_ADDRESSES);
+        let refs_wcu = own.len() as u32 * WCU_IP_SET_REFERENCE;
+        if too_big || ip_sets.len() + new_sets > budget.max_ip_sets || wcu_left < refs_wcu {
+            dropped_exceptions.extend(ids());
+            continue;
+        }
+        let items: Vec<Item> = sigs.iter().filter_map(|s| item(s)).collect();
+        let (mut sets_try, mut wcu_try) = (sets_left, wcu_left - refs_wcu);
+        let (user_agents, rest) = place(chunk(&items), &mut sets_try, &mut wcu_try);
+        if !rest.is_empty() || user_agents.is_empty() {
+            dropped_exceptions.extend(ids());
+            continue;
+        }
+        (sets_left, wcu_left) = (sets_try, wcu_try);
+        verified_exc.push(VerifiedException {
+            operator,
+            user_agents,
+            ip_sets: own.iter().map(|x| x.name.clone()).collect(),
+        });
+        for x in own {
+            ip_sets.entry(x.name.clone()).or_insert(x);
+        }
+    }
 
     let mut block_items: Vec<Item> = Vec::new();
     for (_, _, s) in &blocks {
@@ -476,15 +601,22 @@ pub fn compile(catalog: &Catalog, budget: Budget) -> WafRules {
         });
     }
     let packed: Vec<String> = block.regexes().flat_map(|r| r.signatures.clone()).collect();
-    let statement = statement(&block, &exc);
+    let statement = statement(&block, &exc, &verified_exc);
     WafRules {
-        version: 1,
+        version: 2,
         budget,
         text_transformation: "LOWERCASE",
-        wcu: block.wcu() + exc.wcu(),
-        sets_used: block.regex_pattern_sets.len() + exc.regex_pattern_sets.len(),
+        wcu: block.wcu() + exc.wcu() + verified_exc.iter().map(VerifiedException::wcu).sum::<u32>(),
+        sets_used: block.regex_pattern_sets.len()
+            + exc.regex_pattern_sets.len()
+            + verified_exc
+                .iter()
+                .map(|v| v.user_agents.regex_pattern_sets.len())
+                .sum::<usize>(),
         block,
         exceptions: exc,
+        verified: verified_exc,
+        ip_sets: ip_sets.into_values().collect(),
         packed,
         left_out,
         statement,
@@ -510,28 +642,47 @@ fn any_of(mut list: Vec<serde_json::Value>) -> serde_json::Value {
     }
 }
 
-fn statement(block: &Statements, exc: &Statements) -> serde_json::Value {
+fn statement(
+    block: &Statements,
+    exc: &Statements,
+    verified: &[VerifiedException],
+) -> serde_json::Value {
     use serde_json::json;
     let b = field_statements(block, 0);
     if b.is_empty() {
         return serde_json::Value::Null;
     }
     let b = any_of(b);
-    if exc.is_empty() {
+    let mut next_set = block.regex_pattern_sets.len();
+    let mut e = field_statements(exc, next_set);
+    next_set += exc.regex_pattern_sets.len();
+    for v in verified {
+        let ua = any_of(field_statements(&v.user_agents, next_set));
+        next_set += v.user_agents.regex_pattern_sets.len();
+        let ips = any_of(
+            v.ip_sets
+                .iter()
+                .map(|name| json!({ "IPSetReferenceStatement": { "ARN": format!("${{ipset:{name}}}") } }))
+                .collect(),
+        );
+        e.push(json!({ "AndStatement": { "Statements": [ua, ips] } }));
+    }
+    if e.is_empty() {
         return b;
     }
-    let e = any_of(field_statements(exc, block.regex_pattern_sets.len()));
-    json!({ "AndStatement": { "Statements": [b, { "NotStatement": { "Statement": e } }] } })
+    json!({ "AndStatement": { "Statements": [b, { "NotStatement": { "Statement": any_of(e) } }] } })
 }
 
 /// One problem found by [`prove`].
 pub type Problem = String;
 
-/// Checks `rules` against the catalog and the browser corpus with a regex
-/// engine on lowercased input, as WAF evaluates them.
+/// Checks `rules` against the catalog, its verified-bot table and the browser
+/// corpus, with a regex engine on lowercased input and the IP sets read back
+/// as address tables, as WAF evaluates them.
 pub fn prove(
     rules: &WafRules,
     catalog: &Catalog,
+    verified: Option<&VerifiedBots>,
     browsers: Option<&BrowserCorpus>,
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -557,11 +708,79 @@ pub fn prove(
     };
     let block = compile(&rules.block, &mut problems);
     let exc = compile(&rules.exceptions, &mut problems);
+    // The IP sets as WAF holds them, read back into address tables.
+    let mut tables: BTreeMap<&str, RangeList> = BTreeMap::new();
+    let mut by_list: BTreeMap<&str, Vec<Prefix>> = BTreeMap::new();
+    for set in &rules.ip_sets {
+        if set.addresses.len() > MAX_IP_SET_ADDRESSES {
+            problems.push(format!(
+                "IP set {} holds {} addresses (quota {MAX_IP_SET_ADDRESSES})",
+                set.name,
+                set.addresses.len()
+            ));
+        }
+        let mut prefixes = Vec::new();
+        for a in &set.addresses {
+            match Prefix::parse(a) {
+                Some(p) if p.len > 0 && p.addr.is_ipv4() == (set.version == "IPV4") => {
+                    prefixes.push(p);
+                }
+                _ => problems.push(format!(
+                    "IP set {}: {a:?} is not a {} CIDR block WAF accepts",
+                    set.name, set.version
+                )),
+            }
+        }
+        tables.insert(&set.name, RangeList::new(&set.name, &prefixes));
+        by_list.entry(&set.list).or_default().extend(prefixes);
+    }
+    for (list, prefixes) in &by_list {
+        let published = verified.and_then(|v| v.lists().iter().find(|l| l.name == *list));
+        if published != Some(&RangeList::new(list, prefixes)) {
+            problems.push(format!(
+                "the IP sets of list {list} do not hold exactly the list's addresses"
+            ));
+        }
+    }
+    if rules.ip_sets.len() > rules.budget.max_ip_sets {
+        problems.push(format!(
+            "{} IP sets used, budget {}",
+            rules.ip_sets.len(),
+            rules.budget.max_ip_sets
+        ));
+    }
+    let verified_exc: Vec<(Vec<regex::Regex>, Vec<&RangeList>)> = rules
+        .verified
+        .iter()
+        .map(|v| {
+            let ips = v
+                .ip_sets
+                .iter()
+                .filter_map(|n| {
+                    let t = tables.get(n.as_str());
+                    if t.is_none() {
+                        problems.push(format!(
+                            "the exception of {} references IP set {n}, which the rules do not define",
+                            v.operator
+                        ));
+                    }
+                    t
+                })
+                .collect();
+            (compile(&v.user_agents, &mut problems), ips)
+        })
+        .collect();
     for set in rules
         .block
         .regex_pattern_sets
         .iter()
         .chain(&rules.exceptions.regex_pattern_sets)
+        .chain(
+            rules
+                .verified
+                .iter()
+                .flat_map(|v| &v.user_agents.regex_pattern_sets),
+        )
     {
         if set.len() > MAX_REGEXES_PER_SET {
             problems.push(format!(
@@ -582,24 +801,66 @@ pub fn prove(
             rules.wcu, rules.budget.max_wcu
         ));
     }
-    let blocked = |ua: &str| {
+    let hits = |rs: &[regex::Regex], ua: &str| rs.iter().any(|r| r.is_match(ua));
+    // Blocked by the rule, for a request from `ip` (`None`: an address in no list).
+    let blocked = |ua: &str, ip: Option<std::net::IpAddr>| {
         let ua = ua.to_ascii_lowercase();
-        block.iter().any(|r| r.is_match(&ua)) && !exc.iter().any(|r| r.is_match(&ua))
+        hits(&block, &ua)
+            && !hits(&exc, &ua)
+            && !verified_exc.iter().any(|(uas, ips)| {
+                hits(uas, &ua) && ip.is_some_and(|ip| ips.iter().any(|t| t.contains(ip)))
+            })
     };
     let packed: std::collections::HashSet<&str> = rules.packed.iter().map(String::as_str).collect();
+    // One example of every verified bot, to append to what is blocked.
+    let good: Vec<&str> = catalog
+        .signatures
+        .iter()
+        .filter(|s| verified.is_some_and(|v| v.claim_lists(&s.id).is_some()))
+        .filter_map(|s| s.instances.first().map(|(ua, _)| ua.as_str()))
+        .collect();
     for s in &catalog.signatures {
         if packed.contains(s.id.as_str()) {
             for (ua, _) in &s.instances {
-                if !blocked(ua) {
+                if !blocked(ua, None) {
                     problems.push(format!(
                         "signature '{}': example {ua:?} is not blocked by the WAF rules",
                         s.id
                     ));
                 }
+                for g in &good {
+                    for spoof in [format!("{ua} {g}"), format!("{g} {ua}")] {
+                        if hits(&block, &spoof.to_ascii_lowercase()) && !blocked(&spoof, None) {
+                            problems.push(format!(
+                                "signature '{}': {spoof:?}, a good bot's user-agent added to the example, passes WAF from an address outside every list",
+                                s.id
+                            ));
+                        }
+                    }
+                }
+            }
+        } else if s.action == Action::Allow {
+            // A verified bot passes from inside its lists; one taken on its
+            // word may be blocked (a specific block beats it at the edge too).
+            let Some((_, lists)) = verified.and_then(|v| v.claim_lists(&s.id)) else {
+                continue;
+            };
+            for (ua, _) in &s.instances {
+                for l in &lists {
+                    let inside = l.first_address();
+                    if blocked(ua, inside) {
+                        problems.push(format!(
+                            "signature '{}' (allow): example {ua:?} from {} (list {}) would be blocked by WAF",
+                            s.id,
+                            inside.map_or_else(|| "nowhere".into(), |a| a.to_string()),
+                            l.name
+                        ));
+                    }
+                }
             }
         } else if s.action != Action::Block {
             for (ua, _) in &s.instances {
-                if blocked(ua) {
+                if blocked(ua, None) {
                     problems.push(format!(
                         "signature '{}' ({}): example {ua:?} would be blocked by WAF",
                         s.id, s.action
@@ -610,7 +871,7 @@ pub fn prove(
     }
     if let Some(corpus) = browsers {
         for ua in &corpus.user_agents {
-            if blocked(ua) {
+            if blocked(ua, None) {
                 problems.push(format!("browser user-agent {ua:?} would be blocked by WAF"));
             }
         }
@@ -674,6 +935,13 @@ mod tests {
 
     #[test]
     fn allowed_bots_hit_by_a_block_become_exceptions() {
+        let mut monitor = sig(
+            "seen-fetch",
+            "SeenBot Fetch/",
+            Action::Monitor,
+            &["SeenBot Fetch/3"],
+        );
+        monitor.category = "monitoring".into();
         let catalog = Catalog {
             signatures: vec![
                 sig("fetchers", r"fetch/\d", Action::Block, &["Fetch/1"]),
@@ -683,23 +951,133 @@ mod tests {
                     Action::Allow,
                     &["GoodBot Fetch/2"],
                 ),
+                monitor,
             ],
         };
-        let rules = compile(&catalog, Budget::default());
-        assert_eq!(
-            rules
-                .exceptions
-                .regexes()
+        // No verified-bot table: the allow is taken on its word and the block
+        // wins, as at the edge; the monitor is exempt by user-agent.
+        let rules = compile(&catalog, None, Budget::default());
+        let exempt = |st: &Statements| {
+            st.regexes()
                 .flat_map(|r| r.signatures.clone())
-                .collect::<Vec<_>>(),
-            vec!["good-fetch"]
-        );
-        assert!(
-            prove(&rules, &catalog, None).is_empty(),
-            "{:?}",
-            prove(&rules, &catalog, None)
-        );
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(exempt(&rules.exceptions), vec!["seen-fetch"]);
+        assert!(rules.verified.is_empty() && rules.ip_sets.is_empty());
+        assert!(rules.left_out.iter().any(|l| l.id == "good-fetch"));
+        assert_eq!(prove(&rules, &catalog, None, None), Vec::<Problem>::new());
         assert!(rules.statement.to_string().contains("NotStatement"));
+    }
+
+    fn verified_catalog() -> (Catalog, VerifiedBots) {
+        let catalog = Catalog {
+            signatures: vec![
+                sig(
+                    "fetchers",
+                    r"fetch/\d",
+                    Action::Block,
+                    &["Fetch/1", "Scrapy Fetch/9"],
+                ),
+                sig(
+                    "good-fetch",
+                    "GoodBot Fetch/",
+                    Action::Allow,
+                    &["GoodBot Fetch/2"],
+                ),
+            ],
+        };
+        let p = |t: &str| Prefix::parse(t).unwrap();
+        let list = RangeList::new(
+            "goodlist",
+            &[
+                p("66.249.64.0/27"),
+                p("66.249.64.32/27"),
+                p("2001:db8:1::/48"),
+            ],
+        );
+        let table = VerifiedBots::new(
+            vec![list],
+            vec![("good-fetch".into(), "goodco".into(), vec![0])],
+        )
+        .unwrap();
+        (catalog, table)
+    }
+
+    #[test]
+    fn a_verified_bot_is_exempt_only_from_its_addresses() {
+        let (catalog, table) = verified_catalog();
+        let rules = compile(&catalog, Some(&table), Budget::default());
+        assert!(rules.exceptions.is_empty(), "{:?}", rules.exceptions);
+        assert_eq!(rules.verified.len(), 1);
+        assert_eq!(rules.verified[0].operator, "goodco");
+        assert_eq!(rules.verified[0].ip_sets, ["goodlist-v4", "goodlist-v6"]);
+        assert_eq!(rules.ip_sets[0].addresses, ["66.249.64.0/26"]);
+        assert_eq!(rules.ip_sets[1].addresses, ["2001:db8:1::/48"]);
+        assert_eq!(rules.ip_sets[1].version, "IPV6");
+        assert_eq!(
+            rules.wcu,
+            WCU_REGEX_MATCH * 2 + 2 * WCU_IP_SET_REFERENCE,
+            "one block regex, one exception regex, two IP set references"
+        );
+        assert_eq!(
+            prove(&rules, &catalog, Some(&table), None),
+            Vec::<Problem>::new()
+        );
+        let text = rules.statement.to_string();
+        assert!(text.contains("${ipset:goodlist-v4}") && text.contains("${ipset:goodlist-v6}"));
+
+        // The old shape, exempt by user-agent alone: the proof finds the
+        // scraper that appends the good bot's user-agent.
+        let mut loose = rules.clone();
+        loose.exceptions = loose.verified[0].user_agents.clone();
+        loose.verified.clear();
+        let problems = prove(&loose, &catalog, Some(&table), None);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("\"Scrapy Fetch/9 GoodBot Fetch/2\"")),
+            "{problems:?}"
+        );
+        // An IP set that lost a block, or gained one, is not the list.
+        let mut short = rules.clone();
+        short.ip_sets[0].addresses = vec!["66.249.64.0/27".into()];
+        assert!(
+            prove(&short, &catalog, Some(&table), None)
+                .iter()
+                .any(|p| p.contains("do not hold exactly"))
+        );
+        let mut wide = rules.clone();
+        wide.ip_sets[0].addresses = vec!["0.0.0.0/0".into()];
+        assert!(!prove(&wide, &catalog, Some(&table), None).is_empty());
+        // The verified bot from inside its list passes; the proof notices
+        // when it would not.
+        let mut wrong = rules.clone();
+        wrong.verified[0].ip_sets = vec!["goodlist-v6".into()];
+        assert!(
+            prove(&wrong, &catalog, Some(&table), None)
+                .iter()
+                .any(|p| p.contains("from 66.249.64.0 (list goodlist) would be blocked"))
+        );
+    }
+
+    #[test]
+    fn verified_exceptions_that_do_not_fit_are_reported() {
+        let (catalog, table) = verified_catalog();
+        let rules = compile(
+            &catalog,
+            Some(&table),
+            Budget {
+                max_ip_sets: 1,
+                ..Budget::default()
+            },
+        );
+        assert!(rules.verified.is_empty() && rules.ip_sets.is_empty());
+        assert!(
+            rules
+                .left_out
+                .iter()
+                .any(|l| l.id == "good-fetch" && l.reason == "exceptions over the budget")
+        );
     }
 
     #[test]
@@ -725,9 +1103,11 @@ mod tests {
         let catalog = Catalog { signatures };
         let rules = compile(
             &catalog,
+            None,
             Budget {
                 max_sets: 1,
                 max_wcu: 35 + 13,
+                ..Budget::default()
             },
         );
         assert!(
@@ -746,7 +1126,7 @@ mod tests {
                 .all(|l| l.reason.contains("over the budget"))
         );
         assert!(rules.wcu <= 48 && rules.sets_used <= 1);
-        assert!(prove(&rules, &catalog, None).is_empty());
+        assert!(prove(&rules, &catalog, None, None).is_empty());
     }
 
     #[test]
@@ -754,13 +1134,13 @@ mod tests {
         let catalog = Catalog {
             signatures: vec![sig("foo", "FooBot", Action::Block, &["FooBot/1"])],
         };
-        let mut rules = compile(&catalog, Budget::default());
-        assert!(prove(&rules, &catalog, None).is_empty());
+        let mut rules = compile(&catalog, None, Budget::default());
+        assert!(prove(&rules, &catalog, None, None).is_empty());
         rules.block.regex_match[0].regex = "barbot".into();
-        assert_eq!(prove(&rules, &catalog, None).len(), 1);
+        assert_eq!(prove(&rules, &catalog, None, None).len(), 1);
         rules.block.regex_match[0].regex = "x".repeat(201);
         assert!(
-            prove(&rules, &catalog, None)
+            prove(&rules, &catalog, None, None)
                 .iter()
                 .any(|p| p.contains("quota"))
         );

@@ -7,7 +7,11 @@ use serde_json::Value;
 use workspace_tests::repo_root;
 
 /// Actions that AWS authorizes only on `*` (no resource-level permissions).
-const STAR_ONLY: &[&str] = &["wafv2:ListWebACLs", "wafv2:ListRegexPatternSets"];
+const STAR_ONLY: &[&str] = &[
+    "wafv2:ListWebACLs",
+    "wafv2:ListRegexPatternSets",
+    "wafv2:ListIPSets",
+];
 
 fn template() -> Value {
     serde_json::from_str(
@@ -71,7 +75,10 @@ fn findings(t: &Value) -> Vec<String> {
                 ));
             }
             let text = r.to_string();
-            if text.contains("regexpatternset/*") || text.contains("webacl/*") {
+            if text.contains("regexpatternset/*")
+                || text.contains("ipset/*")
+                || text.contains("webacl/*")
+            {
                 out.push(format!(
                     "{role}/{sid}: every WAF resource of a kind ({text})"
                 ));
@@ -117,6 +124,17 @@ fn waf_sync_only_touches_its_own_pattern_sets_acl_and_secret() {
         "{:?}",
         sets.3
     );
+    let ip_sets = sync
+        .iter()
+        .find(|s| s.2.contains(&"wafv2:UpdateIPSet".to_owned()))
+        .expect("IP set statement");
+    assert!(
+        ip_sets.3[0]
+            .to_string()
+            .contains("ipset/${ManagedPrefix}-ip-*/*"),
+        "{:?}",
+        ip_sets.3
+    );
     let secret = sync
         .iter()
         .find(|s| s.2.contains(&"secretsmanager:GetSecretValue".to_owned()))
@@ -140,4 +158,44 @@ fn waf_sync_only_touches_its_own_pattern_sets_acl_and_secret() {
             ["ViewerProtocolPolicy"],
         "redirect-to-https"
     );
+}
+
+/// The IAM action of an SDK operation (`list_ip_sets` → `wafv2:ListIPSets`).
+fn iam_action(op: &str) -> String {
+    let words: String = op
+        .split('_')
+        .map(|w| match w {
+            "acl" => "ACL".to_owned(),
+            "acls" => "ACLs".to_owned(),
+            "ip" => "IP".to_owned(),
+            _ => w[..1].to_uppercase() + &w[1..],
+        })
+        .collect();
+    format!("wafv2:{words}")
+}
+
+#[test]
+fn every_waf_call_waf_sync_makes_is_granted() {
+    let code = std::fs::read_to_string(repo_root().join("waf-sync/src/waf.rs")).unwrap();
+    let call = regex::Regex::new(r"\.client\s*\.([a-z_]+)\(").unwrap();
+    let ops: std::collections::BTreeSet<String> =
+        call.captures_iter(&code).map(|c| c[1].to_owned()).collect();
+    assert!(ops.len() >= 13, "{ops:?}");
+    let t = template();
+    let granted: Vec<String> = allow_statements(&t)
+        .into_iter()
+        .filter(|s| s.0 == "SyncRole")
+        .flat_map(|s| s.2)
+        .collect();
+    let missing: Vec<String> = ops
+        .iter()
+        .map(|op| iam_action(op))
+        .filter(|a| !granted.contains(a))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "waf-sync calls, SyncRole may not: {missing:?}"
+    );
+    assert_eq!(iam_action("list_web_acls"), "wafv2:ListWebACLs");
+    assert_eq!(iam_action("create_ip_set"), "wafv2:CreateIPSet");
 }

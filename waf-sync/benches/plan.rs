@@ -76,6 +76,9 @@ fn main() {
     let matcher = bot_signatures::compile::compile(&catalog)
         .matcher()
         .unwrap_or_else(|e| panic!("{e}"));
+    let verified = bot_signatures::verified::embedded(&catalog)
+        .unwrap_or_else(|e| panic!("{}", e.join("\n")))
+        .0;
     let input = rows(&browsers);
     let guards = Guards::default();
     let mut c = Criterion::default()
@@ -89,6 +92,7 @@ fn main() {
             let d = derive(black_box(&input), &matcher, &browsers, &guards);
             let want = desired(
                 &catalog,
+                Some(&verified),
                 &d.candidates,
                 Budget::default(),
                 "edge-bots",

@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use bot_signatures::Catalog;
 use bot_signatures::Matcher;
+use bot_signatures::VerifiedBots;
 use bot_signatures::corpus::BrowserCorpus;
 use bot_signatures::waf::Budget;
 use serde::Serialize;
 
 use crate::agent::FlaggedAgent;
 use crate::derive::{Guards, derive};
-use crate::plan::{Managed, Plan, RateRule, desired, plan};
+use crate::plan::{Managed, Plan, RateRule, SetKind, desired, kind_of, plan};
 use crate::waf::{SetInfo, WafApi, WafError};
 
 /// How a run behaves.
@@ -97,6 +98,8 @@ pub struct Summary {
     pub wcu: u32,
     /// Pattern sets used.
     pub sets_used: usize,
+    /// IP sets used (verified bots' addresses).
+    pub ip_sets_used: usize,
     /// Signatures that did not fit, with the reason.
     pub left_out: Vec<String>,
     /// Whether the plan was applied (false for `plan` and for refused runs).
@@ -214,20 +217,21 @@ async fn read_state<W: WafApi>(
     prefix: &str,
     calls: &mut Calls,
 ) -> Result<(Managed, Vec<SetInfo>, crate::waf::AclSnapshot<W::Acl>), WafError> {
-    calls.summary.read_calls += 1;
-    let sets = waf.list_sets(&format!("{prefix}-ua-")).await?;
+    calls.summary.read_calls += 2;
+    let mut sets = waf.list_sets(&format!("{prefix}-ua-")).await?;
+    sets.extend(waf.list_sets(&format!("{prefix}-ip-")).await?);
     let mut managed = Managed::default();
     for set in &sets {
         calls.summary.read_calls += 1;
         let content = waf.get_set(set).await?;
-        if managed.rows_last_time.is_none() {
+        if managed.rows_last_time.is_none() && set.kind == SetKind::Regex {
             managed.rows_last_time = content
                 .description
                 .split_whitespace()
                 .find_map(|w| w.strip_prefix("rows="))
                 .and_then(|n| n.parse().ok());
         }
-        managed.sets.insert(set.name.clone(), content.regexes);
+        managed.sets.insert(set.name.clone(), content.items);
     }
     let names: BTreeMap<String, String> = sets
         .iter()
@@ -240,11 +244,14 @@ async fn read_state<W: WafApi>(
     Ok((managed, sets, acl))
 }
 
-/// Runs once: returns the plan and the summary.
+/// Runs once: returns the plan and the summary. `verified` is the catalog's
+/// verified-bot table: the bots a block would hit are exempt only from their
+/// operators' addresses.
 pub async fn run<W: WafApi>(
     waf: &W,
     rows: &[FlaggedAgent],
     catalog: &Catalog,
+    verified: Option<&VerifiedBots>,
     matcher: &Matcher,
     browsers: &BrowserCorpus,
     settings: &Settings,
@@ -274,6 +281,7 @@ pub async fn run<W: WafApi>(
     };
     let want = desired(
         catalog,
+        verified,
         &derived.candidates,
         settings.budget,
         &settings.prefix,
@@ -286,6 +294,7 @@ pub async fn run<W: WafApi>(
         want.managed.sets.len() - p.create_sets.len() - p.update_sets.len();
     calls.summary.wcu = want.rules.wcu;
     calls.summary.sets_used = want.rules.sets_used;
+    calls.summary.ip_sets_used = want.rules.ip_sets.len();
     calls.summary.left_out = want
         .rules
         .left_out
@@ -296,7 +305,12 @@ pub async fn run<W: WafApi>(
 
     // Blast-radius guards.
     if !settings.force {
-        let current_text: Vec<&String> = current.sets.values().flatten().collect();
+        let current_text: Vec<&String> = current
+            .sets
+            .iter()
+            .filter(|(name, _)| kind_of(name) == SetKind::Regex)
+            .flat_map(|(_, v)| v)
+            .collect();
         let new_candidates = derived
             .candidates
             .iter()
@@ -328,7 +342,8 @@ pub async fn run<W: WafApi>(
         return Ok((p, calls.summary));
     }
 
-    let description = format!("managed by waf-sync; rows={}", rows.len());
+    // WAF's EntityDescription pattern allows no `;`.
+    let description = format!("managed by waf-sync, rows={}", rows.len());
     let result = apply(
         waf,
         &p,
@@ -363,7 +378,10 @@ async fn apply<W: WafApi>(
         let mut attempt = 0;
         let info = loop {
             calls.before_write().await;
-            match waf.create_set(name, regexes, description).await {
+            match waf
+                .create_set(kind_of(name), name, regexes, description)
+                .await
+            {
                 Ok(info) => break info,
                 Err(e) => calls.retry_or_fail(settings, &mut attempt, e).await?,
             }

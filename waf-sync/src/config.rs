@@ -51,6 +51,7 @@ pub struct FileWaf {
     pub prefix: Option<String>,
     pub max_sets: Option<usize>,
     pub max_wcu: Option<u32>,
+    pub max_ip_sets: Option<usize>,
     pub writes_per_second: Option<f64>,
 }
 
@@ -150,6 +151,14 @@ impl Config {
         }
         if let Some(n) = file.waf.max_wcu {
             settings.budget.max_wcu = n;
+        }
+        if let Some(n) = file.waf.max_ip_sets {
+            if n > 100 {
+                return Err(format!(
+                    "waf.max_ip_sets {n} is over WAF's 100 IP sets per account and scope"
+                ));
+            }
+            settings.budget.max_ip_sets = n;
         }
         if let Some(w) = file.waf.writes_per_second {
             if !(w > 0.0 && w <= 10.0) {

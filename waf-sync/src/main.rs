@@ -146,6 +146,7 @@ async fn cli_run(c: Common, apply: bool, force: bool) -> Result<(Plan, Summary),
 /// builds it once, before the first invocation, not once per invocation.
 struct World {
     catalog: Catalog,
+    verified: Option<bot_signatures::VerifiedBots>,
     matcher: bot_signatures::Matcher,
     browsers: BrowserCorpus,
     waf: SdkWaf,
@@ -167,6 +168,21 @@ impl World {
         let matcher = bot_signatures::compile::compile(&catalog)
             .matcher()
             .map_err(config_err)?;
+        // The verified-bot lists beside the catalog (built in for the built-in
+        // one): bots a block would hit are exempt only from their addresses.
+        let verified = match bot_signatures::verified::for_catalog(
+            config.catalog.as_deref(),
+            &catalog,
+        ) {
+            None => None,
+            Some(Ok((table, _))) => Some(table),
+            Some(Err(errors)) => {
+                return Err(config_err(anyhow::anyhow!(
+                    "the verified-bot lists beside the catalog do not build (run `bot-signatures check`):\n{}",
+                    errors.join("\n")
+                )));
+            }
+        };
         let browsers_path = match &config.browsers {
             Some(p) => p.clone(),
             None => BrowserCorpus::find_default().context("the browser corpus guard needs `browsers = PATH` in the config, or `npm ci` at the repository root").map_err(|e| (exit::NO_INPUT, e, None))?,
@@ -177,6 +193,7 @@ impl World {
             SdkWaf::from_env(config.cloudfront, &config.web_acl, &config.settings.prefix).await;
         Ok(World {
             catalog,
+            verified,
             matcher,
             browsers,
             waf,
@@ -253,6 +270,7 @@ async fn execute(config: &Config, world: &World) -> Result<(Plan, Summary), Fail
         &world.waf,
         &rows,
         &world.catalog,
+        world.verified.as_ref(),
         &world.matcher,
         &world.browsers,
         &config.settings,

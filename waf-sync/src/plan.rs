@@ -5,13 +5,15 @@
 use std::collections::BTreeMap;
 
 use bot_signatures::Catalog;
+use bot_signatures::VerifiedBots;
 use bot_signatures::catalog::{Location, Signature};
 use bot_signatures::waf::{Budget, Statements, WafRules};
 
 use crate::derive::Candidate;
 
-/// A rule statement of the shapes waf-sync writes. Every leaf matches the
-/// User-Agent header after a LOWERCASE transformation.
+/// A rule statement of the shapes waf-sync writes. Every regex leaf matches
+/// the User-Agent header after a LOWERCASE transformation; an IP set leaf
+/// matches the request's source address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stmt {
     /// Any of.
@@ -24,6 +26,34 @@ pub enum Stmt {
     SetRef(String),
     /// One regex.
     Regex(String),
+    /// A managed IP set, by name.
+    IpSetRef(String),
+}
+
+/// What a managed set holds. Regex pattern sets are named `<prefix>-ua-<n>`,
+/// IP sets `<prefix>-ip-<list>-v4` / `-v6` ([`kind_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetKind {
+    /// A regex pattern set (user-agent regexes).
+    Regex,
+    /// An IPv4 IP set (CIDR blocks).
+    Ipv4,
+    /// An IPv6 IP set.
+    Ipv6,
+}
+
+/// The kind of the managed set called `name` (a name waf-sync made).
+pub fn kind_of(name: &str) -> SetKind {
+    let pattern_set = name
+        .rsplit_once("-ua-")
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if pattern_set {
+        SetKind::Regex
+    } else if name.ends_with("-v6") {
+        SetKind::Ipv6
+    } else {
+        SetKind::Ipv4
+    }
 }
 
 /// How the rate-based rule aggregates requests.
@@ -78,7 +108,8 @@ impl RateRule {
 /// What waf-sync manages in WAF (everything else is left alone).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Managed {
-    /// Regex pattern sets by name: their regexes (sorted).
+    /// Managed sets by name ([`kind_of`]): regex pattern sets' regexes and IP
+    /// sets' CIDR blocks (sorted).
     pub sets: BTreeMap<String, Vec<String>>,
     /// The user-agent block rule's statement, if the rule exists.
     pub ua_rule: Option<Stmt>,
@@ -129,10 +160,18 @@ pub fn set_name(prefix: &str, n: usize) -> String {
     format!("{prefix}-ua-{n}")
 }
 
+/// Name of the managed IP set for the compiler's IP set `ip_set` (`googlebot-v4`).
+pub fn ip_set_name(prefix: &str, ip_set: &str) -> String {
+    format!("{prefix}-ip-{ip_set}")
+}
+
 /// Computes the desired state: the catalog's specific block signatures plus
-/// the candidates, packed by the WAF compiler within `budget`.
+/// the candidates, packed by the WAF compiler within `budget`. Verified bots
+/// (`verified`) that a block would hit are exempt only from their operators'
+/// addresses, held in managed IP sets.
 pub fn desired(
     catalog: &Catalog,
+    verified: Option<&VerifiedBots>,
     candidates: &[Candidate],
     budget: Budget,
     prefix: &str,
@@ -159,7 +198,7 @@ pub fn desired(
             pattern_location: at.clone(),
         });
     }
-    let rules = bot_signatures::waf::compile(&combined, budget);
+    let rules = bot_signatures::waf::compile(&combined, verified, budget);
     let mut sets = BTreeMap::new();
     let mut n = 0;
     let mut leaves = |st: &Statements, sets: &mut BTreeMap<String, Vec<String>>| -> Vec<Stmt> {
@@ -175,8 +214,6 @@ pub fn desired(
         out.extend(st.regex_match.iter().map(|r| Stmt::Regex(r.regex.clone())));
         out
     };
-    let block = leaves(&rules.block, &mut sets);
-    let exceptions = leaves(&rules.exceptions, &mut sets);
     let any = |mut v: Vec<Stmt>| {
         if v.len() == 1 {
             v.remove(0)
@@ -184,6 +221,22 @@ pub fn desired(
             Stmt::Or(v)
         }
     };
+    let block = leaves(&rules.block, &mut sets);
+    let mut exceptions = leaves(&rules.exceptions, &mut sets);
+    for v in &rules.verified {
+        let ua = any(leaves(&v.user_agents, &mut sets));
+        let ips = v
+            .ip_sets
+            .iter()
+            .map(|n| Stmt::IpSetRef(ip_set_name(prefix, n)))
+            .collect();
+        exceptions.push(Stmt::And(vec![ua, any(ips)]));
+    }
+    for ip in &rules.ip_sets {
+        let mut addresses = ip.addresses.clone();
+        addresses.sort();
+        sets.insert(ip_set_name(prefix, &ip.name), addresses);
+    }
     let ua_rule = match (block.is_empty(), exceptions.is_empty()) {
         (true, _) => None,
         (false, true) => Some(any(block)),
@@ -245,7 +298,7 @@ pub fn plan(current: &Managed, desired: &Managed) -> Plan {
 }
 
 impl Managed {
-    /// Every regex the user-agent rule uses, in its sets or inline.
+    /// Every regex the user-agent rule uses, in its pattern sets or inline.
     pub fn regexes(&self) -> std::collections::BTreeSet<String> {
         fn leaves(s: &Stmt, out: &mut std::collections::BTreeSet<String>) {
             match s {
@@ -254,11 +307,15 @@ impl Managed {
                 Stmt::Regex(r) => {
                     out.insert(r.clone());
                 }
-                Stmt::SetRef(_) => {}
+                Stmt::SetRef(_) | Stmt::IpSetRef(_) => {}
             }
         }
-        let mut out: std::collections::BTreeSet<String> =
-            self.sets.values().flatten().cloned().collect();
+        let mut out: std::collections::BTreeSet<String> = self
+            .sets
+            .iter()
+            .filter(|(name, _)| kind_of(name) == SetKind::Regex)
+            .flat_map(|(_, v)| v.iter().cloned())
+            .collect();
         if let Some(s) = &self.ua_rule {
             leaves(s, &mut out);
         }
@@ -294,6 +351,7 @@ mod tests {
         let catalog = Catalog::default();
         let d = desired(
             &catalog,
+            None,
             &[cand("foobot"), cand("barcrawler")],
             Budget::default(),
             "edge",
@@ -327,9 +385,9 @@ mod tests {
         #[test]
         fn plan_is_idempotent_and_order_independent(tokens in proptest::collection::btree_set("[a-z]{4,10}bot", 0..30)) {
             let mut cands: Vec<Candidate> = tokens.iter().map(|t| cand(t)).collect();
-            let a = desired(&Catalog::default(), &cands, Budget::default(), "edge", Some(rate()));
+            let a = desired(&Catalog::default(), None, &cands, Budget::default(), "edge", Some(rate()));
             cands.reverse();
-            let b = desired(&Catalog::default(), &cands, Budget::default(), "edge", Some(rate()));
+            let b = desired(&Catalog::default(), None, &cands, Budget::default(), "edge", Some(rate()));
             proptest::prop_assert_eq!(&a.managed, &b.managed);
             // Apply the plan: the state becomes the desired one; planning again is empty.
             proptest::prop_assert!(plan(&a.managed, &a.managed).is_empty());

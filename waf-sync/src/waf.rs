@@ -1,4 +1,5 @@
-//! The narrow WAF interface waf-sync needs ([`WafApi`]) and its
+//! The narrow WAF interface waf-sync needs ([`WafApi`]): managed regex
+//! pattern sets and IP sets, and the web ACL's two managed rules; and its
 //! implementation on `aws_sdk_wafv2::Client`. The only file that names
 //! `aws_sdk_*`. Everything above it works on [`Stmt`] and [`RateRule`].
 
@@ -7,14 +8,14 @@ use std::collections::BTreeMap;
 use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::types::{
-    self as t, AndStatement, ByteMatchStatement, DefaultAction, FieldToMatch, NotStatement,
-    OrStatement, PositionalConstraint, RateBasedStatement, RateBasedStatementAggregateKeyType,
-    RateBasedStatementCustomKey, RateLimitHeader, RateLimitIp, Regex, RegexMatchStatement,
-    RegexPatternSetReferenceStatement, Rule, RuleAction, Scope, SingleHeader, Statement,
-    TextTransformation, TextTransformationType, UriPath, VisibilityConfig,
+    self as t, AndStatement, ByteMatchStatement, DefaultAction, FieldToMatch, IpAddressVersion,
+    IpSetReferenceStatement, NotStatement, OrStatement, PositionalConstraint, RateBasedStatement,
+    RateBasedStatementAggregateKeyType, RateBasedStatementCustomKey, RateLimitHeader, RateLimitIp,
+    Regex, RegexMatchStatement, RegexPatternSetReferenceStatement, Rule, RuleAction, Scope,
+    SingleHeader, Statement, TextTransformation, TextTransformationType, UriPath, VisibilityConfig,
 };
 
-use crate::plan::{Aggregate, RateRule, Stmt};
+use crate::plan::{Aggregate, RateRule, SetKind, Stmt};
 
 /// A WAF failure, classified for the retry policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,9 +35,11 @@ pub enum WafError {
     Other(String),
 }
 
-/// A managed regex pattern set.
+/// A managed set: a regex pattern set or an IP set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetInfo {
+    /// What it holds.
+    pub kind: SetKind,
     /// Name.
     pub name: String,
     /// Id.
@@ -48,8 +51,8 @@ pub struct SetInfo {
 /// A set's content with the token to update it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetContent {
-    /// Regexes, sorted.
-    pub regexes: Vec<String>,
+    /// Regexes or CIDR blocks, sorted.
+    pub items: Vec<String>,
     /// Description (carries `rows=N`).
     pub description: String,
     /// Lock token.
@@ -77,22 +80,23 @@ pub struct AclSnapshot<A> {
 pub trait WafApi {
     /// The web ACL as the implementation reads it (opaque above this file).
     type Acl: Clone;
-    /// Managed sets (name starts with the prefix).
+    /// Managed sets of both kinds (name starts with the prefix), by name.
     async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError>;
-    /// A set's regexes.
+    /// A set's regexes or addresses.
     async fn get_set(&self, set: &SetInfo) -> Result<SetContent, WafError>;
     /// Creates a set.
     async fn create_set(
         &self,
+        kind: SetKind,
         name: &str,
-        regexes: &[String],
+        items: &[String],
         description: &str,
     ) -> Result<SetInfo, WafError>;
-    /// Replaces a set's regexes.
+    /// Replaces a set's regexes or addresses.
     async fn update_set(
         &self,
         set: &SetInfo,
-        regexes: &[String],
+        items: &[String],
         description: &str,
         lock_token: &str,
     ) -> Result<(), WafError>;
@@ -298,6 +302,19 @@ fn to_sdk(stmt: &Stmt, arns: &BTreeMap<String, String>) -> Result<Statement, Waf
                 )
                 .build()
         }
+        Stmt::IpSetRef(name) => {
+            let arn = arns
+                .get(name)
+                .ok_or_else(|| WafError::Other(format!("no ARN for IP set {name}")))?;
+            Statement::builder()
+                .ip_set_reference_statement(
+                    IpSetReferenceStatement::builder()
+                        .arn(arn)
+                        .build()
+                        .map_err(build_err)?,
+                )
+                .build()
+        }
         Stmt::Regex(r) => Statement::builder()
             .regex_match_statement(
                 RegexMatchStatement::builder()
@@ -334,6 +351,13 @@ fn from_sdk(s: &Statement, names: &BTreeMap<String, String>) -> Option<Stmt> {
     }
     if let Some(r) = s.regex_match_statement() {
         return Some(Stmt::Regex(r.regex_string().to_owned()));
+    }
+    if let Some(r) = s.ip_set_reference_statement() {
+        // Only waf-sync's own IP sets, without forwarded-address settings.
+        if r.ip_set_forwarded_ip_config().is_some() {
+            return None;
+        }
+        return names.get(r.arn()).cloned().map(Stmt::IpSetRef);
     }
     None
 }
@@ -465,6 +489,7 @@ impl WafApi for SdkWaf {
                     && name.starts_with(prefix)
                 {
                     out.push(SetInfo {
+                        kind: SetKind::Regex,
                         name: name.to_owned(),
                         id: id.to_owned(),
                         arn: arn.to_owned(),
@@ -476,11 +501,60 @@ impl WafApi for SdkWaf {
                 _ => break,
             }
         }
+        let mut marker = None;
+        loop {
+            let page = self
+                .client
+                .list_ip_sets()
+                .scope(self.scope.clone())
+                .limit(100)
+                .set_next_marker(marker)
+                .send()
+                .await
+                .map_err(classify)?;
+            for s in page.ip_sets() {
+                if let (Some(name), Some(id), Some(arn)) = (s.name(), s.id(), s.arn())
+                    && name.starts_with(prefix)
+                {
+                    out.push(SetInfo {
+                        kind: crate::plan::kind_of(name),
+                        name: name.to_owned(),
+                        id: id.to_owned(),
+                        arn: arn.to_owned(),
+                    });
+                }
+            }
+            match page.next_marker() {
+                Some(m) if !page.ip_sets().is_empty() => marker = Some(m.to_owned()),
+                _ => break,
+            }
+        }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
     async fn get_set(&self, set: &SetInfo) -> Result<SetContent, WafError> {
+        if set.kind != SetKind::Regex {
+            let out = self
+                .client
+                .get_ip_set()
+                .scope(self.scope.clone())
+                .name(&set.name)
+                .id(&set.id)
+                .send()
+                .await
+                .map_err(classify)?;
+            let s = out
+                .ip_set()
+                .ok_or_else(|| WafError::Other("empty GetIPSet answer".into()))?;
+            let mut items = s.addresses().to_vec();
+            items.sort();
+            return Ok(SetContent {
+                items,
+                description: s.description().unwrap_or_default().to_owned(),
+                lock_token: out.lock_token().unwrap_or_default().to_owned(),
+            });
+        }
         let out = self
             .client
             .get_regex_pattern_set()
@@ -493,14 +567,14 @@ impl WafApi for SdkWaf {
         let s = out
             .regex_pattern_set()
             .ok_or_else(|| WafError::Other("empty GetRegexPatternSet answer".into()))?;
-        let mut regexes: Vec<String> = s
+        let mut items: Vec<String> = s
             .regular_expression_list()
             .iter()
             .filter_map(|r| r.regex_string().map(str::to_owned))
             .collect();
-        regexes.sort();
+        items.sort();
         Ok(SetContent {
-            regexes,
+            items,
             description: s.description().unwrap_or_default().to_owned(),
             lock_token: out.lock_token().unwrap_or_default().to_owned(),
         })
@@ -508,42 +582,80 @@ impl WafApi for SdkWaf {
 
     async fn create_set(
         &self,
+        kind: SetKind,
         name: &str,
-        regexes: &[String],
+        items: &[String],
         description: &str,
     ) -> Result<SetInfo, WafError> {
-        let list: Vec<Regex> = regexes
-            .iter()
-            .map(|r| Regex::builder().regex_string(r).build())
-            .collect();
-        let out = self
-            .client
-            .create_regex_pattern_set()
-            .scope(self.scope.clone())
-            .name(name)
-            .description(description)
-            .set_regular_expression_list(Some(list))
-            .send()
-            .await
-            .map_err(classify)?;
-        let s = out
-            .summary()
-            .ok_or_else(|| WafError::Other("empty CreateRegexPatternSet answer".into()))?;
+        let summary = if kind == SetKind::Regex {
+            let list: Vec<Regex> = items
+                .iter()
+                .map(|r| Regex::builder().regex_string(r).build())
+                .collect();
+            self.client
+                .create_regex_pattern_set()
+                .scope(self.scope.clone())
+                .name(name)
+                .description(description)
+                .set_regular_expression_list(Some(list))
+                .send()
+                .await
+                .map_err(classify)?
+                .summary()
+                .map(|s| (s.id().map(str::to_owned), s.arn().map(str::to_owned)))
+        } else {
+            self.client
+                .create_ip_set()
+                .scope(self.scope.clone())
+                .name(name)
+                .description(description)
+                .ip_address_version(if kind == SetKind::Ipv6 {
+                    IpAddressVersion::Ipv6
+                } else {
+                    IpAddressVersion::Ipv4
+                })
+                .set_addresses(Some(items.to_vec()))
+                .send()
+                .await
+                .map_err(classify)?
+                .summary()
+                .map(|s| (s.id().map(str::to_owned), s.arn().map(str::to_owned)))
+        };
+        let Some((Some(id), Some(arn))) = summary else {
+            return Err(WafError::Other(format!(
+                "creating {name}: no id and ARN in the answer"
+            )));
+        };
         Ok(SetInfo {
+            kind,
             name: name.to_owned(),
-            id: s.id().unwrap_or_default().to_owned(),
-            arn: s.arn().unwrap_or_default().to_owned(),
+            id,
+            arn,
         })
     }
 
     async fn update_set(
         &self,
         set: &SetInfo,
-        regexes: &[String],
+        items: &[String],
         description: &str,
         lock_token: &str,
     ) -> Result<(), WafError> {
-        let list: Vec<Regex> = regexes
+        if set.kind != SetKind::Regex {
+            self.client
+                .update_ip_set()
+                .scope(self.scope.clone())
+                .name(&set.name)
+                .id(&set.id)
+                .description(description)
+                .set_addresses(Some(items.to_vec()))
+                .lock_token(lock_token)
+                .send()
+                .await
+                .map_err(classify)?;
+            return Ok(());
+        }
+        let list: Vec<Regex> = items
             .iter()
             .map(|r| Regex::builder().regex_string(r).build())
             .collect();
@@ -562,6 +674,18 @@ impl WafApi for SdkWaf {
     }
 
     async fn delete_set(&self, set: &SetInfo, lock_token: &str) -> Result<(), WafError> {
+        if set.kind != SetKind::Regex {
+            self.client
+                .delete_ip_set()
+                .scope(self.scope.clone())
+                .name(&set.name)
+                .id(&set.id)
+                .lock_token(lock_token)
+                .send()
+                .await
+                .map_err(classify)?;
+            return Ok(());
+        }
         self.client
             .delete_regex_pattern_set()
             .scope(self.scope.clone())

@@ -16,7 +16,7 @@ use bot_signatures::Catalog;
 use bot_signatures::corpus::BrowserCorpus;
 use waf_sync::agent::FlaggedAgent;
 use waf_sync::apply::{RunError, Settings, run};
-use waf_sync::plan::{Aggregate, RateRule, Stmt};
+use waf_sync::plan::{Aggregate, RateRule, SetKind, Stmt};
 use waf_sync::source::SourceConfig;
 use waf_sync::waf::{AclSnapshot, SdkWaf, SetContent, SetInfo, WafApi, WafError};
 mod services;
@@ -81,6 +81,7 @@ fn describe(moto: &Moto) -> serde_json::Value {
 
 struct World {
     catalog: Catalog,
+    verified: Option<bot_signatures::VerifiedBots>,
     matcher: bot_signatures::Matcher,
     browsers: BrowserCorpus,
 }
@@ -99,6 +100,7 @@ impl World {
             waf,
             rows,
             &self.catalog,
+            self.verified.as_ref(),
             &self.matcher,
             &self.browsers,
             settings,
@@ -112,8 +114,10 @@ fn world() -> World {
     let matcher = bot_signatures::compile::compile(&catalog)
         .matcher()
         .unwrap();
+    let verified = bot_signatures::verified::embedded(&catalog).unwrap().0;
     World {
         catalog,
+        verified: Some(verified),
         matcher,
         browsers: browsers(),
     }
@@ -249,11 +253,12 @@ impl<F: Fn() -> Option<WafError>, G: Fn(&SetInfo) -> Option<WafError>> WafApi fo
     }
     async fn create_set(
         &self,
+        kind: SetKind,
         name: &str,
-        regexes: &[String],
+        items: &[String],
         description: &str,
     ) -> Result<SetInfo, WafError> {
-        self.inner.create_set(name, regexes, description).await
+        self.inner.create_set(kind, name, items, description).await
     }
     async fn update_set(
         &self,
@@ -399,6 +404,7 @@ fn over_quota_input_is_packed_or_reported_never_dropped_silently() {
     s.budget = bot_signatures::waf::Budget {
         max_sets: 1,
         max_wcu: 35 + 13,
+        ..bot_signatures::waf::Budget::default()
     };
     rt().block_on(async {
         let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
@@ -733,5 +739,150 @@ fn the_database_stopping_mid_read_is_a_clear_error() {
                 || lower.contains("closed"),
             "{err}"
         );
+    });
+}
+
+/// Evaluates a managed rule statement as WAF does: regexes on the lowercased
+/// User-Agent, IP sets on the source address; `sets` is what WAF holds.
+fn waf_blocks(
+    stmt: &Stmt,
+    sets: &BTreeMap<String, Vec<String>>,
+    ua: &str,
+    ip: std::net::IpAddr,
+) -> bool {
+    use bot_signatures_matcher::verify::{Prefix, RangeList};
+    let ua_l = ua.to_ascii_lowercase();
+    let re = |r: &str| regex::Regex::new(r).unwrap().is_match(&ua_l);
+    match stmt {
+        Stmt::Or(v) => v.iter().any(|s| waf_blocks(s, sets, ua, ip)),
+        Stmt::And(v) => v.iter().all(|s| waf_blocks(s, sets, ua, ip)),
+        Stmt::Not(s) => !waf_blocks(s, sets, ua, ip),
+        Stmt::Regex(r) => re(r),
+        Stmt::SetRef(name) => sets[name].iter().any(|r| re(r)),
+        Stmt::IpSetRef(name) => {
+            let prefixes: Vec<Prefix> = sets[name]
+                .iter()
+                .map(|c| Prefix::parse(c).unwrap())
+                .collect();
+            RangeList::new(name, &prefixes).contains(ip)
+        }
+    }
+}
+
+/// What waf-sync manages, read back through the SDK: every set's contents and
+/// the user-agent rule.
+async fn read_back(waf: &SdkWaf) -> (BTreeMap<String, Vec<String>>, Option<Stmt>) {
+    let mut sets = waf.list_sets("edge-bots-ua-").await.unwrap();
+    sets.extend(waf.list_sets("edge-bots-ip-").await.unwrap());
+    let mut contents = BTreeMap::new();
+    for s in &sets {
+        contents.insert(s.name.clone(), waf.get_set(s).await.unwrap().items);
+    }
+    let names = sets
+        .iter()
+        .map(|s| (s.arn.clone(), s.name.clone()))
+        .collect();
+    (contents, waf.get_acl(&names).await.unwrap().ua_rule)
+}
+
+#[test]
+fn verified_bots_are_exempt_only_from_their_operators_ip_sets() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    let verified = w.verified.as_ref().unwrap();
+    // A flagged tool whose token, `developers`, also appears in Google's
+    // APIs-Google user-agent (a verified allow): the block would hit Google.
+    let flagged = rows(&[("Developers/1.0 (+https://dev.example/about)", 800, None)]);
+    let google = "APIs-Google (+https://developers.google.com/webmasters/APIs-Google.html)";
+    let (_, google_lists) = verified.claim_lists("cua-apis-google").unwrap();
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        let (_, summary) = w
+            .run(&waf, &flagged, &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert_eq!(summary.ip_sets_used, 4, "{summary:?}");
+        let (sets, rule) = read_back(&waf).await;
+        let rule = rule.expect("the user-agent rule");
+        // The IP sets hold exactly Google's two lists, per address family.
+        for l in &google_lists {
+            let (v4, v6) = l.cidrs();
+            let mut v4s = v4.clone();
+            v4s.sort();
+            let mut v6s = v6.clone();
+            v6s.sort();
+            assert_eq!(sets[&format!("edge-bots-ip-{}-v4", l.name)], v4s);
+            assert_eq!(sets[&format!("edge-bots-ip-{}-v6", l.name)], v6s);
+            let v6_inside = v6[0].split('/').next().unwrap().parse().unwrap();
+            for inside in [l.first_address().unwrap(), v6_inside] {
+                assert!(
+                    !waf_blocks(&rule, &sets, google, inside),
+                    "Google from {inside} ({}) is blocked",
+                    l.name
+                );
+            }
+        }
+        let outside: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+        let google_ip = google_lists[0].first_address().unwrap();
+        assert!(
+            waf_blocks(&rule, &sets, google, outside),
+            "APIs-Google from outside Google's lists passes"
+        );
+        assert!(waf_blocks(
+            &rule,
+            &sets,
+            "Developers/1.0 (+https://dev.example/about)",
+            outside
+        ));
+        // The flagged tool appending Google's user-agent is still blocked
+        // from its own address, and a browser is not.
+        assert!(waf_blocks(
+            &rule,
+            &sets,
+            &format!("Developers/1.0 {google}"),
+            outside
+        ));
+        assert!(!waf_blocks(
+            &rule,
+            &sets,
+            "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+            outside
+        ));
+        assert!(!waf_blocks(
+            &rule,
+            &sets,
+            "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+            google_ip
+        ));
+
+        // Nothing new: nothing written.
+        let (p, again) = w
+            .run(&waf, &flagged, &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(p.is_empty() && again.write_calls == 0, "{p:?} {again:?}");
+
+        // The flagged row reviewed away: the block and the exception go, and
+        // the IP sets are deleted only after the rule stopped using them.
+        let reviewed = rows(&[(
+            "Developers/1.0 (+https://dev.example/about)",
+            800,
+            Some("rejected"),
+        )]);
+        let mut force = settings();
+        force.force = true;
+        let (p, s) = w
+            .run(&waf, &reviewed, &force)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert_eq!(p.delete_sets.len(), 4, "{p:?}");
+        assert_eq!(s.sets_deleted, 4);
+        let (sets, rule) = read_back(&waf).await;
+        assert!(sets.keys().all(|n| !n.contains("-ip-")), "{sets:?}");
+        assert!(rule.is_none_or(|r| !format!("{r:?}").contains("IpSetRef")));
     });
 }

@@ -105,6 +105,36 @@ mod num_step {
     }
 }
 
+/// The aligned blocks that cover `[s, e]` exactly, in an address space of
+/// `bits` bits: (start, prefix length), largest block first at each step.
+fn cover(mut s: u128, e: u128, bits: u32) -> Vec<(u128, u8)> {
+    let mask = |k: u32| {
+        if k >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << k) - 1
+        }
+    };
+    let mut out = Vec::new();
+    loop {
+        // The largest block aligned at `s` that ends at or before `e`.
+        let mut k = if s == 0 {
+            bits
+        } else {
+            s.trailing_zeros().min(bits)
+        };
+        while k > 0 && mask(k) > e - s {
+            k -= 1;
+        }
+        out.push((s, (bits - k) as u8));
+        let last = s + mask(k);
+        if last >= e {
+            return out;
+        }
+        s = last + 1;
+    }
+}
+
 fn contains<T: Copy + Ord>(table: &[(T, T)], x: T) -> bool {
     // The last interval starting at or before x.
     let i = table.partition_point(|&(s, _)| s <= x);
@@ -148,6 +178,26 @@ impl RangeList {
     /// Intervals held: (IPv4, IPv6).
     pub fn intervals(&self) -> (usize, usize) {
         (self.v4.len(), self.v6.len())
+    }
+
+    /// The list as the fewest CIDR blocks that cover exactly its addresses:
+    /// (IPv4, IPv6), in address order, host bits zero (`66.249.64.0/26`).
+    /// The form AWS WAF IP sets take; reading them back with [`Prefix::parse`]
+    /// and [`RangeList::new`] gives this list again.
+    pub fn cidrs(&self) -> (Vec<String>, Vec<String>) {
+        let v4 = self
+            .v4
+            .iter()
+            .flat_map(|&(s, e)| cover(u128::from(s), u128::from(e), 32))
+            .map(|(start, len)| format!("{}/{len}", Ipv4Addr::from(start as u32)))
+            .collect();
+        let v6 = self
+            .v6
+            .iter()
+            .flat_map(|&(s, e)| cover(s, e, 128))
+            .map(|(start, len)| format!("{}/{len}", Ipv6Addr::from(start)))
+            .collect();
+        (v4, v6)
     }
 
     /// The first address of the list (for tests and examples).
@@ -377,6 +427,60 @@ mod tests {
         let t = table();
         assert_eq!(t.lists()[0].intervals(), (1, 1), "adjacent /27s merge");
         assert_eq!(t.lists()[0].v4_addresses(), 64);
+    }
+
+    #[test]
+    fn cidrs_cover_exactly_and_read_back() {
+        let l = RangeList::new(
+            "x",
+            &[
+                p("66.249.64.0/27"),
+                p("66.249.64.32/27"),
+                p("66.249.64.64/32"),
+                p("10.0.0.5/24"),
+                p("2001:4860:4801:10::/64"),
+                p("2001:4860:4801:11::/64"),
+                p("2001:db8::7"),
+            ],
+        );
+        let (v4, v6) = l.cidrs();
+        assert_eq!(v4, ["10.0.0.0/24", "66.249.64.0/26", "66.249.64.64/32"]);
+        assert_eq!(v6, ["2001:db8::7/128", "2001:4860:4801:10::/63"]);
+        let back: Vec<Prefix> = v4.iter().chain(&v6).map(|c| p(c)).collect();
+        assert_eq!(RangeList::new("x", &back), l);
+        // An unaligned interval needs several blocks: 10.0.0.1-10.0.0.6.
+        assert_eq!(
+            cover(0x0A00_0001, 0x0A00_0006, 32),
+            [
+                (0x0A00_0001, 32),
+                (0x0A00_0002, 31),
+                (0x0A00_0004, 31),
+                (0x0A00_0006, 32)
+            ]
+        );
+        assert_eq!(cover(0, u128::from(u32::MAX), 32), [(0, 0)]);
+        assert_eq!(cover(0, u128::MAX, 128), [(0, 0)]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cidrs_read_back_to_the_same_list(
+            v4 in proptest::collection::vec((proptest::prelude::any::<u32>(), 8u8..=32), 0..20),
+            v6 in proptest::collection::vec((proptest::prelude::any::<u128>(), 16u8..=128), 0..20),
+        ) {
+            let mut prefixes: Vec<Prefix> = v4
+                .iter()
+                .map(|&(a, len)| Prefix { addr: IpAddr::V4(Ipv4Addr::from(a)), len })
+                .collect();
+            prefixes.extend(v6.iter().map(|&(a, len)| Prefix { addr: IpAddr::V6(Ipv6Addr::from(a)), len }));
+            let l = RangeList::new("p", &prefixes);
+            let (c4, c6) = l.cidrs();
+            let back: Vec<Prefix> = c4.iter().chain(&c6).map(|c| p(c)).collect();
+            proptest::prop_assert_eq!(RangeList::new("p", &back), l);
+            // Blocks never overlap and are in address order.
+            let again = RangeList::new("p", &back);
+            proptest::prop_assert!(c4.len() >= again.intervals().0 && c6.len() >= again.intervals().1);
+        }
     }
 
     #[test]
