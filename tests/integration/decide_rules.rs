@@ -905,3 +905,148 @@ fn good_bot_claims_are_verified_by_address() {
     );
     assert!(config_in(&fixture("keys"), "[bots]\nunverified_claim = \"maybe\"\n[jwt]\nissuer = \"https://issuer.test\"\naudience = \"edge-tests\"\nalgorithms = [\"ES256\"]\njwks_file = \"jwks.json\"\n").is_err());
 }
+
+/// Web Bot Auth on the demo config: the demo agent's signature verifies its
+/// claim (logged with how), a missing, expired or replayed one leaves it
+/// spoofed, a second decision of the same request does not count its nonce
+/// twice, and the config refuses what would widen trust.
+#[test]
+fn signed_agents_verify_claims_replays_fail_and_logs_say_how() {
+    use base64::Engine;
+    use edge_auth_core::webbotauth::base_for_input;
+    let demo = workspace_tests::repo_root().join("examples/demo");
+    let cfg = config_in(
+        &demo,
+        &std::fs::read_to_string(demo.join("edge.toml")).unwrap(),
+    )
+    .unwrap();
+    let mut e = Edge::with(cfg);
+    let event = |name: &str| {
+        edge_auth_event::parse_event(
+            &std::fs::read_to_string(fixture(&format!("viewer-request/{name}.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let now = crate::golden::NOW_UNIX_S;
+    let log = |o: &edge_auth_core::Outcome, ev: &edge_auth_event::ParsedEvent| {
+        edge_auth_event::log_record(o, ev, now * 1000)
+    };
+    let ok = event("signed-agent-verified");
+    let o = e.at(now, &ok.request);
+    assert_eq!(o.reason, Reason::PublicPath);
+    let l = log(&o, &ok);
+    for (k, v) in [
+        ("bot_claim", "verified"),
+        ("bot_operator", "demo-agent"),
+        ("bot_verified_by", "signature"),
+        ("bot_signature", "verified"),
+        ("bot_signed_agent", "demo-agent"),
+    ] {
+        assert_eq!(l[k], v, "{k}: {l}");
+    }
+    assert_emf(&l, "EdgeAuth");
+    for (name, signature) in [
+        ("signed-agent-unsigned-403", None),
+        ("signed-agent-expired-403", Some("expired")),
+        ("signed-agent-other-host-403", Some("bad_signature")),
+        ("signed-agent-wrong-tag-403", None),
+    ] {
+        let ev = event(name);
+        let o = e.at(now, &ev.request);
+        assert_eq!(o.reason, Reason::BotSpoofed, "{name}");
+        let l = log(&o, &ev);
+        assert_eq!(l["bot_claim"], "spoofed", "{name}: {l}");
+        assert_eq!(l["bot_signature"].as_str(), signature, "{name}: {l}");
+        assert!(l.get("bot_verified_by").is_none(), "{name}: {l}");
+    }
+
+    // A signature with a nonce, made here with the RFC 9421 test key.
+    let jwk: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("keys/web-bot-auth-test-key.jwk.json")).unwrap(),
+    )
+    .unwrap();
+    let seed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(jwk["d"].as_str().unwrap())
+        .unwrap();
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend(&seed);
+    let signing = jsonwebtoken::EncodingKey::from_ed_der(&der);
+    let keyid = edge_auth_core::webbotauth::thumbprint(jwk["x"].as_str().unwrap());
+    let mut r = ok.request.clone();
+    r.headers
+        .retain(|h| h.name != "signature" && h.name != "signature-input");
+    let params = format!(
+        "(\"@authority\" \"signature-agent\" \"@path\");created={};expires={};keyid=\"{keyid}\";nonce=\"n-1\";tag=\"web-bot-auth\"",
+        now - 10,
+        now + 50
+    );
+    let base = base_for_input(&r, &r.uri, &params).unwrap();
+    let sig = jsonwebtoken::crypto::sign(base.as_bytes(), &signing, jsonwebtoken::Algorithm::EdDSA)
+        .unwrap();
+    let sig = base64::engine::general_purpose::STANDARD.encode(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sig)
+            .unwrap(),
+    );
+    for (name, value) in [
+        ("signature-input", format!("w={params}")),
+        ("signature", format!("w=:{sig}:")),
+    ] {
+        r.headers.push(edge_auth_core::Header {
+            name: name.into(),
+            key: None,
+            value,
+        });
+    }
+    let mut fresh = Edge::with(e.cfg.clone());
+    assert_eq!(fresh.at(now, &r).reason, Reason::PublicPath);
+    // The host decides the same request again (after a key refresh): the
+    // nonce is not counted twice.
+    let ctx = Ctx {
+        now_ms: now * 1000,
+        config: &fresh.cfg,
+        matcher: Some(fresh.matcher),
+        verified: Some(workspace_tests::shipped_verified()),
+    };
+    let again = edge_auth_core::decide_again(&r, &ctx, &mut fresh.state);
+    assert_eq!(again.reason, Reason::PublicPath);
+    // The same signed request a second time: a replay.
+    let o = fresh.at(now + 1, &r);
+    assert_eq!(o.reason, Reason::BotSpoofed);
+    assert_eq!(o.signature.as_ref().map(|s| s.status), Some("replayed"));
+    // The signature covers @path: the same headers on another path fail.
+    let mut moved = r.clone();
+    moved.uri = "/public/other.html".into();
+    let o = Edge::with(e.cfg.clone()).at(now, &moved);
+    assert_eq!(
+        o.signature.as_ref().map(|s| s.status),
+        Some("bad_signature")
+    );
+
+    // The config refuses what would widen trust or could not work.
+    let x = jwk["x"].as_str().unwrap();
+    let d = jwk["d"].as_str().unwrap();
+    let issuer = "[jwt]\nissuer = \"https://issuer.test\"\naudience = \"edge-tests\"\nalgorithms = [\"ES256\"]\njwks_file = \"jwks.json\"\n";
+    let agent = |body: &str| {
+        config_in(
+            &fixture("keys"),
+            &format!("[[bots.signed_agents]]\n{body}\n{issuer}"),
+        )
+    };
+    assert!(agent(&format!("name = \"a\"\nagent = \"https://a.example\"\nkeys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"{x}\" }}]")).is_ok());
+    for (bad, why) in [
+        (format!("name = \"a\"\nagent = \"https://a.example\"\nkeys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"{x}\", d = \"{d}\" }}]"), "private"),
+        (format!("name = \"a\"\nagent = \"http://a.example\"\nkeys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"{x}\" }}]"), "https"),
+        ("name = \"a\"\nagent = \"https://a.example\"\nkeys = []".to_owned(), "empty"),
+        ("name = \"a\"\nagent = \"https://a.example\"\nkeys = [{ kty = \"EC\", crv = \"P-256\", x = \"AA\" }]".to_owned(), "Ed25519"),
+        (format!("name = \"a b\"\nagent = \"https://a.example\"\nkeys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"{x}\" }}]"), "name"),
+        (format!("name = \"a\"\nagent = \"https://a.example\"\nkeys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"{x}\" }}]\n[[bots.signed_agents]]\nname = \"b\"\nagent = \"https://b.example\"\nkeys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"{x}\" }}]"), "one key, one agent"),
+        (format!("name = \"a\"\nagent = \"https://a.example\"\nkeys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"{x}\" }}]\n[bots]\nsignature_leeway_seconds = 301"), "leeway"),
+    ] {
+        let e = agent(&bad).expect_err(&bad);
+        assert!(e.to_string().contains(why), "{bad}: {e}");
+    }
+}

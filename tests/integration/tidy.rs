@@ -148,8 +148,8 @@ fn architecture_invariants_hold() {
     let decide = code(&repo_root().join("edge-auth/core/src/decide.rs"));
     assert_eq!(
         decide.matches("req.uri").count(),
-        2,
-        "decide.rs reads the raw URI only to canonicalize it and to compare the forwarded spelling"
+        3,
+        "decide.rs reads the raw URI only to canonicalize it, to compare the forwarded spelling, and to hand the Web Bot Auth signature base the path as signed"
     );
 }
 

@@ -135,6 +135,32 @@ struct RawBots {
     rate_limit_burst: u32,
     #[serde(default)]
     unverified_claim: UnverifiedClaim,
+    #[serde(default = "default_signature_leeway")]
+    signature_leeway_seconds: i64,
+    #[serde(default = "default_signature_validity")]
+    signature_max_validity_seconds: i64,
+    #[serde(default)]
+    signed_agents: Vec<RawSignedAgent>,
+}
+
+/// One `[[bots.signed_agents]]`: a Web Bot Auth agent and its key directory.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSignedAgent {
+    name: String,
+    agent: String,
+    #[serde(default)]
+    directory: Option<String>,
+    keys: Vec<crate::webbotauth::DirectoryJwk>,
+    #[serde(default)]
+    signatures: Vec<String>,
+}
+
+fn default_signature_leeway() -> i64 {
+    30
+}
+fn default_signature_validity() -> i64 {
+    3600
 }
 
 impl Default for RawBots {
@@ -145,8 +171,117 @@ impl Default for RawBots {
             rate_limit_per_minute: default_bot_rpm(),
             rate_limit_burst: default_bot_burst(),
             unverified_claim: UnverifiedClaim::default(),
+            signature_leeway_seconds: default_signature_leeway(),
+            signature_max_validity_seconds: default_signature_validity(),
+            signed_agents: Vec::new(),
         }
     }
+}
+
+/// The Web Bot Auth agents of `[bots]`, checked: names unique, `agent` an
+/// https URL, every key a usable Ed25519 public key, no key or claimed
+/// signature shared by two agents.
+fn signed_agents(
+    bots: &RawBots,
+) -> Result<
+    (
+        Vec<crate::webbotauth::SignedAgent>,
+        crate::webbotauth::Window,
+    ),
+    ConfigError,
+> {
+    use crate::webbotauth::{AgentKey, SignedAgent, Window};
+    if !(0..=300).contains(&bots.signature_leeway_seconds) {
+        return Err(err(format!(
+            "bots.signature_leeway_seconds {} must be 0 to 300",
+            bots.signature_leeway_seconds
+        )));
+    }
+    if !(1..=7 * 86_400).contains(&bots.signature_max_validity_seconds) {
+        return Err(err(format!(
+            "bots.signature_max_validity_seconds {} must be 1 to 604800 (a week)",
+            bots.signature_max_validity_seconds
+        )));
+    }
+    let mut out: Vec<SignedAgent> = Vec::new();
+    for (i, a) in bots.signed_agents.iter().enumerate() {
+        let at = format!("bots.signed_agents[{i}] ({:?})", a.name);
+        let name_ok = !a.name.is_empty()
+            && a.name.len() <= 64
+            && a.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !name_ok {
+            return Err(err(format!(
+                "{at}: name must be 1 to 64 of A-Z a-z 0-9 - _ ."
+            )));
+        }
+        if out.iter().any(|o| o.name == a.name) {
+            return Err(err(format!("{at}: the name is used twice")));
+        }
+        let url_ok = |u: &str| {
+            u.starts_with("https://")
+                && u.len() > "https://".len()
+                && u.len() <= 2048
+                && u.bytes().all(|b| b.is_ascii_graphic())
+        };
+        if !url_ok(&a.agent) {
+            return Err(err(format!(
+                "{at}: agent {:?} must be the https:// URL its requests send in Signature-Agent",
+                a.agent
+            )));
+        }
+        if let Some(d) = &a.directory
+            && !url_ok(d)
+        {
+            return Err(err(format!(
+                "{at}: directory {d:?} must be an https:// URL (where the keys were published)"
+            )));
+        }
+        if a.keys.is_empty() {
+            return Err(err(format!(
+                "{at}: keys is empty; copy the public keys from the agent's key directory"
+            )));
+        }
+        let mut keys = Vec::new();
+        for (k, jwk) in a.keys.iter().enumerate() {
+            let key = AgentKey::from_jwk(jwk).map_err(|e| err(format!("{at}: keys[{k}]: {e}")))?;
+            if let Some(o) = out
+                .iter()
+                .find(|o| o.keys.iter().any(|x| x.thumbprint == key.thumbprint))
+            {
+                return Err(err(format!(
+                    "{at}: keys[{k}] is also a key of {:?}: one key, one agent",
+                    o.name
+                )));
+            }
+            keys.push(key);
+        }
+        for sig in &a.signatures {
+            if sig.is_empty() {
+                return Err(err(format!("{at}: an empty signature id")));
+            }
+            if let Some(o) = out.iter().find(|o| o.signatures.contains(sig)) {
+                return Err(err(format!(
+                    "{at}: signature {sig:?} is also claimed by {:?}",
+                    o.name
+                )));
+            }
+        }
+        out.push(SignedAgent {
+            name: a.name.clone(),
+            agent: a.agent.clone(),
+            keys,
+            signatures: a.signatures.clone(),
+        });
+    }
+    Ok((
+        out,
+        Window {
+            leeway_s: bots.signature_leeway_seconds,
+            max_validity_s: bots.signature_max_validity_seconds,
+        },
+    ))
 }
 
 fn default_true() -> bool {
@@ -398,6 +533,10 @@ pub struct EdgeConfig {
     pub empty_user_agent: EmptyUserAgent,
     /// Spoofed good-bot claims.
     pub unverified_claim: UnverifiedClaim,
+    /// Web Bot Auth agents whose signatures the edge verifies.
+    pub signed_agents: Vec<crate::webbotauth::SignedAgent>,
+    /// Their signatures' time rules.
+    pub signature_window: crate::webbotauth::Window,
     /// The stricter rate for `rate_limit` bot signatures.
     pub bot_rate: Rate,
     /// The per-client rate, when enabled.
@@ -706,6 +845,7 @@ impl EdgeConfig {
             burst: raw.bots.rate_limit_burst,
         };
         check_rate("bots.rate_limit_per_minute", bot_rate)?;
+        let (signed_agents, signature_window) = signed_agents(&raw.bots)?;
         let rate = if raw.rate_limit.enabled {
             let r = Rate {
                 per_second: raw.rate_limit.requests_per_second,
@@ -836,6 +976,8 @@ impl EdgeConfig {
             bots_enabled: raw.bots.enabled,
             empty_user_agent: raw.bots.empty_user_agent,
             unverified_claim: raw.bots.unverified_claim,
+            signed_agents,
+            signature_window,
             bot_rate,
             rate,
             max_clients: raw.rate_limit.max_clients,

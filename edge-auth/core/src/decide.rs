@@ -18,6 +18,7 @@ use crate::rate::RateLimiter;
 use crate::reason::Reason;
 use crate::request::{CfRequest, client_key, query_params, remove_query_param};
 use crate::uri::{self, CanonicalUri};
+use crate::webbotauth::{self, Check, NonceCache, SignedAgent};
 
 /// Clocks before this (2020-01-01) are not believed: a host whose clock reads
 /// zero or near it would otherwise find no token expired.
@@ -48,7 +49,12 @@ pub struct EdgeState {
     pub bot_limiter: RateLimiter,
     /// Verified tokens.
     pub tokens: TokenCache,
+    /// Web Bot Auth nonces seen inside their window.
+    pub nonces: NonceCache,
 }
+
+/// Web Bot Auth nonces remembered per instance.
+pub const NONCE_CACHE_ENTRIES: usize = 10_000;
 
 impl EdgeState {
     /// Fresh state for `config`.
@@ -57,6 +63,7 @@ impl EdgeState {
             limiter: config.rate.map(|r| RateLimiter::new(r, config.max_clients)),
             bot_limiter: RateLimiter::new(config.bot_rate, config.max_clients),
             tokens: TokenCache::new(config.cache_entries),
+            nonces: NonceCache::new(NONCE_CACHE_ENTRIES),
         }
     }
 }
@@ -121,6 +128,17 @@ pub struct Outcome {
     pub token_cache_hit: bool,
     /// What became of a good bot's claim, when the user-agent made one.
     pub claim: Option<Claim>,
+    /// What the request's Web Bot Auth signature came to, when it had one.
+    pub signature: Option<SignatureSeen>,
+}
+
+/// A Web Bot Auth signature as the bot filter saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureSeen {
+    /// `verified`, or why not (`expired`, `bad_signature`, ... : [`webbotauth::Failure`]).
+    pub status: &'static str,
+    /// The configured agent that signed it, when verified.
+    pub agent: Option<String>,
 }
 
 /// What became of a good bot's claim (an `allow` signature's match).
@@ -132,6 +150,9 @@ pub struct Claim {
     pub operator: String,
     /// Verified, spoofed, or taken on its word.
     pub status: ClaimStatus,
+    /// How a verified claim was proved: `ranges` (the operator's published
+    /// addresses) or `signature` (Web Bot Auth); `""` otherwise.
+    pub via: &'static str,
 }
 
 /// The result of checking a claim.
@@ -169,10 +190,18 @@ pub fn decide_again(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState) -> Ou
 }
 
 fn decide_inner(req: &CfRequest, ctx: &Ctx<'_>, state: &mut EdgeState, first: bool) -> Outcome {
-    let mut claim = None;
-    let mut outcome = decide_steps(req, ctx, state, first, &mut claim);
-    outcome.claim = claim;
+    let mut seen = Seen::default();
+    let mut outcome = decide_steps(req, ctx, state, first, &mut seen);
+    outcome.claim = seen.claim;
+    outcome.signature = seen.signature;
     outcome
+}
+
+/// What the bot filter learned, for the outcome whatever the decision.
+#[derive(Default)]
+struct Seen {
+    claim: Option<Claim>,
+    signature: Option<SignatureSeen>,
 }
 
 fn decide_steps(
@@ -180,7 +209,7 @@ fn decide_steps(
     ctx: &Ctx<'_>,
     state: &mut EdgeState,
     first: bool,
-    claim: &mut Option<Claim>,
+    seen: &mut Seen,
 ) -> Outcome {
     let cfg = ctx.config;
     if !(MIN_PLAUSIBLE_NOW_MS..=MAX_PLAUSIBLE_NOW_MS).contains(&ctx.now_ms) {
@@ -213,8 +242,51 @@ fn decide_steps(
                     return respond(unavailable(), Reason::InternalError, None);
                 };
                 let client = req.client_ip.parse::<IpAddr>().ok();
-                let found = bot_verdict(matcher, ctx.verified, ua, client, cfg.unverified_claim);
-                *claim = found.claim;
+                // A Web Bot Auth signature, checked only when agents are
+                // configured; a second decision of the same request does
+                // not count its nonce again.
+                let signed = if cfg.signed_agents.is_empty() {
+                    Check::Unsigned
+                } else {
+                    let now_s = i64::try_from(ctx.now_ms / 1000).unwrap_or(i64::MAX);
+                    let replay = first.then_some(&mut state.nonces);
+                    // The signature covers the path as the agent sent it.
+                    webbotauth::check(
+                        req,
+                        &req.uri,
+                        &cfg.signed_agents,
+                        now_s,
+                        cfg.signature_window,
+                        replay,
+                    )
+                };
+                seen.signature = match signed {
+                    Check::Unsigned => None,
+                    Check::Verified(a) => Some(SignatureSeen {
+                        status: "verified",
+                        agent: Some(a.name.clone()),
+                    }),
+                    Check::Failed(f) => Some(SignatureSeen {
+                        status: f.as_str(),
+                        agent: None,
+                    }),
+                };
+                let signed = Signed {
+                    agents: &cfg.signed_agents,
+                    verified: match signed {
+                        Check::Verified(a) => Some(a),
+                        _ => None,
+                    },
+                };
+                let found = bot_verdict_signed(
+                    matcher,
+                    ctx.verified,
+                    signed,
+                    ua,
+                    client,
+                    cfg.unverified_claim,
+                );
+                seen.claim = found.claim;
                 if let Some(v) = found.verdict {
                     let m = BotMatch {
                         id: v.signature.id.to_owned(),
@@ -260,6 +332,7 @@ fn decide_steps(
                         bot,
                         token_cache_hit: hit,
                         claim: None,
+                        signature: None,
                     };
                 }
             },
@@ -275,6 +348,7 @@ fn decide_steps(
                 bot,
                 token_cache_hit: hit,
                 claim: None,
+                signature: None,
             }
         }
         Some((reason, hit)) => Outcome {
@@ -283,6 +357,7 @@ fn decide_steps(
             bot,
             token_cache_hit: hit,
             claim: None,
+            signature: None,
         },
         // The config guarantees an auth step; fail closed if it did not run.
         None => respond(unavailable(), Reason::InternalError, bot),
@@ -303,11 +378,54 @@ pub struct BotVerdict<'m> {
     pub spoofed: bool,
 }
 
-fn claim_of(v: &Verdict<'_>, operator: &str, status: ClaimStatus) -> Claim {
+fn claim_of(v: &Verdict<'_>, operator: &str, status: ClaimStatus, via: &'static str) -> Claim {
     Claim {
         id: v.signature.id.to_owned(),
         operator: operator.to_owned(),
         status,
+        via,
+    }
+}
+
+/// What a request's Web Bot Auth signature proved: the configured agents,
+/// and the one that signed it, when the signature verified.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Signed<'a> {
+    /// The configured signing agents (`[[bots.signed_agents]]`).
+    pub agents: &'a [SignedAgent],
+    /// The agent whose signature verified on this request.
+    pub verified: Option<&'a SignedAgent>,
+}
+
+/// How one `allow` claim stands.
+enum Proof<'x> {
+    Verified(&'x str, &'static str),
+    Spoofed(&'x str),
+    Unverifiable,
+}
+
+fn prove_claim<'x>(
+    id: &str,
+    verified: Option<&'x VerifiedBots>,
+    signed: Signed<'x>,
+    client: Option<IpAddr>,
+) -> Proof<'x> {
+    let agent = signed
+        .agents
+        .iter()
+        .find(|a| a.signatures.iter().any(|s| s == id));
+    if let Some(a) = agent
+        && signed.verified.is_some_and(|v| v.name == a.name)
+    {
+        return Proof::Verified(&a.name, "signature");
+    }
+    match verified.map_or(ClaimCheck::Unverifiable, |t| t.check(id, client)) {
+        ClaimCheck::Verified { operator } => Proof::Verified(operator, "ranges"),
+        ClaimCheck::Spoofed { operator } => Proof::Spoofed(operator),
+        ClaimCheck::Unverifiable => match agent {
+            Some(a) => Proof::Spoofed(&a.name),
+            None => Proof::Unverifiable,
+        },
     }
 }
 
@@ -325,9 +443,25 @@ fn claim_of(v: &Verdict<'_>, operator: &str, status: ClaimStatus) -> Claim {
 /// - any other signature decides as the catalog says.
 ///
 /// With no table (`verified` is `None`) every claim is taken on its word.
+/// No Web Bot Auth: [`bot_verdict_signed`] with no signing agents.
 pub fn bot_verdict<'m>(
     matcher: &'m Matcher,
     verified: Option<&VerifiedBots>,
+    ua: &str,
+    client: Option<IpAddr>,
+    policy: UnverifiedClaim,
+) -> BotVerdict<'m> {
+    bot_verdict_signed(matcher, verified, Signed::default(), ua, client, policy)
+}
+
+/// [`bot_verdict`] with Web Bot Auth: an `allow` that a configured signing
+/// agent claims (`signatures` of its `[[bots.signed_agents]]`) is also
+/// verified by that agent's valid signature on the request, and without one
+/// (and outside any address list that verifies it) it is spoofed.
+pub fn bot_verdict_signed<'m>(
+    matcher: &'m Matcher,
+    verified: Option<&VerifiedBots>,
+    signed: Signed<'_>,
     ua: &str,
     client: Option<IpAddr>,
     policy: UnverifiedClaim,
@@ -350,29 +484,28 @@ pub fn bot_verdict<'m>(
             {
                 return BotVerdict {
                     verdict: Some(w),
-                    claim: Some(claim_of(&w, "", ClaimStatus::Unverified)),
+                    claim: Some(claim_of(&w, "", ClaimStatus::Unverified, "")),
                     spoofed: false,
                 };
             }
-            let claim = spoofed.or_else(|| word.map(|w| claim_of(&w, "", ClaimStatus::Unverified)));
+            let claim =
+                spoofed.or_else(|| word.map(|w| claim_of(&w, "", ClaimStatus::Unverified, "")));
             return BotVerdict {
                 verdict: Some(v),
                 claim,
                 spoofed: false,
             };
         }
-        match verified.map_or(ClaimCheck::Unverifiable, |t| {
-            t.check(v.signature.id, client)
-        }) {
-            ClaimCheck::Verified { operator } => {
+        match prove_claim(v.signature.id, verified, signed, client) {
+            Proof::Verified(operator, via) => {
                 return BotVerdict {
                     verdict: Some(v),
-                    claim: Some(claim_of(&v, operator, ClaimStatus::Verified)),
+                    claim: Some(claim_of(&v, operator, ClaimStatus::Verified, via)),
                     spoofed: false,
                 };
             }
-            ClaimCheck::Spoofed { operator } => {
-                let c = claim_of(&v, operator, ClaimStatus::Spoofed);
+            Proof::Spoofed(operator) => {
+                let c = claim_of(&v, operator, ClaimStatus::Spoofed, "");
                 if policy == UnverifiedClaim::Block {
                     return BotVerdict {
                         verdict: Some(v),
@@ -382,7 +515,7 @@ pub fn bot_verdict<'m>(
                 }
                 spoofed.get_or_insert(c);
             }
-            ClaimCheck::Unverifiable => {
+            Proof::Unverifiable => {
                 word.get_or_insert(v);
             }
         }
@@ -390,7 +523,7 @@ pub fn bot_verdict<'m>(
     match word {
         Some(w) => BotVerdict {
             verdict: Some(w),
-            claim: Some(claim_of(&w, "", ClaimStatus::Unverified)),
+            claim: Some(claim_of(&w, "", ClaimStatus::Unverified, "")),
             spoofed: false,
         },
         None => BotVerdict {
@@ -459,6 +592,7 @@ fn respond(response: Response, reason: Reason, bot: Option<BotMatch>) -> Outcome
         bot,
         token_cache_hit: false,
         claim: None,
+        signature: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub mod rate;
 pub mod reason;
 pub mod request;
 pub mod uri;
+pub mod webbotauth;
 
 pub use bot_signatures_matcher::Matcher;
 pub use bot_signatures_matcher::verify::VerifiedBots;

@@ -410,6 +410,15 @@ struct LogRecord<'a> {
     /// The claimed operator (`none` when the catalog verifies the claim by no means).
     #[serde(skip_serializing_if = "Option::is_none")]
     bot_operator: Option<&'a str>,
+    /// How a verified claim was proved: `ranges` or `signature`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bot_verified_by: Option<&'static str>,
+    /// A Web Bot Auth signature's fate: `verified`, `expired`, `bad_signature`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bot_signature: Option<&'static str>,
+    /// The configured agent whose signature verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bot_signed_agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
 }
@@ -520,6 +529,13 @@ fn log_struct<'a>(
                 c.operator.as_str()
             }
         }),
+        bot_verified_by: outcome
+            .claim
+            .as_ref()
+            .map(|c| c.via)
+            .filter(|v| !v.is_empty()),
+        bot_signature: outcome.signature.as_ref().map(|s| s.status),
+        bot_signed_agent: outcome.signature.as_ref().and_then(|s| s.agent.as_deref()),
         request_id,
     }
 }
