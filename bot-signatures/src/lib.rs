@@ -14,6 +14,8 @@ pub mod compile;
 pub mod corpus;
 pub mod diagnostic;
 pub mod exit;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 pub mod import;
 pub mod pattern;
 pub mod validate;

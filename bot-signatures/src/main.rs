@@ -84,8 +84,21 @@ enum Command {
     /// (e.g. with curl) into a directory and pass it with --from.
     ImportRanges {
         /// Directory holding the new copies, named as the files under verified/ranges/.
-        #[arg(long, value_name = "DIR")]
-        from: PathBuf,
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "fetch",
+            conflicts_with = "fetch"
+        )]
+        from: Option<PathBuf>,
+        /// Download each list from its `url` in operators.toml (HTTPS, 8 MB at
+        /// most, `--timeout` each); a list that cannot be fetched keeps its
+        /// pinned copy. The downloads are checked exactly like --from copies.
+        #[arg(long)]
+        fetch: bool,
+        /// Seconds per download with --fetch.
+        #[arg(long, value_name = "SECONDS", default_value_t = 20)]
+        timeout: u64,
         /// The snapshot date to record (YYYY-MM-DD) [default: today, UTC].
         #[arg(long, value_name = "DATE")]
         date: Option<String>,
@@ -531,6 +544,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::ImportRanges {
             from,
+            fetch,
+            timeout,
             date,
             allow_shrink,
             dry_run,
@@ -554,6 +569,19 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let ops: bot_signatures::verified::Operators = toml::from_str(&operators_text)
                 .with_context(|| format!("{} does not parse", operators_path.display()))
                 .map_err(fail(exit::CONFIG))?;
+            // With --fetch, the downloads land in a scratch directory and are
+            // then read like a --from directory.
+            let mut scratch = None;
+            let from = match from {
+                Some(dir) => dir,
+                None => {
+                    let dir = tempdir_for("import-ranges").map_err(fail(exit::IO))?;
+                    scratch = Some(dir.clone());
+                    fetch_into(&ops, &verified, &dir, timeout)?;
+                    dir
+                }
+            };
+            debug_assert!(fetch == scratch.is_some());
             let (mut refused, mut writes) = (0usize, Vec::new());
             // Files holding several lists are read once per list and written once.
             for spec in &ops.lists {
@@ -613,7 +641,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             if refused > 0 {
                 eprintln!("import-ranges: {refused} list(s) refused; nothing written");
+                if let Some(dir) = &scratch {
+                    eprintln!(
+                        "import-ranges: the downloads are kept in {} for a look",
+                        dir.display()
+                    );
+                }
                 return Ok(exit::FINDINGS);
+            }
+            if let Some(dir) = &scratch {
+                let _ = std::fs::remove_dir_all(dir);
             }
             if dry_run {
                 println!("import-ranges: dry run; nothing written");
@@ -853,6 +890,64 @@ fn usable_report(args: &CatalogArgs) -> Result<Report, Failure> {
         )));
     }
     Ok(report)
+}
+
+/// A fresh, empty directory under the system temporary directory.
+fn tempdir_for(what: &str) -> anyhow::Result<PathBuf> {
+    let base = std::env::temp_dir();
+    for n in 0..1000u32 {
+        let dir = base.join(format!("bot-signatures-{what}-{}-{n}", std::process::id()));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(anyhow::anyhow!("creating {}: {e}", dir.display())),
+        }
+    }
+    Err(anyhow::anyhow!(
+        "no free temporary directory under {}",
+        base.display()
+    ))
+}
+
+#[cfg(feature = "fetch")]
+fn fetch_into(
+    ops: &bot_signatures::verified::Operators,
+    verified: &Path,
+    into: &Path,
+    timeout: u64,
+) -> Result<(), Failure> {
+    let results = bot_signatures::fetch::fetch_all(
+        ops,
+        verified,
+        into,
+        std::time::Duration::from_secs(timeout),
+        |i, n, spec| eprintln!("fetching {} ({i}/{n}) from {}", spec.name, spec.url),
+    );
+    let failed: Vec<&(String, Result<(), String>)> =
+        results.iter().filter(|(_, r)| r.is_err()).collect();
+    for (name, r) in &failed {
+        if let Err(e) = r {
+            eprintln!("{name}: fetch failed: {e} (the pinned copy is kept)");
+        }
+    }
+    if failed.len() == results.len() && !results.is_empty() {
+        return Err(fail(exit::UNAVAILABLE)(anyhow::anyhow!(
+            "no list could be fetched (no network, or every operator's URL failed); nothing written. Download them elsewhere and pass --from DIR"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "fetch"))]
+fn fetch_into(
+    _: &bot_signatures::verified::Operators,
+    _: &Path,
+    _: &Path,
+    _: u64,
+) -> Result<(), Failure> {
+    Err(fail(exit::USAGE)(anyhow::anyhow!(
+        "this build has no HTTP client (feature `fetch`); download the lists and pass --from DIR"
+    )))
 }
 
 fn load_catalog(
