@@ -27,6 +27,23 @@ if command == "create-acl":
     waf.create_web_acl(Name=name, Scope=SCOPE, DefaultAction={"Allow": {}}, VisibilityConfig=visibility(name), Rules=[{
         "Name": "aws-common", "Priority": 1, "OverrideAction": {"None": {}}, "VisibilityConfig": visibility("common"),
         "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}}}])
+elif command == "create-acl-full":
+    # Every field UpdateWebACL would clear if left out, set.
+    (name,) = args
+    waf.create_web_acl(
+        Name=name, Scope=SCOPE, DefaultAction={"Block": {"CustomResponse": {"ResponseCode": 403, "CustomResponseBodyKey": "denied"}}},
+        Description="the sites web ACL, owned by the platform team", VisibilityConfig=visibility(name),
+        Rules=[{"Name": "aws-common", "Priority": 1, "OverrideAction": {"None": {}}, "VisibilityConfig": visibility("common"),
+                "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}}}],
+        CustomResponseBodies={"denied": {"ContentType": "TEXT_HTML", "Content": "<h1>Denied</h1>"}},
+        CaptchaConfig={"ImmunityTimeProperty": {"ImmunityTime": 600}},
+        ChallengeConfig={"ImmunityTimeProperty": {"ImmunityTime": 900}},
+        TokenDomains=["example.com", "www.example.com"],
+        AssociationConfig={"RequestBody": {"CLOUDFRONT": {"DefaultSizeInspectionLimit": "KB_32"}}})
+elif command == "dump-acl":
+    (name,) = args
+    _, web_acl, _ = acl(name)
+    print(json.dumps(web_acl, default=str, sort_keys=True))
 elif command == "add-rule":
     name, rule_name, priority = args
     acl_id, web_acl, token = acl(name)

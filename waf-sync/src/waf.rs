@@ -786,9 +786,30 @@ impl WafApi for SdkWaf {
                         .build(),
                 )
             }))
-            .set_description(acl.description().map(str::to_owned))
+            // AWS omits an unset description; an empty one is not a valid
+            // EntityDescription (the emulator answers "" for none).
+            .set_description(
+                acl.description()
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_owned),
+            )
             .set_rules(Some(rules))
             .set_visibility_config(acl.visibility_config().cloned())
+            // UpdateWebACL replaces the whole web ACL: every field not sent
+            // is cleared. Everything else the ACL holds goes back as read.
+            .set_data_protection_config(acl.data_protection_config().cloned())
+            .set_custom_response_bodies(acl.custom_response_bodies().cloned())
+            .set_captcha_config(acl.captcha_config().cloned())
+            .set_challenge_config(acl.challenge_config().cloned())
+            .set_token_domains(
+                (!acl.token_domains().is_empty()).then(|| acl.token_domains().to_vec()),
+            )
+            .set_association_config(acl.association_config().cloned())
+            .set_on_source_d_do_s_protection_config(
+                acl.on_source_d_do_s_protection_config().cloned(),
+            )
+            .set_application_config(acl.application_config().cloned())
+            .set_monetization_config(acl.monetization_config().cloned())
             .lock_token(&snapshot.lock_token)
             .send()
             .await

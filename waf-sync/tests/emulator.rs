@@ -886,3 +886,179 @@ fn verified_bots_are_exempt_only_from_their_operators_ip_sets() {
         assert!(rule.is_none_or(|r| !format!("{r:?}").contains("IpSetRef")));
     });
 }
+
+/// The strict layer itself: each constraint kind of the published model is
+/// refused (its self-test), and through the real SDK: the description the
+/// first version wrote, the regex-set quota counting sets waf-sync does not
+/// own, a regex over 200 characters, deleting a set a rule references.
+#[test]
+fn the_strict_layer_refuses_what_aws_refuses() {
+    let mut moto = Moto::start();
+    moto.expect_violations = true;
+    let python = std::path::Path::new(&std::env::var("MOTO_SERVER").unwrap_or_default())
+        .parent()
+        .map(|d| d.join("python"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| "python3".into());
+    let out = std::process::Command::new(python)
+        .arg(workspace_tests::repo_root().join("tests/waf/strict_waf.py"))
+        .arg("--self-test")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("self-test ok"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.matches("refused: ").count() >= 8, "{text}");
+    moto.admin(&["create-acl", ACL]);
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        let e = waf
+            .create_set(
+                SetKind::Regex,
+                "edge-bots-ua-0",
+                &["foobot".into()],
+                "managed by waf-sync; rows=3",
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("ValidationException") && e.to_string().contains("Description"),
+            "{e}"
+        );
+        let long = "x".repeat(201);
+        let e = waf
+            .create_set(
+                SetKind::Regex,
+                "edge-bots-ua-0",
+                &[long],
+                "managed by waf-sync, rows=3",
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("WAFLimitsExceededException"), "{e}");
+        let mut made = Vec::new();
+        for n in 0..10 {
+            made.push(
+                waf.create_set(
+                    SetKind::Regex,
+                    &format!("someone-else-{n}"),
+                    &["a".into()],
+                    "not ours",
+                )
+                .await
+                .unwrap(),
+            );
+        }
+        let e = waf
+            .create_set(
+                SetKind::Regex,
+                "edge-bots-ua-0",
+                &["foobot".into()],
+                "managed by waf-sync, rows=3",
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("WAFLimitsExceededException"), "{e}");
+        // A set a rule references cannot be deleted.
+        let names = BTreeMap::new();
+        let acl = waf.get_acl(&names).await.unwrap();
+        let arns: BTreeMap<String, String> = [("s".to_owned(), made[0].arn.clone())].into();
+        waf.update_acl(&acl, Some(&Stmt::SetRef("s".into())), None, &arns)
+            .await
+            .unwrap();
+        let token = waf.get_set(&made[0]).await.unwrap().lock_token;
+        let e = waf.delete_set(&made[0], &token).await.unwrap_err();
+        assert!(e.to_string().contains("WAFAssociatedItemException"), "{e}");
+        let token = waf.get_set(&made[1]).await.unwrap().lock_token;
+        waf.delete_set(&made[1], &token).await.unwrap();
+    });
+    let stats = moto.stats();
+    assert_eq!(stats["model_violations"]["Description"], 1, "{stats}");
+    assert_eq!(stats["refused"]["WAFLimitsExceededException"], 2, "{stats}");
+    assert_eq!(stats["refused"]["WAFAssociatedItemException"], 1, "{stats}");
+}
+
+/// UpdateWebACL replaces the whole web ACL: a run keeps every field the ACL
+/// had (custom response bodies, CAPTCHA and challenge settings, token
+/// domains, association config, description, default action, other rules).
+/// The strict layer refuses an update that would clear one; this compares
+/// the whole ACL before and after.
+#[test]
+fn every_field_of_the_web_acl_survives_a_run() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl-full", ACL]);
+    let before: serde_json::Value = serde_json::from_str(&moto.admin(&["dump-acl", ACL])).unwrap();
+    let w = world();
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        let (_, s) = w
+            .run(&waf, &flagged(), &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(s.applied && s.rules_updated, "{s:?}");
+    });
+    let after: serde_json::Value = serde_json::from_str(&moto.admin(&["dump-acl", ACL])).unwrap();
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        let o = v.as_object_mut().unwrap();
+        o.remove("LockToken");
+        let rules = o.remove("Rules").unwrap();
+        (v, rules)
+    };
+    let ((b, b_rules), (a, a_rules)) = (strip(&before), strip(&after));
+    assert_eq!(a, b, "a field of the web ACL changed");
+    for field in [
+        "CustomResponseBodies",
+        "CaptchaConfig",
+        "ChallengeConfig",
+        "TokenDomains",
+        "AssociationConfig",
+        "Description",
+    ] {
+        assert!(!b[field].is_null(), "{field} was not set up: {b}");
+    }
+    // The other rule is kept exactly, all of it; ours were added.
+    let theirs = |rules: &serde_json::Value| {
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| !r["Name"].as_str().unwrap().starts_with("edge-bots-"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(theirs(&a_rules), theirs(&b_rules));
+    assert_eq!(
+        a_rules.as_array().unwrap().len(),
+        b_rules.as_array().unwrap().len() + 2
+    );
+    let wcu = moto.stats()["max_wcu"].as_u64().unwrap();
+    assert!(
+        wcu > 700 && wcu <= 1500,
+        "capacity {wcu} WCU: within the base price with the Core rule set"
+    );
+}
+
+/// AWS needs a moment before a new set can be referenced: the first web ACL
+/// update that uses one answers WAFUnavailableEntityException, and waf-sync
+/// retries it like any transient error.
+#[test]
+fn a_set_not_yet_available_is_retried() {
+    let moto = Moto::start_unavailable_at_first();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        let (_, s) = w
+            .run(&waf, &flagged(), &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(s.applied && s.retries >= 1, "{s:?}");
+    });
+    assert!(moto.stats()["refused"]["WAFUnavailableEntityException"].as_u64() >= Some(1));
+}

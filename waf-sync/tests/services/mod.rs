@@ -1,5 +1,8 @@
 //! Real services for the integration tests, on loopback: the WAF emulator
-//! (moto server) and a throwaway PostgreSQL cluster. Both stop when dropped.
+//! (moto server) behind the strict WAF proxy (`tests/waf/strict_waf.py`:
+//! AWS's published wafv2 model, quotas and referential rules that moto does
+//! not enforce), and a throwaway PostgreSQL cluster. All stop when dropped; a
+//! test whose requests broke the model fails then, even if waf-sync carried on.
 //! `.ci/run` installs them; a test that cannot find them fails with a hint,
 //! it never skips.
 
@@ -34,17 +37,34 @@ fn home_cache() -> PathBuf {
         })
 }
 
-/// A moto server (the WAF emulator) on a free loopback port.
+/// A moto server (the WAF emulator) on a free loopback port, and the strict
+/// proxy in front of it.
 pub struct Moto {
     child: Option<Child>,
-    /// `http://127.0.0.1:PORT`.
+    proxy: Option<Child>,
+    /// The strict proxy, `http://127.0.0.1:PORT`: what waf-sync talks to.
     pub endpoint: String,
+    /// moto itself, for `admin` (other people's changes, through boto3).
+    pub moto_endpoint: String,
     bin_dir: PathBuf,
+    /// Model violations this test provokes on purpose.
+    pub expect_violations: bool,
 }
 
 impl Moto {
-    /// Starts one; `MOTO_SERVER` names the binary, else the one `.ci/run` installs.
+    /// Starts one behind the strict proxy.
     pub fn start() -> Moto {
+        Moto::start_with(false)
+    }
+
+    /// The same, and the proxy answers WAFUnavailableEntityException to the
+    /// first web ACL update that references each newly created set.
+    pub fn start_unavailable_at_first() -> Moto {
+        Moto::start_with(true)
+    }
+
+    /// `MOTO_SERVER` names the binary, else the one `.ci/run` installs.
+    fn start_with(unavailable: bool) -> Moto {
         let bin = std::env::var_os("MOTO_SERVER")
             .map(PathBuf::from)
             .unwrap_or_else(|| home_cache().join("tools/moto-venv/bin/moto_server"));
@@ -61,11 +81,63 @@ impl Moto {
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
         wait_for(port, "moto_server");
+        let bin_dir = bin.parent().map(Path::to_path_buf).unwrap_or_default();
+        let moto_endpoint = format!("http://127.0.0.1:{port}");
+        let port_file =
+            std::env::temp_dir().join(format!("strict-waf-{}-{port}.port", std::process::id()));
+        let _ = std::fs::remove_file(&port_file);
+        let mut proxy = Command::new(bin_dir.join("python"));
+        proxy
+            .arg(workspace_tests::repo_root().join("tests/waf/strict_waf.py"))
+            .arg(&moto_endpoint)
+            .arg(&port_file)
+            .stdout(Stdio::null());
+        if unavailable {
+            proxy.arg("--unavailable");
+        }
+        let proxy = proxy
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting the strict WAF proxy: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let proxy_port: u16 = loop {
+            if let Some(p) = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+            {
+                break p;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the strict WAF proxy did not start within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let _ = std::fs::remove_file(&port_file);
+        wait_for(proxy_port, "strict WAF proxy");
         Moto {
             child: Some(child),
-            endpoint: format!("http://127.0.0.1:{port}"),
-            bin_dir: bin.parent().map(Path::to_path_buf).unwrap_or_default(),
+            proxy: Some(proxy),
+            endpoint: format!("http://127.0.0.1:{proxy_port}"),
+            moto_endpoint,
+            bin_dir,
+            expect_violations: false,
         }
+    }
+
+    /// The proxy's counts: model violations by member, refusals by kind, the
+    /// largest web ACL capacity seen.
+    pub fn stats(&self) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("strict proxy: {e}"));
+        let _ = write!(
+            s,
+            "GET /_strict/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        );
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("{}");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("strict proxy stats {body:?}: {e}"))
     }
 
     /// Runs `tests/waf/moto_admin.py` (boto3) against this server.
@@ -73,7 +145,7 @@ impl Moto {
         let script = workspace_tests::repo_root().join("tests/waf/moto_admin.py");
         let out = Command::new(self.bin_dir.join("python"))
             .arg(script)
-            .arg(&self.endpoint)
+            .arg(&self.moto_endpoint)
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("moto_admin: {e}"));
@@ -85,9 +157,10 @@ impl Moto {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Stops the server now (the emulator "going away").
+    /// Stops the server and its proxy now (the emulator "going away").
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        for c in [self.child.take(), self.proxy.take()].into_iter().flatten() {
+            let mut c = c;
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -96,6 +169,15 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
+        if self.proxy.is_some() && !self.expect_violations && !std::thread::panicking() {
+            let stats = self.stats();
+            self.kill();
+            assert_eq!(
+                stats["model_violations"],
+                serde_json::json!({}),
+                "requests broke AWS's published wafv2 model: {stats}"
+            );
+        }
         self.kill();
     }
 }
