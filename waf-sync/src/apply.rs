@@ -165,6 +165,26 @@ pub enum RunError {
     Waf(#[from] WafError),
 }
 
+/// How many candidates the deployed rules do not block yet: a candidate is
+/// new when no deployed regex (in a managed pattern set or inline, on the
+/// lowercased user-agent, as WAF reads it) matches its example. The text of
+/// the deployed regexes is no guide: the compiler merges tokens by common
+/// prefix and escapes them.
+pub fn new_to_waf(current: &Managed, candidates: &[crate::derive::Candidate]) -> usize {
+    let deployed: Vec<regex::Regex> = current
+        .regexes()
+        .iter()
+        .filter_map(|r| regex::Regex::new(r).ok())
+        .collect();
+    candidates
+        .iter()
+        .filter(|c| {
+            let ua = c.example.to_ascii_lowercase();
+            !deployed.iter().any(|r| r.is_match(&ua))
+        })
+        .count()
+}
+
 type Pacer = governor::DefaultDirectRateLimiter;
 
 /// Paces writes (GCRA, governor) and counts calls.
@@ -303,19 +323,24 @@ pub async fn run<W: WafApi>(
         .map(|l| format!("{}: {}", l.id, l.reason))
         .collect();
 
+    // The planned rules must prove before anything is written: every
+    // example of every packed signature blocked, no browser of the corpus
+    // and no exception example, the quotas kept.
+    let problems = bot_signatures::waf::prove(&want.rules, &want.catalog, verified, Some(browsers));
+    if !problems.is_empty() {
+        return Err((
+            RunError::Refused(format!(
+                "the planned WAF rules fail their proof ({} problems; nothing written), first: {}",
+                problems.len(),
+                problems[0]
+            )),
+            calls.summary,
+        ));
+    }
+
     // Blast-radius guards.
     if !settings.force {
-        let current_text: Vec<&String> = current
-            .sets
-            .iter()
-            .filter(|(name, _)| kind_of(name) == SetKind::Regex)
-            .flat_map(|(_, v)| v)
-            .collect();
-        let new_candidates = derived
-            .candidates
-            .iter()
-            .filter(|c| !current_text.iter().any(|r| r.contains(c.token.as_str())))
-            .count();
+        let new_candidates = new_to_waf(&current, &derived.candidates);
         if new_candidates > settings.max_new {
             return Err((
                 RunError::Refused(format!(

@@ -153,6 +153,9 @@ pub struct Desired {
     pub managed: Managed,
     /// The packing report from bot-signatures' WAF compiler.
     pub rules: WafRules,
+    /// The catalog the rules were packed from: the shipped signatures plus
+    /// one block signature per candidate (for the proof).
+    pub catalog: Catalog,
 }
 
 /// Name of the `n`-th managed pattern set.
@@ -253,6 +256,7 @@ pub fn desired(
             rows_last_time: None,
         },
         rules,
+        catalog: combined,
     }
 }
 

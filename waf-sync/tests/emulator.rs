@@ -1062,3 +1062,82 @@ fn a_set_not_yet_available_is_retried() {
     });
     assert!(moto.stats()["refused"]["WAFUnavailableEntityException"].as_u64() >= Some(1));
 }
+
+/// The new-signatures guard compares meaning, not text: 60 flagged tools
+/// whose tokens the compiler merges by common prefix (`zetacrawler(?:001|...)`).
+/// The first run needs --force (60 > 50); the second, with nothing new, is a
+/// no-op and is not refused, although no deployed regex contains a token as text.
+#[test]
+fn sixty_candidates_over_two_runs_the_second_is_a_quiet_no_op() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    let many: Vec<FlaggedAgent> = (0..60)
+        .map(|n| FlaggedAgent {
+            user_agent: format!("ZetaCrawler{n:03}/1.0 (+https://zeta.example/bot)"),
+            hits: 100 + n,
+            status: None,
+        })
+        .collect();
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        let (e, s) = w
+            .run(&waf, &many, &settings())
+            .await
+            .expect_err("60 new > 50");
+        assert!(
+            e.to_string()
+                .contains(&format!("{} new signatures", s.derived)),
+            "{e} {s:?}"
+        );
+        assert!(s.derived >= 55, "{s:?}");
+        assert_eq!(s.write_calls, 0);
+        let mut force = settings();
+        force.force = true;
+        let (_, s) = w
+            .run(&waf, &many, &force)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(s.applied, "{s:?}");
+        let described = describe(&moto);
+        let text = described["sets"].to_string();
+        assert!(
+            !text.contains("zetacrawler059"),
+            "merged by prefix, so no token appears whole: the old guard would count them new"
+        );
+        let (p, s) = w
+            .run(&waf, &many, &settings())
+            .await
+            .map_err(|(e, _)| e)
+            .expect("the second run is not refused");
+        assert!(p.is_empty() && s.write_calls == 0, "{p:?} {s:?}");
+    });
+}
+
+/// The planned rules are proved before anything is written: with a corpus
+/// that says a user-agent the catalog blocks is a browser, the run is
+/// refused and WAF is left as it was.
+#[test]
+fn rules_that_fail_their_proof_are_refused_before_any_write() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let mut w = world();
+    w.browsers
+        .user_agents
+        .push("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)".into());
+    let before = describe(&moto);
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        let (e, s) = w
+            .run(&waf, &flagged(), &settings())
+            .await
+            .expect_err("refused");
+        assert!(
+            e.to_string().contains("fail their proof") && e.to_string().contains("AhrefsBot"),
+            "{e}"
+        );
+        assert_eq!(s.write_calls, 0);
+    });
+    assert_eq!(describe(&moto), before);
+}
