@@ -74,6 +74,8 @@ pub struct Summary {
     pub derived: usize,
     /// Rows rejected, by reason.
     pub rejected: BTreeMap<String, usize>,
+    /// Rows read, by normalized status (`(none)`: NULL or blank).
+    pub statuses: BTreeMap<String, usize>,
     /// Regexes added to / removed from the managed sets.
     pub added: usize,
     /// Regexes removed.
@@ -289,6 +291,7 @@ pub async fn run<W: WafApi>(
     };
     let derived = derive(rows, matcher, browsers, &settings.guards);
     calls.summary.derived = derived.candidates.len();
+    calls.summary.statuses = derived.statuses.clone();
     calls.summary.rejected = derived
         .rejected
         .iter()

@@ -39,6 +39,10 @@ pub struct FileSource {
     pub hits_column: Option<String>,
     pub status_column: Option<String>,
     pub skip_statuses: Option<Vec<String>>,
+    /// When set, only rows with one of these statuses block.
+    pub block_statuses: Option<Vec<String>>,
+    /// With `block_statuses`: whether rows with no status block [default: true].
+    pub block_unreviewed: Option<bool>,
     /// PEM CA bundle for PostgreSQL TLS (e.g. the Amazon RDS bundle).
     pub ca_file: Option<PathBuf>,
 }
@@ -59,6 +63,7 @@ pub struct FileWaf {
 #[serde(deny_unknown_fields)]
 pub struct FileGuards {
     pub min_token_len: Option<usize>,
+    pub min_hits: Option<i64>,
     pub max_new_per_run: Option<usize>,
     pub shrink_ratio: Option<f64>,
     pub allowlist: Option<Vec<String>>,
@@ -169,6 +174,29 @@ impl Config {
         let mut guards = Guards::default();
         if let Some(s) = file.source.skip_statuses {
             guards.skip_statuses = s;
+        }
+        guards.block_statuses = file.source.block_statuses;
+        if let Some(b) = file.source.block_unreviewed {
+            guards.block_unreviewed = b;
+        }
+        if let Some(n) = file.guards.min_hits {
+            guards.min_hits = n;
+        }
+        if let Some(block) = &guards.block_statuses {
+            let skipped: Vec<&String> = block
+                .iter()
+                .filter(|b| {
+                    guards.skip_statuses.iter().any(|s| {
+                        crate::derive::normalize_status(Some(s))
+                            == crate::derive::normalize_status(Some(b))
+                    })
+                })
+                .collect();
+            if !skipped.is_empty() {
+                return Err(format!(
+                    "source.block_statuses and skip_statuses both list {skipped:?}: say which it is"
+                ));
+            }
         }
         if let Some(n) = file.guards.min_token_len {
             guards.min_token_len = n.max(3);

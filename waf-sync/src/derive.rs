@@ -10,12 +10,26 @@ use bot_signatures::corpus::BrowserCorpus;
 use crate::agent::FlaggedAgent;
 
 /// The guards' settings.
+///
+/// Statuses are compared after [`normalize_status`] (trimmed, lowercase, runs
+/// of spaces, `-` and `_` as one space), so `" Rejected"` and `false_positive`
+/// mean what an analyst meant. A row whose status is in `skip_statuses` is
+/// never blocked. With `block_statuses` set, only rows whose status is in it
+/// block (and rows with no status only when `block_unreviewed`); without it,
+/// every flagged row not skipped blocks, whatever its status. Rows with fewer
+/// than `min_hits` hits are not blocked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guards {
     /// Shortest token accepted.
     pub min_token_len: usize,
     /// Statuses whose rows are never blocked (analysts' false flags, allowed bots).
     pub skip_statuses: Vec<String>,
+    /// When set, the only statuses whose rows block.
+    pub block_statuses: Option<Vec<String>>,
+    /// With `block_statuses`, whether rows with no status (NULL, empty) block.
+    pub block_unreviewed: bool,
+    /// Fewest hits a row needs to be blocked.
+    pub min_hits: i64,
     /// Tokens never blocked (verified good bots), lowercase.
     pub allowlist: Vec<String>,
 }
@@ -25,9 +39,25 @@ impl Default for Guards {
         Guards {
             min_token_len: 4,
             skip_statuses: vec!["rejected".into(), "allowed".into()],
+            block_statuses: None,
+            block_unreviewed: true,
+            min_hits: 0,
             allowlist: Vec::new(),
         }
     }
+}
+
+/// A status as the guards compare it: trimmed, lowercase, and runs of
+/// whitespace, `-` and `_` folded into one space; `None` for no status (NULL
+/// or blank).
+pub fn normalize_status(status: Option<&str>) -> Option<String> {
+    let s = status?;
+    let words: Vec<String> = s
+        .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 /// A signature derived from flagged rows.
@@ -50,6 +80,10 @@ pub struct Candidate {
 pub enum Rejection {
     /// The analysts reviewed it as this status.
     Status(String),
+    /// `block_statuses` is set and does not list this status (`(none)`: no status).
+    NotABlockingStatus(String),
+    /// Fewer hits than `min_hits`.
+    FewHits,
     /// No product token distinct from what browsers send.
     NoToken,
     /// The token is shorter than the minimum.
@@ -68,6 +102,10 @@ impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Rejection::Status(s) => write!(f, "reviewed as {s:?}"),
+            Rejection::NotABlockingStatus(s) => {
+                write!(f, "status {s:?} is not one of block_statuses")
+            }
+            Rejection::FewHits => write!(f, "fewer hits than min_hits"),
             Rejection::NoToken => write!(f, "no distinctive product token"),
             Rejection::TooShort(t) => write!(f, "token {t:?} is too short"),
             Rejection::Allowlisted(t) => write!(f, "token {t:?} is allowlisted"),
@@ -90,6 +128,8 @@ pub struct Derived {
     pub candidates: Vec<Candidate>,
     /// `(rejection, rows)`, sorted.
     pub rejected: BTreeMap<Rejection, usize>,
+    /// Rows read per normalized status (`(none)` for NULL or blank).
+    pub statuses: BTreeMap<String, usize>,
 }
 
 /// Tokens every browser sends; never distinctive.
@@ -195,16 +235,37 @@ pub fn derive(
         .collect();
     let mut by_token: BTreeMap<String, Candidate> = BTreeMap::new();
     let mut rejected: BTreeMap<Rejection, usize> = BTreeMap::new();
+    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
+    let listed = |list: &[String], status: &str| {
+        list.iter()
+            .any(|s| normalize_status(Some(s)).as_deref() == Some(status))
+    };
     for row in rows {
-        if let Some(status) = &row.status
-            && guards
-                .skip_statuses
-                .iter()
-                .any(|s| s.eq_ignore_ascii_case(status))
+        let status = normalize_status(row.status.as_deref());
+        *statuses
+            .entry(status.clone().unwrap_or_else(|| "(none)".into()))
+            .or_default() += 1;
+        if let Some(st) = &status
+            && listed(&guards.skip_statuses, st)
         {
-            *rejected
-                .entry(Rejection::Status(status.to_ascii_lowercase()))
-                .or_default() += 1;
+            *rejected.entry(Rejection::Status(st.clone())).or_default() += 1;
+            continue;
+        }
+        if let Some(block) = &guards.block_statuses {
+            let blocks = match &status {
+                Some(st) => listed(block, st),
+                None => guards.block_unreviewed,
+            };
+            if !blocks {
+                let name = status.clone().unwrap_or_else(|| "(none)".into());
+                *rejected
+                    .entry(Rejection::NotABlockingStatus(name))
+                    .or_default() += 1;
+                continue;
+            }
+        }
+        if row.hits < guards.min_hits {
+            *rejected.entry(Rejection::FewHits).or_default() += 1;
             continue;
         }
         // A specific catalog signature decides: a block is already in WAF;
@@ -271,12 +332,87 @@ pub fn derive(
     Derived {
         candidates: by_token.into_values().collect(),
         rejected,
+        statuses,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_are_compared_as_analysts_mean_them() {
+        assert_eq!(
+            normalize_status(Some("  Rejected ")),
+            Some("rejected".into())
+        );
+        assert_eq!(
+            normalize_status(Some("False_Positive")),
+            Some("false positive".into())
+        );
+        assert_eq!(
+            normalize_status(Some("false  -  positive")),
+            Some("false positive".into())
+        );
+        assert_eq!(normalize_status(Some("   ")), None);
+        assert_eq!(normalize_status(None), None);
+        let row = |ua: &str, hits: i64, status: Option<&str>| FlaggedAgent {
+            user_agent: ua.into(),
+            hits,
+            status: status.map(str::to_owned),
+        };
+        let rows = [
+            row("AlphaHarvester/1.0", 10, Some(" Rejected")),
+            row("BetaHarvester/1.0", 10, Some("CONFIRMED")),
+            row("GammaHarvester/1.0", 10, None),
+            row("DeltaHarvester/1.0", 10, Some("maybe")),
+            row("EpsilonHarvester/1.0", 1, Some("confirmed")),
+        ];
+        let (catalog, _) = bot_signatures::Catalog::embedded();
+        let matcher = bot_signatures::compile::compile(&catalog)
+            .matcher()
+            .unwrap();
+        let browsers = BrowserCorpus {
+            source: "none".into(),
+            user_agents: vec![
+                "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0".into(),
+            ],
+        };
+        // Default: everything flagged blocks except the skipped statuses.
+        let d = derive(&rows, &matcher, &browsers, &Guards::default());
+        let tokens: Vec<&str> = d.candidates.iter().map(|c| c.token.as_str()).collect();
+        assert_eq!(
+            tokens,
+            [
+                "betaharvester",
+                "deltaharvester",
+                "epsilonharvester",
+                "gammaharvester"
+            ]
+        );
+        assert_eq!(d.rejected[&Rejection::Status("rejected".into())], 1);
+        assert_eq!(d.statuses["(none)"], 1);
+        assert_eq!(d.statuses["confirmed"], 2);
+        // Explicit: only confirmed rows with at least 5 hits, no unreviewed ones.
+        let strict = Guards {
+            block_statuses: Some(vec!["Confirmed".into()]),
+            block_unreviewed: false,
+            min_hits: 5,
+            ..Guards::default()
+        };
+        let d = derive(&rows, &matcher, &browsers, &strict);
+        let tokens: Vec<&str> = d.candidates.iter().map(|c| c.token.as_str()).collect();
+        assert_eq!(tokens, ["betaharvester"]);
+        assert_eq!(
+            d.rejected[&Rejection::NotABlockingStatus("maybe".into())],
+            1
+        );
+        assert_eq!(
+            d.rejected[&Rejection::NotABlockingStatus("(none)".into())],
+            1
+        );
+        assert_eq!(d.rejected[&Rejection::FewHits], 1);
+    }
 
     #[test]
     fn tokens() {
