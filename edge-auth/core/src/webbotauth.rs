@@ -645,6 +645,31 @@ mod tests {
     #[test]
     fn nonces_are_remembered_within_their_window_and_bounded() {
         let mut c = NonceCache::new(2);
+        assert!(c.is_empty() && c.len() == 0);
+        // Inside the window up to its last second, forgotten after.
+        assert!(c.fresh("edge", "e", 100, 90));
+        assert!(
+            !c.fresh("edge", "e", 100, 100),
+            "expires at 100: still a replay at 100"
+        );
+        assert!(c.fresh("edge", "e", 200, 101), "after it");
+        assert!(!c.is_empty() && c.len() == 1);
+        // When full, expired entries go first, then the one expiring first.
+        let mut c = NonceCache::new(2);
+        assert!(c.fresh("a", "1", 100, 0));
+        assert!(c.fresh("b", "1", 300, 0));
+        assert!(
+            c.fresh("c", "1", 400, 150),
+            "full: a (expired at 100) makes room"
+        );
+        assert_eq!(c.len(), 2);
+        assert!(!c.fresh("b", "1", 300, 150), "b was kept");
+        assert!(
+            c.fresh("d", "1", 500, 150),
+            "full, none expired: b (300) makes room, not c (400)"
+        );
+        assert!(!c.fresh("c", "1", 400, 150), "c was kept");
+        let mut c = NonceCache::new(2);
         assert!(c.fresh("k", "n1", 100, 50));
         assert!(!c.fresh("k", "n1", 100, 60), "a replay inside the window");
         assert!(c.fresh("k2", "n1", 100, 60), "another key's nonce");
