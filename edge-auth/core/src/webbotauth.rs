@@ -645,7 +645,8 @@ mod tests {
     #[test]
     fn nonces_are_remembered_within_their_window_and_bounded() {
         let mut c = NonceCache::new(2);
-        assert!(c.is_empty() && c.len() == 0);
+        assert!(c.is_empty());
+        assert_eq!(c.len(), 0);
         // Inside the window up to its last second, forgotten after.
         assert!(c.fresh("edge", "e", 100, 90));
         assert!(
