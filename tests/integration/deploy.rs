@@ -199,3 +199,51 @@ fn every_waf_call_waf_sync_makes_is_granted() {
     assert_eq!(iam_action("list_web_acls"), "wafv2:ListWebACLs");
     assert_eq!(iam_action("create_ip_set"), "wafv2:CreateIPSet");
 }
+
+/// A value of the template with `Fn::Sub` and `Ref` of pseudo parameters
+/// rendered for a stack called `stack` (other intrinsics left as they are).
+fn render(v: &Value, stack: &str) -> Value {
+    match v {
+        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::Sub") => match &o["Fn::Sub"] {
+            Value::String(s) => Value::String(s.replace("${AWS::StackName}", stack)),
+            other => other.clone(),
+        },
+        Value::Object(o) if o.get("Ref") == Some(&Value::String("AWS::StackName".into())) => {
+            Value::String(stack.into())
+        }
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), render(x, stack)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|x| render(x, stack)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// AWS WAF publishes a web ACL's metrics under its VisibilityConfig
+/// MetricName (dimension `WebACL`), not under its name: the blocked-requests
+/// alarm must watch that, whatever the stack is called.
+#[test]
+fn the_waf_alarm_watches_the_web_acls_metric_for_any_stack_name() {
+    let t = template();
+    for stack in ["edge", "prod-site-7"] {
+        let acl = render(&t["Resources"]["WebAcl"]["Properties"], stack);
+        let alarm = render(&t["Resources"]["WafBlockedSpikeAlarm"]["Properties"], stack);
+        let metric = &acl["VisibilityConfig"]["MetricName"];
+        let dims = alarm["Dimensions"].as_array().unwrap();
+        let watched = dims
+            .iter()
+            .find(|d| d["Name"] == "WebACL")
+            .map(|d| d["Value"].clone());
+        assert_eq!(
+            watched.as_ref(),
+            Some(metric),
+            "stack {stack}: alarm {dims:?}, ACL metric {metric}"
+        );
+        assert!(
+            metric.as_str().is_some_and(|m| m.contains(stack)),
+            "two stacks in one account must not share a metric: {metric}"
+        );
+    }
+}
