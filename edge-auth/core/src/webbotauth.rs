@@ -670,6 +670,20 @@ mod tests {
             "full, none expired: b (300) makes room, not c (400)"
         );
         assert!(!c.fresh("c", "1", 400, 150), "c was kept");
+        // A full cache drops every expired entry at once, and only then.
+        let mut c = NonceCache::new(3);
+        assert!(c.fresh("a", "1", 100, 0));
+        assert!(c.fresh("b", "1", 110, 0));
+        assert!(c.fresh("c", "1", 500, 0));
+        assert!(
+            c.fresh("x", "1", 600, 200),
+            "full at 200: a and b have expired"
+        );
+        assert_eq!(c.len(), 2, "both expired entries went, not just one");
+        let mut c = NonceCache::new(3);
+        assert!(c.fresh("a", "1", 100, 0));
+        assert!(c.fresh("b", "1", 600, 200));
+        assert_eq!(c.len(), 2, "not full: the expired entry may wait");
         let mut c = NonceCache::new(2);
         assert!(c.fresh("k", "n1", 100, 50));
         assert!(!c.fresh("k", "n1", 100, 60), "a replay inside the window");

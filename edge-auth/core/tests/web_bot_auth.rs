@@ -548,6 +548,16 @@ fn the_profile_rules_hold_at_their_edges() {
     let r = sign_with(
         &key,
         base(None),
+        &format!("(\"@authority\"){}", params(now, now)),
+    );
+    assert_eq!(
+        status(&r, now),
+        Ok("bot".into()),
+        "a zero-length window is a window"
+    );
+    let r = sign_with(
+        &key,
+        base(None),
         &format!("(\"@authority\"){}", params(now + 10, now)),
     );
     assert_eq!(
