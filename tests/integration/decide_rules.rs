@@ -1050,3 +1050,115 @@ fn signed_agents_verify_claims_replays_fail_and_logs_say_how() {
         assert!(e.to_string().contains(why), "{bad}: {e}");
     }
 }
+
+/// No log record leaks a secret, for every golden fixture (every outcome
+/// the fixtures reach) and for variants of each with the client on IPv6 and
+/// the request's token moved into the query string: no 16-character piece of
+/// any token (header, claims or signature), no cookie or query value, no
+/// full client address (IPv4 keeps its /24, IPv6 its /48).
+#[test]
+fn no_log_record_leaks_a_secret_on_any_fixture() {
+    let demo = workspace_tests::repo_root().join("examples/demo");
+    let cfg = config_in(
+        &demo,
+        &std::fs::read_to_string(demo.join("edge.toml")).unwrap(),
+    )
+    .unwrap();
+    let query_param = cfg.query_param.clone();
+    let now = crate::golden::NOW_UNIX_S;
+    let dir = fixture("viewer-request");
+    let mut reasons = std::collections::BTreeSet::new();
+    let mut checked = 0;
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && !p.to_string_lossy().ends_with(".decision.json")
+        })
+        .collect();
+    names.sort();
+    for path in names {
+        let Ok(event) = edge_auth_event::parse_event(&std::fs::read_to_string(&path).unwrap())
+        else {
+            continue;
+        };
+        let original = event.request.clone();
+        let token = original
+            .header("authorization")
+            .and_then(|v| v.split_once(' ').map(|(_, t)| t.trim().to_owned()))
+            .filter(|t| t.len() > 40);
+        let mut variants = vec![original.clone()];
+        let mut v6 = original.clone();
+        v6.client_ip = "2001:db8:85a3:8d3:1319:8a2e:370:7348".into();
+        variants.push(v6);
+        if let Some(t) = &token {
+            let mut q = original.clone();
+            q.headers.retain(|h| h.name != "authorization");
+            q.querystring = format!("{query_param}={t}&page=2");
+            variants.push(q);
+        }
+        for r in variants {
+            let mut secrets: Vec<String> = Vec::new();
+            for h in &r.headers {
+                if h.name == "authorization" {
+                    if let Some((_, cred)) = h.value.split_once(' ') {
+                        secrets.push(cred.trim().to_owned());
+                    }
+                }
+                if h.name == "cookie" {
+                    for kv in h.value.split(';') {
+                        if let Some((_, v)) = kv.split_once('=') {
+                            secrets.push(v.trim().to_owned());
+                        }
+                    }
+                }
+            }
+            for kv in r.querystring.split('&') {
+                if let Some((_, v)) = kv.split_once('=') {
+                    secrets.push(v.to_owned());
+                }
+            }
+            let mut e = Edge::with(cfg.clone());
+            let o = e.at(now, &r);
+            reasons.insert(o.reason.as_str());
+            let ev = edge_auth_event::ParsedEvent {
+                request: r.clone(),
+                raw_request: serde_json::Value::Null,
+                request_id: None,
+            };
+            let log = edge_auth_event::log_record(&o, &ev, now * 1000).to_string();
+            for s in secrets.iter().filter(|s| s.len() >= 8) {
+                let pieces: Vec<&str> = if s.len() > 16 {
+                    (0..=s.len() - 16)
+                        .filter_map(|i| s.get(i..i + 16))
+                        .collect()
+                } else {
+                    vec![s.as_str()]
+                };
+                for p in pieces {
+                    assert!(
+                        !log.contains(p),
+                        "{}: {p:?} leaked into {log}",
+                        path.display()
+                    );
+                }
+            }
+            assert!(
+                !log.contains(&r.client_ip),
+                "{}: the full address in {log}",
+                path.display()
+            );
+            let redacted = edge_auth_core::request::redact_ip(&r.client_ip);
+            assert!(
+                log.contains(&redacted),
+                "{}: {redacted} missing from {log}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 90, "{checked} records checked");
+    assert!(reasons.len() >= 12, "outcomes reached: {reasons:?}");
+}
