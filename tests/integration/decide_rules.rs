@@ -1102,10 +1102,10 @@ fn no_log_record_leaks_a_secret_on_any_fixture() {
         for r in variants {
             let mut secrets: Vec<String> = Vec::new();
             for h in &r.headers {
-                if h.name == "authorization" {
-                    if let Some((_, cred)) = h.value.split_once(' ') {
-                        secrets.push(cred.trim().to_owned());
-                    }
+                if h.name == "authorization"
+                    && let Some((_, cred)) = h.value.split_once(' ')
+                {
+                    secrets.push(cred.trim().to_owned());
                 }
                 if h.name == "cookie" {
                     for kv in h.value.split(';') {
