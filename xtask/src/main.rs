@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Project automation. Run from anywhere inside the repository.
 #[derive(Debug, Parser)]
@@ -32,6 +32,9 @@ enum Task {
         /// Skip `cargo fmt --check` and clippy (for a quick local test run).
         #[arg(long)]
         no_lint: bool,
+        /// Run one part only (the inner loop); CI runs them all.
+        #[arg(long, value_enum)]
+        only: Option<Part>,
     },
     /// Build the waf-sync Lambda package (provided.al2023): DIR/waf-sync.zip
     /// with bootstrap, the settings and the browser corpus.
@@ -74,7 +77,7 @@ fn main() -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("current directory")?;
     std::env::set_current_dir(&root).with_context(|| format!("cd {}", root.display()))?;
     match cli.command {
-        Task::Ci { no_lint } => ci(&root, no_lint),
+        Task::Ci { no_lint, only } => ci(&root, no_lint, only),
         Task::Fuzz { seconds } => fuzz::fuzz(&root, seconds),
         Task::DistWafSync { config, out } => {
             dist_waf_sync::dist(&root, &cwd.join(config), &cwd.join(out)).map(|_| ())
@@ -104,13 +107,96 @@ fn project_root() -> anyhow::Result<PathBuf> {
         .context("xtask has no parent directory")
 }
 
-fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
+/// One part of `cargo xtask ci`, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    /// The edge: core, event adapter, CLI and the cross-crate tests (no AWS
+    /// SDK, no services), and the core's wasm32 builds.
+    Edge,
+    /// The catalog: bot-signatures and its matcher (also optimised), and
+    /// `check` on the shipped catalog.
+    Bots,
+    /// waf-sync against the strict WAF emulator and PostgreSQL, cfn-lint.
+    Waf,
+    /// The bundle in Node.js: replay, load, remote JWKS, fail-closed, the
+    /// RustCrypto variant.
+    Bundle,
+    /// The 30 s fuzz smoke per target.
+    Fuzz,
+}
+
+/// The packages of a part, for its tests and clippy.
+fn packages(part: Part) -> &'static [&'static str] {
+    match part {
+        Part::Edge => &[
+            "edge-auth-core",
+            "edge-auth-event",
+            "edge-auth-cli",
+            "workspace-tests",
+        ],
+        Part::Bots => &["bot-signatures", "bot-signatures-matcher"],
+        Part::Waf => &["waf-sync"],
+        Part::Bundle | Part::Fuzz => &[],
+    }
+}
+
+fn with_packages<'a>(head: &[&'a str], part: Part, tail: &[&'a str]) -> Vec<&'a str> {
+    let mut args: Vec<&str> = head.to_vec();
+    for p in packages(part) {
+        args.extend(["-p", p]);
+    }
+    args.extend(tail);
+    args
+}
+
+fn ci(root: &Path, no_lint: bool, only: Option<Part>) -> anyhow::Result<()> {
     let started = Instant::now();
     if !root.join("node_modules/user-agents").is_dir() {
         bail!(
             "node_modules is missing: run `npm ci` at {} first (.ci/run does)",
             root.display()
         );
+    }
+    if let Some(part) = only {
+        if !no_lint {
+            step("format", cargo(&["fmt", "--all", "--check"]))?;
+            if !packages(part).is_empty() {
+                step(
+                    "clippy",
+                    cargo(&with_packages(
+                        &["clippy"],
+                        part,
+                        &["--all-targets", "--", "-D", "warnings"],
+                    )),
+                )?;
+            }
+        }
+        match part {
+            Part::Edge | Part::Bots | Part::Waf => {
+                if part == Part::Waf {
+                    step("binaries", cargo(&["build", "-p", "waf-sync", "--bins"]))?;
+                }
+                step("tests", cargo(&with_packages(&["test"], part, &[])))?;
+                if part == Part::Edge {
+                    fixtures_unchanged(root)?;
+                    wasm_builds()?;
+                }
+                if part == Part::Bots {
+                    matcher_optimised()?;
+                    shipped_catalog()?;
+                }
+                if part == Part::Waf {
+                    cfn_lint()?;
+                }
+            }
+            Part::Bundle => bundle(root)?,
+            Part::Fuzz => fuzz_smoke(root)?,
+        }
+        eprintln!(
+            "xtask ci: {part:?} passed in {:.0?} (the other parts did not run)",
+            started.elapsed()
+        );
+        return Ok(());
     }
     if !no_lint {
         step("format", cargo(&["fmt", "--all", "--check"]))?;
@@ -129,29 +215,10 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     // The binaries some tests run as processes (waf-sync's Lambda entry).
     step("binaries", cargo(&["build", "--workspace", "--bins"]))?;
     step("tests", cargo(&["test", "--workspace"]))?;
-    // Goldens never write themselves in a test run; a run that changed one anyway fails here.
-    if root.join(".git").exists() {
-        let mut diff = Command::new("git");
-        diff.args(["diff", "--exit-code", "--stat", "--", "tests/fixtures"]);
-        step("fixtures unchanged by the tests", diff)?;
-    }
-    // The edge runs release code; rustc 1.95 once miscompiled the literal index
-    // only at opt-level 3 (see bot-signatures-matcher's index.rs), so its tests
-    // also run optimised.
-    step(
-        "matcher tests, optimised",
-        cargo(&["test", "--release", "-p", "bot-signatures-matcher"]),
-    )?;
-    for target in ["wasm32-unknown-unknown", "wasm32-wasip1"] {
-        step(
-            &format!("edge-auth-core for {target}"),
-            cargo(&["build", "-p", "edge-auth-core", "--target", target]),
-        )?;
-    }
-    step(
-        "shipped catalog",
-        cargo(&["run", "--quiet", "-p", "bot-signatures", "--", "check"]),
-    )?;
+    fixtures_unchanged(root)?;
+    matcher_optimised()?;
+    wasm_builds()?;
+    shipped_catalog()?;
     let deny = tool("CARGO_DENY", "cargo-deny/bin/cargo-deny", "cargo-deny");
     let mut supply = Command::new(&deny);
     // Advisories need the RustSec database from GitHub, out of reach here (see deny.toml).
@@ -168,12 +235,61 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
             "cargo-deny missing or failing: .ci/run installs it (CARGO_DENY names the binary)",
         )
     })?;
+    cfn_lint()?;
+    bundle(root)?;
+    fuzz_smoke(root)?;
+    eprintln!("xtask ci: all steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// Goldens never write themselves in a test run; a run that changed one anyway fails here.
+fn fixtures_unchanged(root: &Path) -> anyhow::Result<()> {
+    if root.join(".git").exists() {
+        let mut diff = Command::new("git");
+        diff.args(["diff", "--exit-code", "--stat", "--", "tests/fixtures"]);
+        step("fixtures unchanged by the tests", diff)?;
+    }
+    Ok(())
+}
+
+/// The edge runs release code; rustc 1.95 once miscompiled the literal index
+/// only at opt-level 3 (see bot-signatures-matcher's index.rs), so its tests
+/// also run optimised.
+fn matcher_optimised() -> anyhow::Result<()> {
+    step(
+        "matcher tests, optimised",
+        cargo(&["test", "--release", "-p", "bot-signatures-matcher"]),
+    )
+}
+
+fn wasm_builds() -> anyhow::Result<()> {
+    for target in ["wasm32-unknown-unknown", "wasm32-wasip1"] {
+        step(
+            &format!("edge-auth-core for {target}"),
+            cargo(&["build", "-p", "edge-auth-core", "--target", target]),
+        )?;
+    }
+    Ok(())
+}
+
+fn shipped_catalog() -> anyhow::Result<()> {
+    step(
+        "shipped catalog",
+        cargo(&["run", "--quiet", "-p", "bot-signatures", "--", "check"]),
+    )
+}
+
+fn cfn_lint() -> anyhow::Result<()> {
     let cfn_lint = tool("CFN_LINT", "cfn-venv/bin/cfn-lint", "cfn-lint");
     let mut lint = Command::new(&cfn_lint);
     lint.arg("deploy/edge-stack.json");
     step("cfn-lint deploy/edge-stack.json", lint).map_err(|e| {
         e.context("cfn-lint missing or failing: .ci/run installs it (CFN_LINT names the binary)")
-    })?;
+    })
+}
+
+/// The demo bundle in Node.js against the native core.
+fn bundle(root: &Path) -> anyhow::Result<()> {
     let started_replay = Instant::now();
     eprintln!(
         "xtask ci: [bundle replay] the demo bundle in Node.js against the native core, every fixture"
@@ -207,6 +323,10 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
         "xtask ci: [bundle replay] ok in {:.0?}",
         started_replay.elapsed()
     );
+    Ok(())
+}
+
+fn fuzz_smoke(root: &Path) -> anyhow::Result<()> {
     let started_fuzz = Instant::now();
     fuzz::fuzz(root, 30).map_err(|e| e.context("fuzz smoke"))?;
     eprintln!(
@@ -214,7 +334,6 @@ fn ci(root: &Path, no_lint: bool) -> anyhow::Result<()> {
         fuzz::TARGETS.len(),
         started_fuzz.elapsed()
     );
-    eprintln!("xtask ci: all steps passed in {:.0?}", started.elapsed());
     Ok(())
 }
 
