@@ -246,10 +246,7 @@ fn signed_agents(
         let mut keys = Vec::new();
         for (k, jwk) in a.keys.iter().enumerate() {
             let key = AgentKey::from_jwk(jwk).map_err(|e| err(format!("{at}: keys[{k}]: {e}")))?;
-            if let Some(o) = out
-                .iter()
-                .find(|o| o.keys.iter().any(|x| x.thumbprint == key.thumbprint))
-            {
+            if let Some(o) = out.iter().find(|o| o.key(&key.thumbprint).is_some()) {
                 return Err(err(format!(
                     "{at}: keys[{k}] is also a key of {:?}: one key, one agent",
                     o.name

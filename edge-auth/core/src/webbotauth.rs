@@ -110,6 +110,13 @@ pub struct SignedAgent {
     pub signatures: Vec<String>,
 }
 
+impl SignedAgent {
+    /// The key of this agent whose thumbprint is `keyid`.
+    pub fn key(&self, keyid: &str) -> Option<&AgentKey> {
+        self.keys.iter().find(|k| k.thumbprint == keyid)
+    }
+}
+
 /// Why a signed request did not verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -245,6 +252,31 @@ fn joined(req: &CfRequest, name: &str) -> Option<String> {
     (!values.is_empty()).then(|| values.join(", "))
 }
 
+/// An inner list serialized as RFC 9421 writes it into `@signature-params`
+/// (a list of that one member serializes exactly so).
+fn inner_list_text(list: &InnerList) -> Result<String, Failure> {
+    List::from(vec![ListEntry::InnerList(list.clone())])
+        .serialize()
+        .ok_or(Failure::Malformed)
+}
+
+/// A dictionary field's member `key` (the `;key=` component parameter):
+/// `None` when the field has no such member.
+fn dictionary_member(field: &str, key: &str) -> Result<Option<ListEntry>, Failure> {
+    let dict: Dictionary = Parser::new(field)
+        .parse_dictionary()
+        .map_err(|_| Failure::Malformed)?;
+    Ok(dict.get(key).cloned())
+}
+
+/// The covered component named `name` (a string item), if the signature covers it.
+fn covered<'l>(components: &'l InnerList, name: &str) -> Option<&'l Item> {
+    components
+        .items
+        .iter()
+        .find(|i| i.bare_item.as_string().is_some_and(|s| s.as_str() == name))
+}
+
 fn parse(req: &CfRequest) -> Result<Option<Parsed>, Failure> {
     let (Some(input), Some(sig)) = (joined(req, "signature-input"), joined(req, "signature"))
     else {
@@ -299,9 +331,7 @@ fn parse(req: &CfRequest) -> Result<Option<Parsed>, Failure> {
     {
         return Err(Failure::Unsupported);
     }
-    let params = List::from(vec![ListEntry::InnerList(list.clone())])
-        .serialize()
-        .ok_or(Failure::Malformed)?;
+    let params = inner_list_text(list)?;
     Ok(Some(Parsed {
         components: list.clone(),
         params,
@@ -388,16 +418,11 @@ pub fn signature_base(
                 None => field,
                 Some((k, v)) if k.as_str() == "key" && item.params.len() == 1 => {
                     let key = v.as_string().ok_or(Failure::Malformed)?;
-                    let dict: Dictionary = Parser::new(&field)
-                        .parse_dictionary()
-                        .map_err(|_| Failure::Malformed)?;
-                    match dict.get(key.as_str()).ok_or(Failure::MissingComponent)? {
+                    match dictionary_member(&field, key.as_str())?
+                        .ok_or(Failure::MissingComponent)?
+                    {
                         ListEntry::Item(i) => i.serialize(),
-                        ListEntry::InnerList(l) => {
-                            List::from(vec![ListEntry::InnerList(l.clone())])
-                                .serialize()
-                                .ok_or(Failure::Malformed)?
-                        }
+                        ListEntry::InnerList(l) => inner_list_text(&l)?,
                     }
                 }
                 Some(_) => return Err(Failure::Unsupported),
@@ -426,10 +451,7 @@ pub fn base_for_input(req: &CfRequest, signed_path: &str, input: &str) -> Result
     let Some(ListEntry::InnerList(inner)) = list.first() else {
         return Err(Failure::Malformed);
     };
-    let params = List::from(vec![ListEntry::InnerList(inner.clone())])
-        .serialize()
-        .ok_or(Failure::Malformed)?;
-    signature_base(req, signed_path, inner, &params)
+    signature_base(req, signed_path, inner, &inner_list_text(inner)?)
 }
 
 /// Verifies `signature` over `base` with the Ed25519 key `key`.
@@ -447,24 +469,14 @@ fn agent_url(req: &CfRequest, components: &InnerList) -> Result<Option<String>, 
     let Some(field) = joined(req, "signature-agent") else {
         return Ok(None);
     };
-    let covering = components.items.iter().find(|i| {
-        i.bare_item
-            .as_string()
-            .is_some_and(|s| s.as_str() == "signature-agent")
-    });
-    let Some(item) = covering else {
+    let Some(item) = covered(components, "signature-agent") else {
         return Err(Failure::MissingComponent);
     };
     let url = match item.params.get("key").and_then(BareItem::as_string) {
-        Some(key) => {
-            let dict: Dictionary = Parser::new(&field)
-                .parse_dictionary()
-                .map_err(|_| Failure::Malformed)?;
-            match dict.get(key.as_str()) {
-                Some(ListEntry::Item(i)) => i.bare_item.as_string().map(|s| s.as_str().to_owned()),
-                _ => None,
-            }
-        }
+        Some(key) => match dictionary_member(&field, key.as_str())? {
+            Some(ListEntry::Item(i)) => i.bare_item.as_string().map(|s| s.as_str().to_owned()),
+            _ => None,
+        },
         None => Parser::new(&field)
             .parse_item::<Item>()
             .ok()
@@ -510,13 +522,9 @@ fn verify_parsed<'a>(
     replay: Option<&mut NonceCache>,
     p: &Parsed,
 ) -> Result<&'a SignedAgent, Failure> {
-    let covers = |name: &str| {
-        p.components
-            .items
-            .iter()
-            .any(|i| i.bare_item.as_string().is_some_and(|s| s.as_str() == name))
-    };
-    if !covers("@authority") && !covers("@target-uri") {
+    if covered(&p.components, "@authority").is_none()
+        && covered(&p.components, "@target-uri").is_none()
+    {
         return Err(Failure::MissingComponent);
     }
     let claimed = agent_url(req, &p.components)?;
@@ -535,21 +543,11 @@ fn verify_parsed<'a>(
                 .iter()
                 .find(|a| same_agent(&a.agent, url))
                 .ok_or(Failure::UnknownAgent)?;
-            let key = agent
-                .keys
-                .iter()
-                .find(|k| k.thumbprint == p.keyid)
-                .ok_or(Failure::UnknownKey)?;
-            (agent, key)
+            (agent, agent.key(&p.keyid).ok_or(Failure::UnknownKey)?)
         }
         None => agents
             .iter()
-            .find_map(|a| {
-                a.keys
-                    .iter()
-                    .find(|k| k.thumbprint == p.keyid)
-                    .map(|k| (a, k))
-            })
+            .find_map(|a| a.key(&p.keyid).map(|k| (a, k)))
             .ok_or(Failure::UnknownKey)?,
     };
     let base = signature_base(req, signed_path, &p.components, &p.params)?;
@@ -596,9 +594,7 @@ mod tests {
         let ListEntry::InnerList(l) = d.values().next().unwrap().clone() else {
             panic!("not an inner list")
         };
-        let params = List::from(vec![ListEntry::InnerList(l.clone())])
-            .serialize()
-            .unwrap();
+        let params = inner_list_text(&l).unwrap();
         (l, params)
     }
 
