@@ -447,16 +447,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             let corpus = load_browsers(&browsers).map_err(fail(exit::IO))?;
             // Verified bots are exempt only from their operators' addresses.
-            let verified = match bot_signatures::verified::for_catalog(location.as_deref(), &cat) {
-                None => None,
-                Some(Ok((table, _))) => Some(table),
-                Some(Err(errors)) => {
-                    return Err(fail(exit::CONFIG)(anyhow::anyhow!(
-                        "the verified-bot lists do not build (run `bot-signatures check`):\n{}",
-                        errors.join("\n")
-                    )));
-                }
-            };
+            let verified = bot_signatures::verified::table_for(location.as_deref(), &cat)
+                .map_err(|e| fail(exit::CONFIG)(anyhow::anyhow!(e)))?;
             let budget = waf::Budget {
                 max_sets,
                 max_wcu,

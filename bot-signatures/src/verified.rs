@@ -386,6 +386,23 @@ pub fn for_catalog(
     }
 }
 
+/// [`for_catalog`]'s table alone, for the compilers (WAF export, waf-sync):
+/// `Ok(None)` when the catalog has no lists, an error naming every problem
+/// (and pointing at `check`) when they do not build.
+pub fn table_for(
+    location: Option<&Path>,
+    catalog: &Catalog,
+) -> Result<Option<VerifiedBots>, String> {
+    match for_catalog(location, catalog) {
+        None => Ok(None),
+        Some(Ok((table, _))) => Ok(Some(table)),
+        Some(Err(errors)) => Err(format!(
+            "the verified-bot lists do not build (run `bot-signatures check`):\n{}",
+            errors.join("\n")
+        )),
+    }
+}
+
 /// The table from the `verified/` directory beside a catalog directory.
 pub fn load(dir: &Path, catalog: &Catalog) -> Result<(VerifiedBots, Report), Vec<String>> {
     let text = std::fs::read_to_string(dir.join("operators.toml"))

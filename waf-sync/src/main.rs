@@ -170,19 +170,8 @@ impl World {
             .map_err(config_err)?;
         // The verified-bot lists beside the catalog (built in for the built-in
         // one): bots a block would hit are exempt only from their addresses.
-        let verified = match bot_signatures::verified::for_catalog(
-            config.catalog.as_deref(),
-            &catalog,
-        ) {
-            None => None,
-            Some(Ok((table, _))) => Some(table),
-            Some(Err(errors)) => {
-                return Err(config_err(anyhow::anyhow!(
-                    "the verified-bot lists beside the catalog do not build (run `bot-signatures check`):\n{}",
-                    errors.join("\n")
-                )));
-            }
-        };
+        let verified = bot_signatures::verified::table_for(config.catalog.as_deref(), &catalog)
+            .map_err(|e| config_err(anyhow::anyhow!(e)))?;
         let browsers_path = match &config.browsers {
             Some(p) => p.clone(),
             None => BrowserCorpus::find_default().context("the browser corpus guard needs `browsers = PATH` in the config, or `npm ci` at the repository root").map_err(|e| (exit::NO_INPUT, e, None))?,

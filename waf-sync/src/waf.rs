@@ -468,6 +468,22 @@ fn visibility(name: &str) -> Result<VisibilityConfig, WafError> {
         .map_err(build_err)
 }
 
+/// A listed set as waf-sync's, when its name starts with `prefix` and the
+/// listing gave its name, id and ARN.
+fn managed(
+    kind: SetKind,
+    prefix: &str,
+    (name, id, arn): (Option<&str>, Option<&str>, Option<&str>),
+) -> Option<SetInfo> {
+    let (name, id, arn) = (name?, id?, arn?);
+    name.starts_with(prefix).then(|| SetInfo {
+        kind,
+        name: name.to_owned(),
+        id: id.to_owned(),
+        arn: arn.to_owned(),
+    })
+}
+
 impl WafApi for SdkWaf {
     type Acl = t::WebAcl;
 
@@ -484,18 +500,11 @@ impl WafApi for SdkWaf {
                 .send()
                 .await
                 .map_err(classify)?;
-            for s in page.regex_pattern_sets() {
-                if let (Some(name), Some(id), Some(arn)) = (s.name(), s.id(), s.arn())
-                    && name.starts_with(prefix)
-                {
-                    out.push(SetInfo {
-                        kind: SetKind::Regex,
-                        name: name.to_owned(),
-                        id: id.to_owned(),
-                        arn: arn.to_owned(),
-                    });
-                }
-            }
+            out.extend(
+                page.regex_pattern_sets()
+                    .iter()
+                    .filter_map(|s| managed(SetKind::Regex, prefix, (s.name(), s.id(), s.arn()))),
+            );
             match page.next_marker() {
                 Some(m) if !page.regex_pattern_sets().is_empty() => marker = Some(m.to_owned()),
                 _ => break,
@@ -512,18 +521,10 @@ impl WafApi for SdkWaf {
                 .send()
                 .await
                 .map_err(classify)?;
-            for s in page.ip_sets() {
-                if let (Some(name), Some(id), Some(arn)) = (s.name(), s.id(), s.arn())
-                    && name.starts_with(prefix)
-                {
-                    out.push(SetInfo {
-                        kind: crate::plan::kind_of(name),
-                        name: name.to_owned(),
-                        id: id.to_owned(),
-                        arn: arn.to_owned(),
-                    });
-                }
-            }
+            out.extend(page.ip_sets().iter().filter_map(|s| {
+                let kind = crate::plan::kind_of(s.name().unwrap_or_default());
+                managed(kind, prefix, (s.name(), s.id(), s.arn()))
+            }));
             match page.next_marker() {
                 Some(m) if !page.ip_sets().is_empty() => marker = Some(m.to_owned()),
                 _ => break,
