@@ -914,12 +914,7 @@ fn good_bot_claims_are_verified_by_address() {
 fn signed_agents_verify_claims_replays_fail_and_logs_say_how() {
     use base64::Engine;
     use edge_auth_core::webbotauth::base_for_input;
-    let demo = workspace_tests::repo_root().join("examples/demo");
-    let cfg = config_in(
-        &demo,
-        &std::fs::read_to_string(demo.join("edge.toml")).unwrap(),
-    )
-    .unwrap();
+    let cfg = workspace_tests::demo_config();
     let mut e = Edge::with(cfg);
     let event = |name: &str| {
         edge_auth_event::parse_event(
@@ -1058,27 +1053,12 @@ fn signed_agents_verify_claims_replays_fail_and_logs_say_how() {
 /// full client address (IPv4 keeps its /24, IPv6 its /48).
 #[test]
 fn no_log_record_leaks_a_secret_on_any_fixture() {
-    let demo = workspace_tests::repo_root().join("examples/demo");
-    let cfg = config_in(
-        &demo,
-        &std::fs::read_to_string(demo.join("edge.toml")).unwrap(),
-    )
-    .unwrap();
+    let cfg = workspace_tests::demo_config();
     let query_param = cfg.query_param.clone();
     let now = crate::golden::NOW_UNIX_S;
-    let dir = fixture("viewer-request");
     let mut reasons = std::collections::BTreeSet::new();
     let mut checked = 0;
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "json")
-                && !p.to_string_lossy().ends_with(".decision.json")
-        })
-        .collect();
-    names.sort();
+    let names = workspace_tests::viewer_request_events();
     for path in names {
         let Ok(event) = edge_auth_event::parse_event(&std::fs::read_to_string(&path).unwrap())
         else {

@@ -8,18 +8,13 @@
 
 use edge_auth_core::{Ctx, EdgeState, decide};
 use serde_json::{Value, json};
-use workspace_tests::{config_in, fixture, repo_root, shipped_matcher};
+use workspace_tests::{demo_config, shipped_matcher, viewer_request_events};
 
 /// The time every fixture is decided at (the demo tokens are valid then).
 pub const NOW_UNIX_S: u64 = 1_800_000_100;
 
 fn run_case(text: &str) -> Value {
-    let dir = repo_root().join("examples/demo");
-    let cfg = config_in(
-        &dir,
-        &std::fs::read_to_string(dir.join("edge.toml")).unwrap(),
-    )
-    .unwrap();
+    let cfg = demo_config();
     let matcher = shipped_matcher();
     let mut state = EdgeState::new(&cfg);
     let ctx = Ctx {
@@ -41,18 +36,8 @@ fn run_case(text: &str) -> Value {
 
 #[test]
 fn viewer_request_fixtures() {
-    let dir = fixture("viewer-request");
     let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "json")
-                && !p.to_string_lossy().ends_with(".decision.json")
-        })
-        .collect();
-    cases.sort();
+    let cases = viewer_request_events();
     assert!(
         cases.len() >= 20,
         "expected the fixture set, found {}",

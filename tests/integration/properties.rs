@@ -4,16 +4,10 @@
 
 use edge_auth_core::{CfRequest, Ctx, Decision, EdgeState, Header, decide};
 use proptest::prelude::*;
-use workspace_tests::{config_in, fixture, shipped_matcher};
+use workspace_tests::{fixture, shipped_matcher};
 
 fn demo() -> (edge_auth_core::EdgeConfig, &'static edge_auth_core::Matcher) {
-    let dir = workspace_tests::repo_root().join("examples/demo");
-    let cfg = config_in(
-        &dir,
-        &std::fs::read_to_string(dir.join("edge.toml")).unwrap(),
-    )
-    .unwrap();
-    (cfg, shipped_matcher())
+    (workspace_tests::demo_config(), shipped_matcher())
 }
 
 fn protected(headers: Vec<(String, String)>, querystring: String) -> CfRequest {

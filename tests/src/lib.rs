@@ -27,6 +27,33 @@ pub fn config_in(dir: &Path, toml: &str) -> Result<EdgeConfig, String> {
 }
 
 /// The matcher compiled from the shipped catalog, as the CLI builds it
+/// The demo config (`examples/demo/edge.toml`), the one the golden fixtures
+/// and the bundle replay are decided with.
+pub fn demo_config() -> EdgeConfig {
+    let dir = repo_root().join("examples/demo");
+    config_in(
+        &dir,
+        &std::fs::read_to_string(dir.join("edge.toml")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("examples/demo/edge.toml: {e}"))
+}
+
+/// The viewer-request fixture events (`tests/fixtures/viewer-request/*.json`,
+/// not their `.decision.json`), sorted.
+pub fn viewer_request_events() -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(fixture("viewer-request"))
+        .unwrap_or_else(|e| panic!("tests/fixtures/viewer-request: {e}"))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && !p.to_string_lossy().ends_with(".decision.json")
+        })
+        .collect();
+    cases.sort();
+    cases
+}
+
 /// (compiled once per test binary).
 pub fn shipped_matcher() -> &'static Matcher {
     static MATCHER: std::sync::OnceLock<Matcher> = std::sync::OnceLock::new();
