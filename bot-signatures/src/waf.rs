@@ -205,7 +205,8 @@ pub struct WafRules {
 }
 
 /// Priority when over quota (lower packs first): the categories that cost the
-/// site most first, then catalog precedence order.
+/// site most first, then catalog precedence order. [`FLAGGED`] signatures
+/// come last, in pattern sets of their own.
 pub fn priority(category: &str) -> u8 {
     match category {
         "scanner" => 0,
@@ -213,9 +214,18 @@ pub fn priority(category: &str) -> u8 {
         "http-library" | "browser-automation" => 2,
         "seo" => 3,
         "archiver" | "academic" => 4,
+        FLAGGED => FLAGGED_TIER,
         _ => 5,
     }
 }
+
+/// The category of signatures that come and go between runs (waf-sync's
+/// candidates flagged by reporting). They are packed after the catalog's and
+/// never share a pattern set (or a regex) with them, so a nightly change
+/// rewrites only their sets and statements while the catalog's sets keep
+/// their exact contents, and can be kept by name.
+pub const FLAGGED: &str = "flagged";
+const FLAGGED_TIER: u8 = 6;
 
 /// Lowercases a checked pattern escape-aware and turns capturing groups into
 /// non-capturing ones, for WAF with a LOWERCASE transformation.
@@ -396,6 +406,27 @@ fn chunk(items: &[Item]) -> Vec<PackedRegex> {
     out
 }
 
+/// Chunks per priority tier so a cut falls between tiers, lowest priority last.
+fn chunk_tiers(blocks: &[(u8, usize, &Signature)], items: &[Item]) -> Vec<PackedRegex> {
+    let tier_of = |it: &Item| {
+        blocks
+            .iter()
+            .find(|(_, _, s)| s.id == it.id)
+            .map_or(5, |(p, _, _)| *p)
+    };
+    let mut regexes = Vec::new();
+    let mut start = 0;
+    while start < items.len() {
+        let tier = tier_of(&items[start]);
+        let end = (start..items.len())
+            .find(|&k| tier_of(&items[k]) != tier)
+            .unwrap_or(items.len());
+        regexes.extend(chunk(&items[start..end]));
+        start = end;
+    }
+    regexes
+}
+
 fn packed(regex: String, group: &[(String, String)]) -> PackedRegex {
     let mut ids: Vec<String> = group.iter().map(|(_, id)| id.clone()).collect();
     ids.sort();
@@ -561,27 +592,26 @@ pub fn compile(catalog: &Catalog, verified: Option<&VerifiedBots>, budget: Budge
             }),
         }
     }
-    // Chunk per priority tier so a cut falls between tiers, lowest priority last.
-    let mut regexes = Vec::new();
-    let mut start = 0;
-    while start < block_items.len() {
-        let tier = blocks
-            .iter()
-            .find(|(_, _, s)| s.id == block_items[start].id)
-            .map_or(5, |(p, _, _)| *p);
-        let end = (start..block_items.len())
-            .find(|&k| {
-                blocks
-                    .iter()
-                    .find(|(_, _, s)| s.id == block_items[k].id)
-                    .map_or(5, |(p, _, _)| *p)
-                    != tier
-            })
-            .unwrap_or(block_items.len());
-        regexes.extend(chunk(&block_items[start..end]));
-        start = end;
-    }
-    let (block, rest) = place(regexes, &mut sets_left, &mut wcu_left);
+    // The flagged tier starts a pattern set of its own (see `FLAGGED`);
+    // blocks are sorted by tier, so it is the tail.
+    let flagged_from = block_items
+        .iter()
+        .position(|it| {
+            blocks
+                .iter()
+                .any(|(p, _, s)| s.id == it.id && *p == FLAGGED_TIER)
+        })
+        .unwrap_or(block_items.len());
+    let (catalog_items, flagged_items) = block_items.split_at(flagged_from);
+    let (mut block, mut rest) = place(
+        chunk_tiers(&blocks, catalog_items),
+        &mut sets_left,
+        &mut wcu_left,
+    );
+    let (flagged, flagged_rest) = place(chunk(flagged_items), &mut sets_left, &mut wcu_left);
+    block.regex_pattern_sets.extend(flagged.regex_pattern_sets);
+    block.regex_match.extend(flagged.regex_match);
+    rest.extend(flagged_rest);
     for r in rest {
         for id in r.signatures {
             left_out.push(LeftOut {
@@ -1144,6 +1174,62 @@ mod tests {
                 .iter()
                 .any(|p| p.contains("quota"))
         );
+    }
+
+    #[test]
+    fn flagged_signatures_never_share_a_set_and_leave_the_catalogs_alone() {
+        let (catalog, _) = Catalog::embedded();
+        let flagged = |tokens: &[&str]| {
+            let mut c = catalog.clone();
+            for t in tokens {
+                let mut s = sig(
+                    &format!("flagged-{t}"),
+                    t,
+                    Action::Block,
+                    &[&format!("{t}/1.0")],
+                );
+                s.category = FLAGGED.into();
+                c.signatures.push(s);
+            }
+            c
+        };
+        let ids = |r: &PackedRegex| r.signatures.clone();
+        let base = compile(&catalog, None, Budget::default());
+        // Enough tokens for sets of their own, then one more in the middle.
+        let many: Vec<String> = (0..40).map(|i| format!("zq{i:02}harvester")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let mut more = many.clone();
+        more.push("zq17aharvester");
+        for tokens in [&many[..3], &many[..], &more[..]] {
+            let rules = compile(&flagged(tokens), None, Budget::default());
+            assert!(
+                rules.left_out.iter().all(|l| !l.id.starts_with("flagged-")),
+                "{:?}",
+                rules.left_out
+            );
+            // The catalog's sets are exactly as without the flagged ones...
+            let n = base.block.regex_pattern_sets.len();
+            assert_eq!(
+                rules.block.regex_pattern_sets[..n],
+                base.block.regex_pattern_sets[..]
+            );
+            // ...and no set or regex mixes the two.
+            for set in &rules.block.regex_pattern_sets[n..] {
+                assert!(
+                    set.iter()
+                        .flat_map(ids)
+                        .all(|id| id.starts_with("flagged-")),
+                    "{set:?}"
+                );
+            }
+            for r in &rules.block.regex_match[base.block.regex_match.len()..] {
+                assert!(
+                    r.signatures.iter().all(|id| id.starts_with("flagged-")),
+                    "{r:?}"
+                );
+            }
+            assert!(prove(&rules, &flagged(tokens), None, None).is_empty());
+        }
     }
 
     #[test]

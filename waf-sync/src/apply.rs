@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::agent::FlaggedAgent;
 use crate::derive::{Guards, derive};
-use crate::plan::{Managed, Plan, RateRule, SetKind, desired, kind_of, plan};
+use crate::plan::{Managed, Plan, RateRule, SetKind, assign_names, desired, kind_of, plan};
 use crate::waf::{SetInfo, WafApi, WafError};
 
 /// How a run behaves.
@@ -88,8 +88,15 @@ pub struct Summary {
     pub sets_updated: usize,
     /// Sets deleted.
     pub sets_deleted: usize,
-    /// Whether the web ACL's managed rules were written.
+    /// Whether waf-sync's rules (in the web ACL or the rule group) were written.
     pub rules_updated: bool,
+    /// Changed pattern sets updated in place rather than switched blue/green
+    /// (only when `max_sets` has no room for old and new side by side; see
+    /// `plan::assign_names`).
+    pub in_place_updates: usize,
+    /// Managed sets left because a rule waf-sync does not own still
+    /// references them (deleted by a later run once it stops).
+    pub sets_in_use: Vec<String>,
     /// API calls made.
     pub read_calls: usize,
     /// Write calls made (including refused ones).
@@ -302,7 +309,7 @@ pub async fn run<W: WafApi>(
         Ok(s) => s,
         Err(e) => return Err((e.into(), calls.summary)),
     };
-    let want = desired(
+    let mut want = desired(
         catalog,
         verified,
         &derived.candidates,
@@ -310,6 +317,18 @@ pub async fn run<W: WafApi>(
         &settings.prefix,
         settings.rate.clone(),
     );
+    calls.summary.in_place_updates = assign_names(
+        &current,
+        &mut want.managed,
+        &settings.prefix,
+        settings.budget.max_sets,
+    );
+    if calls.summary.in_place_updates > 0 {
+        eprintln!(
+            "waf-sync: warning: max_sets ({}) leaves no room to switch {} changed pattern sets blue/green; they are updated in place, and for a moment the rule sees their new contents",
+            settings.budget.max_sets, calls.summary.in_place_updates
+        );
+    }
     let p = plan(&current, &want.managed);
     calls.summary.added = p.added.len();
     calls.summary.removed = p.removed.len();
@@ -480,13 +499,53 @@ async fn apply<W: WafApi>(
             let content = waf.get_set(&set).await?;
             calls.before_write().await;
             match waf.delete_set(&set, &content.lock_token).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    calls.summary.sets_deleted += 1;
+                    break;
+                }
+                // Another rule (someone's copy, the old rule group during a
+                // stack replacement) still uses it: not ours to break.
+                Err(WafError::InUse(why)) => {
+                    eprintln!("waf-sync: leaving {name}: {why}");
+                    calls.summary.sets_in_use.push(name.clone());
+                    break;
+                }
                 Err(e) => calls.retry_or_fail(settings, &mut attempt, e).await?,
             }
         }
-        calls.summary.sets_deleted += 1;
     }
     Ok(())
+}
+
+/// Removes waf-sync's rules from its container and deletes its sets (those
+/// no other rule uses): what the stack's custom resource does when the stack
+/// is deleted, so no set is left to fill the account's quota. Reads no
+/// source; guards do not apply.
+pub async fn teardown<W: WafApi>(waf: &W, settings: &Settings) -> Result<Summary, WafError> {
+    let period = Duration::from_secs_f64(1.0 / settings.writes_per_second.max(0.01));
+    let quota = governor::Quota::with_period(period)
+        .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN));
+    let mut calls = Calls {
+        pacer: governor::RateLimiter::direct(quota),
+        summary: Summary::default(),
+        jitter_state: 0x9E37_79B9_7F4A_7C15,
+    };
+    let (current, mut sets, mut acl) = read_state(waf, &settings.prefix, &mut calls).await?;
+    let p = plan(&current, &Managed::default());
+    calls.summary.removed = p.removed.len();
+    apply(
+        waf,
+        &p,
+        &Managed::default(),
+        &mut sets,
+        &mut acl,
+        "managed by waf-sync",
+        settings,
+        &mut calls,
+    )
+    .await?;
+    calls.summary.applied = true;
+    Ok(calls.summary)
 }
 
 async fn backoff(settings: &Settings, calls: &mut Calls, attempt: u32, why: &WafError) {

@@ -10,6 +10,7 @@ use crate::apply::Settings;
 use crate::derive::Guards;
 use crate::plan::{Aggregate, RateRule};
 use crate::source::SourceConfig;
+use crate::waf::Target;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +52,9 @@ pub struct FileSource {
 #[serde(deny_unknown_fields)]
 pub struct FileWaf {
     pub web_acl: Option<String>,
+    /// Write the rules into this rule group (which the web ACL references)
+    /// instead of the web ACL itself: the deployment template's setting.
+    pub rule_group: Option<String>,
     pub scope: Option<String>,
     pub prefix: Option<String>,
     pub max_sets: Option<usize>,
@@ -89,20 +93,43 @@ fn ip() -> Aggregate {
 pub struct Overrides {
     pub source: Option<String>,
     pub web_acl: Option<String>,
+    pub rule_group: Option<String>,
     pub scope: Option<String>,
     pub catalog: Option<PathBuf>,
     pub force: bool,
+    /// The Lambda entry: each invocation may name the rule group (the
+    /// stack's schedule and custom resource do), so the file need not.
+    pub target_per_invocation: bool,
 }
 
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub source: SourceConfig,
-    pub web_acl: String,
+    /// Where the rules go: a web ACL, or a rule group the web ACL references
+    /// (`None` only in the Lambda, where each invocation names it).
+    pub target: Option<Target>,
     pub cloudfront: bool,
     pub settings: Settings,
     pub catalog: Option<PathBuf>,
     pub browsers: Option<PathBuf>,
+}
+
+/// WAF's `EntityName`: 1-128 of `A-Z a-z 0-9 - _`.
+pub fn check_name(target: &Target) -> Result<(), String> {
+    let name = target.name();
+    if name.is_empty()
+        || name.len() > 128
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "{} is not a WAF name (1-128 of A-Z a-z 0-9 - _)",
+            target.describe()
+        ));
+    }
+    Ok(())
 }
 
 impl Config {
@@ -121,10 +148,25 @@ impl Config {
             status_column: file.source.status_column.unwrap_or(defaults.status_column),
             ca_file: file.source.ca_file,
         };
-        let web_acl = o
-            .web_acl
-            .or(file.waf.web_acl)
-            .ok_or("no web ACL: give --web-acl NAME or [waf] web_acl")?;
+        // A flag beats the file; one of the two kinds, never both.
+        let (acl, group) = match (o.web_acl, o.rule_group) {
+            (None, None) => (file.waf.web_acl, file.waf.rule_group),
+            flags => flags,
+        };
+        let target = match (acl, group) {
+            (Some(a), None) => Some(Target::WebAcl(a)),
+            (None, Some(g)) => Some(Target::RuleGroup(g)),
+            (Some(_), Some(_)) => {
+                return Err("both a web ACL and a rule group: give one ([waf] web_acl or [waf] rule_group, or --web-acl / --rule-group)".into());
+            }
+            (None, None) if o.target_per_invocation => None,
+            (None, None) => {
+                return Err("no target: give --rule-group NAME or --web-acl NAME, or [waf] rule_group / web_acl".into());
+            }
+        };
+        if let Some(target) = &target {
+            check_name(target)?;
+        }
         let scope = o
             .scope
             .or(file.waf.scope)
@@ -229,7 +271,7 @@ impl Config {
         };
         Ok(Config {
             source,
-            web_acl,
+            target,
             cloudfront,
             settings,
             catalog: o.catalog.or(file.catalog),
@@ -262,6 +304,41 @@ mod tests {
             parse("[sourse]\nurl = \"x\"\n")
                 .unwrap_err()
                 .contains("unknown field")
+        );
+        let group = parse("[source]\nurl = \"x.csv\"\n[waf]\nrule_group = \"g-1\"\n").unwrap();
+        assert_eq!(group.target, Some(Target::RuleGroup("g-1".into())));
+        assert!(
+            parse("[source]\nurl = \"x.csv\"\n[waf]\nrule_group = \"g\"\nweb_acl = \"a\"\n")
+                .unwrap_err()
+                .contains("both")
+        );
+        assert!(
+            parse("[source]\nurl = \"x.csv\"\n[waf]\nrule_group = \"g;x\"\n")
+                .unwrap_err()
+                .contains("not a WAF name")
+        );
+        let flag = Config::build(
+            toml::from_str("[source]\nurl = \"x.csv\"\n[waf]\nweb_acl = \"a\"\n").unwrap(),
+            Overrides {
+                rule_group: Some("g".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(flag.target, Some(Target::RuleGroup("g".into())));
+        let lambda = Config::build(
+            toml::from_str("[source]\nurl = \"x.csv\"\n").unwrap(),
+            Overrides {
+                target_per_invocation: true,
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(lambda.target, None);
+        assert!(
+            parse("[source]\nurl = \"x.csv\"\n")
+                .unwrap_err()
+                .contains("no target")
         );
         assert!(
             parse("[waf]\nweb_acl = \"a\"\n")

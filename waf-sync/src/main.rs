@@ -11,10 +11,11 @@ use bot_signatures::Catalog;
 use bot_signatures::corpus::BrowserCorpus;
 use bot_signatures::exit;
 use clap::{Args, Parser, Subcommand};
-use waf_sync::apply::{RunError, Summary, run};
+use waf_sync::apply::{RunError, Summary, run, teardown};
 use waf_sync::config::{Config, FileConfig, Overrides};
 use waf_sync::plan::Plan;
-use waf_sync::waf::SdkWaf;
+use waf_sync::stack;
+use waf_sync::waf::{SdkWaf, Target, WafError};
 
 /// Refresh the AWS WAF user-agent block rule and rate-based rule from the
 /// crawler user-agents flagged by reporting. Honours the standard AWS SDK
@@ -48,9 +49,13 @@ struct Common {
     /// postgres://..., sqlite://PATH, or a .csv file.
     #[arg(long, value_name = "URL")]
     source: Option<String>,
-    /// Name of the web ACL.
-    #[arg(long, value_name = "NAME")]
+    /// Write the rules into this web ACL (beside its other rules).
+    #[arg(long, value_name = "NAME", conflicts_with = "rule_group")]
     web_acl: Option<String>,
+    /// Write the rules into this rule group, which the web ACL references
+    /// (what deploy/edge-stack.json sets up: stack updates never drop them).
+    #[arg(long, value_name = "NAME")]
+    rule_group: Option<String>,
     /// CLOUDFRONT (forces us-east-1) or REGIONAL.
     #[arg(long, value_name = "SCOPE")]
     scope: Option<String>,
@@ -131,9 +136,11 @@ async fn cli_run(c: Common, apply: bool, force: bool) -> Result<(Plan, Summary),
     let overrides = Overrides {
         source: c.source,
         web_acl: c.web_acl,
+        rule_group: c.rule_group,
         scope: c.scope,
         catalog: c.catalog,
         force,
+        target_per_invocation: false,
     };
     let mut config = Config::build(file, overrides).map_err(|e| config_err(anyhow::anyhow!(e)))?;
     config.settings.dry_run = !apply;
@@ -178,8 +185,16 @@ impl World {
         };
         let browsers =
             BrowserCorpus::load(&browsers_path).map_err(|e| (exit::IO, e.into(), None))?;
-        let waf =
-            SdkWaf::from_env(config.cloudfront, &config.web_acl, &config.settings.prefix).await;
+        // The client; each run points it at its target (`execute`).
+        let waf = SdkWaf::from_env(
+            config.cloudfront,
+            config
+                .target
+                .clone()
+                .unwrap_or(Target::RuleGroup(String::new())),
+            &config.settings.prefix,
+        )
+        .await;
         Ok(World {
             catalog,
             verified,
@@ -199,15 +214,26 @@ async fn lambda(config_path: PathBuf) -> anyhow::Result<()> {
         .with_context(|| format!("reading {}", config_path.display()))?;
     let file: FileConfig = toml::from_str(&text)
         .with_context(|| format!("{} is not a valid waf-sync config", config_path.display()))?;
-    let base = Config::build(file, Overrides::default()).map_err(|e| anyhow::anyhow!(e))?;
+    let base = Config::build(
+        file,
+        Overrides {
+            target_per_invocation: true,
+            ..Overrides::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     // Built once, before the first invocation: a broken catalog or corpus
     // fails the function's init, where the error alarm and logs show it.
     let world = std::sync::Arc::new(World::build(&base).await.map_err(|(_, e, _)| e)?);
     let handler = lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
-            let config = for_invocation(&base, &event.payload);
             let world = world.clone();
+            let base = base.clone();
             async move {
+                if let Some(request) = stack::parse(&event.payload) {
+                    return custom_resource(&base, &world, request).await;
+                }
+                let config = for_invocation(&base, &event.payload);
                 match execute(&config, &world).await {
                     Ok((plan, summary)) => {
                         report(&plan, &summary, false);
@@ -228,11 +254,108 @@ async fn lambda(config_path: PathBuf) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// The stack's custom resource (`Custom::WafSync`, see `waf_sync::stack`):
+/// Create and Update run waf-sync into the rule group the event names,
+/// Delete removes waf-sync's rules and sets from the group it was created
+/// for. CloudFormation always gets an answer, SUCCESS or FAILED with the
+/// reason; an answer that cannot be delivered fails the invocation.
+async fn custom_resource(
+    base: &Config,
+    world: &World,
+    request: Result<stack::Request, String>,
+) -> Result<serde_json::Value, lambda_runtime::Error> {
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("waf-sync: error: {e}");
+            return Err(e.into());
+        }
+    };
+    let target = request
+        .group()
+        .map(Target::RuleGroup)
+        .or(base.target.clone());
+    eprintln!(
+        "waf-sync: custom resource {:?} {} for {}",
+        request.request_type,
+        request.logical_resource_id,
+        target
+            .as_ref()
+            .map_or("no rule group".to_owned(), Target::describe)
+    );
+    let outcome = match request.request_type {
+        stack::RequestType::Delete if request.group().is_none() => {
+            // A Create that failed before it had a group: nothing to remove.
+            Ok(serde_json::json!({}))
+        }
+        stack::RequestType::Delete => match teardown(
+            &world
+                .waf
+                .retarget(target.clone().unwrap_or(Target::RuleGroup(String::new()))),
+            &base.settings,
+        )
+        .await
+        {
+            Ok(s) => {
+                report(&Plan::default(), &s, false);
+                Ok(serde_json::json!({ "SetsDeleted": s.sets_deleted }))
+            }
+            // The group is gone already (a rolled-back create): done.
+            Err(WafError::Other(e)) if e.contains("not found") => {
+                eprintln!("waf-sync: {e}; nothing to remove");
+                Ok(serde_json::json!({}))
+            }
+            Err(e) => Err(format!("removing waf-sync's rules: {e}")),
+        },
+        stack::RequestType::Create | stack::RequestType::Update => {
+            let mut config = base.clone();
+            config.target = target.clone();
+            config.settings.dry_run = false;
+            config.settings.force = request.force;
+            match execute(&config, world).await {
+                Ok((plan, s)) => {
+                    report(&plan, &s, false);
+                    Ok(serde_json::json!({
+                        "Added": s.added,
+                        "Removed": s.removed,
+                        "SetsUsed": s.sets_used,
+                        "Wcu": s.wcu,
+                    }))
+                }
+                Err((_, e, summary)) => {
+                    if let Some(s) = summary {
+                        report(&Plan::default(), &s, false);
+                    }
+                    Err(format!("{e:#}"))
+                }
+            }
+        }
+    };
+    if let Err(why) = &outcome {
+        eprintln!("waf-sync: error: {why}");
+    }
+    let failed = outcome.is_err();
+    let answer = request.answer(outcome);
+    let url = request.response_url.clone();
+    tokio::task::spawn_blocking(move || stack::send(&url, &answer))
+        .await
+        .map_err(|e| format!("answering CloudFormation: {e}"))??;
+    eprintln!(
+        "waf-sync: answered CloudFormation: {}",
+        if failed { "FAILED" } else { "SUCCESS" }
+    );
+    Ok(serde_json::json!({ "custom_resource": if failed { "FAILED" } else { "SUCCESS" } }))
+}
+
 /// The settings for one invocation: EventBridge's scheduled-event envelope
 /// (or anything without these keys) applies; a constant input may say
-/// `"apply": false` (plan only) or `"force": true`.
+/// `"apply": false` (plan only), `"force": true`, or `"rule_group": NAME`
+/// (the stack's schedule names its group).
 fn for_invocation(base: &Config, input: &serde_json::Value) -> Config {
     let mut config = base.clone();
+    if let Some(g) = input.get("rule_group").and_then(serde_json::Value::as_str) {
+        config.target = Some(Target::RuleGroup(g.to_owned()));
+    }
     config.settings.dry_run =
         input.get("apply").and_then(serde_json::Value::as_bool) == Some(false);
     config.settings.force = input.get("force").and_then(serde_json::Value::as_bool) == Some(true);
@@ -241,6 +364,12 @@ fn for_invocation(base: &Config, input: &serde_json::Value) -> Config {
 
 /// One run with validated settings (shared by the CLI and the Lambda).
 async fn execute(config: &Config, world: &World) -> Result<(Plan, Summary), Failure> {
+    let Some(target) = config.target.clone() else {
+        return Err(config_err(anyhow::anyhow!(
+            "no target: the invocation names no rule_group and waf-sync.toml has no [waf] rule_group or web_acl"
+        )));
+    };
+    let waf = &world.waf.retarget(target);
     let mut source = config.source.clone();
     if let Some(name) = source.url.strip_prefix(waf_sync::secret::PREFIX) {
         eprintln!("waf-sync: reading the source's connection string from secret {name:?}");
@@ -256,7 +385,7 @@ async fn execute(config: &Config, world: &World) -> Result<(Plan, Summary), Fail
         .await
         .map_err(|e| (exit::UNAVAILABLE, e.into(), None))?;
     match run(
-        &world.waf,
+        waf,
         &rows,
         &world.catalog,
         world.verified.as_ref(),
@@ -267,11 +396,11 @@ async fn execute(config: &Config, world: &World) -> Result<(Plan, Summary), Fail
     .await
     {
         Ok((plan, s)) => {
-            metrics(&s, &config.web_acl, false);
+            metrics(&s, waf.target().name(), false);
             Ok((plan, s))
         }
         Err((RunError::Refused(why), s)) => {
-            metrics(&s, &config.web_acl, true);
+            metrics(&s, waf.target().name(), true);
             Err((
                 exit::FINDINGS,
                 anyhow::anyhow!("refused, nothing written: {why}"),
@@ -279,7 +408,7 @@ async fn execute(config: &Config, world: &World) -> Result<(Plan, Summary), Fail
             ))
         }
         Err((e, s)) => {
-            metrics(&s, &config.web_acl, true);
+            metrics(&s, waf.target().name(), true);
             Err((exit::UNAVAILABLE, anyhow::anyhow!(e), Some(s)))
         }
     }
@@ -317,7 +446,7 @@ fn report(plan: &Plan, s: &Summary, json: bool) {
     }
     if let Some((ua, rate)) = &plan.update_rules {
         println!(
-            "~ web ACL rules: user-agent rule {}, rate rule {}",
+            "~ rules: user-agent rule {}, rate rule {}",
             if ua.is_some() { "set" } else { "removed" },
             rate.as_ref().map_or("removed".to_owned(), |r| format!(
                 "{} per {} s by {:?}",
@@ -357,6 +486,15 @@ fn report(plan: &Plan, s: &Summary, json: bool) {
     for l in &s.left_out {
         eprintln!("waf-sync:   left out: {l}");
     }
+    if s.in_place_updates > 0 {
+        eprintln!(
+            "waf-sync:   {} changed pattern sets updated in place (no room for a blue/green switch under max_sets)",
+            s.in_place_updates
+        );
+    }
+    for name in &s.sets_in_use {
+        eprintln!("waf-sync:   kept {name}: another rule still references it");
+    }
 }
 
 #[cfg(test)]
@@ -381,5 +519,10 @@ mod tests {
         assert!(c.settings.dry_run);
         let c = for_invocation(&base, &serde_json::json!({"force": true}));
         assert!(c.settings.force && !c.settings.dry_run);
+        let c = for_invocation(
+            &base,
+            &serde_json::json!({"apply": true, "rule_group": "s-bots-500"}),
+        );
+        assert_eq!(c.target, Some(Target::RuleGroup("s-bots-500".into())));
     }
 }

@@ -1,7 +1,8 @@
 //! The narrow WAF interface waf-sync needs ([`WafApi`]): managed regex
-//! pattern sets and IP sets, and the web ACL's two managed rules; and its
-//! implementation on `aws_sdk_wafv2::Client`. The only file that names
-//! `aws_sdk_*`. Everything above it works on [`Stmt`] and [`RateRule`].
+//! pattern sets and IP sets, and waf-sync's two rules in their container
+//! ([`Target`]: a web ACL, or a rule group the stack's web ACL references);
+//! and its implementation on `aws_sdk_wafv2::Client`. The only file that
+//! names `aws_sdk_*`. Everything above it works on [`Stmt`] and [`RateRule`].
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,10 @@ pub enum WafError {
     /// The endpoint could not be reached.
     #[error("WAF endpoint unreachable: {0}")]
     Unreachable(String),
+    /// `WAFAssociatedItemException`: a set another rule (not waf-sync's)
+    /// still references; it cannot be deleted yet.
+    #[error("still referenced: {0}")]
+    InUse(String),
     /// Anything else (bad input, missing resource, permissions).
     #[error("WAF error: {0}")]
     Other(String),
@@ -59,7 +64,60 @@ pub struct SetContent {
     pub lock_token: String,
 }
 
-/// The web ACL as waf-sync sees it: its managed rules parsed, the rest opaque.
+/// Where waf-sync's rules live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// In this web ACL, beside its other rules (written back exactly).
+    WebAcl(String),
+    /// In this rule group, which the web ACL references: the deployment
+    /// template owns the web ACL and the group, waf-sync only the group's
+    /// rules named after its prefix, so a stack update never drops them.
+    RuleGroup(String),
+}
+
+impl Target {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        match self {
+            Target::WebAcl(n) | Target::RuleGroup(n) => n,
+        }
+    }
+
+    /// "web ACL NAME" or "rule group NAME", for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::WebAcl(n) => format!("web ACL {n:?}"),
+            Target::RuleGroup(n) => format!("rule group {n:?}"),
+        }
+    }
+}
+
+impl From<&str> for Target {
+    fn from(name: &str) -> Target {
+        Target::WebAcl(name.to_owned())
+    }
+}
+
+/// The rule container as read, for the write that follows.
+#[derive(Debug, Clone)]
+pub enum Container {
+    /// A web ACL.
+    Acl(t::WebAcl),
+    /// A rule group.
+    Group(t::RuleGroup),
+}
+
+impl Container {
+    fn rules(&self) -> &[Rule] {
+        match self {
+            Container::Acl(a) => a.rules(),
+            Container::Group(g) => g.rules(),
+        }
+    }
+}
+
+/// The rule container (web ACL or rule group) as waf-sync sees it: its
+/// managed rules parsed, the rest opaque.
 #[derive(Debug, Clone)]
 pub struct AclSnapshot<A> {
     /// Lock token of this read.
@@ -102,13 +160,14 @@ pub trait WafApi {
     ) -> Result<(), WafError>;
     /// Deletes a set.
     async fn delete_set(&self, set: &SetInfo, lock_token: &str) -> Result<(), WafError>;
-    /// Reads the web ACL; `set_names` maps ARN → set name for parsing references.
+    /// Reads the rule container (the web ACL or the rule group); `set_names`
+    /// maps ARN → set name for parsing references.
     async fn get_acl(
         &self,
         set_names: &BTreeMap<String, String>,
     ) -> Result<AclSnapshot<Self::Acl>, WafError>;
-    /// Writes the web ACL: the snapshot's foreign rules unchanged, the managed
-    /// rules as given (absent → removed). `set_arns` maps set name → ARN.
+    /// Writes the rule container: the snapshot's foreign rules unchanged, the
+    /// managed rules as given (absent → removed). `set_arns` maps set name → ARN.
     async fn update_acl(
         &self,
         snapshot: &AclSnapshot<Self::Acl>,
@@ -122,14 +181,18 @@ pub trait WafApi {
 pub struct SdkWaf {
     client: Client,
     scope: Scope,
-    acl_name: String,
+    target: Target,
     prefix: String,
 }
 
 impl SdkWaf {
     /// Builds the client from the standard AWS environment (`AWS_REGION`,
     /// credentials, `AWS_ENDPOINT_URL`). CLOUDFRONT scope forces us-east-1.
-    pub async fn from_env(scope_cloudfront: bool, acl_name: &str, prefix: &str) -> SdkWaf {
+    pub async fn from_env(
+        scope_cloudfront: bool,
+        target: impl Into<Target>,
+        prefix: &str,
+    ) -> SdkWaf {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if scope_cloudfront {
             loader = loader.region(aws_config::Region::new("us-east-1"));
@@ -142,7 +205,7 @@ impl SdkWaf {
             } else {
                 Scope::Regional
             },
-            acl_name: acl_name.to_owned(),
+            target: target.into(),
             prefix: prefix.to_owned(),
         }
     }
@@ -152,7 +215,7 @@ impl SdkWaf {
     pub async fn with_endpoint(
         endpoint: &str,
         scope_cloudfront: bool,
-        acl_name: &str,
+        target: impl Into<Target>,
         prefix: &str,
     ) -> SdkWaf {
         let creds = aws_sdk_wafv2::config::Credentials::new("test", "test", None, None, "static");
@@ -169,9 +232,25 @@ impl SdkWaf {
             } else {
                 Scope::Regional
             },
-            acl_name: acl_name.to_owned(),
+            target: target.into(),
             prefix: prefix.to_owned(),
         }
+    }
+
+    /// The same client writing into another container (the custom-resource
+    /// event names the stack's rule group).
+    pub fn retarget(&self, target: Target) -> SdkWaf {
+        SdkWaf {
+            client: self.client.clone(),
+            scope: self.scope.clone(),
+            target,
+            prefix: self.prefix.clone(),
+        }
+    }
+
+    /// Where the rules go.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     fn ua_rule_name(&self) -> String {
@@ -182,7 +261,7 @@ impl SdkWaf {
         format!("{}-rate", self.prefix)
     }
 
-    async fn acl_summary(&self) -> Result<t::WebAclSummary, WafError> {
+    async fn acl_summary(&self, name: &str) -> Result<t::WebAclSummary, WafError> {
         let mut marker = None;
         loop {
             let out = self
@@ -194,19 +273,44 @@ impl SdkWaf {
                 .send()
                 .await
                 .map_err(classify)?;
-            if let Some(acl) = out
-                .web_acls()
-                .iter()
-                .find(|a| a.name() == Some(self.acl_name.as_str()))
-            {
+            if let Some(acl) = out.web_acls().iter().find(|a| a.name() == Some(name)) {
                 return Ok(acl.clone());
             }
             match out.next_marker() {
                 Some(m) if !out.web_acls().is_empty() => marker = Some(m.to_owned()),
                 _ => {
                     return Err(WafError::Other(format!(
-                        "web ACL {:?} not found in scope {:?}: deploy it first (deploy/)",
-                        self.acl_name, self.scope
+                        "web ACL {name:?} not found in scope {:?}: deploy it first (deploy/)",
+                        self.scope
+                    )));
+                }
+            }
+        }
+    }
+}
+
+impl SdkWaf {
+    async fn group_summary(&self, name: &str) -> Result<t::RuleGroupSummary, WafError> {
+        let mut marker = None;
+        loop {
+            let out = self
+                .client
+                .list_rule_groups()
+                .scope(self.scope.clone())
+                .set_next_marker(marker)
+                .limit(100)
+                .send()
+                .await
+                .map_err(classify)?;
+            if let Some(g) = out.rule_groups().iter().find(|g| g.name() == Some(name)) {
+                return Ok(g.clone());
+            }
+            match out.next_marker() {
+                Some(m) if !out.rule_groups().is_empty() => marker = Some(m.to_owned()),
+                _ => {
+                    return Err(WafError::Other(format!(
+                        "rule group {name:?} not found in scope {:?}: deploy the stack first (deploy/edge-stack.json creates it)",
+                        self.scope
                     )));
                 }
             }
@@ -226,6 +330,7 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     let message = e.message().unwrap_or_default().to_owned();
     match code.as_str() {
         "WAFOptimisticLockException" => WafError::OptimisticLock,
+        "WAFAssociatedItemException" => WafError::InUse(message),
         "ThrottlingException"
         | "TooManyRequestsException"
         | "WAFInternalErrorException"
@@ -485,7 +590,7 @@ fn managed(
 }
 
 impl WafApi for SdkWaf {
-    type Acl = t::WebAcl;
+    type Acl = Container;
 
     async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError> {
         let mut out = Vec::new();
@@ -702,30 +807,58 @@ impl WafApi for SdkWaf {
     async fn get_acl(
         &self,
         set_names: &BTreeMap<String, String>,
-    ) -> Result<AclSnapshot<t::WebAcl>, WafError> {
-        let summary = self.acl_summary().await?;
-        let out = self
-            .client
-            .get_web_acl()
-            .scope(self.scope.clone())
-            .name(&self.acl_name)
-            .id(summary.id().unwrap_or_default())
-            .send()
-            .await
-            .map_err(classify)?;
-        let acl = out
-            .web_acl()
-            .ok_or_else(|| WafError::Other("empty GetWebACL answer".into()))?
-            .clone();
+    ) -> Result<AclSnapshot<Container>, WafError> {
+        let (raw, lock_token) = match &self.target {
+            Target::WebAcl(name) => {
+                let summary = self.acl_summary(name).await?;
+                let out = self
+                    .client
+                    .get_web_acl()
+                    .scope(self.scope.clone())
+                    .name(name)
+                    .id(summary.id().unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                let acl = out
+                    .web_acl()
+                    .ok_or_else(|| WafError::Other("empty GetWebACL answer".into()))?
+                    .clone();
+                (
+                    Container::Acl(acl),
+                    out.lock_token().unwrap_or_default().to_owned(),
+                )
+            }
+            Target::RuleGroup(name) => {
+                let summary = self.group_summary(name).await?;
+                let out = self
+                    .client
+                    .get_rule_group()
+                    .scope(self.scope.clone())
+                    .name(name)
+                    .id(summary.id().unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                let group = out
+                    .rule_group()
+                    .ok_or_else(|| WafError::Other("empty GetRuleGroup answer".into()))?
+                    .clone();
+                (
+                    Container::Group(group),
+                    out.lock_token().unwrap_or_default().to_owned(),
+                )
+            }
+        };
         let (ua_name, rate_name) = (self.ua_rule_name(), self.rate_rule_name());
         let mut snapshot = AclSnapshot {
-            lock_token: out.lock_token().unwrap_or_default().to_owned(),
+            lock_token,
             ua_rule: None,
             rate_rule: None,
             foreign_rules: Vec::new(),
-            raw: acl.clone(),
+            raw: raw.clone(),
         };
-        for rule in acl.rules() {
+        for rule in raw.rules() {
             if rule.name() == ua_name {
                 snapshot.ua_rule = rule.statement().and_then(|s| from_sdk(s, set_names));
             } else if rule.name() == rate_name {
@@ -739,17 +872,16 @@ impl WafApi for SdkWaf {
 
     async fn update_acl(
         &self,
-        snapshot: &AclSnapshot<t::WebAcl>,
+        snapshot: &AclSnapshot<Container>,
         ua_rule: Option<&Stmt>,
         rate_rule: Option<&RateRule>,
         set_arns: &BTreeMap<String, String>,
     ) -> Result<(), WafError> {
-        let acl = &snapshot.raw;
+        let current = snapshot.raw.rules();
         let (ua_name, rate_name) = (self.ua_rule_name(), self.rate_rule_name());
         // Foreign rules exactly as read; the lock token makes WAF refuse the
         // write if anything changed since, and the caller then re-reads.
-        let mut rules: Vec<Rule> = acl
-            .rules()
+        let mut rules: Vec<Rule> = current
             .iter()
             .filter(|r| r.name() != ua_name && r.name() != rate_name)
             .cloned()
@@ -757,7 +889,7 @@ impl WafApi for SdkWaf {
         let taken: Vec<i32> = rules.iter().map(Rule::priority).collect();
         let free = |start: i32| (start..).find(|p| !taken.contains(p)).unwrap_or(start);
         let existing = |name: &str| {
-            acl.rules()
+            current
                 .iter()
                 .find(|r| r.name() == name)
                 .map(Rule::priority)
@@ -775,6 +907,32 @@ impl WafApi for SdkWaf {
             rules.push(blocking_rule(&ua_name, priority, to_sdk(stmt, set_arns)?)?);
         }
         rules.sort_by_key(Rule::priority);
+        let acl = match &snapshot.raw {
+            Container::Acl(acl) => acl,
+            Container::Group(group) => {
+                // UpdateRuleGroup replaces the group too: everything else goes
+                // back as read. Its capacity is fixed at creation.
+                self.client
+                    .update_rule_group()
+                    .scope(self.scope.clone())
+                    .name(group.name())
+                    .id(group.id())
+                    .set_description(
+                        group
+                            .description()
+                            .filter(|d| !d.is_empty())
+                            .map(str::to_owned),
+                    )
+                    .set_rules(Some(rules))
+                    .set_visibility_config(group.visibility_config().cloned())
+                    .set_custom_response_bodies(group.custom_response_bodies().cloned())
+                    .lock_token(&snapshot.lock_token)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                return Ok(());
+            }
+        };
         self.client
             .update_web_acl()
             .scope(self.scope.clone())

@@ -75,6 +75,23 @@ fn flagged() -> Vec<FlaggedAgent> {
     ])
 }
 
+/// `n` distinct crawler user-agents no catalog signature or browser knows.
+fn crawlers(n: u32) -> Vec<FlaggedAgent> {
+    (0..n)
+        .map(|i| {
+            let word: String = [i % 26, (i * 7 + 3) % 26, (i / 26 + 5) % 26]
+                .iter()
+                .map(|&c| char::from(b'a' + c as u8))
+                .collect();
+            FlaggedAgent {
+                user_agent: format!("Quoll{word}Harvester/1.{i} (+https://quoll.example/{i})"),
+                hits: 40 + i64::from(i),
+                status: None,
+            }
+        })
+        .collect()
+}
+
 fn describe(moto: &Moto) -> serde_json::Value {
     serde_json::from_str(&moto.admin(&["describe", ACL])).unwrap()
 }
@@ -658,12 +675,21 @@ fn a_competing_writer_on_our_pattern_set_between_every_get_and_update() {
     let w = world();
     rt().block_on(async {
         let plain = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
-        // First run creates the sets; the second, with one more crawler, updates one.
-        w.run(&plain, &flagged(), &settings())
+        // First run creates the sets, the flagged ones in a set of their own;
+        // the second, with one more crawler and no room for a blue/green
+        // switch (the catalog's sets and that one are all max_sets allows),
+        // updates the flagged set in place.
+        let mut tight = settings();
+        tight.budget.max_sets = 8;
+        let mut many = flagged();
+        many.extend(crawlers(30));
+        let (_, first) = w
+            .run(&plain, &many, &tight)
             .await
             .map_err(|(e, _)| e)
             .unwrap();
-        let mut more = flagged();
+        assert_eq!(first.sets_used, 8, "{first:?}");
+        let mut more = many.clone();
         more.push(FlaggedAgent {
             user_agent: "PlatypusSpider/4.0".into(),
             hits: 77,
@@ -683,12 +709,12 @@ fn a_competing_writer_on_our_pattern_set_between_every_get_and_update() {
             },
         };
         let (plan, summary) = w
-            .run(&waf, &more, &settings())
+            .run(&waf, &more, &tight)
             .await
             .map_err(|(e, _)| e)
             .unwrap();
         assert!(
-            summary.retries >= 3 && summary.sets_updated >= 1,
+            summary.retries >= 3 && summary.sets_updated == 1 && summary.in_place_updates == 1,
             "{summary:?}"
         );
         assert!(plan.added.iter().any(|r| r.contains("platypusspider")));
@@ -971,7 +997,7 @@ fn the_strict_layer_refuses_what_aws_refuses() {
             .unwrap();
         let token = waf.get_set(&made[0]).await.unwrap().lock_token;
         let e = waf.delete_set(&made[0], &token).await.unwrap_err();
-        assert!(e.to_string().contains("WAFAssociatedItemException"), "{e}");
+        assert!(matches!(e, WafError::InUse(_)), "{e}");
         let token = waf.get_set(&made[1]).await.unwrap().lock_token;
         waf.delete_set(&made[1], &token).await.unwrap();
     });
