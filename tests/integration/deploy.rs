@@ -9,6 +9,7 @@ use workspace_tests::repo_root;
 /// Actions that AWS authorizes only on `*` (no resource-level permissions).
 const STAR_ONLY: &[&str] = &[
     "wafv2:ListWebACLs",
+    "wafv2:ListRuleGroups",
     "wafv2:ListRegexPatternSets",
     "wafv2:ListIPSets",
 ];
@@ -78,6 +79,7 @@ fn findings(t: &Value) -> Vec<String> {
             if text.contains("regexpatternset/*")
                 || text.contains("ipset/*")
                 || text.contains("webacl/*")
+                || text.contains("rulegroup/*")
             {
                 out.push(format!(
                     "{role}/{sid}: every WAF resource of a kind ({text})"
@@ -174,13 +176,17 @@ fn iam_action(op: &str) -> String {
     format!("wafv2:{words}")
 }
 
+/// The web ACL calls of waf-sync's other mode (`--web-acl`, for sites
+/// without this stack); the stack's runs write into its rule group.
+const WEB_ACL_MODE: [&str; 3] = ["list_web_acls", "get_web_acl", "update_web_acl"];
+
 #[test]
 fn every_waf_call_waf_sync_makes_is_granted() {
     let code = std::fs::read_to_string(repo_root().join("waf-sync/src/waf.rs")).unwrap();
     let call = regex::Regex::new(r"\.client\s*\.([a-z_]+)\(").unwrap();
     let ops: std::collections::BTreeSet<String> =
         call.captures_iter(&code).map(|c| c[1].to_owned()).collect();
-    assert!(ops.len() >= 13, "{ops:?}");
+    assert!(ops.len() >= 16, "{ops:?}");
     let t = template();
     let granted: Vec<String> = allow_statements(&t)
         .into_iter()
@@ -189,6 +195,7 @@ fn every_waf_call_waf_sync_makes_is_granted() {
         .collect();
     let missing: Vec<String> = ops
         .iter()
+        .filter(|op| !WEB_ACL_MODE.contains(&op.as_str()))
         .map(|op| iam_action(op))
         .filter(|a| !granted.contains(a))
         .collect();
@@ -196,8 +203,79 @@ fn every_waf_call_waf_sync_makes_is_granted() {
         missing.is_empty(),
         "waf-sync calls, SyncRole may not: {missing:?}"
     );
+    // Least privilege: the stack owns the web ACL; waf-sync may not write it.
+    for op in WEB_ACL_MODE {
+        assert!(
+            ops.contains(op),
+            "{op} is gone from waf.rs: update WEB_ACL_MODE"
+        );
+        assert!(!granted.contains(&iam_action(op)), "SyncRole may {op}");
+    }
     assert_eq!(iam_action("list_web_acls"), "wafv2:ListWebACLs");
     assert_eq!(iam_action("create_ip_set"), "wafv2:CreateIPSet");
+}
+
+/// Protection from minute one: the web ACL carries the rate rule (from
+/// parameters) and a reference to the rule group, and CloudFormation creates
+/// it only after the custom resource has run waf-sync into that group; the
+/// distribution uses the web ACL, so no request is served before both rules
+/// exist. waf-sync's rule lives in the group, which no template property
+/// writes, so a stack update of the web ACL cannot drop it.
+#[test]
+fn the_stack_owns_the_rules_and_fills_the_group_before_the_acl_exists() {
+    let t = template();
+    let r = &t["Resources"];
+    let acl = &r["WebAcl"];
+    assert_eq!(acl["DependsOn"], "InitialSync");
+    let rules = acl["Properties"]["Rules"].as_array().unwrap();
+    let rate = rules
+        .iter()
+        .find_map(|x| x["Statement"].get("RateBasedStatement"))
+        .expect("a rate-based rule in the web ACL");
+    assert_eq!(rate["Limit"], serde_json::json!({"Ref": "RateLimit"}));
+    assert_eq!(
+        rate["EvaluationWindowSec"],
+        serde_json::json!({"Ref": "RateWindowSeconds"})
+    );
+    let group_ref = rules
+        .iter()
+        .find_map(|x| x["Statement"].get("RuleGroupReferenceStatement"))
+        .expect("a rule group reference in the web ACL");
+    assert_eq!(
+        group_ref["ARN"],
+        serde_json::json!({"Fn::GetAtt": ["BotRuleGroup", "Arn"]})
+    );
+    let group = &r["BotRuleGroup"]["Properties"];
+    assert!(
+        group.get("Rules").is_none(),
+        "the template must not write waf-sync's rules"
+    );
+    let sync = &r["InitialSync"];
+    assert_eq!(sync["Type"], "Custom::WafSync");
+    assert_eq!(
+        sync["Properties"]["ServiceToken"],
+        serde_json::json!({"Fn::GetAtt": ["SyncFunction", "Arn"]})
+    );
+    // The group it fills is the group the web ACL references (same name),
+    // and a replaced group (new capacity) reruns it.
+    assert_eq!(sync["Properties"]["RuleGroup"], group["Name"]);
+    assert_eq!(
+        sync["Properties"]["RuleGroupId"],
+        serde_json::json!({"Fn::GetAtt": ["BotRuleGroup", "Id"]})
+    );
+    assert_eq!(
+        r["Distribution"]["Properties"]["DistributionConfig"]["WebACLId"],
+        serde_json::json!({"Fn::GetAtt": ["WebAcl", "Arn"]})
+    );
+    // The nightly run writes into the same group.
+    let input = r["SyncSchedule"]["Properties"]["Target"]["Input"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    let name = group["Name"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        input.contains(&format!("\"rule_group\": \"{name}\"")),
+        "{input}"
+    );
 }
 
 /// A value of the template with `Fn::Sub` and `Ref` of pseudo parameters

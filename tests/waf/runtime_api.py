@@ -1,6 +1,9 @@
 """Test helper: a minimal Lambda Runtime API on loopback, so the real waf-sync
 `bootstrap` runs as Lambda runs it. Serves the given events in order, prints
 each response (or error) as one JSON line, and stops after the last one.
+It also stands in for the pre-signed S3 URL a CloudFormation custom resource
+answers to: a PUT to /cfn-response is printed as {"kind": "cfn", ...} with
+its Content-Type, which must be empty as S3's signature requires.
 Usage: runtime_api.py PORT EVENT_JSON [EVENT_JSON ...]"""
 import http.server
 import json
@@ -29,6 +32,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_PUT(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        print(json.dumps({"kind": "cfn", "path": self.path.split("?")[0],
+                          "content_type": self.headers.get("Content-Type"), "body": json.loads(body)}), flush=True)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()

@@ -12,14 +12,23 @@ lenient, and forwards everything else.
   per regex, 10,000 addresses per IP set, web ACL capacity 5,000 WCU
   (WAFLimitsExceededException); a CIDR block that is not one
   (WAFInvalidParameterException).
-- Referential rules: a web ACL may reference only sets that exist
-  (WAFNonexistentItemException); a set a web ACL references cannot be deleted
+- Referential rules: a web ACL or rule group may reference only sets (and a
+  web ACL only rule groups) that exist (WAFNonexistentItemException); a set
+  a web ACL or rule group references cannot be deleted
   (WAFAssociatedItemException); with --unavailable, the first UpdateWebACL
-  that references newly created sets answers WAFUnavailableEntityException
-  (AWS needs a while before a new set can be used; by the retry they are).
+  or UpdateRuleGroup that references newly created sets answers
+  WAFUnavailableEntityException (AWS needs a while before a new set can be
+  used; by the retry they are).
+- Rule groups: the rules' WCU must fit the capacity the group was created
+  with (WAFLimitsExceededException); in a web ACL a rule group reference
+  costs that capacity.
 - Where moto's answers are not AWS's shape, the proxy makes them so: moto
   gives IP sets 6-character lock tokens, AWS gives UUIDs; the proxy hands out
   a UUID for each and translates it back on the way in.
+- An update that leaves a web ACL or rule group with no rules empties it on
+  AWS; moto keeps the old rules instead (it reads an empty list as "not
+  given"), so the proxy remembers the emptied ones and answers their reads,
+  and its own reference checks, with no rules.
 - UpdateWebACL replaces the whole web ACL on AWS: a field the request leaves
   out is cleared. moto keeps it instead, so the proxy refuses such a request
   (400 StrictWafFieldWouldBeCleared) rather than let a test pass that would
@@ -61,6 +70,8 @@ MANAGED_WCU = {
 # UpdateWebACL fields AWS clears when the request leaves them out.
 REPLACED = ["Description", "CustomResponseBodies", "CaptchaConfig", "ChallengeConfig",
             "TokenDomains", "AssociationConfig", "DataProtectionConfig"]
+# The same for UpdateRuleGroup.
+REPLACED_GROUP = ["Description", "CustomResponseBodies"]
 
 _compiled = {}
 
@@ -150,17 +161,20 @@ def model_errors(op, body):
     return errors
 
 
-def statement_wcu(s):
-    """Web ACL capacity units of one statement, after AWS's published costs."""
+def statement_wcu(s, groups=None):
+    """Web ACL capacity units of one statement, after AWS's published costs;
+    `groups` maps a rule group's ARN to its capacity."""
     if not isinstance(s, dict):
         return 0
+    if "RuleGroupReferenceStatement" in s:
+        return (groups or {}).get(s["RuleGroupReferenceStatement"].get("ARN"), 0)
     def transforms(x):
         return 10 * sum(1 for t in x.get("TextTransformations", []) if t.get("Type") != "NONE")
     if "AndStatement" in s or "OrStatement" in s:
         inner = s.get("AndStatement") or s.get("OrStatement")
-        return sum(statement_wcu(x) for x in inner.get("Statements", []))
+        return sum(statement_wcu(x, groups) for x in inner.get("Statements", []))
     if "NotStatement" in s:
-        return statement_wcu(s["NotStatement"].get("Statement"))
+        return statement_wcu(s["NotStatement"].get("Statement"), groups)
     if "RegexPatternSetReferenceStatement" in s:
         return 25 + transforms(s["RegexPatternSetReferenceStatement"])
     if "RegexMatchStatement" in s:
@@ -173,7 +187,7 @@ def statement_wcu(s):
     if "RateBasedStatement" in s:
         r = s["RateBasedStatement"]
         keys = r.get("CustomKeys", [])
-        return 2 + 30 * max(0, len(keys) - 1) + statement_wcu(r.get("ScopeDownStatement"))
+        return 2 + 30 * max(0, len(keys) - 1) + statement_wcu(r.get("ScopeDownStatement"), groups)
     if "ManagedRuleGroupStatement" in s:
         return MANAGED_WCU.get(s["ManagedRuleGroupStatement"].get("Name"), 100)
     return 1
@@ -191,6 +205,7 @@ class Strict:
         self.lock = threading.Lock()
         self.fresh = set()  # ARNs created and not yet referenced
         self.tokens = {}  # AWS-shaped lock token -> moto's
+        self.emptied = set()  # ids of web ACLs and rule groups updated to no rules
         self.stats = {"requests": 0, "model_violations": {}, "refused": {}, "max_wcu": 0}
 
     def call(self, op, body):
@@ -201,7 +216,49 @@ class Strict:
             "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/wafv2/aws4_request, SignedHeaders=host, Signature=0"})
         data = json.loads(conn.getresponse().read() or b"{}")
         conn.close()
+        return self.overlay(op, data)
+
+    def overlay(self, op, data):
+        """moto's answer with the rules AWS would have (see `emptied`)."""
+        key = {"GetWebACL": "WebACL", "GetRuleGroup": "RuleGroup"}.get(op)
+        entity = data.get(key) if key else None
+        if isinstance(entity, dict):
+            with self.lock:
+                if entity.get("Id") in self.emptied:
+                    entity["Rules"] = []
         return data
+
+    def groups(self, scope):
+        """Rule groups in moto: ARN -> (summary, group)."""
+        out = {}
+        for g in self.call("ListRuleGroups", {"Scope": scope, "Limit": 100}).get("RuleGroups", []):
+            got = self.call("GetRuleGroup", {"Name": g["Name"], "Scope": scope, "Id": g["Id"]}).get("RuleGroup", {})
+            out[g["ARN"]] = (g, got)
+        return out
+
+    def references(self, op, body, scope):
+        """None, or the refusal for a rules list that references what does not
+        exist or was created moments ago."""
+        known = set()
+        for kind, field in (("ListRegexPatternSets", "RegexPatternSets"), ("ListIPSets", "IPSets")):
+            known |= {s["ARN"] for s in self.call(kind, {"Scope": scope, "Limit": 100}).get(field, [])}
+        referenced = {a for a in arns_in(body.get("Rules", [])) if "/regexpatternset/" in a or "/ipset/" in a}
+        groups = {a for a in arns_in(body.get("Rules", [])) if "/rulegroup/" in a}
+        for arn in referenced:
+            if arn not in known:
+                return self.refuse("WAFNonexistentItemException", f"{arn} does not exist")
+        have = self.groups(scope)
+        for arn in groups:
+            if arn not in have:
+                return self.refuse("WAFNonexistentItemException", f"{arn} does not exist")
+        with self.lock:
+            fresh = referenced & self.fresh
+            if self.unavailable and fresh:
+                # By the time the caller retries, they have become available.
+                self.fresh -= fresh
+                return self.refuse("WAFUnavailableEntityException",
+                                   f"{sorted(fresh)[0]} was created moments ago and is not available yet; retry")
+        return None
 
     def refuse(self, kind, message):
         self.stats["refused"][kind] = self.stats["refused"].get(kind, 0) + 1
@@ -253,36 +310,47 @@ class Strict:
                 if version and (net.version == 4) != (version == "IPV4"):
                     return self.refuse("WAFInvalidParameterException", f"{a!r} is not {version}")
         if op in ("DeleteRegexPatternSet", "DeleteIPSet"):
-            acls = self.call("ListWebACLs", {"Scope": scope, "Limit": 100}).get("WebACLs", [])
-            for a in acls:
+            users = []
+            for a in self.call("ListWebACLs", {"Scope": scope, "Limit": 100}).get("WebACLs", []):
                 got = self.call("GetWebACL", {"Name": a["Name"], "Scope": scope, "Id": a["Id"]}).get("WebACL", {})
-                if any(body["Id"] in arn and body["Name"] in arn for arn in arns_in(got.get("Rules", []))):
-                    return self.refuse("WAFAssociatedItemException",
-                                       f"{body['Name']} is referenced by web ACL {a['Name']}")
-        if op == "UpdateWebACL":
-            wcu = sum(statement_wcu(r.get("Statement")) for r in body.get("Rules", []))
+                users.append((f"web ACL {a['Name']}", got.get("Rules", [])))
+            for summary, group in self.groups(scope).values():
+                users.append((f"rule group {summary['Name']}", group.get("Rules", [])))
+            for who, rules in users:
+                if any(body["Id"] in arn and body["Name"] in arn for arn in arns_in(rules)):
+                    return self.refuse("WAFAssociatedItemException", f"{body['Name']} is referenced by {who}")
+        if op in ("CreateWebACL", "UpdateWebACL"):
+            capacities = {arn: g.get("Capacity", 0) for arn, (_, g) in self.groups(scope).items()}
+            wcu = sum(statement_wcu(r.get("Statement"), capacities) for r in body.get("Rules", []))
             self.stats["max_wcu"] = max(self.stats["max_wcu"], wcu)
             if wcu > MAX_WCU:
                 return self.refuse("WAFLimitsExceededException", f"capacity {wcu} WCU; the web ACL allows {MAX_WCU}")
-            known = set()
-            for kind, field in (("ListRegexPatternSets", "RegexPatternSets"), ("ListIPSets", "IPSets")):
-                known |= {s["ARN"] for s in self.call(kind, {"Scope": scope, "Limit": 100}).get(field, [])}
-            referenced = {a for a in arns_in(body.get("Rules", [])) if "/regexpatternset/" in a or "/ipset/" in a}
-            for arn in referenced:
-                if arn not in known:
-                    return self.refuse("WAFNonexistentItemException", f"{arn} does not exist")
-            with self.lock:
-                fresh = referenced & self.fresh
-                if self.unavailable and fresh:
-                    # By the time the caller retries, they have become available.
-                    self.fresh -= fresh
-                    return self.refuse("WAFUnavailableEntityException",
-                                       f"{sorted(fresh)[0]} was created moments ago and is not available yet; retry")
+            refused = self.references(op, body, scope)
+            if refused:
+                return refused
+        if op == "UpdateWebACL":
             current = self.call("GetWebACL", {"Name": body["Name"], "Scope": scope, "Id": body["Id"]}).get("WebACL", {})
             for field in REPLACED:
                 if current.get(field) not in (None, "", [], {}) and field not in body:
                     return self.refuse("StrictWafFieldWouldBeCleared",
                                        f"UpdateWebACL leaves out {field}, which the web ACL has: AWS WAF would clear it")
+        if op in ("CreateRuleGroup", "UpdateRuleGroup"):
+            if op == "CreateRuleGroup":
+                capacity = body.get("Capacity", 0)
+            else:
+                current = self.call("GetRuleGroup", {"Name": body["Name"], "Scope": scope, "Id": body["Id"]}).get("RuleGroup", {})
+                capacity = current.get("Capacity", 0)
+                for field in REPLACED_GROUP:
+                    if current.get(field) not in (None, "", [], {}) and field not in body:
+                        return self.refuse("StrictWafFieldWouldBeCleared",
+                                           f"UpdateRuleGroup leaves out {field}, which the group has: AWS WAF would clear it")
+            wcu = sum(statement_wcu(r.get("Statement")) for r in body.get("Rules", []))
+            self.stats["max_group_wcu"] = max(self.stats.get("max_group_wcu", 0), wcu)
+            if wcu > capacity:
+                return self.refuse("WAFLimitsExceededException", f"rules of {wcu} WCU; the rule group's capacity is {capacity}")
+            refused = self.references(op, body, scope)
+            if refused:
+                return refused
         return None
 
     UUID = re.compile(r"^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$")
@@ -309,7 +377,14 @@ class Strict:
                 body["LockToken"] = self.tokens[t]
         return body
 
-    def after(self, op, status, data):
+    def after(self, op, status, data, body=None):
+        if status == 200 and op in ("UpdateWebACL", "UpdateRuleGroup") and body:
+            with self.lock:
+                if body.get("Rules"):
+                    self.emptied.discard(body.get("Id"))
+                else:
+                    self.emptied.add(body.get("Id"))
+        self.overlay(op, data)
         if status == 200 and op in ("CreateRegexPatternSet", "CreateIPSet"):
             arn = (data.get("Summary") or {}).get("ARN")
             if arn:
@@ -363,7 +438,7 @@ def serve(moto_url, port_file, unavailable):
             if op:
                 try:
                     answer = json.loads(data or b"{}")
-                    strict.after(op, status, answer)
+                    strict.after(op, status, answer, parsed)
                     if isinstance(answer, dict):
                         data = json.dumps(strict.outward(answer)).encode()
                 except ValueError:

@@ -309,11 +309,17 @@ pub async fn run<W: WafApi>(
         Ok(s) => s,
         Err(e) => return Err((e.into(), calls.summary)),
     };
+    // In a rule group the rules must fit the capacity it was created with.
+    let mut budget = settings.budget;
+    if let Some(capacity) = acl.capacity {
+        let rate = settings.rate.as_ref().map_or(0, RateRule::wcu);
+        budget.max_wcu = budget.max_wcu.min(capacity.saturating_sub(rate));
+    }
     let mut want = desired(
         catalog,
         verified,
         &derived.candidates,
-        settings.budget,
+        budget,
         &settings.prefix,
         settings.rate.clone(),
     );

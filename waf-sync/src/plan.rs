@@ -80,6 +80,21 @@ pub struct RateRule {
 }
 
 impl RateRule {
+    /// Its WCU as AWS prices it: 2, plus 30 per custom key after the first,
+    /// plus the scope-down statement (a STARTS_WITH byte match: 2).
+    pub fn wcu(&self) -> u32 {
+        let keys = match self.aggregate {
+            Aggregate::Ip => 0,
+            Aggregate::IpAndUserAgent => 30,
+        };
+        2 + keys
+            + if self.scope_down_path_prefix.is_some() {
+                2
+            } else {
+                0
+            }
+    }
+
     /// Checks WAF's limits locally (the emulator does not).
     pub fn validate(&self) -> Result<(), String> {
         if !(10..=2_000_000_000).contains(&self.limit) {

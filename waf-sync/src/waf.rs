@@ -128,7 +128,9 @@ pub struct AclSnapshot<A> {
     pub rate_rule: Option<RateRule>,
     /// Names of the rules waf-sync does not manage (written back unchanged).
     pub foreign_rules: Vec<String>,
-    /// The web ACL as read.
+    /// A rule group's capacity (fixed when it was created): the rules must fit.
+    pub capacity: Option<u32>,
+    /// The web ACL or rule group as read.
     pub raw: A,
 }
 
@@ -241,7 +243,7 @@ impl SdkWaf {
     /// event names the stack's rule group).
     pub fn retarget(&self, target: Target) -> SdkWaf {
         SdkWaf {
-            client: self.client.clone(),
+            client: Client::clone(&self.client),
             scope: self.scope.clone(),
             target,
             prefix: self.prefix.clone(),
@@ -856,6 +858,10 @@ impl WafApi for SdkWaf {
             ua_rule: None,
             rate_rule: None,
             foreign_rules: Vec::new(),
+            capacity: match &raw {
+                Container::Group(g) => u32::try_from(g.capacity()).ok(),
+                Container::Acl(_) => None,
+            },
             raw: raw.clone(),
         };
         for rule in raw.rules() {

@@ -558,19 +558,10 @@ fn the_connection_string_comes_from_secrets_manager() {
     });
 }
 
-/// The real `waf-sync` binary, run as Lambda runs it: a local Runtime API
-/// serves a scheduled event, then a constant `{"apply": false}` input.
-#[test]
-fn the_lambda_entry_applies_on_schedule_then_plans_on_request() {
-    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_waf-sync"));
-    assert!(
-        bin.is_file(),
-        "{} missing: `cargo build -p waf-sync` first (cargo xtask ci does)",
-        bin.display()
-    );
-    let moto = Moto::start();
-    moto.admin(&["create-acl", ACL]);
-    let dir = std::env::temp_dir().join(format!("waf-sync-lambda-{}", std::process::id()));
+/// A directory with what the waf-sync Lambda package holds: the settings
+/// (`toml`), the example flagged rows as the source and the browser corpus.
+fn lambda_package(tag: &str, toml: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("waf-sync-lambda-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(
         repo_root().join("examples/waf-sync/flagged.csv"),
@@ -582,12 +573,35 @@ fn the_lambda_entry_applies_on_schedule_then_plans_on_request() {
         dir.join("browsers.json"),
     )
     .unwrap();
-    std::fs::write(dir.join("waf-sync.toml"), format!("browsers = \"browsers.json\"\n[source]\nurl = \"flagged.csv\"\n[waf]\nweb_acl = \"{ACL}\"\nwrites_per_second = 10.0\n[rate_rule]\nlimit = 2000\nwindow_seconds = 300\n")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    std::fs::write(dir.join("waf-sync.toml"), toml).unwrap();
+    dir
+}
+
+/// A free loopback port for the Runtime API (also the custom resource's
+/// answer URL).
+fn runtime_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+/// Runs the real `waf-sync` binary as Lambda runs it from `dir`, against the
+/// emulator, on a local Runtime API at `port` serving `events`; returns what
+/// the Runtime API saw: responses, errors and custom-resource answers.
+fn run_lambda(
+    moto: &Moto,
+    dir: &std::path::Path,
+    port: u16,
+    events: &[String],
+) -> Vec<serde_json::Value> {
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_waf-sync"));
+    assert!(
+        bin.is_file(),
+        "{} missing: `cargo build -p waf-sync` first (cargo xtask ci does)",
+        bin.display()
+    );
     let python = std::path::PathBuf::from(std::env::var_os("MOTO_SERVER").unwrap_or_default())
         .with_file_name("python");
     let python = if python.is_file() {
@@ -598,14 +612,20 @@ fn the_lambda_entry_applies_on_schedule_then_plans_on_request() {
     let api = std::process::Command::new(python)
         .arg(repo_root().join("tests/waf/runtime_api.py"))
         .arg(port.to_string())
-        .arg(r#"{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"#)
-        .arg(r#"{"apply": false}"#)
+        .args(events)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Runtime API did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let mut lambda = std::process::Command::new(&bin)
-        .current_dir(&dir)
+        .current_dir(dir)
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
         .env("AWS_LAMBDA_FUNCTION_NAME", "waf-sync")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
@@ -615,16 +635,41 @@ fn the_lambda_entry_applies_on_schedule_then_plans_on_request() {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        // The function's log, for a failing test's reader.
+        .stderr(std::fs::File::create(dir.join("lambda.log")).unwrap())
         .spawn()
         .unwrap();
     let out = api.wait_with_output().unwrap();
     let _ = lambda.kill();
     let _ = lambda.wait();
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+        .collect()
+}
+
+/// The real `waf-sync` binary, run as Lambda runs it: a local Runtime API
+/// serves a scheduled event, then a constant `{"apply": false}` input.
+#[test]
+fn the_lambda_entry_applies_on_schedule_then_plans_on_request() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let dir = lambda_package(
+        "schedule",
+        &format!(
+            "browsers = \"browsers.json\"\n[source]\nurl = \"flagged.csv\"\n[waf]\nweb_acl = \"{ACL}\"\nwrites_per_second = 10.0\n[rate_rule]\nlimit = 2000\nwindow_seconds = 300\n"
+        ),
+    );
+    let lines = run_lambda(
+        &moto,
+        &dir,
+        runtime_port(),
+        &[
+            r#"{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"#
+                .into(),
+            r#"{"apply": false}"#.into(),
+        ],
+    );
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["kind"], "response");
     assert_eq!(lines[0]["body"]["summary"]["applied"], true, "{}", lines[0]);
@@ -1166,4 +1211,398 @@ fn rules_that_fail_their_proof_are_refused_before_any_write() {
         assert_eq!(s.write_calls, 0);
     });
     assert_eq!(describe(&moto), before);
+}
+
+/// A custom-resource event as CloudFormation sends it to the function, the
+/// answer URL on the local Runtime API.
+fn cfn_event(kind: &str, port: u16, group: &str, physical: Option<&str>) -> String {
+    let mut e = serde_json::json!({
+        "RequestType": kind,
+        "ResponseURL": format!("http://127.0.0.1:{port}/cfn-response?X-Amz-Signature=0"),
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/teststack/1",
+        "RequestId": format!("{kind}-1"),
+        "LogicalResourceId": "InitialSync",
+        "ResourceType": "Custom::WafSync",
+        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:waf-sync",
+                               "RuleGroup": group, "CodeKey": "k1", "Force": "false"},
+    });
+    if let Some(p) = physical {
+        e["PhysicalResourceId"] = p.into();
+    }
+    e.to_string()
+}
+
+fn waf_sync_rules(group: &serde_json::Value) -> Vec<String> {
+    group["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap().to_owned())
+        .filter(|n| n.starts_with("edge-bots-"))
+        .collect()
+}
+
+/// The deployment as CloudFormation runs it, against the strict WAF: the
+/// template's rule group, the custom resource running the real waf-sync
+/// Lambda into it, then the template's web ACL (rate rule and group
+/// reference, within the 1,500 WCU of the base price); a stack update of the
+/// web ACL leaves waf-sync's rule as it was; the scheduled run is then a
+/// no-op; deleting the stack removes waf-sync's rules and sets.
+#[test]
+fn the_stack_has_both_rules_before_traffic_and_an_update_keeps_them() {
+    let moto = Moto::start();
+    let template = repo_root().join("deploy/edge-stack.json");
+    let template = template.to_str().unwrap();
+    let group = moto.admin_strict(&["stack-group", template, "teststack"]);
+    let group = group.trim();
+    assert_eq!(group, "teststack-bots-360");
+    // The package the stack deploys names no target: each invocation does.
+    let dir = lambda_package(
+        "stack",
+        "browsers = \"browsers.json\"\n[source]\nurl = \"flagged.csv\"\n[waf]\nwrites_per_second = 10.0\n",
+    );
+
+    // Create: the custom resource fills the group before the web ACL exists.
+    let port = runtime_port();
+    let lines = run_lambda(&moto, &dir, port, &[cfn_event("Create", port, group, None)]);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["kind"], "cfn", "{lines:?}");
+    assert_eq!(
+        lines[0]["content_type"], "",
+        "S3's pre-signed URL wants no content type"
+    );
+    let answer = &lines[0]["body"];
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer["PhysicalResourceId"], format!("waf-sync:{group}"));
+    assert_eq!(answer["RequestId"], "Create-1");
+    assert!(answer["Data"]["Wcu"].as_u64().unwrap() <= 360, "{answer}");
+    let filled: serde_json::Value =
+        serde_json::from_str(&moto.admin(&["dump-group", group])).unwrap();
+    assert_eq!(waf_sync_rules(&filled), ["edge-bots-ua-block"], "{filled}");
+
+    let acl_name = moto.admin_strict(&["stack-acl", template, "teststack"]);
+    let acl: serde_json::Value =
+        serde_json::from_str(&moto.admin(&["dump-acl", acl_name.trim()])).unwrap();
+    let names: Vec<&str> = acl["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"edge-bots-rate") && names.contains(&"edge-bots-bots"),
+        "{names:?}"
+    );
+    let rate = acl["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Name"] == "edge-bots-rate")
+        .unwrap();
+    assert_eq!(rate["Statement"]["RateBasedStatement"]["Limit"], 2000);
+    let stats = moto.stats();
+    assert!(
+        stats["max_wcu"].as_u64().unwrap() <= 1500,
+        "over the base price: {stats}"
+    );
+
+    // A stack update (another rate limit) rewrites the web ACL's rules only.
+    moto.admin_strict(&["stack-update-acl", template, "teststack", "RateLimit=5000"]);
+    let acl: serde_json::Value =
+        serde_json::from_str(&moto.admin(&["dump-acl", acl_name.trim()])).unwrap();
+    let rate = acl["Rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Name"] == "edge-bots-rate")
+        .unwrap();
+    assert_eq!(rate["Statement"]["RateBasedStatement"]["Limit"], 5000);
+    let after: serde_json::Value =
+        serde_json::from_str(&moto.admin(&["dump-group", group])).unwrap();
+    assert_eq!(
+        after, filled,
+        "the stack update touched waf-sync's rule group"
+    );
+
+    // The nightly schedule's input names the group; nothing new: no write.
+    let port = runtime_port();
+    let nightly = serde_json::json!({"apply": true, "rule_group": group}).to_string();
+    let lines = run_lambda(&moto, &dir, port, &[nightly]);
+    assert_eq!(lines[0]["kind"], "response", "{lines:?}");
+    assert_eq!(lines[0]["body"]["summary"]["write_calls"], 0, "{lines:?}");
+
+    // Stack deletion: the web ACL goes first, then the custom resource.
+    let sets: serde_json::Value = serde_json::from_str(&moto.admin(&["count-sets"])).unwrap();
+    assert!(!sets["regex"].as_array().unwrap().is_empty());
+    moto.admin(&["delete-acl", acl_name.trim()]);
+    let port = runtime_port();
+    let physical = format!("waf-sync:{group}");
+    let lines = run_lambda(
+        &moto,
+        &dir,
+        port,
+        &[cfn_event("Delete", port, group, Some(&physical))],
+    );
+    assert_eq!(lines[0]["body"]["Status"], "SUCCESS", "{lines:?}");
+    let sets: serde_json::Value = serde_json::from_str(&moto.admin(&["count-sets"])).unwrap();
+    assert_eq!(
+        sets,
+        serde_json::json!({"regex": [], "ip": []}),
+        "left behind"
+    );
+    // Read through the strict layer: moto itself keeps a list emptied by an
+    // update (AWS does not).
+    let emptied: serde_json::Value =
+        serde_json::from_str(&moto.admin_strict(&["dump-group", group])).unwrap();
+    assert!(waf_sync_rules(&emptied).is_empty(), "{emptied}");
+}
+
+/// A custom resource that fails answers FAILED with the reason (the stack
+/// rolls back and shows it), and never leaves CloudFormation waiting.
+#[test]
+fn a_failed_first_sync_answers_failed_with_the_reason() {
+    let moto = Moto::start();
+    let dir = lambda_package(
+        "stack-fail",
+        "browsers = \"browsers.json\"\n[source]\nurl = \"missing.csv\"\n[waf]\nwrites_per_second = 10.0\n",
+    );
+    let port = runtime_port();
+    // No rule group either: the run cannot even read the source.
+    let lines = run_lambda(
+        &moto,
+        &dir,
+        port,
+        &[cfn_event("Create", port, "nogroup-bots-360", None)],
+    );
+    assert_eq!(lines[0]["kind"], "cfn", "{lines:?}");
+    let answer = &lines[0]["body"];
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    assert!(
+        answer["Reason"].as_str().unwrap().contains("missing.csv"),
+        "{answer}"
+    );
+    // Rollback sends Delete for that resource: nothing to remove, SUCCESS.
+    let port = runtime_port();
+    let physical = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
+    let lines = run_lambda(
+        &moto,
+        &dir,
+        port,
+        &[cfn_event(
+            "Delete",
+            port,
+            "nogroup-bots-360",
+            Some(&physical),
+        )],
+    );
+    assert_eq!(lines[0]["body"]["Status"], "SUCCESS", "{lines:?}");
+}
+
+/// The SDK client, recording the whole managed state (every set's contents
+/// and the user-agent rule) after each write, as a viewer would meet it.
+struct Observed {
+    inner: SdkWaf,
+    states: std::cell::RefCell<Vec<(String, BTreeMap<String, Vec<String>>, Option<Stmt>)>>,
+}
+
+impl Observed {
+    async fn record(&self, what: String) {
+        let (sets, rule) = read_back(&self.inner).await;
+        self.states.borrow_mut().push((what, sets, rule));
+    }
+}
+
+impl WafApi for Observed {
+    type Acl = <SdkWaf as WafApi>::Acl;
+    async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError> {
+        self.inner.list_sets(prefix).await
+    }
+    async fn get_set(&self, set: &SetInfo) -> Result<SetContent, WafError> {
+        self.inner.get_set(set).await
+    }
+    async fn create_set(
+        &self,
+        kind: SetKind,
+        name: &str,
+        items: &[String],
+        description: &str,
+    ) -> Result<SetInfo, WafError> {
+        let r = self.inner.create_set(kind, name, items, description).await;
+        self.record(format!("created {name}")).await;
+        r
+    }
+    async fn update_set(
+        &self,
+        set: &SetInfo,
+        items: &[String],
+        description: &str,
+        lock_token: &str,
+    ) -> Result<(), WafError> {
+        let r = self
+            .inner
+            .update_set(set, items, description, lock_token)
+            .await;
+        self.record(format!("updated {}", set.name)).await;
+        r
+    }
+    async fn delete_set(&self, set: &SetInfo, lock_token: &str) -> Result<(), WafError> {
+        let r = self.inner.delete_set(set, lock_token).await;
+        self.record(format!("deleted {}", set.name)).await;
+        r
+    }
+    async fn get_acl(
+        &self,
+        set_names: &BTreeMap<String, String>,
+    ) -> Result<AclSnapshot<Self::Acl>, WafError> {
+        self.inner.get_acl(set_names).await
+    }
+    async fn update_acl(
+        &self,
+        snapshot: &AclSnapshot<Self::Acl>,
+        ua: Option<&Stmt>,
+        rate: Option<&RateRule>,
+        arns: &BTreeMap<String, String>,
+    ) -> Result<(), WafError> {
+        let r = self.inner.update_acl(snapshot, ua, rate, arns).await;
+        self.record("switched the rule".into()).await;
+        r
+    }
+}
+
+/// Whether a recorded state blocks `ua` (from an address in no operator's
+/// list), with compiled regexes cached across states.
+fn state_blocks(
+    cache: &mut std::collections::HashMap<String, regex::Regex>,
+    stmt: &Stmt,
+    sets: &BTreeMap<String, Vec<String>>,
+    ua: &str,
+) -> bool {
+    let mut re = |r: &str| {
+        cache
+            .entry(r.to_owned())
+            .or_insert_with(|| regex::Regex::new(r).unwrap())
+            .is_match(ua)
+    };
+    match stmt {
+        Stmt::Or(v) => v.iter().any(|s| state_blocks(cache, s, sets, ua)),
+        Stmt::And(v) => v.iter().all(|s| state_blocks(cache, s, sets, ua)),
+        Stmt::Not(s) => !state_blocks(cache, s, sets, ua),
+        Stmt::Regex(r) => re(r),
+        Stmt::SetRef(name) => sets[name].iter().any(|r| re(r)),
+        Stmt::IpSetRef(_) => false,
+    }
+}
+
+/// Blue/green: a night that adds and drops flagged crawlers creates the new
+/// pattern set, switches the rule in one write and deletes the old set after;
+/// at every state in between, everything blocked before and after is blocked
+/// and nothing allowed before and after (browsers, the catalog's exempt
+/// bots) is blocked. The catalog's sets are not touched.
+#[test]
+fn a_nightly_change_switches_blue_green_with_no_gap() {
+    let moto = Moto::start();
+    let template = repo_root().join("deploy/edge-stack.json");
+    let group = moto.admin_strict(&["stack-group", template.to_str().unwrap(), "teststack"]);
+    let group = group.trim().to_owned();
+    let w = world();
+    let all = crawlers(40);
+    let night1: Vec<FlaggedAgent> = flagged()
+        .into_iter()
+        .chain(all[..32].iter().cloned())
+        .collect();
+    let night2: Vec<FlaggedAgent> = flagged()
+        .into_iter()
+        .chain(all[6..].iter().cloned())
+        .collect();
+    let mut s = settings();
+    s.rate = None;
+    // Viewers: every example of the catalog, the flagged crawlers, browsers.
+    let mut viewers: Vec<String> = w
+        .catalog
+        .signatures
+        .iter()
+        .flat_map(|sig| sig.instances.iter().map(|(ua, _)| ua.clone()))
+        .collect();
+    viewers.extend(all.iter().map(|a| a.user_agent.clone()));
+    viewers.extend(w.browsers.user_agents.iter().step_by(25).cloned());
+    let viewers: Vec<String> = viewers.iter().map(|v| v.to_ascii_lowercase()).collect();
+    rt().block_on(async {
+        let target = waf_sync::waf::Target::RuleGroup(group.clone());
+        let plain = SdkWaf::with_endpoint(&moto.endpoint, true, target.clone(), "edge-bots").await;
+        w.run(&plain, &night1, &s)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        let observed = Observed {
+            inner: SdkWaf::with_endpoint(&moto.endpoint, true, target, "edge-bots").await,
+            states: std::cell::RefCell::new(Vec::new()),
+        };
+        observed.record("before".into()).await;
+        let (_, summary) = w
+            .run(&observed, &night2, &s)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(
+            summary.sets_created >= 1
+                && summary.sets_deleted >= 1
+                && summary.sets_updated == 0
+                && summary.in_place_updates == 0
+                && summary.rules_updated,
+            "{summary:?}"
+        );
+        let states = observed.states.into_inner();
+        assert!(
+            states.len() >= 4,
+            "{:?}",
+            states.iter().map(|s| &s.0).collect::<Vec<_>>()
+        );
+        let mut cache = std::collections::HashMap::new();
+        let mut verdicts =
+            |state: &(String, BTreeMap<String, Vec<String>>, Option<Stmt>)| -> Vec<bool> {
+                viewers
+                    .iter()
+                    .map(|ua| {
+                        state
+                            .2
+                            .as_ref()
+                            .is_some_and(|r| state_blocks(&mut cache, r, &state.1, ua))
+                    })
+                    .collect()
+            };
+        let first = verdicts(&states[0]);
+        let last = verdicts(states.last().unwrap());
+        let changed = first.iter().zip(&last).filter(|(a, b)| a != b).count();
+        assert!(
+            changed >= 12,
+            "the night changed {changed} verdicts: not a real switch"
+        );
+        assert!(first.iter().zip(&last).filter(|(a, b)| **a && **b).count() > 700);
+        for state in &states[1..] {
+            let now = verdicts(state);
+            for (i, ua) in viewers.iter().enumerate() {
+                if first[i] && last[i] {
+                    assert!(
+                        now[i],
+                        "after {:?}, {ua:?} (blocked before and after) slipped through",
+                        state.0
+                    );
+                }
+                if !first[i] && !last[i] {
+                    assert!(
+                        !now[i],
+                        "after {:?}, {ua:?} (allowed before and after) was blocked",
+                        state.0
+                    );
+                }
+            }
+        }
+        // The catalog's seven sets kept their names and contents.
+        let (before, after) = (&states[0].1, &states.last().unwrap().1);
+        let kept = before
+            .iter()
+            .filter(|(n, v)| after.get(*n) == Some(v))
+            .count();
+        assert!(kept >= 7, "{kept} sets kept");
+    });
 }

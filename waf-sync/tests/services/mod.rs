@@ -142,10 +142,20 @@ impl Moto {
 
     /// Runs `tests/waf/moto_admin.py` (boto3) against this server.
     pub fn admin(&self, args: &[&str]) -> String {
+        self.admin_at(&self.moto_endpoint, args)
+    }
+
+    /// The same through the strict proxy: what CloudFormation would send for
+    /// the template is judged by AWS's model and quotas too.
+    pub fn admin_strict(&self, args: &[&str]) -> String {
+        self.admin_at(&self.endpoint, args)
+    }
+
+    fn admin_at(&self, endpoint: &str, args: &[&str]) -> String {
         let script = workspace_tests::repo_root().join("tests/waf/moto_admin.py");
         let out = Command::new(self.bin_dir.join("python"))
             .arg(script)
-            .arg(&self.moto_endpoint)
+            .arg(endpoint)
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("moto_admin: {e}"));
