@@ -102,9 +102,9 @@ impl From<&str> for Target {
 #[derive(Debug, Clone)]
 pub enum Container {
     /// A web ACL.
-    Acl(t::WebAcl),
+    Acl(Box<t::WebAcl>),
     /// A rule group.
-    Group(t::RuleGroup),
+    Group(Box<t::RuleGroup>),
 }
 
 impl Container {
@@ -827,7 +827,7 @@ impl WafApi for SdkWaf {
                     .ok_or_else(|| WafError::Other("empty GetWebACL answer".into()))?
                     .clone();
                 (
-                    Container::Acl(acl),
+                    Container::Acl(Box::new(acl)),
                     out.lock_token().unwrap_or_default().to_owned(),
                 )
             }
@@ -847,7 +847,7 @@ impl WafApi for SdkWaf {
                     .ok_or_else(|| WafError::Other("empty GetRuleGroup answer".into()))?
                     .clone();
                 (
-                    Container::Group(group),
+                    Container::Group(Box::new(group)),
                     out.lock_token().unwrap_or_default().to_owned(),
                 )
             }

@@ -1398,11 +1398,14 @@ fn a_failed_first_sync_answers_failed_with_the_reason() {
     assert_eq!(lines[0]["body"]["Status"], "SUCCESS", "{lines:?}");
 }
 
+/// What was written last, every managed set's contents, and the user-agent rule.
+type State = (String, BTreeMap<String, Vec<String>>, Option<Stmt>);
+
 /// The SDK client, recording the whole managed state (every set's contents
 /// and the user-agent rule) after each write, as a viewer would meet it.
 struct Observed {
     inner: SdkWaf,
-    states: std::cell::RefCell<Vec<(String, BTreeMap<String, Vec<String>>, Option<Stmt>)>>,
+    states: std::cell::RefCell<Vec<State>>,
 }
 
 impl Observed {

@@ -45,6 +45,11 @@ enum Task {
         /// Output directory (cleaned first).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// CA bundle (PEM) the reporting database's certificate chains to,
+        /// shipped as `ca.pem` (the settings must say `ca_file = "ca.pem"`);
+        /// for Amazon RDS, its global-bundle.pem. TLS verification stays on.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
     },
     /// Run every fuzz target (cargo-fuzz, libFuzzer) for N seconds each,
     /// seeded from the fixtures.
@@ -79,9 +84,17 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Task::Ci { no_lint, only } => ci(&root, no_lint, only),
         Task::Fuzz { seconds } => fuzz::fuzz(&root, seconds),
-        Task::DistWafSync { config, out } => {
-            dist_waf_sync::dist(&root, &cwd.join(config), &cwd.join(out)).map(|_| ())
-        }
+        Task::DistWafSync {
+            config,
+            out,
+            ca_file,
+        } => dist_waf_sync::dist(
+            &root,
+            &cwd.join(config),
+            &cwd.join(out),
+            ca_file.map(|c| cwd.join(c)).as_deref(),
+        )
+        .map(|_| ()),
         Task::Dist {
             config,
             out,
@@ -285,6 +298,22 @@ fn cfn_lint() -> anyhow::Result<()> {
     lint.arg("deploy/edge-stack.json");
     step("cfn-lint deploy/edge-stack.json", lint).map_err(|e| {
         e.context("cfn-lint missing or failing: .ci/run installs it (CFN_LINT names the binary)")
+    })?;
+    // checkov offline (--skip-download: no guideline lookups), failing on any
+    // failed check; the skips are in the template's Metadata, with reasons.
+    let checkov = tool("CHECKOV", "checkov-venv/bin/checkov", "checkov");
+    let mut scan = Command::new(&checkov);
+    scan.args([
+        "-f",
+        "deploy/edge-stack.json",
+        "--framework",
+        "cloudformation",
+        "--compact",
+        "--quiet",
+        "--skip-download",
+    ]);
+    step("checkov deploy/edge-stack.json", scan).map_err(|e| {
+        e.context("checkov missing or failing: .ci/run installs it (CHECKOV names the binary)")
     })
 }
 
