@@ -2,6 +2,7 @@
 //! rule: token cache, rate limit, CORS, login redirect, token sources, claim
 //! conditions, pipeline order and fail-closed paths.
 
+use edge_auth_core::ConfigErrorKind;
 use edge_auth_core::config::EdgeConfig;
 use edge_auth_core::{CfRequest, Ctx, Decision, EdgeState, Header, Matcher, Reason, decide};
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -130,15 +131,28 @@ fn cache_hit_skips_verification_but_rechecks_expiry() {
 
 #[test]
 fn cache_is_cleared_when_keys_change() {
-    let mut e = Edge::new("");
+    let mut e = Edge::new("jwks_url = \"https://keys.example/jwks.json\"\n");
     let auth = format!("Bearer {}", token(json!({})));
     e.run(&req("/a", &[("authorization", &auth)]));
     assert_eq!(e.state.tokens.len(), 1);
-    e.cfg.keys_fingerprint ^= 1;
+    assert!(
+        e.run(&req("/a", &[("authorization", &auth)]))
+            .token_cache_hit
+    );
+    // The only way keys change after load: a fetched JWK Set.
+    let before = e.cfg.keys_fingerprint();
+    let fetched = std::fs::read_to_string(fixture("keys/partner-jwks.json")).unwrap();
+    e.cfg.set_remote_keys(0, &fetched).unwrap();
+    assert_ne!(e.cfg.keys_fingerprint(), before);
     let o = e.run(&req("/a", &[("authorization", &auth)]));
     assert!(
         !o.token_cache_hit,
         "a key change must force a fresh verification"
+    );
+    assert_eq!(
+        o.reason,
+        Reason::TokenValid,
+        "the baked key still verifies it"
     );
 }
 
@@ -412,30 +426,63 @@ fn typ_is_checked_when_configured() {
 fn config_refuses_ambiguous_rules_and_warns_about_baked_secrets() {
     let dir = fixture("keys");
     let base = "[jwt]\nissuer = \"https://issuer.test\"\naudience = \"edge-tests\"\nalgorithms = [\"ES256\"]\njwks_file = \"jwks.json\"\n";
-    let refused = |extra: &str| config_in(&dir, &format!("{base}{extra}")).unwrap_err();
-    assert!(
-        refused("[[paths]]\nprefix = \"/my%20files/\"\naccess = \"public\"\n")
-            .contains("decoded path")
+    let refused = |extra: &str, kind: ConfigErrorKind, key: &str| {
+        let e = config_in(&dir, &format!("{base}{extra}")).unwrap_err();
+        assert_eq!((e.kind, e.key.as_str()), (kind, key), "{e}");
+        assert!(e.line.is_some(), "{e}");
+        e
+    };
+    refused(
+        "[[paths]]\nprefix = \"/my%20files/\"\naccess = \"public\"\n",
+        ConfigErrorKind::Invalid,
+        "paths[0]",
     );
-    assert!(
-        refused("[[paths]]\nglob = \"/a/**/%2e%2e/**\"\naccess = \"public\"\n")
-            .contains("decoded path")
+    refused(
+        "[[paths]]\nglob = \"/a/**/%2e%2e/**\"\naccess = \"public\"\n",
+        ConfigErrorKind::Invalid,
+        "paths[0]",
     );
     let many = "/*".repeat(edge_auth_core::policy::MAX_GLOB_WILDCARDS + 1);
-    assert!(
-        refused(&format!(
-            "[[paths]]\nglob = \"{many}\"\naccess = \"public\"\n"
-        ))
-        .contains("wildcards")
+    let e = refused(
+        &format!("[[paths]]\nglob = \"{many}\"\naccess = \"public\"\n"),
+        ConfigErrorKind::Invalid,
+        "paths[0].glob",
     );
-    assert!(
-        refused("[[paths]]\nprefix = \"/p/\"\naccess = \"token\"\nsub_prefix = \"/p/../{sub}/\"\n")
-            .contains("sub_prefix")
+    assert!(e.message.contains("wildcards"), "{e}");
+    refused(
+        "[[paths]]\nprefix = \"/p/\"\naccess = \"token\"\nsub_prefix = \"/p/../{sub}/\"\n",
+        ConfigErrorKind::Invalid,
+        "paths[0].sub_prefix",
     );
-    assert!(refused("[uri]\nallow_encoded_slash = [\"/\"]\n").contains("uri.allow_encoded_slash"));
-    assert!(
-        refused("[uri]\nallow_empty_segments = [\"/a/../b/\"]\n")
-            .contains("uri.allow_empty_segments")
+    refused(
+        "[uri]\nallow_encoded_slash = [\"/\"]\n",
+        ConfigErrorKind::Invalid,
+        "uri.allow_encoded_slash",
+    );
+    refused(
+        "[uri]\nallow_empty_segments = [\"/a/../b/\"]\n",
+        ConfigErrorKind::Invalid,
+        "uri.allow_empty_segments",
+    );
+    refused(
+        "[[paths]]\nprefix = \"/p/\"\naccess = \"public\"\nrequire_scope = [\"a\"]\n",
+        ConfigErrorKind::Conflict,
+        "paths[0]",
+    );
+    refused(
+        "[tokens]\nsources = []\n",
+        ConfigErrorKind::Missing,
+        "tokens.sources",
+    );
+    refused(
+        "[tokens]\nsources = [\"cookie\", \"cookie\"]\n",
+        ConfigErrorKind::Conflict,
+        "tokens.sources",
+    );
+    refused(
+        "[responses]\nlogin_url = \"http://login.example/\"\n",
+        ConfigErrorKind::Unsafe,
+        "responses.login_url",
     );
     let ok = config_in(
         &dir,
@@ -746,13 +793,21 @@ fn log_records_never_contain_tokens_cookies_queries_or_full_ips() {
 fn remote_keys_join_the_baked_ones_and_clear_the_cache() {
     let dir = fixture("keys");
     let base = "[jwt]\nissuer = \"https://issuer.test\"\naudience = \"edge-tests\"\nalgorithms = [\"ES256\"]\n";
-    let refused = |extra: &str| config_in(&dir, &format!("{base}{extra}")).unwrap_err();
-    assert!(refused("jwks_url = \"http://keys.example/jwks.json\"\n").contains("must be https://"));
-    assert!(
-        refused("jwks_url = \"https://keys.example/jwks.json\"\njwks_timeout_ms = 9000\n")
-            .contains("1..=3000")
+    let refused = |extra: &str, kind: ConfigErrorKind, key: &str| {
+        let e = config_in(&dir, &format!("{base}{extra}")).unwrap_err();
+        assert_eq!((e.kind, e.key.as_str()), (kind, key), "{e}");
+    };
+    refused(
+        "jwks_url = \"http://keys.example/jwks.json\"\n",
+        ConfigErrorKind::Unsafe,
+        "jwt.jwks_url",
     );
-    assert!(refused("").contains("jwks_file (an RFC 7517 JWK Set) or jwks_url"));
+    refused(
+        "jwks_url = \"https://keys.example/jwks.json\"\njwks_timeout_ms = 9000\n",
+        ConfigErrorKind::Invalid,
+        "jwt.jwks_timeout_ms",
+    );
+    refused("", ConfigErrorKind::Missing, "jwt.jwks_file");
     // Keys only from the network: nothing verifies until a fetch succeeds.
     let mut cfg = config_in(
         &dir,
@@ -776,12 +831,16 @@ fn remote_keys_join_the_baked_ones_and_clear_the_cache() {
         )
     };
     assert_eq!(decide_now(&cfg).reason, Reason::UnknownKid);
-    let before = cfg.keys_fingerprint;
+    let before = cfg.keys_fingerprint();
     assert!(cfg.set_remote_keys(0, "not json").is_err());
-    assert_eq!(cfg.keys_fingerprint, before, "a bad fetch changes nothing");
+    assert_eq!(
+        cfg.keys_fingerprint(),
+        before,
+        "a bad fetch changes nothing"
+    );
     let jwks = std::fs::read_to_string(dir.join("jwks.json")).unwrap();
     cfg.set_remote_keys(0, &jwks).unwrap();
-    assert_ne!(cfg.keys_fingerprint, before);
+    assert_ne!(cfg.keys_fingerprint(), before);
     assert_eq!(decide_now(&cfg).reason, Reason::TokenValid);
     // A fetched key never replaces a baked one with the same kid.
     let mut both = config_in(

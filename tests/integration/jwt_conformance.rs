@@ -8,6 +8,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use edge_auth_core::ConfigErrorKind;
 use edge_auth_core::jwt::verify;
 use edge_auth_core::{EdgeConfig, Reason};
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -799,7 +800,7 @@ fn conformance_suite() {
     let all = cases();
     assert!(all.len() >= 60, "{}", all.len());
     for c in &all {
-        let got = verify(&c.token, &cfg.issuers, c.now).map(|_| ());
+        let got = verify(&c.token, cfg.issuers(), c.now).map(|_| ());
         if got != c.expect {
             failures.push(format!(
                 "{}: expected {:?}, got {:?} ({})",
@@ -819,28 +820,42 @@ fn conformance_suite() {
 fn config_refuses_weak_or_inconsistent_settings() {
     let dir = fixture("conformance");
     let base = std::fs::read_to_string(dir.join("edge.toml")).unwrap();
-    let refused = |text: String, needle: &str| {
+    // Each refusal: its kind, the key it is about, the line of that key.
+    let refused = |text: String, kind: ConfigErrorKind, key: &str| {
         let e = config_in(&dir, &text).unwrap_err();
-        assert!(e.contains(needle), "expected {needle:?} in {e:?}");
+        assert_eq!((e.kind, e.key.as_str()), (kind, key), "{e}");
+        e
     };
-    refused(
+    let e = refused(
         base.replace(HMAC_SECRET_B64, "1tU5NaVLVZa7-ORknTwaB1irXEU"),
-        "hmac_secret is 20 bytes; at least 32",
+        ConfigErrorKind::Invalid,
+        "issuers[2].hmac_secret",
     );
+    let line = base
+        .lines()
+        .position(|l| l.starts_with("hmac_secret"))
+        .unwrap()
+        + 1;
+    assert_eq!(e.line, Some(line), "{e}");
     refused(
         base.replace("algorithms = [\"HS256\"]", "algorithms = [\"none\"]"),
-        "unknown algorithm \"none\"",
+        ConfigErrorKind::Invalid,
+        "issuers[2].algorithms",
     );
-    refused(
+    // Unknown keys are the parser's (with its own line and column).
+    let e = refused(
         base.replacen("leeway_seconds = 30", "leeway_seconds = 30\nleway = 1", 1),
-        "unknown field `leway`",
+        ConfigErrorKind::Syntax,
+        "",
     );
+    assert!(e.message.contains("leway"), "{e}");
     refused(
         base.replace(
             "jwks_file = \"../keys/partner-jwks.json\"",
             "jwks_file = \"../keys/missing.json\"",
         ),
-        "missing.json",
+        ConfigErrorKind::File,
+        "issuers[1].jwks_file",
     );
     refused(
         base.replacen(
@@ -848,15 +863,21 @@ fn config_refuses_weak_or_inconsistent_settings() {
             "[[issuers]]\nissuer = \"https://issuer.test\"",
             1,
         ),
-        "configured twice",
+        ConfigErrorKind::Conflict,
+        "issuers[1].issuer",
     );
     refused(
         format!(
             "[jwt]\nissuer = \"x\"\naudience = \"a\"\nalgorithms = [\"RS256\"]\njwks_file = \"../keys/jwks.json\"\n{base}"
         ),
-        "not both",
+        ConfigErrorKind::Conflict,
+        "issuers",
     );
-    refused("[rate_limit]\nburst = 1\n".into(), "no issuer configured");
+    refused(
+        "[rate_limit]\nburst = 1\n".into(),
+        ConfigErrorKind::Missing,
+        "jwt",
+    );
     // The weak RSA key and the enc key are skipped with a warning, never used.
     let cfg = config();
     let warnings = cfg.warnings.join("\n");

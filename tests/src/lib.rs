@@ -18,12 +18,11 @@ pub fn fixture(rel: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(rel)
 }
 
-/// Parses a config whose files are relative to `dir`; panics with the error (tests only).
-pub fn config_in(dir: &Path, toml: &str) -> Result<EdgeConfig, String> {
+/// Parses a config whose files are relative to `dir` (tests only).
+pub fn config_in(dir: &Path, toml: &str) -> Result<EdgeConfig, edge_auth_core::ConfigError> {
     EdgeConfig::parse(toml, |rel| {
         std::fs::read_to_string(dir.join(rel)).map_err(|e| e.to_string())
     })
-    .map_err(|e| e.message)
 }
 
 /// The matcher compiled from the shipped catalog, as the CLI builds it

@@ -56,7 +56,12 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         files.insert(name.to_owned(), text.clone());
         Ok(text)
     })
-    .map_err(|e| anyhow::anyhow!("config {} refused: {e}", args.config.display()))?;
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "config refused: {}",
+            e.in_file(&args.config.display().to_string())
+        )
+    })?;
     for w in &cfg.warnings {
         eprintln!("dist: warning: {w}");
     }
@@ -79,8 +84,12 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
             "the bot catalog has errors (run `cargo run -p bot-signatures -- check`); first:\n{d}"
         );
     }
-    let config_json = edge_auth_core::EdgeConfig::toml_to_json(&config_text)
-        .map_err(|e| anyhow::anyhow!("config {} refused: {e}", args.config.display()))?;
+    let config_json = edge_auth_core::EdgeConfig::toml_to_json(&config_text).map_err(|e| {
+        anyhow::anyhow!(
+            "config refused: {}",
+            e.in_file(&args.config.display().to_string())
+        )
+    })?;
     let baked = serde_json::json!({
         "config_json": config_json,
         "files": files,

@@ -153,7 +153,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             println!("{}: ok", config.display());
             let steps: Vec<String> = cfg.pipeline.iter().map(|s| format!("{s:?}")).collect();
             println!("  pipeline: {}", steps.join(" -> "));
-            for i in &cfg.issuers {
+            for i in cfg.issuers() {
                 let kids: Vec<&str> = i.keys.iter().filter_map(|k| k.kid.as_deref()).collect();
                 println!(
                     "  issuer {:?}: audience {:?}, algorithms {:?}, leeway {}s, keys [{}]{}",
@@ -236,7 +236,7 @@ fn load_config(path: &Path) -> anyhow::Result<EdgeConfig> {
         std::fs::read_to_string(base.join(rel))
             .map_err(|e| format!("{} ({})", e, base.join(rel).display()))
     })
-    .map_err(|e| anyhow!("config {} refused: {e}", path.display()))
+    .map_err(|e| anyhow!("config refused: {}", e.in_file(&path.display().to_string())))
 }
 
 /// Compiles the bot catalog into the matcher the edge uses, with the

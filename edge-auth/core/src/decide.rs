@@ -219,7 +219,7 @@ fn decide_steps(
         Ok(c) => c,
         Err(_) => return respond(bad_request(), Reason::BadUri, None),
     };
-    state.tokens.sync_keys(cfg.keys_fingerprint);
+    state.tokens.sync_keys(cfg.keys_fingerprint());
     // On a second decision, the rate-limit steps before `auth` were charged already.
     let mut before_auth = true;
     let mut bot = None;
@@ -638,7 +638,7 @@ fn auth(
         Some(v) => {
             let v = v.clone();
             match cfg
-                .issuers
+                .issuers()
                 .get(v.issuer)
                 .map(|i| jwt::check_times(v.times, i, now_s))
             {
@@ -653,7 +653,7 @@ fn auth(
                 }
             }
         }
-        None => match jwt::verify(token, &cfg.issuers, now_s) {
+        None => match jwt::verify(token, cfg.issuers(), now_s) {
             Ok(v) => {
                 cache.insert(digest, v.clone());
                 (v, false)

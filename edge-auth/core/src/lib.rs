@@ -26,7 +26,7 @@ pub mod webbotauth;
 
 pub use bot_signatures_matcher::Matcher;
 pub use bot_signatures_matcher::verify::VerifiedBots;
-pub use config::{ConfigError, EdgeConfig};
+pub use config::{ConfigError, ConfigErrorKind, EdgeConfig};
 pub use decide::{
     BotMatch, Claim, ClaimStatus, Ctx, Decision, EdgeState, Outcome, Response, decide, decide_again,
 };

@@ -1,0 +1,334 @@
+//! The edge configuration: TOML, every table with unknown fields refused,
+//! validated at load with precise errors. Files the config names (the JWK Set)
+//! are read through a callback, so this module does no I/O itself: the CLI
+//! reads the disk, the wasm build reads what `cargo xtask dist` baked in.
+//!
+//! Three parts: [`raw`] is what is parsed (serde shapes and defaults),
+//! `build` what is validated (one function per table, each refusal a typed
+//! [`ConfigError`] with its key path and line), and this module the compiled
+//! policy the core reads ([`EdgeConfig`]).
+//!
+//! The `[jwt]` table of DESIGN.md is the one-issuer form; `[[issuers]]` lists
+//! several (one of the two, not both).
+
+use serde::Deserialize;
+
+use crate::jwt::{Issuer, RemoteJwks};
+use crate::keys::KeySet;
+use crate::policy::Glob;
+use crate::uri::UriPolicy;
+
+mod build;
+mod error;
+pub mod raw;
+
+pub use error::{ConfigError, ConfigErrorKind};
+
+/// What to do with a good bot's claim that its operator's published
+/// addresses contradict (a spoofed `Googlebot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnverifiedClaim {
+    /// 403 `bot_spoofed`: whoever forges a good bot's name is no good bot.
+    #[default]
+    Block,
+    /// Disregard the claim: the other signatures decide (generic ones too).
+    Ignore,
+}
+
+/// What to do with a request that has no or an empty User-Agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmptyUserAgent {
+    /// 403, like a blocked bot (browsers always send one).
+    #[default]
+    Block,
+    /// Treat it like any other request.
+    Allow,
+}
+
+/// What to do with a CORS preflight on a protected path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preflight {
+    /// Send it to the origin (which answers CORS itself).
+    #[default]
+    Forward,
+    /// Answer 204 at the edge from `[cors]`.
+    Respond,
+}
+
+/// Whether a path needs a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// No token needed.
+    Public,
+    /// A valid token (and the rule's claim conditions).
+    Token,
+}
+
+/// How a path rule matches the URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathMatch {
+    /// The URI starts with this.
+    Prefix(String),
+    /// `*` matches within one segment, `**` across segments.
+    Glob(Glob),
+}
+
+/// One path rule; the first matching rule applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathRule {
+    /// Which URIs.
+    pub matcher: PathMatch,
+    /// Public or token.
+    pub access: Access,
+    /// Scopes the token must all have (`scope` string or `scp` list).
+    pub require_scope: Vec<String>,
+    /// A claim listing the path prefixes this token may read.
+    pub path_claim: Option<String>,
+    /// A prefix with `{sub}`, e.g. `/private/{sub}/`: the URI must be under the token's own.
+    pub sub_prefix: Option<String>,
+}
+
+/// One step of the decision pipeline (`pipeline = ["bots", "rate_limit", "auth"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// The bot-signature filter.
+    Bots,
+    /// The per-client rate limit.
+    RateLimit,
+    /// Path policy and token verification.
+    Auth,
+}
+
+/// Where to look for a token (`tokens.sources = ["authorization", "cookie", "query"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// `Authorization: Bearer <token>`.
+    Authorization,
+    /// The cookie `tokens.cookie_name`.
+    Cookie,
+    /// The query parameter `tokens.query_param` (removed before forwarding).
+    Query,
+}
+
+/// A rate: requests per second with a burst.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Sustained requests per second.
+    pub per_second: f64,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+/// The validated configuration the decision uses.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// Steps in order; `Auth` is always present.
+    pub pipeline: Vec<Step>,
+    /// Trusted issuers (read through [`EdgeConfig::issuers`]: their keys
+    /// change only through [`EdgeConfig::set_remote_keys`], which keeps the
+    /// fingerprint in step).
+    issuers: Vec<Issuer>,
+    /// Whether the bot filter runs (also needs `Step::Bots` in the pipeline).
+    pub bots_enabled: bool,
+    /// No/empty User-Agent handling.
+    pub empty_user_agent: EmptyUserAgent,
+    /// Spoofed good-bot claims.
+    pub unverified_claim: UnverifiedClaim,
+    /// Web Bot Auth agents whose signatures the edge verifies.
+    pub signed_agents: Vec<crate::webbotauth::SignedAgent>,
+    /// Their signatures' time rules.
+    pub signature_window: crate::webbotauth::Window,
+    /// The stricter rate for `rate_limit` bot signatures.
+    pub bot_rate: Rate,
+    /// The per-client rate, when enabled.
+    pub rate: Option<Rate>,
+    /// Bound on tracked clients per instance.
+    pub max_clients: usize,
+    /// Token sources in order.
+    pub token_sources: Vec<TokenSource>,
+    /// Cookie carrying the token.
+    pub cookie_name: String,
+    /// Query parameter carrying the token (always removed before the origin).
+    pub query_param: String,
+    /// Remove `Authorization` and the token cookie before the origin.
+    pub strip_before_origin: bool,
+    /// Path families that accept escaped slashes or empty segments.
+    pub uri: UriPolicy,
+    /// Verified-token cache size per instance (0 disables it).
+    pub cache_entries: usize,
+    /// CORS preflight handling.
+    pub preflight: Preflight,
+    /// Origins allowed in answered preflights.
+    pub allow_origins: Vec<String>,
+    /// Headers allowed in answered preflights.
+    pub allow_headers: Vec<String>,
+    /// Methods allowed in answered preflights.
+    pub allow_methods: Vec<String>,
+    /// Access-Control-Max-Age of answered preflights.
+    pub preflight_max_age_s: Option<u64>,
+    /// The `realm` of WWW-Authenticate.
+    pub realm: String,
+    /// Redirect browser navigations without a valid token here (`{return_to}` is replaced).
+    pub login_url: Option<String>,
+    /// Path rules, first match wins; no match means a token is required.
+    pub paths: Vec<PathRule>,
+    /// Warnings about the key sets (skipped keys); never key material.
+    pub warnings: Vec<String>,
+    /// Changes whenever the keys change ([`EdgeConfig::keys_fingerprint`]).
+    keys_fingerprint: u64,
+    /// The fingerprint of the baked keys alone.
+    baked_fingerprint: u64,
+}
+
+#[cfg(feature = "toml")]
+fn contains_datetime(v: &toml::Value) -> bool {
+    match v {
+        toml::Value::Datetime(_) => true,
+        toml::Value::Array(a) => a.iter().any(contains_datetime),
+        toml::Value::Table(t) => t.values().any(contains_datetime),
+        _ => false,
+    }
+}
+
+impl EdgeConfig {
+    /// Parses and validates `toml_text`. `read_file` returns the contents of a
+    /// file the config names (e.g. `jwks_file`), relative to the config file.
+    #[cfg(feature = "toml")]
+    pub fn parse(
+        toml_text: &str,
+        read_file: impl FnMut(&str) -> Result<String, String>,
+    ) -> Result<EdgeConfig, ConfigError> {
+        let raw: raw::RawConfig =
+            toml::from_str(toml_text).map_err(|e| ConfigError::syntax(e.to_string().trim_end()))?;
+        build::from_raw(raw, read_file).map_err(|e| e.located(toml_text))
+    }
+
+    /// The same config as JSON (the TOML document's data model, as
+    /// [`EdgeConfig::toml_to_json`] writes it): what `cargo xtask dist` bakes,
+    /// so that the bundle needs no TOML parser.
+    pub fn parse_json(
+        json_text: &str,
+        read_file: impl FnMut(&str) -> Result<String, String>,
+    ) -> Result<EdgeConfig, ConfigError> {
+        let raw: raw::RawConfig =
+            serde_json::from_str(json_text).map_err(|e| ConfigError::syntax(e.to_string()))?;
+        build::from_raw(raw, read_file)
+    }
+
+    /// Converts a TOML config to the JSON that [`EdgeConfig::parse_json`]
+    /// reads. Refuses what [`EdgeConfig::parse`] refuses.
+    #[cfg(feature = "toml")]
+    pub fn toml_to_json(toml_text: &str) -> Result<String, ConfigError> {
+        let value: toml::Value =
+            toml::from_str(toml_text).map_err(|e| ConfigError::syntax(e.to_string().trim_end()))?;
+        if contains_datetime(&value) {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Invalid,
+                "",
+                "a date or time is not a config value",
+            ));
+        }
+        serde_json::to_string(&value).map_err(|e| ConfigError::syntax(e.to_string()))
+    }
+}
+
+impl EdgeConfig {
+    /// The trusted issuers, in config order.
+    pub fn issuers(&self) -> &[Issuer] {
+        &self.issuers
+    }
+
+    /// Changes whenever the keys change (baked or fetched); the token cache
+    /// is cleared on a change.
+    pub fn keys_fingerprint(&self) -> u64 {
+        self.keys_fingerprint
+    }
+
+    /// The issuers whose keys the host should fetch: `(issuer index, where)`.
+    pub fn remote_jwks(&self) -> Vec<(usize, RemoteJwks)> {
+        self.issuers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| x.remote.clone().map(|r| (i, r)))
+            .collect()
+    }
+
+    /// Replaces the fetched keys of issuer `index` with the JWK Set `jwks`
+    /// (baked keys stay; a fetched key whose `kid` a baked key has is skipped).
+    /// Returns warnings; on an error nothing changes.
+    pub fn set_remote_keys(
+        &mut self,
+        index: usize,
+        jwks: &str,
+    ) -> Result<Vec<String>, ConfigError> {
+        let key = format!("issuers[{index}].jwks_url");
+        let issuer = self.issuers.get_mut(index).ok_or_else(|| {
+            ConfigError::new(
+                ConfigErrorKind::Missing,
+                &key,
+                format!("no issuer #{index}"),
+            )
+        })?;
+        if issuer.remote.is_none() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Missing,
+                &key,
+                format!("issuer {:?} has no jwks_url", issuer.issuer),
+            ));
+        }
+        let set = KeySet::parse(jwks).map_err(|e| {
+            ConfigError::new(
+                ConfigErrorKind::File,
+                &key,
+                format!("issuer {:?}: fetched JWK Set: {e}", issuer.issuer),
+            )
+        })?;
+        let mut warnings: Vec<String> = set
+            .warnings
+            .iter()
+            .map(|w| format!("issuer {:?}: fetched {w}", issuer.issuer))
+            .collect();
+        issuer.keys.truncate(issuer.baked_keys);
+        for key in set.keys {
+            if key.kid.is_some()
+                && issuer.keys[..issuer.baked_keys]
+                    .iter()
+                    .any(|b| b.kid == key.kid)
+            {
+                warnings.push(format!(
+                    "issuer {:?}: fetched key {:?} skipped: a baked key has that kid",
+                    issuer.issuer, key.kid
+                ));
+                continue;
+            }
+            issuer.keys.push(key);
+        }
+        let mut f = Fingerprint(self.baked_fingerprint);
+        f.add(&index.to_le_bytes());
+        f.add(jwks.as_bytes());
+        self.keys_fingerprint = f.0;
+        Ok(warnings)
+    }
+}
+
+/// FNV-1a over the key material: enough to notice a change, not a secret.
+#[derive(Default)]
+struct Fingerprint(u64);
+
+impl Fingerprint {
+    fn add(&mut self, bytes: &[u8]) {
+        if self.0 == 0 {
+            self.0 = 0xcbf2_9ce4_8422_2325;
+        }
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
