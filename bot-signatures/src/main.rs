@@ -12,6 +12,7 @@ use bot_signatures::catalog::Catalog;
 use bot_signatures::corpus::BrowserCorpus;
 use bot_signatures::validate::{Report, validate};
 use bot_signatures::{Severity, import, waf};
+use bot_signatures_matcher::Precedence;
 use clap::{Args, Parser, Subcommand};
 
 /// The bot-signature catalog: validate it, test user-agents against it,
@@ -359,18 +360,20 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             if matches.len() > 1 {
                 let (a, b) = (matches[0].signature, matches[1].signature);
-                let why = if a.generic != b.generic {
-                    "specific signatures win over generic ones".to_owned()
-                } else if a.action != b.action {
-                    format!(
+                // The matcher's own precedence rule, not a copy of it.
+                let why = match bot_signatures_matcher::decided_by(a, 0, b, 1) {
+                    Precedence::Specific => "specific signatures win over generic ones".to_owned(),
+                    Precedence::Action => format!(
                         "{} wins over {} (allow > block > rate_limit > monitor)",
                         a.action, b.action
-                    )
-                } else if a.pattern.len() != b.pattern.len() {
-                    "same kind and action: the longer (more specific) pattern wins".to_owned()
-                } else {
-                    "same kind, action and pattern length: the one earlier in the catalog wins"
-                        .to_owned()
+                    ),
+                    Precedence::LongerPattern => {
+                        "same kind and action: the longer (more specific) pattern wins".to_owned()
+                    }
+                    Precedence::CatalogOrder => {
+                        "same kind, action and pattern length: the one earlier in the catalog wins"
+                            .to_owned()
+                    }
                 };
                 println!("why: {why}");
             }

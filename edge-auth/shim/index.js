@@ -10,15 +10,10 @@ const { Edge } = require('./edge_auth_wasm.js');
 const BAKED = fs.readFileSync(path.join(__dirname, 'edge-config.json'), 'utf8');
 const MATCHER = fs.readFileSync(path.join(__dirname, 'bot-matcher.bin'));
 const VERIFIED = fs.readFileSync(path.join(__dirname, 'bot-verify.bin'));
-const FAIL_CLOSED = {
-  status: '503',
-  statusDescription: 'Service Unavailable',
-  headers: {
-    'cache-control': [{ key: 'Cache-Control', value: 'no-store' }],
-    'content-type': [{ key: 'Content-Type', value: 'text/plain; charset=utf-8' }],
-  },
-  body: 'Service Unavailable\n',
-};
+// The fail-closed 503, as the core defines it (written by `cargo xtask dist`
+// from edge_auth_event::internal_error); if it cannot be read the module
+// fails to load and CloudFront answers an error itself: closed either way.
+const FAIL_CLOSED = JSON.parse(fs.readFileSync(path.join(__dirname, 'fail-closed.json'), 'utf8'));
 let edge = null;
 let remotes = []; // JWK Sets fetched at run time: { issuer, url, cache_seconds, min_refresh_seconds, timeout_ms, max_bytes, max_stale_seconds, fetchedAt, triedAt, held }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use workspace_tests::{demo_config, shipped_matcher, viewer_request_events};
 
 /// The time every fixture is decided at (the demo tokens are valid then).
-pub const NOW_UNIX_S: u64 = 1_800_000_100;
+pub const NOW_UNIX_S: u64 = workspace_tests::FIXTURE_NOW_S;
 
 fn run_case(text: &str) -> Value {
     let cfg = demo_config();

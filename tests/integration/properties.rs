@@ -44,7 +44,7 @@ proptest! {
     fn arbitrary_tokens_never_allow(token in ".{0,9000}", source in 0..3usize) {
         let (cfg, matcher) = demo();
         let mut state = EdgeState::new(&cfg);
-        let ctx = Ctx { now_ms: 1_800_000_100_000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
+        let ctx = Ctx { now_ms: workspace_tests::FIXTURE_NOW_S * 1000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
         let ua = ("user-agent".to_owned(), "Mozilla/5.0 Chrome/131.0 Safari/537.36".to_owned());
         let r = match source {
             0 => protected(vec![ua, ("authorization".into(), format!("Bearer {token}"))], String::new()),
@@ -59,7 +59,7 @@ proptest! {
     fn mutated_valid_tokens_never_allow(pos in 0usize..2000, byte in any::<u8>()) {
         let (cfg, matcher) = demo();
         let mut state = EdgeState::new(&cfg);
-        let ctx = Ctx { now_ms: 1_800_000_100_000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
+        let ctx = Ctx { now_ms: workspace_tests::FIXTURE_NOW_S * 1000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
         let good = valid_token();
         let mut bytes = good.clone().into_bytes();
         let pos = pos % bytes.len();
@@ -76,7 +76,7 @@ proptest! {
     fn arbitrary_headers_never_panic_or_allow(headers in proptest::collection::vec(("[a-z-]{1,20}|user-agent|cookie|authorization", ".{0,300}"), 0..12), uri in "/[ -~]{0,100}") {
         let (cfg, matcher) = demo();
         let mut state = EdgeState::new(&cfg);
-        let ctx = Ctx { now_ms: 1_800_000_100_000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
+        let ctx = Ctx { now_ms: workspace_tests::FIXTURE_NOW_S * 1000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
         let mut r = protected(headers, String::new());
         r.uri = format!("/private{uri}");
         let o = decide(&r, &ctx, &mut state);
@@ -95,7 +95,7 @@ proptest! {
         if let Ok(parsed) = edge_auth_event::parse_event(&event.to_string()) {
             let (cfg, matcher) = demo();
             let mut state = EdgeState::new(&cfg);
-            let ctx = Ctx { now_ms: 1_800_000_100_000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
+            let ctx = Ctx { now_ms: workspace_tests::FIXTURE_NOW_S * 1000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
             let o = decide(&parsed.request, &ctx, &mut state);
             let _ = edge_auth_event::render(&o, &parsed);
         }
@@ -116,7 +116,7 @@ fn the_valid_fixture_token_is_accepted() {
     let (cfg, matcher) = demo();
     let mut state = EdgeState::new(&cfg);
     let ctx = Ctx {
-        now_ms: 1_800_000_100_000,
+        now_ms: workspace_tests::FIXTURE_NOW_S * 1000,
         config: &cfg,
         matcher: Some(matcher),
         verified: Some(workspace_tests::shipped_verified()),

@@ -1,4 +1,5 @@
-// The shim's fail-closed paths, run for real: `node tests/node/fail_closed.mjs BUNDLE_DIR`.
+// The shim's fail-closed paths, run for real: `node tests/node/fail_closed.mjs BUNDLE_DIR NOW_S`
+// (NOW_S: the fixtures' clock, workspace_tests::FIXTURE_NOW_S, which `cargo xtask ci` passes).
 // Each case copies the built bundle to a temporary directory, breaks one thing
 // (a corrupt edge-config.json, a truncated bot-matcher.bin or bot-verify.bin, a handle() that
 // throws, a clock that reads NaN), loads it fresh and sends a request that a
@@ -10,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const bundle = resolve(process.argv[2]);
+const nowMs = Number(process.argv[3]) * 1000;
+if (!Number.isFinite(nowMs)) throw new Error('usage: fail_closed.mjs BUNDLE_DIR NOW_S');
 const require = createRequire(import.meta.url);
 console.log = () => {};
 console.error = () => {};
@@ -19,7 +22,7 @@ const event = () => ({ Records: [{ cf: { config: { eventType: 'viewer-request', 
   clientIp: '203.0.113.9', method: 'GET', uri: '/public/index.html', querystring: '',
   headers: { 'user-agent': [{ key: 'User-Agent', value: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0' }] } } } }] });
 
-async function run(name, breakIt, { now = () => 1_800_000_100_000 } = {}) {
+async function run(name, breakIt, { now = () => nowMs } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'edge-fail-closed-'));
   try {
     cpSync(bundle, dir, { recursive: true });

@@ -18,7 +18,8 @@ const keyid = createHash('sha256').update(`{"crv":"Ed25519","kty":"OKP","x":"${j
 
 const HOST = 'd111111abcdef8.cloudfront.net';
 const AGENT = '"https://signer.demo.example"';
-const NOW = 1800000100; // tests/integration/golden.rs NOW_UNIX_S
+// The fixtures' clock: workspace_tests::FIXTURE_NOW_S, read from its one definition.
+const NOW = Number(/pub const FIXTURE_NOW_S: u64 = ([0-9_]+);/.exec(readFileSync(new URL('../src/lib.rs', import.meta.url), 'utf8'))[1].replaceAll('_', ''));
 
 function signed({ host = HOST, created = NOW - 100, expires = NOW + 500, tag = 'web-bot-auth' }) {
   const params = `("@authority" "signature-agent");created=${created};expires=${expires};keyid="${keyid}";alg="ed25519";tag="${tag}"`;

@@ -13,6 +13,26 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// The clock the viewer-request fixtures are decided at (Unix seconds): the
+/// one definition. `cargo xtask ci` hands it to `edge-auth decide --now` and
+/// to the Node scripts (`tests/node/*.mjs` take it as an argument); the
+/// trycmd cases spell it in their command lines, which are examples of the
+/// command a user types.
+pub const FIXTURE_NOW_S: u64 = 1_800_000_100;
+
+/// Where `.ci/run` installs the tools (moto, cfn-lint, checkov, cargo-fuzz,
+/// wasm-bindgen): `EDGE_CI_CACHE`, else `~/.cache/edge-auth`, then `tools/`.
+/// The one definition for Rust (`cargo xtask`, the service harnesses);
+/// `.ci/run` spells the same default.
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("EDGE_CI_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edge-auth")
+        })
+        .join("tools")
+}
+
 /// `tests/fixtures/<rel>`.
 pub fn fixture(rel: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(rel)

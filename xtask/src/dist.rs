@@ -202,6 +202,10 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     )
     .context("copying the shim")?;
     std::fs::write(bundle.join("edge-config.json"), serde_json::to_vec(&baked)?)?;
+    std::fs::write(
+        bundle.join("fail-closed.json"),
+        serde_json::to_vec(&edge_auth_event::internal_error())?,
+    )?;
     std::fs::write(bundle.join("bot-matcher.bin"), &matcher_bin)?;
     std::fs::write(bundle.join("bot-verify.bin"), &verify_bin)?;
 

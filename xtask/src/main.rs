@@ -369,12 +369,7 @@ fn fuzz_smoke(root: &Path) -> anyhow::Result<()> {
 /// Where `.ci/run` installs its tools: `$EDGE_CI_CACHE/tools`, by default
 /// `~/.cache/edge-auth/tools`.
 pub(crate) fn tools_dir() -> PathBuf {
-    std::env::var_os("EDGE_CI_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edge-auth")
-        })
-        .join("tools")
+    workspace_tests::tools_dir()
 }
 
 /// A tool: the path in `env`, else the copy `.ci/run` installed under

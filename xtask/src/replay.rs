@@ -12,7 +12,10 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 
 /// The time the fixtures are decided at (the demo tokens are valid then).
-const NOW_UNIX_S: &str = "1800000100";
+/// The fixtures' clock ([`workspace_tests::FIXTURE_NOW_S`]), as an argument.
+fn now_arg() -> String {
+    workspace_tests::FIXTURE_NOW_S.to_string()
+}
 
 fn run(mut cmd: Command, input: &[u8]) -> anyhow::Result<String> {
     let mut child = cmd
@@ -43,8 +46,8 @@ fn native_decide(file: Option<&Path>, input: &[u8]) -> anyhow::Result<String> {
         "--config",
         "examples/demo/edge.toml",
         "--now",
-        NOW_UNIX_S,
     ]);
+    native.arg(now_arg());
     if let Some(f) = file {
         native.arg(f);
     }
@@ -75,7 +78,7 @@ pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     fresh
         .arg(root.join("tests/node/replay.mjs"))
         .arg(bundle)
-        .arg(NOW_UNIX_S)
+        .arg(now_arg())
         .arg("--fresh");
     let from_fresh = run(fresh, jsonl.as_bytes())?;
     let mut diffs = Vec::new();
@@ -106,7 +109,7 @@ pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     let mut node = Command::new("node");
     node.arg(root.join("tests/node/replay.mjs"))
         .arg(bundle)
-        .arg(NOW_UNIX_S);
+        .arg(now_arg());
     let from_node = run(node, jsonl.as_bytes())?;
     let from_native = native_decide(None, jsonl.as_bytes())?;
     let (a, b): (Vec<&str>, Vec<&str>) =
@@ -150,7 +153,7 @@ pub fn load(root: &Path, bundle: &Path, out_dir: &Path, requests: usize) -> anyh
         .arg("--expose-gc")
         .arg(root.join("tests/node/load.mjs"))
         .arg(bundle)
-        .arg(NOW_UNIX_S)
+        .arg(now_arg())
         .arg(requests.to_string())
         .arg(&events)
         .arg(&node_results)
@@ -263,6 +266,7 @@ pub fn fail_closed(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     let out = Command::new("node")
         .arg(root.join("tests/node/fail_closed.mjs"))
         .arg(bundle)
+        .arg(now_arg())
         .output()?;
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {

@@ -89,12 +89,47 @@ pub fn precedence_key(
     pattern: &str,
     catalog_position: usize,
 ) -> impl Ord {
-    (
-        generic,
-        action,
-        std::cmp::Reverse(pattern.len()),
-        catalog_position,
-    )
+    key(generic, action, pattern, catalog_position)
+}
+
+fn key(
+    generic: bool,
+    action: Action,
+    pattern: &str,
+    position: usize,
+) -> (bool, Action, std::cmp::Reverse<usize>, usize) {
+    (generic, action, std::cmp::Reverse(pattern.len()), position)
+}
+
+/// Which rule of [`precedence_key`] puts one signature before another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precedence {
+    /// 1: specific before generic.
+    Specific,
+    /// 2: by action.
+    Action,
+    /// 3: the longer pattern.
+    LongerPattern,
+    /// 4: catalog order.
+    CatalogOrder,
+}
+
+/// The rule that decides between `a` and `b` (at catalog positions `pa`
+/// and `pb`): the first component of [`precedence_key`] that differs.
+pub fn decided_by(a: Signature<'_>, pa: usize, b: Signature<'_>, pb: usize) -> Precedence {
+    let (ka, kb) = (
+        key(a.generic, a.action, a.pattern, pa),
+        key(b.generic, b.action, b.pattern, pb),
+    );
+    if ka.0 != kb.0 {
+        Precedence::Specific
+    } else if ka.1 != kb.1 {
+        Precedence::Action
+    } else if ka.2 != kb.2 {
+        Precedence::LongerPattern
+    } else {
+        Precedence::CatalogOrder
+    }
 }
 
 /// One signature as the edge sees it.
@@ -243,6 +278,13 @@ fn action_from_code(c: u8) -> Option<Action> {
     Action::ALL.into_iter().find(|&a| action_code(a) == c)
 }
 
+/// Bytes of a span in the binary artifact: start and length, u32 each.
+const SPAN: usize = 8;
+/// Bytes of a signature record: action, flags, two zero bytes, three spans.
+const SIGNATURE_RECORD: usize = 4 + 3 * SPAN;
+/// Bytes of a literal record: owner, plan, span.
+const LITERAL_RECORD: usize = 4 + 4 + SPAN;
+
 /// Appends `s` to `text`, returning its span.
 fn push_span(text: &mut String, s: &str) -> Span {
     let span = Span {
@@ -275,6 +317,7 @@ impl CompiledCatalog {
         };
         out.extend(BINARY_MAGIC);
         out.extend((self.signatures.len() as u32).to_le_bytes());
+        let records_at = out.len();
         for s in &self.signatures {
             out.extend([
                 action_code(s.action),
@@ -286,6 +329,10 @@ impl CompiledCatalog {
             put_span(&mut out, &mut text, &s.category);
             put_span(&mut out, &mut text, &s.pattern);
         }
+        debug_assert_eq!(
+            out.len() - records_at,
+            self.signatures.len() * SIGNATURE_RECORD
+        );
         let plans = index::plan(self.literals.iter().map(|(l, _)| l.as_str()));
         // In the order of the gram each literal is filed under, so that the
         // edge lays the index out without sorting.
@@ -293,11 +340,16 @@ impl CompiledCatalog {
             self.literals.iter().zip(plans).collect();
         literals.sort_by_key(|((literal, _), plan)| index::filed_gram(literal, *plan));
         out.extend((self.literals.len() as u32).to_le_bytes());
+        let literals_at = out.len();
         for ((literal, owner), plan) in literals {
             out.extend(owner.to_le_bytes());
             out.extend(plan.unwrap_or(u32::MAX).to_le_bytes());
             put_span(&mut out, &mut text, literal);
         }
+        debug_assert_eq!(
+            out.len() - literals_at,
+            self.literals.len() * LITERAL_RECORD
+        );
         out.extend((self.unindexed.len() as u32).to_le_bytes());
         for u in &self.unindexed {
             out.extend(u.to_le_bytes());
@@ -386,7 +438,7 @@ impl<'a> Reader<'a> {
     #[inline(never)]
     #[allow(clippy::type_complexity)]
     fn records(&mut self) -> Result<(Vec<Record>, Vec<(usize, Span)>), MatcherError> {
-        let n = self.count(28, "signature count")?;
+        let n = self.count(SIGNATURE_RECORD, "signature count")?;
         let mut records = Vec::with_capacity(n);
         let mut spans = Vec::with_capacity(3 * n);
         for _ in 0..n {
@@ -426,7 +478,7 @@ impl<'a> Reader<'a> {
         &mut self,
         spans: &mut Vec<(usize, Span)>,
     ) -> Result<(Vec<u32>, Vec<index::Plan>, Vec<Span>), MatcherError> {
-        let n = self.count(16, "literal count")?;
+        let n = self.count(LITERAL_RECORD, "literal count")?;
         let mut owners = Vec::with_capacity(n);
         let mut plans = Vec::with_capacity(n);
         let mut literals = Vec::with_capacity(n);
@@ -907,6 +959,57 @@ mod tests {
             if let Ok(m) = Matcher::from_bytes(&with_magic) {
                 let _ = m.classify("Mozilla/5.0 bot");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod precedence_tests {
+    use super::*;
+
+    fn sig(generic: bool, action: Action, pattern: &'static str) -> Signature<'static> {
+        Signature {
+            id: "x",
+            action,
+            category: "c",
+            generic,
+            pattern,
+            exact: true,
+        }
+    }
+
+    /// `decided_by` names the first component of the key that differs, and
+    /// the key orders the pair the same way.
+    #[test]
+    fn each_rule_decides_in_key_order() {
+        let cases = [
+            (
+                sig(false, Action::Monitor, "a"),
+                sig(true, Action::Allow, "abcdef"),
+                Precedence::Specific,
+            ),
+            (
+                sig(true, Action::Allow, "a"),
+                sig(true, Action::Block, "abcdef"),
+                Precedence::Action,
+            ),
+            (
+                sig(false, Action::Block, "abcd"),
+                sig(false, Action::Block, "abc"),
+                Precedence::LongerPattern,
+            ),
+            (
+                sig(false, Action::Block, "abc"),
+                sig(false, Action::Block, "xyz"),
+                Precedence::CatalogOrder,
+            ),
+        ];
+        for (winner, loser, rule) in cases {
+            assert_eq!(decided_by(winner, 0, loser, 1), rule);
+            assert!(
+                precedence_key(winner.generic, winner.action, winner.pattern, 0)
+                    < precedence_key(loser.generic, loser.action, loser.pattern, 1)
+            );
         }
     }
 }

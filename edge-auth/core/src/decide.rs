@@ -740,7 +740,10 @@ fn forbidden() -> Response {
     }
 }
 
-fn unavailable() -> Response {
+/// The fail-closed 503: the one definition (the CloudFront shape is
+/// `edge_auth_event::internal_error`, and the bundle's shim reads that,
+/// written by `cargo xtask dist`, as `fail-closed.json`).
+pub fn unavailable() -> Response {
     Response {
         status: 503,
         status_description: "Service Unavailable",

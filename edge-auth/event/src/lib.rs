@@ -342,17 +342,10 @@ pub fn render_response(response: &Response) -> Value {
     Value::Object(out)
 }
 
-/// The fail-closed answer for anything that went wrong inside the handler.
+/// The fail-closed answer for anything that went wrong inside the handler:
+/// the core's 503 ([`edge_auth_core::decide::unavailable`]) in CloudFront's shape.
 pub fn internal_error() -> Value {
-    json!({
-        "status": "503",
-        "statusDescription": "Service Unavailable",
-        "headers": {
-            "cache-control": [{ "key": "Cache-Control", "value": "no-store" }],
-            "content-type": [{ "key": "Content-Type", "value": "text/plain; charset=utf-8" }]
-        },
-        "body": "Service Unavailable\n"
-    })
+    render_response(&edge_auth_core::decide::unavailable())
 }
 
 /// `www-authenticate` → `WWW-Authenticate`, `retry-after` → `Retry-After`.

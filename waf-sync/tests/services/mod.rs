@@ -29,14 +29,6 @@ fn wait_for(port: u16, what: &str) {
     }
 }
 
-fn home_cache() -> PathBuf {
-    std::env::var_os("EDGE_CI_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/edge-auth")
-        })
-}
-
 /// A moto server (the WAF emulator) on a free loopback port, and the strict
 /// proxy in front of it.
 pub struct Moto {
@@ -67,7 +59,7 @@ impl Moto {
     fn start_with(unavailable: bool) -> Moto {
         let bin = std::env::var_os("MOTO_SERVER")
             .map(PathBuf::from)
-            .unwrap_or_else(|| home_cache().join("tools/moto-venv/bin/moto_server"));
+            .unwrap_or_else(|| workspace_tests::tools_dir().join("moto-venv/bin/moto_server"));
         assert!(
             bin.is_file(),
             "moto server not found at {}: run .ci/run (it installs moto[server]) or set MOTO_SERVER",
