@@ -4,40 +4,28 @@
 
 use std::path::{Path, PathBuf};
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn collect_ext(dir: &Path, out: &mut Vec<PathBuf>, exts: &[&str]) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_ext(&path, out, exts)?;
-        } else if path
+/// Every file below `dir` whose extension is one of `exts`, sorted.
+fn files_below(dir: &Path, exts: &[&str]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let wanted = entry
+            .path()
             .extension()
-            .is_some_and(|e| exts.iter().any(|x| e == *x))
-        {
-            out.push(path);
+            .is_some_and(|e| exts.iter().any(|x| e == *x));
+        if entry.file_type().is_file() && wanted {
+            out.push(entry.into_path());
         }
     }
-    Ok(())
+    out.sort();
+    Ok(out)
 }
 
 fn main() -> std::io::Result<()> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").map_err(std::io::Error::other)?);
     let catalog = root.join("catalog");
     println!("cargo:rerun-if-changed={}", catalog.display());
-    let mut files = Vec::new();
-    collect(&catalog, &mut files)?;
-    files.sort();
+    let files = files_below(&catalog, &["toml"])?;
     let mut code = String::from(
         "/// The shipped catalog files: (path relative to the crate, contents).\npub static FILES: &[(&str, &str)] = &[\n",
     );
@@ -54,9 +42,7 @@ fn main() -> std::io::Result<()> {
     // The verified-bot lists and their operators (`verified/`), for the edge table.
     let verified = root.join("verified");
     println!("cargo:rerun-if-changed={}", verified.display());
-    let mut vfiles = Vec::new();
-    collect_ext(&verified, &mut vfiles, &["toml", "json"])?;
-    vfiles.sort();
+    let vfiles = files_below(&verified, &["toml", "json"])?;
     code.push_str(
         "/// The verified-bot files: (path relative to `verified/`, contents).\npub static VERIFIED: &[(&str, &str)] = &[\n",
     );

@@ -157,15 +157,18 @@ impl Catalog {
     }
 }
 
+/// Every `*.toml` file below `dir`.
 fn collect_toml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?
-    {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_toml(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            out.push(path);
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.map_err(|e| {
+            std::io::Error::new(
+                e.io_error()
+                    .map_or(std::io::ErrorKind::Other, std::io::Error::kind),
+                format!("{}: {e}", dir.display()),
+            )
+        })?;
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "toml") {
+            out.push(entry.into_path());
         }
     }
     Ok(())

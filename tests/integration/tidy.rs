@@ -6,24 +6,24 @@ use std::path::{Path, PathBuf};
 
 use workspace_tests::repo_root;
 
+/// Every `.rs` file below `dir`, build output, dependencies and generated
+/// trees (`*.in`) left out.
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if path.is_dir() {
-            if !matches!(
+    let skip = |e: &walkdir::DirEntry| {
+        let name = e.file_name().to_string_lossy();
+        e.file_type().is_dir()
+            && (matches!(
                 name.as_ref(),
                 "target" | "node_modules" | ".git" | "fuzz_target"
-            ) && !name.ends_with(".in")
-            {
-                rust_files(&path, out);
-            }
-        } else if name.ends_with(".rs") {
-            out.push(path);
+            ) || name.ends_with(".in"))
+    };
+    for entry in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| !skip(e))
+        .flatten()
+    {
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|x| x == "rs") {
+            out.push(entry.into_path());
         }
     }
 }

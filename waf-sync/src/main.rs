@@ -233,7 +233,13 @@ async fn lambda(config_path: PathBuf) -> anyhow::Result<()> {
                 if let Some(request) = stack::parse(&event.payload) {
                     return custom_resource(&base, &world, request).await;
                 }
-                let config = for_invocation(&base, &event.payload);
+                let config = match for_invocation(&base, &event.payload) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("waf-sync: error: {e}");
+                        return Err(e.into());
+                    }
+                };
                 match execute(&config, &world).await {
                     Ok((plan, summary)) => {
                         report(&plan, &summary, false);
@@ -347,19 +353,35 @@ async fn custom_resource(
     Ok(serde_json::json!({ "custom_resource": if failed { "FAILED" } else { "SUCCESS" } }))
 }
 
-/// The settings for one invocation: EventBridge's scheduled-event envelope
-/// (or anything without these keys) applies; a constant input may say
-/// `"apply": false` (plan only), `"force": true`, or `"rule_group": NAME`
-/// (the stack's schedule names its group).
-fn for_invocation(base: &Config, input: &serde_json::Value) -> Config {
+/// What a (non-CloudFormation) invocation may say: EventBridge's
+/// scheduled-event envelope has none of these keys and applies; a constant
+/// input may say `"apply": false` (plan only), `"force": true`, or
+/// `"rule_group": NAME` (the stack's schedule names its group). Other keys
+/// (the envelope's) are ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Invocation {
+    #[serde(default)]
+    apply: Option<bool>,
+    #[serde(default)]
+    force: Option<bool>,
+    #[serde(default)]
+    rule_group: Option<String>,
+}
+
+/// The settings for one invocation ([`Invocation`]); an input that is not
+/// an object, or has a key of the wrong type, is refused.
+fn for_invocation(base: &Config, input: &serde_json::Value) -> Result<Config, String> {
+    let inv: Invocation = serde_json::from_value(input.clone())
+        .map_err(|e| format!("invocation input refused: {e}; expected {{\"apply\": bool, \"force\": bool, \"rule_group\": NAME}} or a scheduled event"))?;
     let mut config = base.clone();
-    if let Some(g) = input.get("rule_group").and_then(serde_json::Value::as_str) {
-        config.target = Some(Target::RuleGroup(g.to_owned()));
+    if let Some(g) = inv.rule_group {
+        let target = Target::RuleGroup(g);
+        waf_sync::config::check_name(&target)?;
+        config.target = Some(target);
     }
-    config.settings.dry_run =
-        input.get("apply").and_then(serde_json::Value::as_bool) == Some(false);
-    config.settings.force = input.get("force").and_then(serde_json::Value::as_bool) == Some(true);
-    config
+    config.settings.dry_run = inv.apply == Some(false);
+    config.settings.force = inv.force == Some(true);
+    Ok(config)
 }
 
 /// One run with validated settings (shared by the CLI and the Lambda).
@@ -513,16 +535,21 @@ mod tests {
             toml::from_str("[source]\nurl = \"x.csv\"\n[waf]\nweb_acl = \"a\"\n").unwrap();
         let base = Config::build(file, Overrides::default()).unwrap();
         let scheduled = serde_json::json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-        let c = for_invocation(&base, &scheduled);
+        let c = for_invocation(&base, &scheduled).unwrap();
         assert!(!c.settings.dry_run && !c.settings.force);
-        let c = for_invocation(&base, &serde_json::json!({"apply": false}));
+        let c = for_invocation(&base, &serde_json::json!({"apply": false})).unwrap();
         assert!(c.settings.dry_run);
-        let c = for_invocation(&base, &serde_json::json!({"force": true}));
+        let c = for_invocation(&base, &serde_json::json!({"force": true})).unwrap();
         assert!(c.settings.force && !c.settings.dry_run);
         let c = for_invocation(
             &base,
             &serde_json::json!({"apply": true, "rule_group": "s-bots-500"}),
-        );
+        )
+        .unwrap();
         assert_eq!(c.target, Some(Target::RuleGroup("s-bots-500".into())));
+        // A typo'd type or a name WAF would refuse: refused before any work.
+        assert!(for_invocation(&base, &serde_json::json!({"apply": "no"})).is_err());
+        assert!(for_invocation(&base, &serde_json::json!({"rule_group": "a b"})).is_err());
+        assert!(for_invocation(&base, &serde_json::json!([1])).is_err());
     }
 }

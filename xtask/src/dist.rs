@@ -30,18 +30,29 @@ pub fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-/// The version of `name` in Cargo.lock.
+/// The version of `name` in Cargo.lock (read with the `toml` crate).
 pub fn locked_version(root: &Path, name: &str) -> anyhow::Result<String> {
-    let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line == format!("name = \"{name}\"")
-            && let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \""))
-        {
-            return Ok(v.trim_end_matches('"').to_owned());
-        }
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        package: Vec<Package>,
     }
-    bail!("{name} is not in Cargo.lock")
+    #[derive(serde::Deserialize)]
+    struct Package {
+        name: String,
+        version: String,
+    }
+    let text = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let lock: Lock = toml::from_str(&text).context("Cargo.lock is not TOML")?;
+    let mut versions = lock
+        .package
+        .into_iter()
+        .filter(|p| p.name == name)
+        .map(|p| p.version);
+    match (versions.next(), versions.next()) {
+        (Some(v), None) => Ok(v),
+        (Some(_), Some(_)) => bail!("Cargo.lock has several versions of {name}"),
+        (None, _) => bail!("{name} is not in Cargo.lock"),
+    }
 }
 
 pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
@@ -252,14 +263,15 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     Ok(zip_path)
 }
 
+/// Every file below `dir`, as a `/`-separated path relative to `base`.
 fn collect(base: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect(base, &path, out)?;
-        } else {
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry?;
+        if entry.file_type().is_file() {
             out.push(
-                path.strip_prefix(base)?
+                entry
+                    .path()
+                    .strip_prefix(base)?
                     .to_string_lossy()
                     .replace('\\', "/"),
             );
