@@ -880,7 +880,7 @@ fn return_to(path: &str, qs: &str) -> String {
 
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    uri::percent_encode_into(s, &uri::UNRESERVED, &mut out);
+    uri::percent_encode_into(s, uri::UNRESERVED, &mut out);
     out
 }
 

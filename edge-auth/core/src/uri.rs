@@ -43,6 +43,8 @@
 //! prefixes (`[uri] allow_encoded_slash`, `allow_empty_segments`), for sites
 //! whose object names need them; everything else is refused everywhere.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 /// Why a URI was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -91,7 +93,7 @@ pub fn canonicalize(raw: &str, policy: &UriPolicy) -> Result<CanonicalUri, UriEr
     };
     // The common case, a path already in canonical spelling: one pass over
     // the bytes, one over the segments, and no re-encoding.
-    if rest.bytes().all(|b| b == b'/' || LITERAL[usize::from(b)]) {
+    if rest.split('/').all(is_literal) {
         let mut segments = rest.split('/').peekable();
         while let Some(seg) = segments.next() {
             if seg.is_empty() && segments.peek().is_some() {
@@ -130,7 +132,7 @@ pub fn canonicalize(raw: &str, policy: &UriPolicy) -> Result<CanonicalUri, UriEr
         path.push('/');
         path.push_str(&decoded);
         encoded.push('/');
-        percent_encode_into(&decoded, &LITERAL, &mut encoded);
+        percent_encode_into(&decoded, LITERAL, &mut encoded);
     }
     if encoded_slash && !under_any(&path, &policy.allow_encoded_slash) {
         return Err(UriError::EncodedSlash);
@@ -185,6 +187,10 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 /// One raw segment, every escape decoded once; refuses what [`canonicalize`] refuses.
+///
+/// Hand-written rather than `percent-encoding`'s decoder on purpose: that one
+/// passes a malformed escape (`%zz`, a lone `%`) through as text, where the
+/// edge must refuse it (origins disagree on what it means).
 fn decode_segment(seg: &str) -> Result<String, UriError> {
     let bytes = seg.as_bytes();
     if !bytes.contains(&b'%') {
@@ -225,43 +231,41 @@ fn check_chars(text: &str) -> Result<(), UriError> {
     Ok(())
 }
 
-/// The bytes an encoder keeps literal: RFC 3986 unreserved characters and,
-/// with `sub_delims`, the sub-delimiters no common origin gives a meaning
-/// inside a path segment (`+` and `;` are left out on purpose).
-const fn keep_table(sub_delims: bool) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'_' | b'~')
-            || (sub_delims
-                && matches!(
-                    b,
-                    b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b',' | b':' | b'=' | b'@'
-                ));
-        i += 1;
-    }
-    t
+/// What a component inside a query keeps literal: RFC 3986 unreserved
+/// characters only (`percent-encoding` escapes every other byte, non-ASCII
+/// included, in upper-case hex).
+pub(crate) const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What the canonical path keeps literal: the unreserved characters and the
+/// sub-delimiters no common origin gives a meaning inside a path segment
+/// (`+` and `;` are left out on purpose).
+const LITERAL: &AsciiSet = &UNRESERVED
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b',')
+    .remove(b':')
+    .remove(b'=')
+    .remove(b'@');
+
+/// Whether `seg` is spelled as [`LITERAL`] would write it: encoding leaves
+/// it unchanged (no allocation unless a byte needs escaping).
+fn is_literal(seg: &str) -> bool {
+    std::borrow::Cow::from(utf8_percent_encode(seg, LITERAL)) == seg
 }
 
-/// RFC 3986 unreserved characters only (a URI component inside a query).
-pub(crate) const UNRESERVED: [bool; 256] = keep_table(false);
-/// What the canonical path keeps literal.
-const LITERAL: [bool; 256] = keep_table(true);
-
-/// Appends `text` to `out`, every byte not in `keep` escaped in upper-case hex.
-pub(crate) fn percent_encode_into(text: &str, keep: &[bool; 256], out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in text.as_bytes() {
-        if keep[usize::from(b)] {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
-        }
-    }
+/// Appends `text` to `out`, every byte in `escape` (and every non-ASCII
+/// byte) escaped with upper-case hex.
+pub(crate) fn percent_encode_into(text: &str, escape: &'static AsciiSet, out: &mut String) {
+    out.extend(utf8_percent_encode(text, escape));
 }
 
 #[cfg(test)]
