@@ -10,3 +10,4 @@ mod golden;
 mod jwt_conformance;
 mod properties;
 mod tidy;
+mod token_properties;
