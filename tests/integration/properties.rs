@@ -73,7 +73,7 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_headers_never_panic_or_allow(headers in proptest::collection::vec(("[a-z-]{1,20}|user-agent|cookie|authorization", ".{0,300}"), 0..12), uri in "/[ -~]{0,100}") {
+    fn arbitrary_headers_never_panic_or_allow(headers in proptest::collection::vec(("[a-z-]{1,20}|user-agent|cookie|authorization", prop_oneof![".{0,300}", "Bearer [A-Za-z0-9._-]{0,300}", "(bearer|BEARER|Basic) .{0,80}", "access_token=[A-Za-z0-9._-]{0,200}(; [a-z]+=[a-z]*)?"]), 0..12), uri in "/[ -~]{0,100}") {
         let (cfg, matcher) = demo();
         let mut state = EdgeState::new(&cfg);
         let ctx = Ctx { now_ms: workspace_tests::FIXTURE_NOW_S * 1000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
