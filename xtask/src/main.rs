@@ -5,6 +5,7 @@
 mod dist;
 mod dist_waf_sync;
 mod fuzz;
+mod mutants;
 mod replay;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,22 @@ enum Task {
         #[arg(long, value_name = "PEM")]
         ca_file: Option<PathBuf>,
     },
+    /// Mutation testing with cargo-mutants: which tests bite (not in CI: hours).
+    Mutants {
+        /// core (jwt, policy, decide, keys, cache, uri, config), matcher, or waf-sync (plan, derive).
+        #[arg(long, default_value = "core")]
+        part: String,
+        /// Only these files (paths from the repository root) instead of the part's list.
+        #[arg(long, value_name = "FILE")]
+        file: Vec<String>,
+        /// Mutants built and tested at once.
+        #[arg(long, default_value_t = 2)]
+        jobs: u32,
+        /// Judge with the mutated package's own tests only (the fast inner
+        /// loop), not the cross-crate suites as well.
+        #[arg(long)]
+        own_tests: bool,
+    },
     /// Run every fuzz target (cargo-fuzz, libFuzzer) for N seconds each,
     /// seeded from the fixtures.
     Fuzz {
@@ -84,6 +101,12 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Task::Ci { no_lint, only } => ci(&root, no_lint, only),
         Task::Fuzz { seconds } => fuzz::fuzz(&root, seconds),
+        Task::Mutants {
+            part,
+            file,
+            jobs,
+            own_tests,
+        } => mutants::mutants(&root, &part, &file, jobs, own_tests),
         Task::DistWafSync {
             config,
             out,

@@ -1,0 +1,111 @@
+//! `cargo xtask mutants [--part core|matcher|waf-sync] [--file F]...`:
+//! mutation testing with cargo-mutants (pinned, 27.1.0), to show which tests
+//! bite. Each part names the package, the files #19 asks about and the tests
+//! that judge a mutant: the core's own and the edge integration suite (no
+//! services), the matcher's, waf-sync's unit tests. Not part of CI (a full
+//! run takes hours on 2 cores); the README records the scores with this
+//! command. Results land in `target/mutants/<part>/mutants.out/`.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// What a part mutates and which tests judge it.
+struct Plan {
+    package: &'static str,
+    files: &'static [&'static str],
+    test_packages: &'static [&'static str],
+    test_args: &'static [&'static str],
+}
+
+fn plan(part: &str) -> anyhow::Result<Plan> {
+    Ok(match part {
+        "core" => Plan {
+            package: "edge-auth-core",
+            files: &[
+                "edge-auth/core/src/jwt.rs",
+                "edge-auth/core/src/policy.rs",
+                "edge-auth/core/src/decide.rs",
+                "edge-auth/core/src/keys.rs",
+                "edge-auth/core/src/cache.rs",
+                "edge-auth/core/src/uri.rs",
+                "edge-auth/core/src/config/build.rs",
+            ],
+            test_packages: &["edge-auth-core", "workspace-tests"],
+            test_args: &[],
+        },
+        "matcher" => Plan {
+            package: "bot-signatures-matcher",
+            files: &[],
+            test_packages: &["bot-signatures-matcher"],
+            test_args: &[],
+        },
+        "waf-sync" => Plan {
+            package: "waf-sync",
+            files: &["waf-sync/src/plan.rs", "waf-sync/src/derive.rs"],
+            test_packages: &["waf-sync"],
+            // The unit tests; the emulator suite needs services per mutant.
+            test_args: &["--lib"],
+        },
+        other => bail!("unknown part {other:?}: core, matcher or waf-sync"),
+    })
+}
+
+pub fn mutants(
+    root: &Path,
+    part: &str,
+    files: &[String],
+    jobs: u32,
+    own_tests: bool,
+) -> anyhow::Result<()> {
+    let plan = plan(part)?;
+    let tool = crate::tool(
+        "CARGO_MUTANTS",
+        "cargo-mutants/bin/cargo-mutants",
+        "cargo-mutants",
+    );
+    let out = crate::dist::target_dir(root).join("mutants").join(part);
+    std::fs::create_dir_all(&out)?;
+    let mut cmd = Command::new(&tool);
+    cmd.current_dir(root)
+        .args(["mutants", "-p", plan.package, "-j", &jobs.to_string()])
+        .arg("-o")
+        .arg(&out);
+    let chosen: Vec<&str> = if files.is_empty() {
+        plan.files.to_vec()
+    } else {
+        files.iter().map(String::as_str).collect()
+    };
+    for f in chosen {
+        cmd.args(["-f", f]);
+    }
+    let judges: &[&str] = if own_tests {
+        &[plan.package]
+    } else {
+        plan.test_packages
+    };
+    for t in judges {
+        cmd.args(["--test-package", t]);
+    }
+    if !plan.test_args.is_empty() {
+        cmd.arg("--").args(plan.test_args);
+    }
+    eprintln!("xtask mutants: [{part}] {cmd:?}");
+    let status = cmd.status().with_context(|| {
+        format!(
+            "running {tool:?}: install it with `cargo install cargo-mutants --version 27.1.0 --locked --root ~/.cache/edge-auth/tools/cargo-mutants` (or set CARGO_MUTANTS)"
+        )
+    })?;
+    // cargo-mutants exits 2 when mutants were missed: that is a result, not a failure.
+    match status.code() {
+        Some(0 | 2) => {
+            eprintln!(
+                "xtask mutants: [{part}] see {}/mutants.out/ (caught.txt, missed.txt, unviable.txt)",
+                out.display()
+            );
+            Ok(())
+        }
+        _ => bail!("cargo-mutants failed ({status})"),
+    }
+}
