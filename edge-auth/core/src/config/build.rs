@@ -721,6 +721,24 @@ mod tests {
             refused("", "[bots]\nsignature_leeway_seconds = 301\n").1,
             "bots.signature_leeway_seconds"
         );
+        // Values carried through: the bot rate per second from per minute;
+        // names with every allowed character, and one that is not.
+        let cfg = parse(
+            "",
+            "[bots]\nrate_limit_per_minute = 120\n[tokens]\ncookie_name = \"my-token_v2.x\"\nquery_param = \"sig-1\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.bot_rate.per_second, 2.0);
+        assert_eq!(cfg.cookie_name, "my-token_v2.x");
+        assert_eq!(cfg.query_param, "sig-1");
+        assert_eq!(
+            refused("", "[tokens]\ncookie_name = \"a/b\"\n").1,
+            "tokens.cookie_name"
+        );
+        assert_eq!(
+            refused("", "[tokens]\nquery_param = \"\"\n").1,
+            "tokens.query_param"
+        );
         // A secret with no HS algorithm to use it is a hole, not a typo.
         let e = EdgeConfig::parse(
             "[jwt]\nissuer = \"https://i.test\"\naudience = \"a\"\nalgorithms = [\"ES256\"]\nhmac_secret = \"c2VjcmV0\"\njwks_url = \"https://k.test/\"\n",
@@ -745,5 +763,189 @@ mod tests {
             (e.kind, e.key.as_str(), e.line),
             (Kind::Unsafe, "pipeline", None)
         );
+    }
+
+    fn ok(extra: &str) -> bool {
+        parse("", extra).is_ok()
+    }
+
+    fn key_of(extra: &str) -> String {
+        parse("", extra).map_or_else(|e| e.key, |_| "accepted".into())
+    }
+
+    /// The bounds of every checked number and form, on both sides.
+    #[test]
+    fn every_bound_holds_on_both_sides() {
+        // Issuer fields ([jwt] here; the HS256 issuer of `parse`).
+        assert!(ok("leeway_seconds = 300\n"));
+        assert_eq!(key_of("leeway_seconds = 301\n"), "jwt.leeway_seconds");
+        assert!(ok("typ = [\"JWT\", \"at+jwt\"]\n"));
+        assert_eq!(
+            parse("", "typ = [\"JWT\"]\n").unwrap().issuers()[0].typ,
+            Some(vec!["JWT".to_owned()])
+        );
+        assert_eq!(key_of("typ = []\n"), "jwt.typ");
+        assert_eq!(key_of("typ = [\"JWT\", \"\"]\n"), "jwt.typ");
+        let aud = |a: &str| {
+            EdgeConfig::parse(
+                &format!("[jwt]\nissuer = \"https://i.test\"\naudience = {a}\nalgorithms = [\"HS256\"]\nhmac_secret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMjM0NQ\"\n"),
+                |f| Err(f.to_owned()),
+            )
+            .map(|c| c.issuers()[0].audiences.clone())
+            .map_err(|e| e.key)
+        };
+        assert_eq!(
+            aud("[\"a\", \"b\"]"),
+            Ok(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(aud("[]"), Err("jwt.audience".into()));
+        assert_eq!(aud("[\"a\", \"\"]"), Err("jwt.audience".into()));
+        assert_eq!(aud("\"\""), Err("jwt.audience".into()));
+
+        // Remote key sets: loopback http only; every limit at and past its bound.
+        let es = |extra: &str| {
+            EdgeConfig::parse(
+                &format!("[jwt]\nissuer = \"https://i.test\"\naudience = \"a\"\nalgorithms = [\"ES256\"]\njwks_url = \"https://k.test/\"\n{extra}"),
+                |f| Err(f.to_owned()),
+            )
+            .map_or_else(|e| e.key, |c| format!("ok {}", c.remote_jwks().len()))
+        };
+        assert_eq!(es(""), "ok 1", "keys from the network alone are allowed");
+        for (extra, want) in [
+            ("jwks_timeout_ms = 1\n", "ok 1"),
+            ("jwks_timeout_ms = 3000\n", "ok 1"),
+            ("jwks_timeout_ms = 0\n", "jwt.jwks_timeout_ms"),
+            ("jwks_timeout_ms = 3001\n", "jwt.jwks_timeout_ms"),
+            ("jwks_min_refresh_seconds = 1\n", "ok 1"),
+            (
+                "jwks_min_refresh_seconds = 0\n",
+                "jwt.jwks_min_refresh_seconds",
+            ),
+            ("jwks_max_bytes = 1024\n", "ok 1"),
+            ("jwks_max_bytes = 1048576\n", "ok 1"),
+            ("jwks_max_bytes = 1023\n", "jwt.jwks_max_bytes"),
+            ("jwks_max_bytes = 1048577\n", "jwt.jwks_max_bytes"),
+            (
+                "jwks_cache_seconds = 600\njwks_max_stale_seconds = 600\n",
+                "ok 1",
+            ),
+            (
+                "jwks_cache_seconds = 600\njwks_max_stale_seconds = 599\n",
+                "jwt.jwks_max_stale_seconds",
+            ),
+        ] {
+            assert_eq!(es(extra), want, "{extra}");
+        }
+        let url = |u: &str| {
+            EdgeConfig::parse(
+                &format!("[jwt]\nissuer = \"https://i.test\"\naudience = \"a\"\nalgorithms = [\"ES256\"]\njwks_url = \"{u}\"\n"),
+                |f| Err(f.to_owned()),
+            )
+            .is_ok()
+        };
+        assert!(url("http://localhost:8080/jwks.json") && url("http://127.0.0.1/jwks.json"));
+        assert!(!url("http://localhost.evil.example/") && !url("http://keys.example/"));
+
+        // A JWK Set whose key has no kid cannot verify anything: refused.
+        let demo = include_str!("../../../../examples/demo/jwks.json");
+        let with = |jwks: String| {
+            EdgeConfig::parse(
+                "[jwt]\nissuer = \"https://i.test\"\naudience = \"a\"\nalgorithms = [\"ES256\"]\njwks_file = \"k.json\"\n",
+                move |_| Ok(jwks.clone()),
+            )
+            .map_or_else(|e| (e.kind, e.key), |_| (Kind::Syntax, "accepted".into()))
+        };
+        assert_eq!(with(demo.to_owned()).1, "accepted");
+        let no_kid = demo.replace("\"kid\"", "\"x-kid\"");
+        assert_eq!(with(no_kid), (Kind::File, "jwt.jwks_file".into()));
+
+        // Signed agents.
+        let agent = |fields: &str| {
+            format!(
+                "[[bots.signed_agents]]\nname = \"a\"\nagent = \"https://a.example\"\nkeys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs\" }}]\n{fields}"
+            )
+        };
+        assert!(ok(&agent("signatures = [\"s\"]\n")));
+        for (extra, want) in [
+            ("[bots]\nsignature_leeway_seconds = 0\n", "accepted"),
+            ("[bots]\nsignature_leeway_seconds = 300\n", "accepted"),
+            (
+                "[bots]\nsignature_leeway_seconds = -1\n",
+                "bots.signature_leeway_seconds",
+            ),
+            ("[bots]\nsignature_max_validity_seconds = 1\n", "accepted"),
+            (
+                "[bots]\nsignature_max_validity_seconds = 604800\n",
+                "accepted",
+            ),
+            (
+                "[bots]\nsignature_max_validity_seconds = 0\n",
+                "bots.signature_max_validity_seconds",
+            ),
+            (
+                "[bots]\nsignature_max_validity_seconds = 604801\n",
+                "bots.signature_max_validity_seconds",
+            ),
+        ] {
+            assert_eq!(key_of(extra), want, "{extra}");
+        }
+        let named =
+            |name: &str| key_of(&agent("").replace("name = \"a\"", &format!("name = \"{name}\"")));
+        assert_eq!(named(&"a".repeat(64)), "accepted");
+        assert_eq!(named("a-b_c.d"), "accepted");
+        assert_eq!(named(&"a".repeat(65)), "bots.signed_agents[0].name");
+        assert_eq!(named(""), "bots.signed_agents[0].name");
+        assert_eq!(named("a b"), "bots.signed_agents[0].name");
+        let at = |u: &str| key_of(&agent("").replace("https://a.example", u));
+        assert_eq!(at("https://a.example/x"), "accepted");
+        assert_eq!(at("https://"), "bots.signed_agents[0].agent");
+        assert_eq!(at("http://a.example"), "bots.signed_agents[0].agent");
+        assert_eq!(at("https://a example"), "bots.signed_agents[0].agent");
+        assert_eq!(at(&format!("https://{}", "a".repeat(2040))), "accepted");
+        assert_eq!(
+            at(&format!("https://{}", "a".repeat(2041))),
+            "bots.signed_agents[0].agent"
+        );
+        assert_eq!(
+            key_of(&agent("directory = \"http://a.example/d\"\n")),
+            "bots.signed_agents[0].directory"
+        );
+        assert_eq!(
+            key_of(&agent("").replace("keys = [{ kty = \"OKP\", crv = \"Ed25519\", x = \"JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs\" }]", "keys = []")),
+            "bots.signed_agents[0].keys"
+        );
+        let two = format!(
+            "{}{}",
+            agent("signatures = [\"s\"]\n"),
+            agent("").replace("name = \"a\"", "name = \"b\"")
+        );
+        assert_eq!(
+            key_of(&two),
+            "bots.signed_agents[1].keys[0]",
+            "one key, one agent"
+        );
+        assert_eq!(
+            key_of(&format!("{}{}", agent(""), agent(""))),
+            "bots.signed_agents[1].name"
+        );
+        assert_eq!(
+            key_of(&agent("signatures = [\"\"]\n")),
+            "bots.signed_agents[0].signatures"
+        );
+
+        // Paths: carried as written; every spelling that is not a decoded path refused.
+        let cfg = parse("", "[[paths]]\nprefix = \"/p/\"\naccess = \"public\"\n").unwrap();
+        assert_eq!(cfg.paths.len(), 1);
+        assert_eq!(cfg.paths[0].matcher, PathMatch::Prefix("/p/".into()));
+        assert_eq!(cfg.paths[0].access, Access::Public);
+        for bad in ["/a%20b/", "/a\\\\b/", "/a\\u0001b/"] {
+            assert_eq!(
+                key_of(&format!(
+                    "[[paths]]\nprefix = \"{bad}\"\naccess = \"public\"\n"
+                )),
+                "paths[0]",
+                "{bad}"
+            );
+        }
     }
 }
