@@ -68,6 +68,9 @@ pub fn mutants(
     let out = crate::dist::target_dir(root).join("mutants").join(part);
     std::fs::create_dir_all(&out)?;
     let mut cmd = Command::new(&tool);
+    // Each mutant builds in its own copy of the tree: a shared target
+    // directory would let one job's binaries judge another job's mutant.
+    cmd.env_remove("CARGO_TARGET_DIR");
     cmd.current_dir(root)
         .args(["mutants", "-p", plan.package, "-j", &jobs.to_string()])
         .arg("-o")
