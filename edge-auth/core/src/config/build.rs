@@ -933,6 +933,83 @@ mod tests {
             "bots.signed_agents[0].signatures"
         );
 
+        // An asymmetric issuer needs keys from somewhere; a login page over https only.
+        let no_keys = EdgeConfig::parse(
+            "[jwt]\nissuer = \"https://i.test\"\naudience = \"a\"\nalgorithms = [\"ES256\"]\n",
+            |f| Err(f.to_owned()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (no_keys.kind, no_keys.key.as_str()),
+            (Kind::Missing, "jwt.jwks_file")
+        );
+        assert!(ok(
+            "[responses]\nlogin_url = \"https://login.example/?r={return_to}\"\n"
+        ));
+        assert_eq!(
+            key_of("[responses]\nlogin_url = \"http://login.example/\"\n"),
+            "responses.login_url"
+        );
+        // The same issuer twice: the second is refused, the first is fine.
+        let issuer = "[[issuers]]\nissuer = \"https://i.test\"\naudience = \"a\"\nalgorithms = [\"HS256\"]\nhmac_secret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMjM0NQ\"\n";
+        let other = issuer.replace("https://i.test", "https://j.test");
+        let twice = |text: String| {
+            EdgeConfig::parse(&text, |f| Err(f.to_owned()))
+                .map_or_else(|e| e.key, |c| format!("ok {}", c.issuers().len()))
+        };
+        assert_eq!(twice(format!("{issuer}{other}")), "ok 2");
+        assert_eq!(twice(format!("{issuer}{issuer}")), "issuers[1].issuer");
+
+        // Rates: positive and finite.
+        assert!(ok("[rate_limit]\nrequests_per_second = 0.5\n"));
+        for bad in ["0.0", "-1.0", "nan", "inf"] {
+            assert_eq!(
+                key_of(&format!("[rate_limit]\nrequests_per_second = {bad}\n")),
+                "rate_limit",
+                "{bad}"
+            );
+        }
+        // Path families: below the root, ending in '/', clean; carried as written.
+        for field in ["allow_encoded_slash", "allow_empty_segments"] {
+            let cfg = parse("", &format!("[uri]\n{field} = [\"/wiki/\"]\n")).unwrap();
+            let got = if field == "allow_encoded_slash" {
+                cfg.uri.allow_encoded_slash
+            } else {
+                cfg.uri.allow_empty_segments
+            };
+            assert_eq!(got, ["/wiki/"]);
+            for bad in ["/", "/wiki", "/a/../", "wiki/"] {
+                assert_eq!(
+                    key_of(&format!("[uri]\n{field} = [\"{bad}\"]\n")),
+                    format!("uri.{field}"),
+                    "{bad}"
+                );
+            }
+        }
+        // Path rules: rooted; a public path takes no claim condition of any kind;
+        // sub_prefix names {sub} and is clean.
+        for bad in [
+            "prefix = \"p/\"\naccess = \"token\"\n",
+            "glob = \"a/*\"\naccess = \"token\"\n",
+            "prefix = \"/p/\"\naccess = \"public\"\npath_claim = \"paths\"\n",
+            "prefix = \"/p/\"\naccess = \"public\"\nsub_prefix = \"/p/{sub}/\"\n",
+            "prefix = \"/p/\"\naccess = \"public\"\nrequire_scope = [\"read\"]\n",
+        ] {
+            assert_eq!(key_of(&format!("[[paths]]\n{bad}")), "paths[0]", "{bad}");
+        }
+        assert!(ok(
+            "[[paths]]\nprefix = \"/p/\"\naccess = \"token\"\nsub_prefix = \"/p/{sub}/\"\n"
+        ));
+        for bad in ["/p/", "/p/../{sub}/"] {
+            assert_eq!(
+                key_of(&format!(
+                    "[[paths]]\nprefix = \"/p/\"\naccess = \"token\"\nsub_prefix = \"{bad}\"\n"
+                )),
+                "paths[0].sub_prefix",
+                "{bad}"
+            );
+        }
+
         // Paths: carried as written; every spelling that is not a decoded path refused.
         let cfg = parse("", "[[paths]]\nprefix = \"/p/\"\naccess = \"public\"\n").unwrap();
         assert_eq!(cfg.paths.len(), 1);
