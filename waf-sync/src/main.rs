@@ -11,6 +11,7 @@ use bot_signatures::Catalog;
 use bot_signatures::corpus::BrowserCorpus;
 use bot_signatures::exit;
 use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
 use waf_sync::apply::{RunError, Summary, run, teardown};
 use waf_sync::config::{Config, FileConfig, Overrides};
 use waf_sync::plan::Plan;
@@ -290,28 +291,24 @@ async fn custom_resource(
             .map_or("no rule group".to_owned(), Target::describe)
     );
     let outcome = match request.request_type {
-        stack::RequestType::Delete if request.group().is_none() => {
+        stack::RequestType::Delete => match request.group() {
             // A Create that failed before it had a group: nothing to remove.
-            Ok(serde_json::json!({}))
-        }
-        stack::RequestType::Delete => match teardown(
-            &world
-                .waf
-                .retarget(target.clone().unwrap_or(Target::RuleGroup(String::new()))),
-            &base.settings,
-        )
-        .await
-        {
-            Ok(s) => {
-                report(&Plan::default(), &s, false);
-                Ok(serde_json::json!({ "SetsDeleted": s.sets_deleted }))
+            None => Ok(serde_json::json!({})),
+            Some(group) => {
+                let waf = world.waf.retarget(Target::RuleGroup(group));
+                match teardown(&waf, &base.settings).await {
+                    Ok(s) => {
+                        report(&Plan::default(), &s, false);
+                        Ok(serde_json::json!({ "SetsDeleted": s.sets_deleted }))
+                    }
+                    // The group is gone already (a rolled-back create): done.
+                    Err(WafError::NotFound(e)) => {
+                        eprintln!("waf-sync: {e}; nothing to remove");
+                        Ok(serde_json::json!({}))
+                    }
+                    Err(e) => Err(format!("removing waf-sync's rules: {e}")),
+                }
             }
-            // The group is gone already (a rolled-back create): done.
-            Err(WafError::Other(e)) if e.contains("not found") => {
-                eprintln!("waf-sync: {e}; nothing to remove");
-                Ok(serde_json::json!({}))
-            }
-            Err(e) => Err(format!("removing waf-sync's rules: {e}")),
         },
         stack::RequestType::Create | stack::RequestType::Update => {
             let mut config = base.clone();
@@ -371,7 +368,7 @@ struct Invocation {
 /// The settings for one invocation ([`Invocation`]); an input that is not
 /// an object, or has a key of the wrong type, is refused.
 fn for_invocation(base: &Config, input: &serde_json::Value) -> Result<Config, String> {
-    let inv: Invocation = serde_json::from_value(input.clone())
+    let inv = Invocation::deserialize(input)
         .map_err(|e| format!("invocation input refused: {e}; expected {{\"apply\": bool, \"force\": bool, \"rule_group\": NAME}} or a scheduled event"))?;
     let mut config = base.clone();
     if let Some(g) = inv.rule_group {

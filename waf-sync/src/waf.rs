@@ -31,6 +31,9 @@ pub enum WafError {
     /// The endpoint could not be reached.
     #[error("WAF endpoint unreachable: {0}")]
     Unreachable(String),
+    /// The web ACL or rule group to write into does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// `WAFAssociatedItemException`: a set another rule (not waf-sync's)
     /// still references; it cannot be deleted yet.
     #[error("still referenced: {0}")]
@@ -264,58 +267,75 @@ impl SdkWaf {
     }
 
     async fn acl_summary(&self, name: &str) -> Result<t::WebAclSummary, WafError> {
-        let mut marker = None;
-        loop {
-            let out = self
-                .client
+        let (client, scope) = (&self.client, &self.scope);
+        all_pages(|marker| async move {
+            let out = client
                 .list_web_acls()
-                .scope(self.scope.clone())
+                .scope(scope.clone())
                 .set_next_marker(marker)
                 .limit(100)
                 .send()
                 .await
                 .map_err(classify)?;
-            if let Some(acl) = out.web_acls().iter().find(|a| a.name() == Some(name)) {
-                return Ok(acl.clone());
-            }
-            match out.next_marker() {
-                Some(m) if !out.web_acls().is_empty() => marker = Some(m.to_owned()),
-                _ => {
-                    return Err(WafError::Other(format!(
-                        "web ACL {name:?} not found in scope {:?}: deploy it first (deploy/)",
-                        self.scope
-                    )));
-                }
-            }
-        }
+            Ok((
+                out.web_acls().to_vec(),
+                out.next_marker().map(str::to_owned),
+            ))
+        })
+        .await?
+        .into_iter()
+        .find(|a| a.name() == Some(name))
+        .ok_or_else(|| {
+            WafError::NotFound(format!(
+                "web ACL {name:?} not found in scope {:?}: deploy it first (deploy/)",
+                self.scope
+            ))
+        })
+    }
+
+    async fn group_summary(&self, name: &str) -> Result<t::RuleGroupSummary, WafError> {
+        let (client, scope) = (&self.client, &self.scope);
+        all_pages(|marker| async move {
+            let out = client
+                .list_rule_groups()
+                .scope(scope.clone())
+                .set_next_marker(marker)
+                .limit(100)
+                .send()
+                .await
+                .map_err(classify)?;
+            Ok((out.rule_groups().to_vec(), out.next_marker().map(str::to_owned)))
+        })
+        .await?
+        .into_iter()
+        .find(|g| g.name() == Some(name))
+        .ok_or_else(|| {
+            WafError::NotFound(format!(
+                "rule group {name:?} not found in scope {:?}: deploy the stack first (deploy/edge-stack.json creates it)",
+                self.scope
+            ))
+        })
     }
 }
 
-impl SdkWaf {
-    async fn group_summary(&self, name: &str) -> Result<t::RuleGroupSummary, WafError> {
-        let mut marker = None;
-        loop {
-            let out = self
-                .client
-                .list_rule_groups()
-                .scope(self.scope.clone())
-                .set_next_marker(marker)
-                .limit(100)
-                .send()
-                .await
-                .map_err(classify)?;
-            if let Some(g) = out.rule_groups().iter().find(|g| g.name() == Some(name)) {
-                return Ok(g.clone());
-            }
-            match out.next_marker() {
-                Some(m) if !out.rule_groups().is_empty() => marker = Some(m.to_owned()),
-                _ => {
-                    return Err(WafError::Other(format!(
-                        "rule group {name:?} not found in scope {:?}: deploy the stack first (deploy/edge-stack.json creates it)",
-                        self.scope
-                    )));
-                }
-            }
+/// Every item of a paged WAF listing. `fetch(marker)` returns one page and
+/// the next marker; the listing ends at no marker or an empty page.
+async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, WafError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), WafError>>,
+{
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        // Boxed: the SDK futures are deep, and nesting them in this one
+        // overflows the compiler's layout depth in the Lambda entry.
+        let (items, next) = Box::pin(fetch(marker)).await?;
+        let empty = items.is_empty();
+        out.extend(items);
+        match next {
+            Some(m) if !empty => marker = Some(m),
+            _ => return Ok(out),
         }
     }
 }
@@ -595,48 +615,45 @@ impl WafApi for SdkWaf {
     type Acl = Container;
 
     async fn list_sets(&self, prefix: &str) -> Result<Vec<SetInfo>, WafError> {
-        let mut out = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = self
-                .client
+        let (client, scope) = (&self.client, &self.scope);
+        let regex = all_pages(|marker| async move {
+            let page = client
                 .list_regex_pattern_sets()
-                .scope(self.scope.clone())
+                .scope(scope.clone())
                 .limit(100)
                 .set_next_marker(marker)
                 .send()
                 .await
                 .map_err(classify)?;
-            out.extend(
-                page.regex_pattern_sets()
-                    .iter()
-                    .filter_map(|s| managed(SetKind::Regex, prefix, (s.name(), s.id(), s.arn()))),
-            );
-            match page.next_marker() {
-                Some(m) if !page.regex_pattern_sets().is_empty() => marker = Some(m.to_owned()),
-                _ => break,
-            }
-        }
-        let mut marker = None;
-        loop {
-            let page = self
-                .client
+            Ok((
+                page.regex_pattern_sets().to_vec(),
+                page.next_marker().map(str::to_owned),
+            ))
+        })
+        .await?;
+        let ip = all_pages(|marker| async move {
+            let page = client
                 .list_ip_sets()
-                .scope(self.scope.clone())
+                .scope(scope.clone())
                 .limit(100)
                 .set_next_marker(marker)
                 .send()
                 .await
                 .map_err(classify)?;
-            out.extend(page.ip_sets().iter().filter_map(|s| {
+            Ok((
+                page.ip_sets().to_vec(),
+                page.next_marker().map(str::to_owned),
+            ))
+        })
+        .await?;
+        let mut out: Vec<SetInfo> = regex
+            .iter()
+            .filter_map(|s| managed(SetKind::Regex, prefix, (s.name(), s.id(), s.arn())))
+            .chain(ip.iter().filter_map(|s| {
                 let kind = crate::plan::kind_of(s.name().unwrap_or_default());
                 managed(kind, prefix, (s.name(), s.id(), s.arn()))
-            }));
-            match page.next_marker() {
-                Some(m) if !page.ip_sets().is_empty() => marker = Some(m.to_owned()),
-                _ => break,
-            }
-        }
+            }))
+            .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
