@@ -204,6 +204,18 @@ struct Calls {
 }
 
 impl Calls {
+    /// Writes paced at `settings.writes_per_second`; `seed` varies the jitter.
+    fn new(settings: &Settings, summary: Summary, seed: u64) -> Calls {
+        let period = Duration::from_secs_f64(1.0 / settings.writes_per_second.max(0.01));
+        let quota = governor::Quota::with_period(period)
+            .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN));
+        Calls {
+            pacer: governor::RateLimiter::direct(quota),
+            summary,
+            jitter_state: 0x9E37_79B9_7F4A_7C15 ^ seed,
+        }
+    }
+
     async fn before_write(&mut self) {
         self.pacer.until_ready().await;
         self.summary.write_calls += 1;
@@ -285,17 +297,14 @@ pub async fn run<W: WafApi>(
     browsers: &BrowserCorpus,
     settings: &Settings,
 ) -> Result<(Plan, Summary), (RunError, Summary)> {
-    let period = Duration::from_secs_f64(1.0 / settings.writes_per_second.max(0.01));
-    let quota = governor::Quota::with_period(period)
-        .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN));
-    let mut calls = Calls {
-        pacer: governor::RateLimiter::direct(quota),
-        summary: Summary {
+    let mut calls = Calls::new(
+        settings,
+        Summary {
             read: rows.len(),
             ..Summary::default()
         },
-        jitter_state: 0x9E37_79B9_7F4A_7C15 ^ rows.len() as u64,
-    };
+        rows.len() as u64,
+    );
     let derived = derive(rows, matcher, browsers, &settings.guards);
     calls.summary.derived = derived.candidates.len();
     calls.summary.statuses = derived.statuses.clone();
@@ -528,14 +537,7 @@ async fn apply<W: WafApi>(
 /// is deleted, so no set is left to fill the account's quota. Reads no
 /// source; guards do not apply.
 pub async fn teardown<W: WafApi>(waf: &W, settings: &Settings) -> Result<Summary, WafError> {
-    let period = Duration::from_secs_f64(1.0 / settings.writes_per_second.max(0.01));
-    let quota = governor::Quota::with_period(period)
-        .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN));
-    let mut calls = Calls {
-        pacer: governor::RateLimiter::direct(quota),
-        summary: Summary::default(),
-        jitter_state: 0x9E37_79B9_7F4A_7C15,
-    };
+    let mut calls = Calls::new(settings, Summary::default(), 0);
     let (current, mut sets, mut acl) = read_state(waf, &settings.prefix, &mut calls).await?;
     let p = plan(&current, &Managed::default());
     calls.summary.removed = p.removed.len();
