@@ -407,20 +407,14 @@ fn chunk(items: &[Item]) -> Vec<PackedRegex> {
 }
 
 /// Chunks per priority tier so a cut falls between tiers, lowest priority last.
-fn chunk_tiers(blocks: &[(u8, usize, &Signature)], items: &[Item]) -> Vec<PackedRegex> {
-    let tier_of = |it: &Item| {
-        blocks
-            .iter()
-            .find(|(_, _, s)| s.id == it.id)
-            .map_or(5, |(p, _, _)| *p)
-    };
+fn chunk_tiers(items: &[Item], tiers: &[u8]) -> Vec<PackedRegex> {
     let mut regexes = Vec::new();
     let mut start = 0;
     while start < items.len() {
-        let tier = tier_of(&items[start]);
-        let end = (start..items.len())
-            .find(|&k| tier_of(&items[k]) != tier)
-            .unwrap_or(items.len());
+        let end = tiers[start..]
+            .iter()
+            .position(|&t| t != tiers[start])
+            .map_or(items.len(), |n| start + n);
         regexes.extend(chunk(&items[start..end]));
         start = end;
     }
@@ -576,10 +570,15 @@ pub fn compile(catalog: &Catalog, verified: Option<&VerifiedBots>, budget: Budge
         }
     }
 
+    // Each packed item with its tier (`tiers[i]` is `block_items[i]`'s).
     let mut block_items: Vec<Item> = Vec::new();
-    for (_, _, s) in &blocks {
+    let mut tiers: Vec<u8> = Vec::new();
+    for (tier, _, s) in &blocks {
         match item(s) {
-            Some(it) if it.regex.len() <= MAX_REGEX_CHARS => block_items.push(it),
+            Some(it) if it.regex.len() <= MAX_REGEX_CHARS => {
+                block_items.push(it);
+                tiers.push(*tier);
+            }
             Some(_) => left_out.push(LeftOut {
                 id: s.id.clone(),
                 reason: format!(
@@ -594,17 +593,13 @@ pub fn compile(catalog: &Catalog, verified: Option<&VerifiedBots>, budget: Budge
     }
     // The flagged tier starts a pattern set of its own (see `FLAGGED`);
     // blocks are sorted by tier, so it is the tail.
-    let flagged_from = block_items
+    let flagged_from = tiers
         .iter()
-        .position(|it| {
-            blocks
-                .iter()
-                .any(|(p, _, s)| s.id == it.id && *p == FLAGGED_TIER)
-        })
+        .position(|&t| t == FLAGGED_TIER)
         .unwrap_or(block_items.len());
     let (catalog_items, flagged_items) = block_items.split_at(flagged_from);
     let (mut block, mut rest) = place(
-        chunk_tiers(&blocks, catalog_items),
+        chunk_tiers(catalog_items, &tiers[..flagged_from]),
         &mut sets_left,
         &mut wcu_left,
     );
