@@ -20,15 +20,11 @@ fn seed(root: &Path) -> anyhow::Result<()> {
         Ok(d)
     };
     let (events, requests, tokens) = (dir("event")?, dir("request")?, dir("token")?);
-    for entry in std::fs::read_dir(root.join("tests/fixtures/viewer-request"))?.flatten() {
-        let path = entry.path();
+    for path in workspace_tests::viewer_request_events() {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name.ends_with(".decision.json") || !name.ends_with(".json") {
-            continue;
-        }
         let text = std::fs::read_to_string(&path)?;
         std::fs::write(events.join(&name), &text)?;
         std::fs::write(requests.join(&name), &text)?;

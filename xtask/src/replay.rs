@@ -56,16 +56,7 @@ fn native_decide(file: Option<&Path>, input: &[u8]) -> anyhow::Result<String> {
 }
 
 pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
-    let dir = root.join("tests/fixtures/viewer-request");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "json")
-                && !p.to_string_lossy().ends_with(".decision.json")
-        })
-        .collect();
-    cases.sort();
+    let cases = workspace_tests::viewer_request_events();
     let mut jsonl = String::new();
     for case in &cases {
         let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(case)?)
