@@ -4,13 +4,15 @@ each response (or error) as one JSON line, and stops after the last one.
 It also stands in for the pre-signed S3 URL a CloudFormation custom resource
 answers to: a PUT to /cfn-response is printed as {"kind": "cfn", ...} with
 its Content-Type, which must be empty as S3's signature requires.
-Usage: runtime_api.py PORT EVENT_JSON [EVENT_JSON ...]"""
+It listens on a port the system picks, fills it in for {RUNTIME_PORT} in the
+events, and prints {"kind": "ready", "port": N} first: no race for a port.
+Usage: runtime_api.py EVENT_JSON [EVENT_JSON ...]"""
 import http.server
 import json
 import sys
 import threading
 
-port, events = int(sys.argv[1]), list(sys.argv[2:])
+events = list(sys.argv[1:])
 total = len(events)
 done = []
 
@@ -52,5 +54,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             threading.Thread(target=server.shutdown).start()
 
 
-server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+port = server.server_address[1]
+events = [e.replace("{RUNTIME_PORT}", str(port)) for e in events]
+print(json.dumps({"kind": "ready", "port": port}), flush=True)
 server.serve_forever()

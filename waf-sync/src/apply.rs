@@ -252,6 +252,22 @@ impl Calls {
     }
 }
 
+/// What a set's description says about the run that wrote it: the source
+/// rows it saw and its number (`managed by waf-sync, rows=N, run=K`; a set
+/// from before run numbers is run 0).
+fn written_by(description: &str) -> (Option<usize>, u64) {
+    let field = |key: &str| {
+        description
+            .split([' ', ','])
+            .find_map(|w| w.strip_prefix(key))
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    (
+        field("rows=").and_then(|n| usize::try_from(n).ok()),
+        field("run=").unwrap_or(0),
+    )
+}
+
 /// The state waf-sync manages, read from WAF.
 async fn read_state<W: WafApi>(
     waf: &W,
@@ -265,12 +281,12 @@ async fn read_state<W: WafApi>(
     for set in &sets {
         calls.summary.read_calls += 1;
         let content = waf.get_set(set).await?;
-        if managed.rows_last_time.is_none() && set.kind == SetKind::Regex {
-            managed.rows_last_time = content
-                .description
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("rows="))
-                .and_then(|n| n.parse().ok());
+        if set.kind == SetKind::Regex {
+            let (rows, run) = written_by(&content.description);
+            if managed.rows_last_time.is_none() || run > managed.last_run {
+                managed.rows_last_time = rows;
+                managed.last_run = run;
+            }
         }
         managed.sets.insert(set.name.clone(), content.items);
     }
@@ -405,7 +421,11 @@ pub async fn run<W: WafApi>(
     }
 
     // WAF's EntityDescription pattern allows no `;`.
-    let description = format!("managed by waf-sync, rows={}", rows.len());
+    let description = format!(
+        "managed by waf-sync, rows={}, run={}",
+        rows.len(),
+        current.last_run + 1
+    );
     let result = apply(
         waf,
         &p,
@@ -472,6 +492,34 @@ async fn apply<W: WafApi>(
             }
         }
         calls.summary.sets_updated += 1;
+    }
+    // 2b. The shrink guard reads "last time" from the sets' descriptions: a
+    // run that changes no set (only the rule, or only deletions) records its
+    // row count on one kept pattern set, contents unchanged.
+    if p.create_sets.is_empty() && p.update_sets.is_empty() {
+        let kept = sets
+            .iter()
+            .find(|s| {
+                s.kind == SetKind::Regex
+                    && want.sets.contains_key(&s.name)
+                    && !p.delete_sets.contains(&s.name)
+            })
+            .cloned();
+        if let Some(set) = kept {
+            let mut attempt = 0;
+            loop {
+                calls.summary.read_calls += 1;
+                let content = waf.get_set(&set).await?;
+                calls.before_write().await;
+                match waf
+                    .update_set(&set, &content.items, description, &content.lock_token)
+                    .await
+                {
+                    Ok(()) => break,
+                    Err(e) => calls.retry_or_fail(settings, &mut attempt, e).await?,
+                }
+            }
+        }
     }
     // 3. The web ACL: merge our two rules into whatever it holds now.
     if let Some((ua, rate)) = &p.update_rules {
@@ -561,4 +609,21 @@ async fn backoff(settings: &Settings, calls: &mut Calls, attempt: u32, why: &Waf
     let wait = Duration::from_millis(base + calls.jitter_ms());
     eprintln!("waf-sync: {why}; retry {attempt} in {wait:?}");
     tokio::time::sleep(wait).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::written_by;
+
+    #[test]
+    fn a_description_names_the_rows_and_the_run_that_wrote_it() {
+        assert_eq!(
+            written_by("managed by waf-sync, rows=24, run=7"),
+            (Some(24), 7)
+        );
+        // Written before run numbers: run 0, so any numbered set is newer.
+        assert_eq!(written_by("managed by waf-sync, rows=40"), (Some(40), 0));
+        assert_eq!(written_by("managed by waf-sync"), (None, 0));
+        assert_eq!(written_by("rows=x, run=-1"), (None, 0));
+    }
 }

@@ -132,6 +132,10 @@ pub struct Managed {
     pub rate_rule: Option<RateRule>,
     /// Source rows seen by the run that last wrote (from the sets' description).
     pub rows_last_time: Option<usize>,
+    /// The number of the run that last wrote a set (`run=` in the sets'
+    /// descriptions; 0 when none says): a set a run did not change keeps an
+    /// older run's description, so "last time" is the highest number's.
+    pub last_run: u64,
 }
 
 /// The changes a run makes.
@@ -269,6 +273,7 @@ pub fn desired(
             ua_rule,
             rate_rule: rate,
             rows_last_time: None,
+            last_run: 0,
         },
         rules,
         catalog: combined,

@@ -577,25 +577,11 @@ fn lambda_package(tag: &str, toml: &str) -> std::path::PathBuf {
     dir
 }
 
-/// A free loopback port for the Runtime API (also the custom resource's
-/// answer URL).
-fn runtime_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Runs the real `waf-sync` binary as Lambda runs it from `dir`, against the
-/// emulator, on a local Runtime API at `port` serving `events`; returns what
-/// the Runtime API saw: responses, errors and custom-resource answers.
-fn run_lambda(
-    moto: &Moto,
-    dir: &std::path::Path,
-    port: u16,
-    events: &[String],
-) -> Vec<serde_json::Value> {
+/// emulator, on a local Runtime API serving `events` (its port, which the
+/// system picks, replaces `{RUNTIME_PORT}` in them); returns what the Runtime
+/// API saw: responses, errors and custom-resource answers.
+fn run_lambda(moto: &Moto, dir: &std::path::Path, events: &[String]) -> Vec<serde_json::Value> {
     let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_waf-sync"));
     assert!(
         bin.is_file(),
@@ -609,21 +595,19 @@ fn run_lambda(
     } else {
         "python3".into()
     };
-    let api = std::process::Command::new(python)
+    let mut api = std::process::Command::new(python)
         .arg(repo_root().join("tests/waf/runtime_api.py"))
-        .arg(port.to_string())
         .args(events)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the Runtime API did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    // Its first line says it listens, and where.
+    let mut out = std::io::BufReader::new(api.stdout.take().unwrap());
+    let mut ready = String::new();
+    std::io::BufRead::read_line(&mut out, &mut ready).unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&ready)
+        .unwrap_or_else(|e| panic!("the Runtime API did not start: {ready:?}: {e}"));
+    let port = ready["port"].as_u64().expect("the Runtime API's port");
     let mut lambda = std::process::Command::new(&bin)
         .current_dir(dir)
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
@@ -639,11 +623,12 @@ fn run_lambda(
         .stderr(std::fs::File::create(dir.join("lambda.log")).unwrap())
         .spawn()
         .unwrap();
-    let out = api.wait_with_output().unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut out, &mut text).unwrap();
+    let _ = api.wait();
     let _ = lambda.kill();
     let _ = lambda.wait();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
@@ -663,7 +648,6 @@ fn the_lambda_entry_applies_on_schedule_then_plans_on_request() {
     let lines = run_lambda(
         &moto,
         &dir,
-        runtime_port(),
         &[
             r#"{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"#
                 .into(),
@@ -778,11 +762,12 @@ fn a_competing_writer_on_our_pattern_set_between_every_get_and_update() {
 #[test]
 fn the_database_stopping_mid_read_is_a_clear_error() {
     let pg = Postgres::start();
-    // A view that takes two seconds, so the server can stop while it is read.
+    // A view that never finishes on its own, so the server stops while it is
+    // read: the test waits until the query is running, never for a time.
     pg.psql(
         "CREATE TABLE flagged_user_agents (user_agent text, hits bigint, status text);
          INSERT INTO flagged_user_agents VALUES ('QuokkaHarvester/2.1', 5, NULL);
-         CREATE VIEW slow_flagged AS SELECT f.* FROM flagged_user_agents f, (SELECT pg_sleep(2)) s;",
+         CREATE VIEW slow_flagged AS SELECT f.* FROM flagged_user_agents f, (SELECT pg_sleep(600)) s;",
     );
     let source = SourceConfig {
         url: pg.url(),
@@ -794,7 +779,16 @@ fn the_database_stopping_mid_read_is_a_clear_error() {
             let source = source.clone();
             async move { waf_sync::source::read(&source).await }
         });
-        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let running = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%slow_flagged%' AND pid <> pg_backend_pid()";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while pg.psql_value(running).trim() == "0" {
+            assert!(
+                std::time::Instant::now() < deadline && !read.is_finished(),
+                "the read never reached the database"
+            );
+            // A poll interval, not a wait for time to pass.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         pg.stop();
         let err = read
             .await
@@ -1134,6 +1128,59 @@ fn a_set_not_yet_available_is_retried() {
     assert!(moto.stats()["refused"]["WAFUnavailableEntityException"].as_u64() >= Some(1));
 }
 
+/// The shrink guard: a source that lost some rows is applied (rules removed);
+/// one that lost more than `shrink_ratio` (half) of last run's rows is
+/// refused with nothing written, exactly at the boundary too, until `--force`.
+#[test]
+fn a_partial_shrink_applies_and_a_steep_one_needs_force() {
+    let moto = Moto::start();
+    moto.admin(&["create-acl", ACL]);
+    let w = world();
+    rt().block_on(async {
+        let waf = SdkWaf::with_endpoint(&moto.endpoint, true, ACL, "edge-bots").await;
+        let run = |rows: Vec<FlaggedAgent>, s: Settings| {
+            let (w, waf) = (&w, &waf);
+            async move { w.run(waf, &rows, &s).await }
+        };
+        run(crawlers(40), settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        // 24 of 40: 60% is above the ratio, so the removal is applied.
+        let (p, s) = run(crawlers(24), settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(!p.removed.is_empty() && s.applied, "{p:?} {s:?}");
+        // 11 of 24 is under half: refused, nothing written.
+        let before = describe(&moto);
+        let (e, s) = run(crawlers(11), settings())
+            .await
+            .expect_err("a steep shrink");
+        assert!(e.to_string().contains("11 rows against 24"), "{e}");
+        assert_eq!(s.write_calls, 0);
+        assert_eq!(describe(&moto), before, "nothing changed");
+        // 12 of 24 is exactly half: not under the ratio, applied.
+        let (p, s) = run(crawlers(12), settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(!p.removed.is_empty() && s.applied, "{p:?} {s:?}");
+        // 3 of 12 with --force: applied, and only the 3 remain.
+        assert!(run(crawlers(3), settings()).await.is_err());
+        let mut force = settings();
+        force.force = true;
+        let (p, s) = run(crawlers(3), force).await.map_err(|(e, _)| e).unwrap();
+        assert!(!p.removed.is_empty() && s.applied, "{p:?} {s:?}");
+        // WAF now holds exactly what 3 rows ask for: the next run is a no-op.
+        let (p, s) = run(crawlers(3), settings())
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert!(p.is_empty() && s.write_calls == 0, "{p:?} {s:?}");
+    });
+}
+
 /// The new-signatures guard compares meaning, not text: 60 flagged tools
 /// whose tokens the compiler merges by common prefix (`zetacrawler(?:001|...)`).
 /// The first run needs --force (60 > 50); the second, with nothing new, is a
@@ -1215,10 +1262,10 @@ fn rules_that_fail_their_proof_are_refused_before_any_write() {
 
 /// A custom-resource event as CloudFormation sends it to the function, the
 /// answer URL on the local Runtime API.
-fn cfn_event(kind: &str, port: u16, group: &str, physical: Option<&str>) -> String {
+fn cfn_event(kind: &str, group: &str, physical: Option<&str>) -> String {
     let mut e = serde_json::json!({
         "RequestType": kind,
-        "ResponseURL": format!("http://127.0.0.1:{port}/cfn-response?X-Amz-Signature=0"),
+        "ResponseURL": "http://127.0.0.1:{RUNTIME_PORT}/cfn-response?X-Amz-Signature=0",
         "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/teststack/1",
         "RequestId": format!("{kind}-1"),
         "LogicalResourceId": "InitialSync",
@@ -1263,8 +1310,7 @@ fn the_stack_has_both_rules_before_traffic_and_an_update_keeps_them() {
     );
 
     // Create: the custom resource fills the group before the web ACL exists.
-    let port = runtime_port();
-    let lines = run_lambda(&moto, &dir, port, &[cfn_event("Create", port, group, None)]);
+    let lines = run_lambda(&moto, &dir, &[cfn_event("Create", group, None)]);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["kind"], "cfn", "{lines:?}");
     assert_eq!(
@@ -1325,9 +1371,8 @@ fn the_stack_has_both_rules_before_traffic_and_an_update_keeps_them() {
     );
 
     // The nightly schedule's input names the group; nothing new: no write.
-    let port = runtime_port();
     let nightly = serde_json::json!({"apply": true, "rule_group": group}).to_string();
-    let lines = run_lambda(&moto, &dir, port, &[nightly]);
+    let lines = run_lambda(&moto, &dir, &[nightly]);
     assert_eq!(lines[0]["kind"], "response", "{lines:?}");
     assert_eq!(lines[0]["body"]["summary"]["write_calls"], 0, "{lines:?}");
 
@@ -1335,14 +1380,8 @@ fn the_stack_has_both_rules_before_traffic_and_an_update_keeps_them() {
     let sets: serde_json::Value = serde_json::from_str(&moto.admin(&["count-sets"])).unwrap();
     assert!(!sets["regex"].as_array().unwrap().is_empty());
     moto.admin(&["delete-acl", acl_name.trim()]);
-    let port = runtime_port();
     let physical = format!("waf-sync:{group}");
-    let lines = run_lambda(
-        &moto,
-        &dir,
-        port,
-        &[cfn_event("Delete", port, group, Some(&physical))],
-    );
+    let lines = run_lambda(&moto, &dir, &[cfn_event("Delete", group, Some(&physical))]);
     assert_eq!(lines[0]["body"]["Status"], "SUCCESS", "{lines:?}");
     let sets: serde_json::Value = serde_json::from_str(&moto.admin(&["count-sets"])).unwrap();
     assert_eq!(
@@ -1366,13 +1405,11 @@ fn a_failed_first_sync_answers_failed_with_the_reason() {
         "stack-fail",
         "browsers = \"browsers.json\"\n[source]\nurl = \"missing.csv\"\n[waf]\nwrites_per_second = 10.0\n",
     );
-    let port = runtime_port();
     // No rule group either: the run cannot even read the source.
     let lines = run_lambda(
         &moto,
         &dir,
-        port,
-        &[cfn_event("Create", port, "nogroup-bots-360", None)],
+        &[cfn_event("Create", "nogroup-bots-360", None)],
     );
     assert_eq!(lines[0]["kind"], "cfn", "{lines:?}");
     let answer = &lines[0]["body"];
@@ -1382,18 +1419,11 @@ fn a_failed_first_sync_answers_failed_with_the_reason() {
         "{answer}"
     );
     // Rollback sends Delete for that resource: nothing to remove, SUCCESS.
-    let port = runtime_port();
     let physical = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
     let lines = run_lambda(
         &moto,
         &dir,
-        port,
-        &[cfn_event(
-            "Delete",
-            port,
-            "nogroup-bots-360",
-            Some(&physical),
-        )],
+        &[cfn_event("Delete", "nogroup-bots-360", Some(&physical))],
     );
     assert_eq!(lines[0]["body"]["Status"], "SUCCESS", "{lines:?}");
 }

@@ -65,9 +65,14 @@ enum Command {
         /// Folder served as the origin.
         #[arg(long, value_name = "DIR", default_value = "examples/demo/site")]
         root: PathBuf,
-        /// Address to listen on (loopback only).
+        /// Address to listen on (loopback only); port 0 picks a free port, and
+        /// the first line on stderr names the address taken.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Freeze the clock at these Unix seconds (native core only), as
+        /// `decide --now`: token times and the rate limit see no time pass.
+        #[arg(long, value_name = "SECONDS", conflicts_with = "bundle")]
+        now: Option<u64>,
         /// Decide with this built bundle in Node.js (DIR/bundle of `cargo xtask dist`) instead of the native core.
         #[arg(long, value_name = "DIR")]
         bundle: Option<PathBuf>,
@@ -194,6 +199,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             listen,
             bundle,
             catalog,
+            now,
         } => {
             let engine = match bundle {
                 Some(dir) => serve::Engine::node(&dir).map_err(|e| Failure(exit::NO_INPUT, e))?,
@@ -213,6 +219,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                         matcher: Box::new(matcher),
                         verified: Box::new(verified),
                         state: Box::new(state),
+                        now_s: now,
                     }
                 }
             };

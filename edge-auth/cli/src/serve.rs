@@ -36,6 +36,8 @@ pub enum Engine {
         matcher: Box<Matcher>,
         verified: Box<VerifiedBots>,
         state: Box<EdgeState>,
+        /// A frozen clock (Unix seconds), as `decide --now`; `None` reads the wall clock.
+        now_s: Option<u64>,
     },
     /// The built bundle in a Node.js process.
     Node {
@@ -79,10 +81,16 @@ impl Engine {
                 matcher,
                 verified,
                 state,
+                now_s,
             } => {
-                let now_ms = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64);
+                let now_ms = now_s.map_or_else(
+                    || {
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis() as u64)
+                    },
+                    |s| s.saturating_mul(1000),
+                );
                 let parsed = edge_auth_event::parse_event_value(event.clone())?;
                 let ctx = Ctx {
                     now_ms,
@@ -127,8 +135,14 @@ pub fn serve(listen: SocketAddr, root: &Path, mut engine: Engine) -> anyhow::Res
     }
     let server = tiny_http::Server::http(listen)
         .map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
+    // The bound address, not the asked one: with port 0 the system picks a
+    // free port, and this line is how a caller (a test) learns it, race-free.
+    let bound = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| listen.to_string(), |a| a.to_string());
     eprintln!(
-        "edge-auth serve: http://{listen}/ (origin: {})",
+        "edge-auth serve: http://{bound}/ (origin: {})",
         root.display()
     );
     let mut n = 0u64;

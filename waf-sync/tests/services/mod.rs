@@ -18,6 +18,24 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
+/// Reads `from` until a line containing `marker` followed by a port, which it
+/// returns; the rest of the stream is drained in the background (a full pipe
+/// would stop the server).
+fn announced_port(from: Option<std::process::ChildStderr>, marker: &str) -> Option<u16> {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(from?).lines();
+    let port = lines.by_ref().map_while(Result::ok).find_map(|l| {
+        let rest = l.split(marker).nth(1)?;
+        rest.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()
+    });
+    std::thread::spawn(move || lines.for_each(drop));
+    port
+}
+
 fn wait_for(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -65,14 +83,21 @@ impl Moto {
             "moto server not found at {}: run .ci/run (it installs moto[server]) or set MOTO_SERVER",
             bin.display()
         );
-        let port = free_port();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // Port 0: the server binds a port the system picks and names it in
+        // its "Running on" line, so no other test can take it in between.
+        let mut child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-        wait_for(port, "moto_server");
+        let port = announced_port(child.stderr.take(), "Running on http://127.0.0.1:")
+            .unwrap_or_else(|| {
+                panic!(
+                    "moto_server ({}) did not say where it listens",
+                    bin.display()
+                )
+            });
         let bin_dir = bin.parent().map(Path::to_path_buf).unwrap_or_default();
         let moto_endpoint = format!("http://127.0.0.1:{port}");
         let port_file =
@@ -232,7 +257,7 @@ impl Postgres {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let pg = Postgres {
+        let mut pg = Postgres {
             dir,
             bin,
             port: free_port(),
@@ -250,11 +275,7 @@ impl Postgres {
             "initdb",
             &["-A", "trust", "-U", "postgres", "-D", &pg.data()],
         );
-        let mut opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {}",
-            pg.port,
-            pg.dir.display()
-        );
+        let mut opts = format!("-c listen_addresses=127.0.0.1 -p 0 -k {}", pg.dir.display());
         if tls {
             pg.make_certificates();
             opts.push_str(&format!(
@@ -262,19 +283,29 @@ impl Postgres {
                 pg.dir.display()
             ));
         }
-        pg.run(
-            "pg_ctl",
-            &[
-                "-D",
-                &pg.data(),
-                "-o",
-                &opts,
-                "-l",
-                &pg.dir.join("log").display().to_string(),
-                "-w",
-                "start",
-            ],
-        );
+        // PostgreSQL cannot pick its own port (the port also names its
+        // socket), so a port another test took after `free_port` released it
+        // makes the start fail: take another, a few times, then report.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let opts = opts.replacen("-p 0", &format!("-p {}", pg.port), 1);
+            let log = pg.dir.join("log").display().to_string();
+            match pg.try_run(
+                "pg_ctl",
+                &["-D", &pg.data(), "-o", &opts, "-l", &log, "-w", "start"],
+            ) {
+                Ok(_) => break,
+                Err(e) if attempts < 5 => {
+                    eprintln!(
+                        "postgres did not start on port {} ({e}); another port",
+                        pg.port
+                    );
+                    pg.port = free_port();
+                }
+                Err(e) => panic!("pg_ctl start failed {attempts} times: {e}"),
+            }
+        }
         wait_for(pg.port, "postgres");
         pg
     }
@@ -359,6 +390,15 @@ impl Postgres {
     }
 
     fn run(&self, tool: &str, args: &[&str]) {
+        self.output(tool, args);
+    }
+
+    fn output(&self, tool: &str, args: &[&str]) -> String {
+        self.try_run(tool, args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Runs a PostgreSQL tool (as `postgres` when root); its stdout.
+    fn try_run(&self, tool: &str, args: &[&str]) -> Result<String, String> {
         let exe = self.bin.join(tool);
         let out = if self.as_postgres {
             Command::new("runuser")
@@ -369,21 +409,30 @@ impl Postgres {
         } else {
             Command::new(&exe).args(args).output()
         }
-        .unwrap_or_else(|e| panic!("{tool}: {e}"));
-        assert!(
-            out.status.success(),
+        .map_err(|e| format!("{tool}: {e}"))?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        Err(format!(
             "{tool} {args:?} failed: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
-        );
+        ))
     }
 
     /// Runs SQL as the superuser.
     pub fn psql(&self, sql: &str) {
+        self.psql_value(sql);
+    }
+
+    /// Runs SQL as the superuser and returns its output, unaligned and
+    /// without headers (one value per line).
+    pub fn psql_value(&self, sql: &str) -> String {
         let port = self.port.to_string();
-        self.run(
+        self.output(
             "psql",
             &[
+                "-tA",
                 "-h",
                 "127.0.0.1",
                 "-p",
@@ -396,7 +445,7 @@ impl Postgres {
                 "-c",
                 sql,
             ],
-        );
+        )
     }
 
     /// A connection URL.
