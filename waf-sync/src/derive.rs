@@ -439,4 +439,108 @@ mod tests {
                 .is_empty()
         );
     }
+
+    /// Raw rows as the reporting source returns them, in any order: the
+    /// derived candidates, the rejections, the desired WAF state and so the
+    /// plan are the same. Rows repeat products (merged into one candidate),
+    /// carry statuses analysts type in any case, and include browsers and
+    /// catalog bots; the test counts what its cases reached.
+    #[test]
+    fn raw_row_order_never_changes_what_is_derived_or_planned() {
+        use crate::plan::{desired, plan};
+        use proptest::strategy::{Strategy, ValueTree};
+        let (catalog, _) = bot_signatures::Catalog::embedded();
+        let matcher = bot_signatures::compile::compile(&catalog)
+            .matcher()
+            .unwrap();
+        let browsers = BrowserCorpus {
+            source: "test".into(),
+            user_agents: vec![
+                "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0".into(),
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1 Quokkaview/2".into(),
+            ],
+        };
+        let products = [
+            "QuollHarvester",
+            "NumbatFetch",
+            "WombatScan",
+            "BilbyBot",
+            "Quokkaview",
+            "Googlebot",
+            "python-requests",
+            "Dingo",
+        ];
+        let statuses = [
+            None,
+            Some("confirmed"),
+            Some(" Rejected "),
+            Some("ALLOWED"),
+            Some("maybe"),
+        ];
+        let row = (
+            0..products.len(),
+            0..9u32,
+            0..40i64,
+            0..statuses.len(),
+            proptest::bool::ANY,
+        )
+            .prop_map(move |(p, v, hits, st, url)| FlaggedAgent {
+                user_agent: if url {
+                    format!(
+                        "Mozilla/5.0 (compatible; {}/{v}.1; +https://{}.example/)",
+                        products[p],
+                        products[p].to_ascii_lowercase()
+                    )
+                } else {
+                    format!("{}/{v}.0", products[p])
+                },
+                hits,
+                status: statuses[st].map(str::to_owned),
+            });
+        let case = (
+            proptest::collection::vec(row, 0..40),
+            proptest::num::u64::ANY,
+        );
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut merged, mut rejected, mut nonempty, mut moved) = (0, 0, 0, 0);
+        for _ in 0..200 {
+            let (rows, seed) = case.new_tree(&mut runner).unwrap().current();
+            // Fisher-Yates with a seeded xorshift.
+            let mut shuffled = rows.clone();
+            let mut x = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            moved += usize::from(shuffled != rows);
+            let a = derive(&rows, &matcher, &browsers, &Guards::default());
+            let b = derive(&shuffled, &matcher, &browsers, &Guards::default());
+            assert_eq!(a, b, "rows {rows:?}");
+            let want = |d: &Derived| {
+                desired(
+                    &bot_signatures::Catalog::default(),
+                    None,
+                    &d.candidates,
+                    bot_signatures::waf::Budget::default(),
+                    "edge",
+                    None,
+                )
+                .managed
+            };
+            let (wa, wb) = (want(&a), want(&b));
+            assert!(plan(&wa, &wb).is_empty() && wa == wb, "rows {rows:?}");
+            merged += usize::from(a.candidates.iter().any(|c| c.rows > 1));
+            rejected += usize::from(!a.rejected.is_empty());
+            nonempty += usize::from(!a.candidates.is_empty());
+        }
+        eprintln!(
+            "reached: {moved} reordered, {nonempty} with candidates, {merged} merging rows, {rejected} with rejections"
+        );
+        assert!(
+            moved >= 150 && nonempty >= 150 && merged >= 100 && rejected >= 150,
+            "generator too narrow: {moved} reordered, {nonempty} with candidates, {merged} merged, {rejected} rejected"
+        );
+    }
 }

@@ -78,6 +78,10 @@ pub fn mutants(
         // Optimised dependencies (Cargo.toml's `mutants` profile): the
         // judging suites run several times faster than in debug.
         .args(["--profile", "mutants"])
+        // The baseline cargo-mutants times runs only the mutated package's
+        // tests, so its automatic timeout would cut the cross-crate suites
+        // short and count a slow run as caught: set one that fits them.
+        .args(["--timeout", "180"])
         .arg("-o")
         .arg(&out);
     let chosen: Vec<&str> = if files.is_empty() {
