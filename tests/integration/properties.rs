@@ -133,3 +133,130 @@ fn the_valid_fixture_token_is_accepted() {
         Decision::Forward { .. }
     ));
 }
+
+/// Well-formed events with hostile parts, decided end to end: URIs built
+/// from segments and the spellings attackers use (dot segments, encoded
+/// letters and slashes, doubled slashes) under each path family, headers
+/// that sometimes carry a user-agent, a bearer token or a cookie. Nothing
+/// panics, nothing under `/private/` is forwarded without a valid token (none
+/// here is valid), and the test counts the reasons its cases reached, so a
+/// generator that drifts to parse errors fails.
+#[test]
+fn hostile_events_reach_every_stage_and_never_open_private() {
+    use proptest::strategy::ValueTree;
+    let family = prop_oneof![
+        3 => Just("/public/"),
+        3 => Just("/private/"),
+        1 => Just("/assets/"),
+        1 => Just("/"),
+        1 => Just("/%70rivate/"),
+        1 => Just("/public/../private/"),
+        1 => Just("/PRIVATE/"),
+    ];
+    let segment = prop_oneof![
+        12 => "[a-z]{1,8}",
+        3 => Just("alice".to_owned()),
+        3 => Just("bob".to_owned()),
+        2 => Just("report%2etxt".to_owned()),
+        1 => Just("..".to_owned()),
+        1 => Just(".".to_owned()),
+        1 => Just("%2e%2e".to_owned()),
+        1 => Just("%2F".to_owned()),
+        1 => Just("".to_owned()),
+        1 => Just("%zz".to_owned()),
+    ];
+    let header = prop_oneof![
+        Just((
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0".to_owned()
+        )),
+        Just(("user-agent", "python-requests/2.32.3".to_owned())),
+        "[ -~]{0,40}".prop_map(|v| ("user-agent", v)),
+        "Bearer [A-Za-z0-9._-]{0,80}".prop_map(|v| ("authorization", v)),
+        "access_token=[A-Za-z0-9._-]{0,80}".prop_map(|v| ("cookie", v)),
+        "[ -~]{0,40}".prop_map(|v| ("accept", v)),
+    ];
+    let case = (
+        family,
+        proptest::collection::vec(segment, 0..5),
+        proptest::collection::vec(header, 0..4),
+        "[a-z=&%0-9]{0,20}",
+    );
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (cfg, matcher) = demo();
+    let mut reached: std::collections::BTreeMap<&'static str, usize> =
+        std::collections::BTreeMap::new();
+    let mut parsed_ok = 0;
+    for _ in 0..3000 {
+        let (family, segments, headers, qs) = case.new_tree(&mut runner).unwrap().current();
+        let uri = format!("{family}{}", segments.join("/"));
+        let mut hs = serde_json::Map::new();
+        for (name, value) in &headers {
+            hs.insert(
+                (*name).to_owned(),
+                serde_json::json!([{ "key": name, "value": value }]),
+            );
+        }
+        let event = serde_json::json!({"Records":[{"cf":{"config":{"eventType":"viewer-request"},"request":{"clientIp":"2001:db8::7","method":"GET","uri":uri,"querystring":qs,"headers":hs}}}]});
+        let Ok(parsed) = edge_auth_event::parse_event(&event.to_string()) else {
+            continue;
+        };
+        parsed_ok += 1;
+        let mut state = EdgeState::new(&cfg);
+        let ctx = Ctx {
+            now_ms: workspace_tests::FIXTURE_NOW_S * 1000,
+            config: &cfg,
+            matcher: Some(matcher),
+            verified: Some(workspace_tests::shipped_verified()),
+        };
+        let o = decide(&parsed.request, &ctx, &mut state);
+        let _ = edge_auth_event::render(&o, &parsed);
+        *reached.entry(o.reason.as_str()).or_default() += 1;
+        if let Decision::Forward { uri: canonical, .. } = &o.decision {
+            // What the origin reads: the canonical URI, else the one sent,
+            // percent-decoded as S3 decodes it.
+            let read = percent_decoded(canonical.as_deref().unwrap_or(&uri));
+            assert!(
+                !read.starts_with("/private/"),
+                "forwarded {uri:?} (read as {read:?}) without a valid token: {o:?}"
+            );
+        }
+    }
+    eprintln!("reached: {parsed_ok} events parsed, reasons {reached:?}");
+    assert!(parsed_ok >= 2900, "only {parsed_ok} of 3000 events parsed");
+    for (reason, floor) in [
+        ("bad_uri", 100),
+        ("token_missing", 100),
+        ("token_malformed", 50),
+        ("empty_user_agent", 100),
+        ("bot_blocked", 100),
+        ("public_path", 100),
+    ] {
+        let n = reached.get(reason).copied().unwrap_or(0);
+        assert!(
+            n >= floor,
+            "{reason} reached {n} times (floor {floor}): {reached:?}"
+        );
+    }
+}
+
+/// `%XX` decoded (invalid escapes kept as they are): how S3 reads a key.
+fn percent_decoded(uri: &str) -> String {
+    let b = uri.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
