@@ -332,3 +332,99 @@ impl Fingerprint {
         }
     }
 }
+
+#[cfg(test)]
+#[cfg(feature = "toml")]
+mod tests {
+    use super::{EdgeConfig, Fingerprint};
+
+    /// The demo's ES256 key, baked as `jwks_file`.
+    const BAKED: &str = include_str!("../../../../examples/demo/jwks.json");
+
+    /// An ES256 issuer with the demo key baked and a `jwks_url`.
+    fn config(baked: &str) -> EdgeConfig {
+        let text = "[jwt]\nissuer = \"https://i.test\"\naudience = \"a\"\nalgorithms = [\"ES256\"]\njwks_file = \"jwks.json\"\njwks_url = \"https://keys.example/jwks.json\"\n";
+        EdgeConfig::parse(text, |_| Ok(baked.to_owned())).unwrap()
+    }
+
+    /// The demo key under another `kid`.
+    fn renamed(kid: &str) -> String {
+        BAKED.replace("demo-es256-1", kid)
+    }
+
+    #[test]
+    fn fingerprints_are_fnv1a() {
+        // FNV-1a 64 of "a" and of "foobar", from the FNV reference vectors.
+        let mut f = Fingerprint::default();
+        f.add(b"a");
+        assert_eq!(f.0, 0xaf63_dc4c_8601_ec8c);
+        let mut f = Fingerprint::default();
+        f.add(b"foo");
+        f.add(b"bar");
+        assert_eq!(f.0, 0x8594_4171_f739_67e8, "added in parts, as one input");
+    }
+
+    #[test]
+    fn fetched_keys_join_the_baked_ones_except_a_baked_kid() {
+        let mut cfg = config(BAKED);
+        let baked_only = cfg.keys_fingerprint();
+        let fetched = format!(
+            "{{\"keys\": [{}, {}]}}",
+            serde_json::from_str::<serde_json::Value>(&renamed("fetched-1")).unwrap()["keys"][0],
+            serde_json::from_str::<serde_json::Value>(BAKED).unwrap()["keys"][0],
+        );
+        let warnings = cfg.set_remote_keys(0, &fetched).unwrap();
+        let kids: Vec<Option<&str>> = cfg.issuers()[0]
+            .keys
+            .iter()
+            .map(|k| k.kid.as_deref())
+            .collect();
+        assert_eq!(kids, [Some("demo-es256-1"), Some("fetched-1")]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("a baked key has that kid"));
+        assert_ne!(cfg.keys_fingerprint(), baked_only);
+        // A refetch replaces the fetched keys, never adds to them.
+        cfg.set_remote_keys(0, &renamed("fetched-2")).unwrap();
+        let kids: Vec<Option<&str>> = cfg.issuers()[0]
+            .keys
+            .iter()
+            .map(|k| k.kid.as_deref())
+            .collect();
+        assert_eq!(kids, [Some("demo-es256-1"), Some("fetched-2")]);
+    }
+
+    #[test]
+    fn the_fingerprint_covers_baked_keys_issuer_and_fetched_set() {
+        let fetched = renamed("fetched-1");
+        let mut a = config(BAKED);
+        let mut b = config(&renamed("other-baked"));
+        assert_ne!(a.keys_fingerprint(), b.keys_fingerprint());
+        a.set_remote_keys(0, &fetched).unwrap();
+        b.set_remote_keys(0, &fetched).unwrap();
+        assert_ne!(
+            a.keys_fingerprint(),
+            b.keys_fingerprint(),
+            "the same fetch on other baked keys"
+        );
+        let first = a.keys_fingerprint();
+        a.set_remote_keys(0, &renamed("fetched-2")).unwrap();
+        assert_ne!(a.keys_fingerprint(), first);
+        a.set_remote_keys(0, &fetched).unwrap();
+        assert_eq!(a.keys_fingerprint(), first, "the same keys, the same print");
+    }
+
+    #[test]
+    fn a_date_anywhere_in_the_toml_is_refused_for_the_bundle() {
+        for text in [
+            "x = 1979-05-27",
+            "x = [1, [1979-05-27]]",
+            "[t]\ny = { z = 07:32:00 }",
+        ] {
+            assert!(EdgeConfig::toml_to_json(text).is_err(), "{text}");
+        }
+        assert_eq!(
+            EdgeConfig::toml_to_json("x = [1, \"1979-05-27\"]").unwrap(),
+            r#"{"x":[1,"1979-05-27"]}"#
+        );
+    }
+}
