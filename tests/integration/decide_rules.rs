@@ -590,6 +590,33 @@ fn cors_preflight_is_answered_from_config() {
     );
     r2.method = "OPTIONS".into();
     assert_eq!(header(&e.run(&r2), "access-control-allow-origin"), None);
+    assert_eq!(
+        header(&o, "access-control-allow-headers"),
+        Some("authorization")
+    );
+    // Not a preflight: a GET that carries the preflight header, and an
+    // OPTIONS without it, both need a token like any other request.
+    let get = req(
+        "/api/x",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "GET"),
+        ],
+    );
+    assert_eq!(e.run(&get).reason, Reason::TokenMissing);
+    let mut bare = req("/api/x", &[("origin", "https://app.example")]);
+    bare.method = "OPTIONS".into();
+    assert_eq!(e.run(&bare).reason, Reason::TokenMissing);
+    // No allowed headers configured: none announced.
+    let mut quiet =
+        Edge::new("[cors]\npreflight = \"respond\"\nallow_origins = [\"https://app.example\"]\n");
+    let o = quiet.run(&r);
+    assert_eq!(o.reason, Reason::CorsPreflight);
+    assert_eq!(header(&o, "access-control-allow-headers"), None);
+    assert_eq!(
+        header(&o, "access-control-allow-methods"),
+        Some("GET, HEAD")
+    );
 }
 
 #[test]

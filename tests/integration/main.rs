@@ -8,6 +8,7 @@ mod decide_rules;
 mod deploy;
 mod golden;
 mod jwt_conformance;
+mod jwt_edges;
 mod properties;
 mod tidy;
 mod token_properties;
