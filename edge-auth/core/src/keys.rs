@@ -285,3 +285,120 @@ pub fn hmac_key(secret_b64url: &str) -> Result<VerifyKey, String> {
         key: DecodingKey::from_secret(&secret),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{KeyKind, KeySet, MIN_RSA_BITS};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::Algorithm;
+
+    /// The demo's P-256 public key coordinates.
+    const X: &str = "wX0la-T9TQnTSayfOx0_x1E3aTD_P9q6rG2QXjxJKfY";
+    const Y: &str = "jmRS1o8Icwsz9mQpU07ibwX3rINTkjMc_62pDXfHMdE";
+
+    fn one(jwk: &str) -> KeySet {
+        KeySet::parse(&format!("{{\"keys\": [{jwk}]}}")).unwrap()
+    }
+
+    fn ec(extra: &str) -> String {
+        format!(
+            "{{\"kty\": \"EC\", \"crv\": \"P-256\", \"kid\": \"k\", \"x\": \"{X}\", \"y\": \"{Y}\"{extra}}}"
+        )
+    }
+
+    /// An RSA key whose modulus has `bits` bits (top byte chosen so), with
+    /// exponent `e`; the modulus need not be a product of primes here.
+    fn rsa(bits: usize, e: u64) -> String {
+        let mut n = vec![0xffu8; bits.div_ceil(8)];
+        let spare = n.len() * 8 - bits;
+        n[0] = 0xff >> spare;
+        let e: Vec<u8> = e
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        format!(
+            "{{\"kty\": \"RSA\", \"kid\": \"r\", \"n\": \"{}\", \"e\": \"{}\"}}",
+            URL_SAFE_NO_PAD.encode(&n),
+            URL_SAFE_NO_PAD.encode(&e)
+        )
+    }
+
+    #[test]
+    fn key_ops_must_allow_verify_when_present() {
+        assert_eq!(one(&ec("")).keys.len(), 1);
+        assert_eq!(one(&ec(", \"key_ops\": [\"verify\"]")).keys.len(), 1);
+        let signing = one(&ec(", \"key_ops\": [\"sign\"]"));
+        assert!(signing.keys.is_empty());
+        assert!(
+            signing.warnings[0].contains("key_ops"),
+            "{:?}",
+            signing.warnings
+        );
+        assert!(one(&ec(", \"use\": \"enc\"")).keys.is_empty());
+        assert_eq!(one(&ec(", \"use\": \"sig\"")).keys.len(), 1);
+    }
+
+    #[test]
+    fn ec_coordinates_must_both_fit_the_curve() {
+        // 31 bytes, canonical base64url: read, then refused for its length.
+        let short = URL_SAFE_NO_PAD.encode(&URL_SAFE_NO_PAD.decode(X).unwrap()[1..]);
+        for jwk in [ec("").replace(X, &short), ec("").replace(Y, &short)] {
+            let set = one(&jwk);
+            assert!(set.keys.is_empty(), "{jwk}");
+            assert!(
+                set.warnings[0].contains("wrong length"),
+                "{:?}",
+                set.warnings
+            );
+        }
+    }
+
+    #[test]
+    fn rsa_moduli_are_measured_in_bits() {
+        let bits = |b: usize| match one(&rsa(b, 65537)).keys.first().map(|k| k.kind) {
+            Some(KeyKind::Rsa { bits }) => Some(bits),
+            _ => None,
+        };
+        assert_eq!(bits(MIN_RSA_BITS), Some(MIN_RSA_BITS));
+        assert_eq!(bits(MIN_RSA_BITS + 1), Some(MIN_RSA_BITS + 1));
+        // One bit short, though it takes as many bytes: refused.
+        assert_eq!(bits(MIN_RSA_BITS - 1), None);
+        assert_eq!(bits(1024), None);
+        assert_eq!(
+            KeyKind::Rsa { bits: 3071 }.signature_len(Algorithm::RS256),
+            384
+        );
+    }
+
+    #[test]
+    fn rsa_exponents_are_odd_and_at_least_three() {
+        let usable = |e: u64| !one(&rsa(2048, e)).keys.is_empty();
+        assert!(usable(3));
+        assert!(usable(65537));
+        for e in [0, 1, 2, 4, 65536] {
+            assert!(!usable(e), "e = {e}");
+        }
+    }
+
+    #[test]
+    fn hmac_signature_lengths_follow_the_hash() {
+        let k = KeyKind::Hmac;
+        assert_eq!(k.signature_len(Algorithm::HS256), 32);
+        assert_eq!(k.signature_len(Algorithm::HS384), 48);
+        assert_eq!(k.signature_len(Algorithm::HS512), 64);
+        assert_eq!(KeyKind::P384.signature_len(Algorithm::ES384), 96);
+    }
+
+    #[test]
+    fn a_key_prints_its_kid_never_its_material() {
+        let set = one(&ec(""));
+        let shown = format!("{:?}", set.keys[0]);
+        assert!(
+            shown.starts_with("VerifyKey") && shown.contains("\"k\""),
+            "{shown}"
+        );
+        assert!(!shown.contains(X) && !shown.contains("wX0la"), "{shown}");
+    }
+}

@@ -115,4 +115,52 @@ mod tests {
         }
         assert!(l.len() <= 1000, "{}", l.len());
     }
+
+    #[test]
+    fn a_full_table_drops_idle_clients_first_including_one_just_refilled() {
+        // 10 per second: each request moves a client's TAT 100 ms ahead.
+        let mut l = limiter(10.0, 5, 3);
+        assert!(l.is_empty());
+        assert!(l.check("idle", 0).is_ok()); // TAT 100: idle from 100 ms on
+        assert!(l.check("busy", 0).is_ok());
+        for _ in 0..4 {
+            assert!(l.check("busy", 100).is_ok()); // TAT 500
+        }
+        assert_eq!((l.len(), l.is_empty()), (2, false));
+        // Not full: a new client evicts no one, even an idle one.
+        assert!(l.check("new", 100).is_ok());
+        assert_eq!(l.len(), 3);
+        // Full at 200 ms: "idle" (TAT 100) and "new" (TAT 200, exactly
+        // refilled now) are idle and go; "busy" keeps its state.
+        assert!(l.check("late", 200).is_ok());
+        assert_eq!(l.len(), 2);
+        // A known client never evicts anyone, full or not.
+        assert!(l.check("late", 200).is_ok());
+        assert_eq!(l.len(), 2);
+        // "busy" kept its state: at 200 ms it has room for two (TAT 500 of
+        // a 500 ms tolerance, 100 ms refilled), not a fresh burst of five.
+        assert!(l.check("busy", 200).is_ok());
+        assert!(l.check("busy", 200).is_ok());
+        assert!(l.check("busy", 200).is_err());
+    }
+
+    #[test]
+    fn a_full_table_of_active_clients_keeps_the_busiest() {
+        let mut l = limiter(10.0, 10, 4);
+        // TATs 100, 200, 300, 400 ms: all active at 0 ms.
+        for (client, n) in [("a", 1), ("b", 2), ("c", 3), ("d", 4)] {
+            for _ in 0..n {
+                assert!(l.check(client, 0).is_ok());
+            }
+        }
+        assert_eq!(l.len(), 4);
+        // The median TAT is 300: everyone at or below it is dropped.
+        assert!(l.check("e", 0).is_ok());
+        assert_eq!(l.len(), 2, "d and the newcomer");
+        // d kept its count (4 of a burst of 10); a was forgotten (a fresh 10).
+        for _ in 0..6 {
+            assert!(l.check("d", 0).is_ok());
+        }
+        assert!(l.check("d", 0).is_err());
+    }
 }

@@ -128,3 +128,30 @@ impl std::fmt::Display for Reason {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn only_public_paths_valid_tokens_and_preflights_forward() {
+        for r in [
+            Reason::PublicPath,
+            Reason::TokenValid,
+            Reason::CorsPreflight,
+        ] {
+            assert!(r.forwards(), "{r}");
+        }
+        for r in [
+            Reason::TokenMissing,
+            Reason::BadSignature,
+            Reason::BadUri,
+            Reason::InternalError,
+            Reason::RateLimited,
+        ] {
+            assert!(!r.forwards(), "{r}");
+        }
+        assert_eq!(Reason::TokenValid.to_string(), "token_valid");
+        assert_eq!(format!("{}", Reason::BadUri), Reason::BadUri.as_str());
+    }
+}
