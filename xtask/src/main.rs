@@ -67,6 +67,10 @@ enum Task {
         /// loop), not the cross-crate suites as well.
         #[arg(long)]
         own_tests: bool,
+        /// Test again only the mutants the last run missed (and any new
+        /// ones): cargo-mutants' `--iterate`, after adding tests.
+        #[arg(long)]
+        iterate: bool,
     },
     /// Run every fuzz target (cargo-fuzz, libFuzzer) for N seconds each,
     /// seeded from the fixtures.
@@ -106,7 +110,8 @@ fn main() -> anyhow::Result<()> {
             file,
             jobs,
             own_tests,
-        } => mutants::mutants(&root, &part, &file, jobs, own_tests),
+            iterate,
+        } => mutants::mutants(&root, &part, &file, jobs, own_tests, iterate),
         Task::DistWafSync {
             config,
             out,

@@ -1,4 +1,4 @@
-//! `cargo xtask mutants [--part core|matcher|waf-sync] [--file F]...`:
+//! `cargo xtask mutants [--part core|matcher|waf-sync] [--file F]... [--own-tests] [--iterate]`:
 //! mutation testing with cargo-mutants (pinned, 27.1.0), to show which tests
 //! bite. Each part names the package, the files #19 asks about and the tests
 //! that judge a mutant: the core's own and the edge integration suite (no
@@ -60,6 +60,7 @@ pub fn mutants(
     files: &[String],
     jobs: u32,
     own_tests: bool,
+    iterate: bool,
 ) -> anyhow::Result<()> {
     let plan = plan(part)?;
     let tool = crate::tool(
@@ -84,6 +85,9 @@ pub fn mutants(
         .args(["--timeout", "180"])
         .arg("-o")
         .arg(&out);
+    if iterate {
+        cmd.arg("--iterate");
+    }
     let chosen: Vec<&str> = if files.is_empty() {
         plan.files.to_vec()
     } else {

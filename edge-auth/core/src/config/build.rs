@@ -673,6 +673,32 @@ mod tests {
         (e.kind, e.key, e.line)
     }
 
+    /// The defaults, each read back (README names the JWKS ones).
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = parse("", "").unwrap();
+        let i = &c.issuers()[0];
+        assert_eq!(i.leeway_s, 30);
+        let rate = c.rate.unwrap();
+        assert_eq!((rate.per_second, rate.burst), (20.0, 100));
+        assert_eq!(c.max_clients, 10_000);
+        assert_eq!(c.bot_rate.per_second * 60.0, 60.0);
+        assert_eq!(c.bot_rate.burst, 10);
+        assert_eq!(c.cache_entries, 1024);
+        assert_eq!(c.realm, "edge");
+        assert_eq!(c.signature_window.leeway_s, 30);
+        let remote = EdgeConfig::parse(
+            "[jwt]\nissuer = \"https://i.test\"\naudience = \"a\"\nalgorithms = [\"ES256\"]\njwks_url = \"https://keys.example/jwks.json\"\n",
+            |f| Err(format!("no file {f}")),
+        )
+        .unwrap();
+        let (_, r) = &remote.remote_jwks()[0];
+        assert_eq!(
+            (r.cache_s, r.min_refresh_s, r.timeout_ms, r.max_stale_s),
+            (600, 60, 1500, 86_400)
+        );
+    }
+
     #[test]
     fn each_table_refuses_with_its_kind_and_key() {
         let ok = parse("", "").unwrap();
