@@ -116,12 +116,64 @@ pub fn mutants(
     // cargo-mutants exits 2 when mutants were missed: that is a result, not a failure.
     match status.code() {
         Some(0 | 2) => {
+            let dir = out.join("mutants.out");
+            match per_file(&dir) {
+                Ok(table) => eprint!("{table}"),
+                Err(e) => eprintln!("xtask mutants: no per-file table: {e:#}"),
+            }
             eprintln!(
-                "xtask mutants: [{part}] see {}/mutants.out/ (caught.txt, missed.txt, unviable.txt)",
-                out.display()
+                "xtask mutants: [{part}] see {}/ (caught.txt, missed.txt, unviable.txt)",
+                dir.display()
             );
             Ok(())
         }
         _ => bail!("cargo-mutants failed ({status})"),
     }
+}
+
+/// This run's outcomes per file, as the README's table: caught (timeouts
+/// counted as caught, as cargo-mutants does), missed, unviable, and the score
+/// caught / (caught + missed). After `--iterate` it covers only the mutants
+/// that run tested; `previously_caught.txt` holds the rest.
+fn per_file(dir: &Path) -> anyhow::Result<String> {
+    use std::collections::BTreeMap;
+    let text = std::fs::read_to_string(dir.join("outcomes.json"))
+        .with_context(|| format!("reading {}/outcomes.json", dir.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    let mut rows: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+    for o in v["outcomes"].as_array().context("no outcomes")? {
+        let Some(file) = o["scenario"]["Mutant"]["file"].as_str() else {
+            continue; // the baseline
+        };
+        let slot = match o["summary"].as_str() {
+            Some("CaughtMutant" | "Timeout") => 0,
+            Some("MissedMutant") => 1,
+            Some("Unviable") => 2,
+            other => bail!("unknown outcome {other:?} for {file}"),
+        };
+        rows.entry(file.to_owned()).or_default()[slot] += 1;
+    }
+    let mut out = String::from(
+        "| file | caught | missed | unviable | score |\n| --- | ---: | ---: | ---: | ---: |\n",
+    );
+    let mut total = [0usize; 3];
+    let score = |c: usize, m: usize| {
+        if c + m == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:.1}%", 100.0 * c as f64 / (c + m) as f64)
+        }
+    };
+    for (file, [c, m, u]) in &rows {
+        out.push_str(&format!(
+            "| `{file}` | {c} | {m} | {u} | {} |\n",
+            score(*c, *m)
+        ));
+        for (t, n) in total.iter_mut().zip([c, m, u]) {
+            *t += n;
+        }
+    }
+    let [c, m, u] = total;
+    out.push_str(&format!("| all | {c} | {m} | {u} | {} |\n", score(c, m)));
+    Ok(out)
 }
