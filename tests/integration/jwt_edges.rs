@@ -158,3 +158,26 @@ fn numbers_are_read_only_when_finite() {
     assert_eq!(Json::Number(f64::INFINITY).as_f64(), None);
     assert_eq!(Json::Number(f64::NAN).as_f64(), None);
 }
+
+#[test]
+fn max_age_counts_from_iat_with_the_leeway_inclusive() {
+    // max_age_seconds 3600 and the default leeway of 30 s: a token issued
+    // 3,630 s ago is at the limit, one second older is too old.
+    let cfg = config("max_age_seconds = 3600\n");
+    let header = json!({"alg": "ES256", "kid": "es256-1"});
+    let issued = |ago: u64| {
+        reason(
+            &cfg,
+            &signed_with(header.clone(), &json!({"iat": NOW - ago})),
+        )
+    };
+    assert_eq!(issued(0), Ok(()));
+    assert_eq!(issued(3600), Ok(()));
+    assert_eq!(issued(3630), Ok(()));
+    assert_eq!(issued(3631), Err(Reason::TokenTooOld));
+    assert_eq!(
+        reason(&cfg, &signed(header.clone())),
+        Err(Reason::BadIssuedAt),
+        "max_age needs an iat"
+    );
+}
