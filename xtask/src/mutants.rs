@@ -17,6 +17,10 @@ struct Plan {
     files: &'static [&'static str],
     test_packages: &'static [&'static str],
     test_args: &'static [&'static str],
+    /// Seconds before a mutant's tests count as hung (caught): the
+    /// baseline cargo-mutants times runs only the mutated package's tests,
+    /// so its automatic timeout would cut the cross-crate suites short.
+    timeout_s: u32,
 }
 
 fn plan(part: &str) -> anyhow::Result<Plan> {
@@ -36,12 +40,15 @@ fn plan(part: &str) -> anyhow::Result<Plan> {
             // The catalog's tests judge bot-signatures, not the core, and
             // take most of the suite's time.
             test_args: &["--", "--skip", "catalog::"],
+            timeout_s: 180,
         },
         "matcher" => Plan {
             package: "bot-signatures-matcher",
             files: &[],
             test_packages: &["bot-signatures-matcher"],
             test_args: &[],
+            // Its tests take 2-5 s; a mutant that loops in the scan hangs.
+            timeout_s: 40,
         },
         "waf-sync" => Plan {
             package: "waf-sync",
@@ -49,6 +56,7 @@ fn plan(part: &str) -> anyhow::Result<Plan> {
             test_packages: &["waf-sync"],
             // The unit tests; the emulator suite needs services per mutant.
             test_args: &["--lib"],
+            timeout_s: 120,
         },
         other => bail!("unknown part {other:?}: core, matcher or waf-sync"),
     })
@@ -79,10 +87,7 @@ pub fn mutants(
         // Optimised dependencies (Cargo.toml's `mutants` profile): the
         // judging suites run several times faster than in debug.
         .args(["--profile", "mutants"])
-        // The baseline cargo-mutants times runs only the mutated package's
-        // tests, so its automatic timeout would cut the cross-crate suites
-        // short and count a slow run as caught: set one that fits them.
-        .args(["--timeout", "180"])
+        .args(["--timeout", &plan.timeout_s.to_string()])
         .arg("-o")
         .arg(&out);
     if iterate {

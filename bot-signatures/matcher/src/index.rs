@@ -525,6 +525,30 @@ impl LiteralIndex {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_literal_is_filed_under_its_planned_gram_lowercased() {
+        let g = |t: &[u8; 3]| (u32::from(t[0]) << 16) | (u32::from(t[1]) << 8) | u32::from(t[2]);
+        assert_eq!(filed_gram("GoogleBot", Some(0)), Some(g(b"goo")));
+        assert_eq!(filed_gram("GoogleBot", Some(6)), Some(g(b"bot")));
+        assert_eq!(
+            filed_gram("GoogleBot", Some(7)),
+            None,
+            "the plan runs past the end"
+        );
+        assert_eq!(filed_gram("ab", None), None);
+    }
+
+    #[test]
+    fn home_slots_spread_grams_over_the_table() {
+        // 1,000 distinct grams in a table of 4,096 slots: a hash that spreads
+        // them leaves few sharing a home slot.
+        let homes: std::collections::BTreeSet<usize> = (0..1000u32)
+            .map(|i| slot_of(0x61_6100 + i * 7, 12))
+            .collect();
+        assert!(homes.len() > 800, "{} distinct home slots", homes.len());
+        assert!(homes.iter().all(|&h| h < 4096));
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -919,6 +919,138 @@ mod tests {
         ));
     }
 
+    fn round_trip_catalog() -> CompiledCatalog {
+        CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures: vec![
+                meta("googlebot", Action::Allow, false, "googlebot", true),
+                meta("foo-version", Action::Block, false, r"foo/\d", false),
+                meta("go-client", Action::RateLimit, false, "^go ", false),
+                meta("generic-bot", Action::Monitor, true, "bot", true),
+            ],
+            literals: vec![
+                ("googlebot".into(), 0),
+                ("foo/".into(), 1),
+                ("go".into(), 2),
+                ("bot".into(), 3),
+            ],
+            unindexed: vec![1],
+        }
+    }
+
+    /// Every byte of a valid artifact, flipped in several ways: refused, or a
+    /// matcher whose every string lies in its text and that classifies
+    /// without panicking. Counts both, so the loop cannot go vacuous.
+    #[test]
+    fn every_single_byte_corruption_is_refused_or_harmless() {
+        let bytes = round_trip_catalog().to_bytes();
+        let (mut refused, mut loaded) = (0, 0);
+        for at in 0..bytes.len() {
+            for flip in [0x01u8, 0x04, 0x80, 0xFF] {
+                let mut bad = bytes.clone();
+                bad[at] ^= flip;
+                match Matcher::from_bytes(&bad) {
+                    Err(_) => refused += 1,
+                    Ok(m) => {
+                        loaded += 1;
+                        for sig in m.signatures() {
+                            let _ = (sig.id.len(), sig.category.len(), sig.pattern.len());
+                        }
+                        for ua in ["Googlebot/2.1", "foo/1 bot", "GO bot", "go http", "x"] {
+                            let _ = m.matches(ua);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            refused > 100 && loaded > 10,
+            "{refused} refused, {loaded} loaded"
+        );
+    }
+
+    #[test]
+    fn flags_and_padding_of_a_record_are_checked() {
+        let bytes = round_trip_catalog().to_bytes();
+        // The first record's head follows the magic and the count.
+        let head = BINARY_MAGIC.len() + 4;
+        assert_eq!(
+            &bytes[head + 1..head + 4],
+            &[2, 0, 0],
+            "exact, not generic, padding"
+        );
+        for (byte, value) in [(1, 4u8), (1, 0x83), (2, 1), (3, 0x80)] {
+            let mut bad = bytes.clone();
+            bad[head + byte] = value;
+            assert!(
+                matches!(
+                    Matcher::from_bytes(&bad),
+                    Err(MatcherError::Binary {
+                        what: "unknown signature flags",
+                        ..
+                    })
+                ),
+                "byte {byte} = {value:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_count_the_rest_cannot_hold_is_refused_as_a_count() {
+        let bytes = round_trip_catalog().to_bytes();
+        let literal_count = BINARY_MAGIC.len() + 4 + 4 * SIGNATURE_RECORD;
+        let n = u32::from_le_bytes(bytes[literal_count..literal_count + 4].try_into().unwrap());
+        assert_eq!(n, 4);
+        // One more literal than the remaining bytes could hold.
+        let rest = bytes.len() - (literal_count + 4);
+        let too_many = (rest / LITERAL_RECORD + 1) as u32;
+        let mut bad = bytes.clone();
+        bad[literal_count..literal_count + 4].copy_from_slice(&too_many.to_le_bytes());
+        assert!(matches!(
+            Matcher::from_bytes(&bad),
+            Err(MatcherError::Binary { what: "literal count", offset }) if offset == literal_count + 4
+        ));
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_at_its_byte() {
+        let mut bytes = round_trip_catalog().to_bytes();
+        let last = bytes.len() - 1;
+        bytes[last] = 0xFF;
+        assert!(matches!(
+            Matcher::from_bytes(&bytes),
+            Err(MatcherError::Binary { what: "text is not UTF-8", offset }) if offset == last
+        ));
+    }
+
+    #[test]
+    fn a_literal_owner_past_the_signatures_is_a_bad_index() {
+        let mut c = round_trip_catalog();
+        c.unindexed.clear();
+        c.literals.push(("zzz".into(), 9));
+        assert!(matches!(
+            Matcher::new(c),
+            Err(MatcherError::BadIndex { index: 9, len: 4 })
+        ));
+    }
+
+    #[test]
+    fn actions_len_and_emptiness() {
+        let names: Vec<String> = Action::ALL.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["allow", "block", "rate_limit", "monitor"]);
+        assert_eq!(Action::RateLimit.as_str(), "rate_limit");
+        let m = sample();
+        assert_eq!((m.len(), m.is_empty()), (3, false));
+        let empty = Matcher::new(CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures: vec![],
+            literals: vec![],
+            unindexed: vec![],
+        })
+        .unwrap();
+        assert_eq!((empty.len(), empty.is_empty()), (0, true));
+    }
+
     #[test]
     fn many_candidates_spill_and_stay_ordered() {
         let n = 40;
