@@ -539,6 +539,45 @@ mod tests {
     }
 
     #[test]
+    fn plans_take_the_first_rarest_gram_and_spread_the_load() {
+        // No gram of these is in the browser word list: the costs tie on
+        // commonness, so load decides, and among equal loads the first offset.
+        let plans = plan(["qxzjk", "qxzwv", "qxzwv"]);
+        assert_eq!(plans[0], Some(0), "all grams free: the first");
+        assert_eq!(plans[1], Some(1), "qxz is taken once: the next free gram");
+        assert_eq!(plans[2], Some(2), "qxz and xzw are taken: the last");
+        assert_eq!(
+            plan(["ab", "x"]),
+            [None, None],
+            "under three bytes: no gram"
+        );
+    }
+
+    #[test]
+    fn the_slot_table_stays_at_most_half_full() {
+        let mut sizes = std::collections::BTreeSet::new();
+        for n in (1usize..=70).chain([1000]) {
+            let lits: Vec<String> = (0..n).map(|i| format!("q{i:04}z")).collect();
+            let index = LiteralIndex::new(lits.iter().map(String::as_str));
+            let distinct: std::collections::BTreeSet<u32> =
+                index.entries.iter().map(|e| e.gram).collect();
+            assert!(
+                index.slots.len() >= 2 * distinct.len() && index.slots.len() >= 16,
+                "{n} literals, {} grams, {} slots",
+                distinct.len(),
+                index.slots.len()
+            );
+            assert_eq!(index.slots.len(), 1 << index.slot_bits);
+            sizes.insert(distinct.len());
+        }
+        // Counts just past a power of two are where a sizing slip shows.
+        assert!(
+            sizes.contains(&9) && sizes.contains(&17) && sizes.contains(&33),
+            "{sizes:?}"
+        );
+    }
+
+    #[test]
     fn home_slots_spread_grams_over_the_table() {
         // 1,000 distinct grams in a table of 4,096 slots: a hash that spreads
         // them leaves few sharing a home slot.
