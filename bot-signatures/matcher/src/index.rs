@@ -578,6 +578,16 @@ mod tests {
     }
 
     #[test]
+    fn texts_as_short_as_a_literal_are_scanned() {
+        let lits = vec!["bot".to_owned(), "ab".to_owned()];
+        let index = LiteralIndex::new(lits.iter().map(String::as_str));
+        assert_eq!(found(&index, "BOT"), naive(&lits, "BOT"));
+        assert_eq!(found(&index, "bot"), [0]);
+        assert_eq!(found(&index, "ab"), [1]);
+        assert_eq!(found(&index, "bo"), Vec::<u32>::new());
+    }
+
+    #[test]
     fn home_slots_spread_grams_over_the_table() {
         // 1,000 distinct grams in a table of 4,096 slots: a hash that spreads
         // them leaves few sharing a home slot.
