@@ -512,15 +512,6 @@ impl LiteralIndex {
             }
         }
     }
-
-    /// Bytes held, roughly.
-    pub fn memory_bytes(&self) -> usize {
-        KEYS / 8
-            + self.blob.len()
-            + self.entries.len() * std::mem::size_of::<Entry>()
-            + self.slots.len() * 8
-            + self.pairs.len() * 8
-    }
 }
 
 #[cfg(test)]

@@ -535,6 +535,33 @@ mod tests {
     }
 
     #[test]
+    fn cidrs_are_the_fewest_blocks() {
+        let list = |cidrs: &[&str]| {
+            RangeList::new(
+                "t",
+                &cidrs
+                    .iter()
+                    .map(|c| Prefix::parse(c).unwrap())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let v4 = |cidrs: &[&str]| list(cidrs).cidrs().0;
+        assert_eq!(
+            v4(&["10.0.0.0/24"]),
+            ["10.0.0.0/24"],
+            "an exact block stays one"
+        );
+        assert_eq!(v4(&["10.0.0.0/24", "10.0.1.0/24"]), ["10.0.0.0/23"]);
+        assert_eq!(v4(&["0.0.0.0/0"]), ["0.0.0.0/0"]);
+        assert_eq!(
+            v4(&["10.0.1.0/24", "10.0.2.0/24"]),
+            ["10.0.1.0/24", "10.0.2.0/24"]
+        );
+        assert_eq!(v4(&["10.0.0.7/32"]), ["10.0.0.7/32"]);
+        assert_eq!(list(&["2001:db8::/32"]).cidrs().1, ["2001:db8::/32"]);
+    }
+
+    #[test]
     fn binary_round_trip_and_corruption() {
         let t = table();
         let bytes = t.to_bytes();
