@@ -562,6 +562,23 @@ mod tests {
     }
 
     #[test]
+    fn the_first_address_is_the_lowest_v4_else_v6() {
+        let list = |cidrs: &[&str]| {
+            let ps: Vec<Prefix> = cidrs.iter().map(|c| Prefix::parse(c).unwrap()).collect();
+            RangeList::new("t", &ps)
+        };
+        assert_eq!(
+            list(&["2001:db8::/32", "10.9.0.0/16", "10.1.0.0/16"]).first_address(),
+            Some("10.1.0.0".parse().unwrap())
+        );
+        assert_eq!(
+            list(&["2001:db8::/32"]).first_address(),
+            Some("2001:db8::".parse().unwrap())
+        );
+        assert_eq!(list(&[]).first_address(), None);
+    }
+
+    #[test]
     fn binary_round_trip_and_corruption() {
         let t = table();
         let bytes = t.to_bytes();
