@@ -118,9 +118,10 @@ pub fn mutants(
             "running {tool:?}: install it with `cargo install cargo-mutants --version 27.1.0 --locked --root ~/.cache/edge-auth/tools/cargo-mutants` (or set CARGO_MUTANTS)"
         )
     })?;
-    // cargo-mutants exits 2 when mutants were missed: that is a result, not a failure.
+    // cargo-mutants exits 2 when mutants were missed and 3 when some timed
+    // out: results, not failures.
     match status.code() {
-        Some(0 | 2) => {
+        Some(0 | 2 | 3) => {
             let dir = out.join("mutants.out");
             match per_file(&dir) {
                 Ok(table) => eprint!("{table}"),

@@ -579,6 +579,51 @@ mod tests {
     }
 
     #[test]
+    fn claims_name_their_operator_and_lists() {
+        let t = table();
+        assert_eq!(t.claims(), 2);
+        let (operator, lists) = t.claim_lists("cua-duckduckbot").unwrap();
+        assert_eq!(operator, "duckduckgo");
+        let names: Vec<&str> = lists.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["duckduckbot"]);
+        let (_, lists) = t.claim_lists("cua-googlebot").unwrap();
+        assert_eq!(lists.len(), 1);
+        assert_eq!(lists[0].name, "googlebot");
+        assert!(t.claim_lists("cua-nobody").is_none());
+    }
+
+    /// Tables no builder makes, written and read back: each is refused.
+    #[test]
+    fn tables_that_would_answer_wrongly_are_refused_when_loaded() {
+        let list = |v4: Vec<(u32, u32)>| RangeList {
+            name: "l".into(),
+            v4,
+            v6: vec![(1, 2), (4, 5)],
+        };
+        let with = |lists: Vec<RangeList>, mask: u32| VerifiedBots {
+            lists,
+            claims: HashMap::from([("c".to_owned(), ("op".to_owned(), mask))]),
+        };
+        let loads = |t: &VerifiedBots| VerifiedBots::from_bytes(&t.to_bytes()).is_ok();
+        assert!(loads(&with(vec![list(vec![(1, 2), (4, 5)])], 1)));
+        assert!(loads(&with(vec![list(vec![(3, 3)])], 1)), "one address");
+        for bad in [vec![(5, 3)], vec![(1, 4), (4, 6)], vec![(4, 6), (1, 2)]] {
+            assert!(!loads(&with(vec![list(bad.clone())], 1)), "{bad:?}");
+        }
+        let mut v6_overlap = list(vec![]);
+        v6_overlap.v6 = vec![(1, 4), (4, 5)];
+        assert!(!loads(&with(vec![v6_overlap], 1)));
+        // A claim must name at least one list, and only lists that exist.
+        assert!(!loads(&with(vec![list(vec![])], 0)));
+        assert!(!loads(&with(vec![list(vec![])], 0b10)));
+        assert!(loads(&with(vec![list(vec![]), list(vec![])], 0b11)));
+        // At most MAX_LISTS lists.
+        let many = |n: usize| with((0..n).map(|_| list(vec![])).collect(), 1);
+        assert!(loads(&many(MAX_LISTS)));
+        assert!(!loads(&many(MAX_LISTS + 1)));
+    }
+
+    #[test]
     fn binary_round_trip_and_corruption() {
         let t = table();
         let bytes = t.to_bytes();
