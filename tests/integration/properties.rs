@@ -27,6 +27,20 @@ fn protected(headers: Vec<(String, String)>, querystring: String) -> CfRequest {
     }
 }
 
+/// The decision context the properties use: the demo config and the shipped
+/// catalog and verified-bot table, at the fixtures' clock.
+fn at_fixture_time<'a>(
+    cfg: &'a edge_auth_core::EdgeConfig,
+    matcher: &'a edge_auth_core::Matcher,
+) -> Ctx<'a> {
+    Ctx {
+        now_ms: workspace_tests::FIXTURE_NOW_S * 1000,
+        config: cfg,
+        matcher: Some(matcher),
+        verified: Some(workspace_tests::shipped_verified()),
+    }
+}
+
 const VALID: &str = include_str!("../fixtures/viewer-request/bearer-token-valid.json");
 
 fn valid_token() -> String {
@@ -44,7 +58,7 @@ proptest! {
     fn arbitrary_tokens_never_allow(token in ".{0,9000}", source in 0..3usize) {
         let (cfg, matcher) = demo();
         let mut state = EdgeState::new(&cfg);
-        let ctx = Ctx { now_ms: workspace_tests::FIXTURE_NOW_S * 1000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
+        let ctx = at_fixture_time(&cfg, matcher);
         let ua = ("user-agent".to_owned(), "Mozilla/5.0 Chrome/131.0 Safari/537.36".to_owned());
         let r = match source {
             0 => protected(vec![ua, ("authorization".into(), format!("Bearer {token}"))], String::new()),
@@ -59,7 +73,7 @@ proptest! {
     fn mutated_valid_tokens_never_allow(pos in 0usize..2000, byte in any::<u8>()) {
         let (cfg, matcher) = demo();
         let mut state = EdgeState::new(&cfg);
-        let ctx = Ctx { now_ms: workspace_tests::FIXTURE_NOW_S * 1000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
+        let ctx = at_fixture_time(&cfg, matcher);
         let good = valid_token();
         let mut bytes = good.clone().into_bytes();
         let pos = pos % bytes.len();
@@ -76,7 +90,7 @@ proptest! {
     fn arbitrary_headers_never_panic_or_allow(headers in proptest::collection::vec(("[a-z-]{1,20}|user-agent|cookie|authorization", prop_oneof![".{0,300}", "Bearer [A-Za-z0-9._-]{0,300}", "(bearer|BEARER|Basic) .{0,80}", "access_token=[A-Za-z0-9._-]{0,200}(; [a-z]+=[a-z]*)?"]), 0..12), uri in "/[ -~]{0,100}") {
         let (cfg, matcher) = demo();
         let mut state = EdgeState::new(&cfg);
-        let ctx = Ctx { now_ms: workspace_tests::FIXTURE_NOW_S * 1000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
+        let ctx = at_fixture_time(&cfg, matcher);
         let mut r = protected(headers, String::new());
         r.uri = format!("/private{uri}");
         let o = decide(&r, &ctx, &mut state);
@@ -95,7 +109,7 @@ proptest! {
         if let Ok(parsed) = edge_auth_event::parse_event(&event.to_string()) {
             let (cfg, matcher) = demo();
             let mut state = EdgeState::new(&cfg);
-            let ctx = Ctx { now_ms: workspace_tests::FIXTURE_NOW_S * 1000, config: &cfg, matcher: Some(matcher), verified: Some(workspace_tests::shipped_verified()) };
+            let ctx = at_fixture_time(&cfg, matcher);
             let o = decide(&parsed.request, &ctx, &mut state);
             let _ = edge_auth_event::render(&o, &parsed);
         }
@@ -115,12 +129,7 @@ fn the_valid_fixture_token_is_accepted() {
     let _ = fixture("keys");
     let (cfg, matcher) = demo();
     let mut state = EdgeState::new(&cfg);
-    let ctx = Ctx {
-        now_ms: workspace_tests::FIXTURE_NOW_S * 1000,
-        config: &cfg,
-        matcher: Some(matcher),
-        verified: Some(workspace_tests::shipped_verified()),
-    };
+    let ctx = at_fixture_time(&cfg, matcher);
     let r = protected(
         vec![
             ("user-agent".into(), "Mozilla/5.0 Chrome/131.0".into()),
@@ -203,19 +212,15 @@ fn hostile_events_reach_every_stage_and_never_open_private() {
         };
         parsed_ok += 1;
         let mut state = EdgeState::new(&cfg);
-        let ctx = Ctx {
-            now_ms: workspace_tests::FIXTURE_NOW_S * 1000,
-            config: &cfg,
-            matcher: Some(matcher),
-            verified: Some(workspace_tests::shipped_verified()),
-        };
+        let ctx = at_fixture_time(&cfg, matcher);
         let o = decide(&parsed.request, &ctx, &mut state);
         let _ = edge_auth_event::render(&o, &parsed);
         *reached.entry(o.reason.as_str()).or_default() += 1;
         if let Decision::Forward { uri: canonical, .. } = &o.decision {
             // What the origin reads: the canonical URI, else the one sent,
             // percent-decoded as S3 decodes it.
-            let read = percent_decoded(canonical.as_deref().unwrap_or(&uri));
+            let read = percent_encoding::percent_decode_str(canonical.as_deref().unwrap_or(&uri))
+                .decode_utf8_lossy();
             assert!(
                 !read.starts_with("/private/"),
                 "forwarded {uri:?} (read as {read:?}) without a valid token: {o:?}"
@@ -238,25 +243,4 @@ fn hostile_events_reach_every_stage_and_never_open_private() {
             "{reason} reached {n} times (floor {floor}): {reached:?}"
         );
     }
-}
-
-/// `%XX` decoded (invalid escapes kept as they are): how S3 reads a key.
-fn percent_decoded(uri: &str) -> String {
-    let b = uri.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

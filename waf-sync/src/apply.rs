@@ -444,6 +444,33 @@ pub async fn run<W: WafApi>(
     }
 }
 
+/// Get → Update of one set with its lock token, re-read and retried on a
+/// conflict or a transient error: to `regexes`, or (`None`) to the contents
+/// it holds, which rewrites only its description.
+async fn update_set<W: WafApi>(
+    waf: &W,
+    set: &SetInfo,
+    regexes: Option<&[String]>,
+    description: &str,
+    settings: &Settings,
+    calls: &mut Calls,
+) -> Result<(), WafError> {
+    let mut attempt = 0;
+    loop {
+        calls.summary.read_calls += 1;
+        let content = waf.get_set(set).await?;
+        calls.before_write().await;
+        let items = regexes.unwrap_or(&content.items);
+        match waf
+            .update_set(set, items, description, &content.lock_token)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(e) => calls.retry_or_fail(settings, &mut attempt, e).await?,
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn apply<W: WafApi>(
     waf: &W,
@@ -478,19 +505,7 @@ async fn apply<W: WafApi>(
             .find(|s| &s.name == name)
             .cloned()
             .ok_or_else(|| WafError::Other(format!("set {name} disappeared")))?;
-        let mut attempt = 0;
-        loop {
-            calls.summary.read_calls += 1;
-            let content = waf.get_set(&set).await?;
-            calls.before_write().await;
-            match waf
-                .update_set(&set, regexes, description, &content.lock_token)
-                .await
-            {
-                Ok(()) => break,
-                Err(e) => calls.retry_or_fail(settings, &mut attempt, e).await?,
-            }
-        }
+        update_set(waf, &set, Some(regexes), description, settings, calls).await?;
         calls.summary.sets_updated += 1;
     }
     // 2b. The shrink guard reads "last time" from the sets' descriptions: a
@@ -506,19 +521,7 @@ async fn apply<W: WafApi>(
             })
             .cloned();
         if let Some(set) = kept {
-            let mut attempt = 0;
-            loop {
-                calls.summary.read_calls += 1;
-                let content = waf.get_set(&set).await?;
-                calls.before_write().await;
-                match waf
-                    .update_set(&set, &content.items, description, &content.lock_token)
-                    .await
-                {
-                    Ok(()) => break,
-                    Err(e) => calls.retry_or_fail(settings, &mut attempt, e).await?,
-                }
-            }
+            update_set(waf, &set, None, description, settings, calls).await?;
         }
     }
     // 3. The web ACL: merge our two rules into whatever it holds now.

@@ -340,6 +340,14 @@ pub fn derive(
 mod tests {
     use super::*;
 
+    /// The matcher of the catalog this build embeds.
+    fn shipped_matcher() -> Matcher {
+        let (catalog, _) = bot_signatures::Catalog::embedded();
+        bot_signatures::compile::compile(&catalog)
+            .matcher()
+            .unwrap()
+    }
+
     #[test]
     fn statuses_are_compared_as_analysts_mean_them() {
         assert_eq!(
@@ -368,10 +376,7 @@ mod tests {
             row("DeltaHarvester/1.0", 10, Some("maybe")),
             row("EpsilonHarvester/1.0", 1, Some("confirmed")),
         ];
-        let (catalog, _) = bot_signatures::Catalog::embedded();
-        let matcher = bot_signatures::compile::compile(&catalog)
-            .matcher()
-            .unwrap();
+        let matcher = shipped_matcher();
         let browsers = BrowserCorpus {
             source: "none".into(),
             user_agents: vec![
@@ -449,10 +454,7 @@ mod tests {
     fn raw_row_order_never_changes_what_is_derived_or_planned() {
         use crate::plan::{desired, plan};
         use proptest::strategy::{Strategy, ValueTree};
-        let (catalog, _) = bot_signatures::Catalog::embedded();
-        let matcher = bot_signatures::compile::compile(&catalog)
-            .matcher()
-            .unwrap();
+        let matcher = shipped_matcher();
         let browsers = BrowserCorpus {
             source: "test".into(),
             user_agents: vec![

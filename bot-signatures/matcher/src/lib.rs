@@ -867,22 +867,7 @@ mod tests {
 
     #[test]
     fn binary_artifact_round_trips() {
-        let catalog = CompiledCatalog {
-            version: ARTIFACT_VERSION,
-            signatures: vec![
-                meta("googlebot", Action::Allow, false, "googlebot", true),
-                meta("foo-version", Action::Block, false, r"foo/\d", false),
-                meta("go-client", Action::RateLimit, false, "^go ", false),
-                meta("generic-bot", Action::Monitor, true, "bot", true),
-            ],
-            literals: vec![
-                ("googlebot".into(), 0),
-                ("foo/".into(), 1),
-                ("go".into(), 2),
-                ("bot".into(), 3),
-            ],
-            unindexed: vec![1],
-        };
+        let catalog = round_trip_catalog();
         let bytes = catalog.to_bytes();
         let from_bytes = Matcher::from_bytes(&bytes).unwrap();
         let from_struct = Matcher::new(catalog.clone()).unwrap();

@@ -347,6 +347,15 @@ mod tests {
         EdgeConfig::parse(text, |_| Ok(baked.to_owned())).unwrap()
     }
 
+    /// The first issuer's key ids, in order.
+    fn kids(cfg: &EdgeConfig) -> Vec<Option<&str>> {
+        cfg.issuers()[0]
+            .keys
+            .iter()
+            .map(|k| k.kid.as_deref())
+            .collect()
+    }
+
     /// The demo key under another `kid`.
     fn renamed(kid: &str) -> String {
         BAKED.replace("demo-es256-1", kid)
@@ -374,23 +383,13 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(BAKED).unwrap()["keys"][0],
         );
         let warnings = cfg.set_remote_keys(0, &fetched).unwrap();
-        let kids: Vec<Option<&str>> = cfg.issuers()[0]
-            .keys
-            .iter()
-            .map(|k| k.kid.as_deref())
-            .collect();
-        assert_eq!(kids, [Some("demo-es256-1"), Some("fetched-1")]);
+        assert_eq!(kids(&cfg), [Some("demo-es256-1"), Some("fetched-1")]);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("a baked key has that kid"));
         assert_ne!(cfg.keys_fingerprint(), baked_only);
         // A refetch replaces the fetched keys, never adds to them.
         cfg.set_remote_keys(0, &renamed("fetched-2")).unwrap();
-        let kids: Vec<Option<&str>> = cfg.issuers()[0]
-            .keys
-            .iter()
-            .map(|k| k.kid.as_deref())
-            .collect();
-        assert_eq!(kids, [Some("demo-es256-1"), Some("fetched-2")]);
+        assert_eq!(kids(&cfg), [Some("demo-es256-1"), Some("fetched-2")]);
     }
 
     #[test]
