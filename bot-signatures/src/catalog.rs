@@ -26,6 +26,8 @@ struct RawSignature {
     category: String,
     #[serde(default)]
     generic: bool,
+    #[serde(default)]
+    unless: Option<Spanned<String>>,
     description: String,
     #[serde(default)]
     url: Option<String>,
@@ -56,6 +58,10 @@ pub struct Signature {
     pub category: String,
     /// A generic rule (a token like "bot") rather than one known crawler.
     pub generic: bool,
+    /// A generic rule's exception: when this regex matches anywhere in the
+    /// user-agent, the signature does not (a device-name family such as
+    /// handset vendors). With the line it is on.
+    pub unless: Option<(String, Location)>,
     /// What the signature catches and why.
     pub description: String,
     /// Where the crawler documents itself, when known.
@@ -103,7 +109,7 @@ impl Catalog {
                         name,
                         line,
                         message,
-                        "each entry is a [[signature]] table with the fields id, pattern, action, category, description, added, author, instances and optionally generic, url (see bot-signatures/README.md)",
+                        "each entry is a [[signature]] table with the fields id, pattern, action, category, description, added, author, instances and optionally generic, unless, url (see bot-signatures/README.md)",
                     ));
                 }
             }
@@ -188,6 +194,10 @@ fn convert(file: &str, lines: &LineIndex, raw: Spanned<RawSignature>) -> Signatu
         action: raw.action,
         category: raw.category,
         generic: raw.generic,
+        unless: raw
+            .unless
+            .map(|u| (at(u.span().start), u.into_inner()))
+            .map(|(l, u)| (u, l)),
         description: raw.description,
         url: raw.url,
         added: raw.added.into_inner(),

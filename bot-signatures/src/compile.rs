@@ -59,7 +59,9 @@ pub fn compile(catalog: &Catalog) -> Compiled {
             category: s.category.clone(),
             generic: s.generic,
             pattern: s.pattern.clone(),
-            exact: lits.is_some_and(|l| l.exact),
+            // A signature with an exception always runs its regexes.
+            exact: s.unless.is_none() && lits.is_some_and(|l| l.exact),
+            unless: s.unless.as_ref().map(|(u, _)| u.clone()),
         });
         source.push(i);
     }

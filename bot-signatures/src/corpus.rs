@@ -1,21 +1,41 @@
-//! The browser corpus: real browser user-agents that no signature may match
-//! (the false-positive guard). It comes from the npm package `user-agents`
-//! (BSD-2-Clause), installed at a pinned version by `npm ci` at the repository
-//! root; any JSON array of strings or of `{"userAgent": ...}` objects, or a text
-//! file with one user-agent per line, works too.
+//! The guard corpus: real browser and device user-agents that no signature may
+//! match (the false-positive guard of `check`, `import` and `export waf`). By
+//! default it is three sources together ([`GUARD`]): the npm package
+//! `user-agents` (BSD-2-Clause, current desktop and mobile browsers), installed
+//! at a pinned version by `npm ci` at the repository root, and the guard half
+//! of uap-core's device test fixtures (Apache-2.0; old and new phones, TVs,
+//! consoles, in-app and embedded browsers; `bot-signatures/data/SOURCES.md`
+//! says where it comes from and which half is held out of every choice), and
+//! ua-parser-js's device fixtures (npm, MIT). Any JSON array of strings or of
+//! `{"userAgent": ...}` / `{"ua": ...}` objects, or a text file with one
+//! user-agent per line, works too.
 
 use std::path::{Path, PathBuf};
 
-/// Where `npm ci` puts the default corpus, relative to the repository root.
+/// Where `npm ci` puts npm `user-agents`, relative to the repository root.
 pub const DEFAULT_RELATIVE: &str = "node_modules/user-agents/dist/user-agents.json";
+
+/// uap-core's device fixtures, the half the catalog is checked against.
+pub const UAP_CORE_GUARD: &str = "bot-signatures/data/uap-core/devices-guard.txt";
+
+/// ua-parser-js's device fixtures (npm, MIT, pinned like `user-agents`).
+pub const UA_PARSER_JS_DEVICES: &str = "node_modules/ua-parser-js/test/device-test.json";
+
+/// The default guard corpus: every file, relative to the repository root.
+pub const GUARD: [&str; 3] = [DEFAULT_RELATIVE, UAP_CORE_GUARD, UA_PARSER_JS_DEVICES];
+
+/// isbot's crawler fixtures: the examples of imported isbot entries.
+pub const ISBOT_FIXTURES: &str = "bot-signatures/data/isbot/crawlers.txt";
 
 /// Browser user-agents, deduplicated, in first-seen order.
 #[derive(Debug, Clone)]
 pub struct BrowserCorpus {
-    /// Where they came from (a path), for messages.
+    /// Where they came from (the paths, joined by " + "), for messages.
     pub source: String,
     /// The user-agents.
     pub user_agents: Vec<String>,
+    /// Each file and how many of `user_agents` it added, in order.
+    pub files: Vec<(String, usize)>,
 }
 
 /// Why a corpus could not be read.
@@ -31,9 +51,9 @@ pub enum CorpusError {
     /// The JSON is not an array of strings or `{userAgent}` objects.
     #[error("browser corpus {path} is not a JSON array of user-agents: {message}")]
     Format { path: String, message: String },
-    /// No default corpus was found.
-    #[error("no browser corpus found (looked for {DEFAULT_RELATIVE} above {searched})")]
-    NotFound { searched: String },
+    /// A file of the default corpus was not found.
+    #[error("no browser corpus found (looked for {wanted} above {searched})")]
+    NotFound { wanted: String, searched: String },
 }
 
 #[derive(serde::Deserialize)]
@@ -41,7 +61,7 @@ pub enum CorpusError {
 enum Entry {
     Plain(String),
     Object {
-        #[serde(rename = "userAgent")]
+        #[serde(rename = "userAgent", alias = "ua")]
         user_agent: String,
     },
 }
@@ -65,6 +85,9 @@ impl BrowserCorpus {
                 .map(|e| match e {
                     Entry::Plain(s) | Entry::Object { user_agent: s } => s,
                 })
+                // A user-agent is one header line: a fixture with a line
+                // break in it is not one.
+                .filter(|s| !s.contains(['\r', '\n']))
                 .collect()
         } else {
             text.lines()
@@ -74,35 +97,84 @@ impl BrowserCorpus {
                 .collect()
         };
         let mut seen = std::collections::HashSet::new();
-        let user_agents = raw
+        let user_agents: Vec<String> = raw
             .into_iter()
             .filter(|ua| seen.insert(ua.clone()))
             .collect();
         Ok(BrowserCorpus {
+            files: vec![(source.clone(), user_agents.len())],
             source,
             user_agents,
         })
     }
 
-    /// Finds the default corpus: `node_modules/user-agents/...` in the current
+    /// Reads several corpus files into one, deduplicated across files.
+    pub fn load_all(paths: &[PathBuf]) -> Result<BrowserCorpus, CorpusError> {
+        let mut all = BrowserCorpus {
+            source: String::new(),
+            user_agents: Vec::new(),
+            files: Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for path in paths {
+            let one = BrowserCorpus::load(path)?;
+            let before = all.user_agents.len();
+            all.user_agents
+                .extend(one.user_agents.into_iter().filter(|u| seen.insert(u.clone())));
+            all.files
+                .push((one.source, all.user_agents.len() - before));
+        }
+        all.source = all
+            .files
+            .iter()
+            .map(|(f, _)| f.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ");
+        Ok(all)
+    }
+
+    /// The file user-agent `i` came from.
+    pub fn source_of(&self, i: usize) -> &str {
+        let mut end = 0;
+        for (file, n) in &self.files {
+            end += n;
+            if i < end {
+                return file;
+            }
+        }
+        &self.source
+    }
+
+    /// Finds `relative` (a path from the repository root) in the current
     /// directory or any parent, then in the repository this crate was built from.
-    pub fn find_default() -> Result<PathBuf, CorpusError> {
+    pub fn find(relative: &str) -> Result<PathBuf, CorpusError> {
         let mut starts: Vec<PathBuf> = std::env::current_dir().into_iter().collect();
         starts.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
         for start in &starts {
             for dir in start.ancestors() {
-                let candidate = dir.join(DEFAULT_RELATIVE);
+                let candidate = dir.join(relative);
                 if candidate.is_file() {
                     return Ok(candidate);
                 }
             }
         }
         Err(CorpusError::NotFound {
+            wanted: relative.to_owned(),
             searched: starts
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(" and "),
         })
+    }
+
+    /// Finds every file of the default guard corpus ([`GUARD`]).
+    pub fn find_default() -> Result<Vec<PathBuf>, CorpusError> {
+        GUARD.iter().map(|r| BrowserCorpus::find(r)).collect()
+    }
+
+    /// Loads the default guard corpus.
+    pub fn default_guard() -> Result<BrowserCorpus, CorpusError> {
+        BrowserCorpus::load_all(&BrowserCorpus::find_default()?)
     }
 }

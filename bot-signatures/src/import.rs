@@ -1,8 +1,16 @@
-//! The importer for third-party crawler lists: turns the npm package
-//! `crawler-user-agents` (MIT, pinned in the root `package-lock.json`) into
-//! generated catalog entries. Entries that would fail `check` are not written
-//! as signatures; they are listed, with the reason, in the generated file's
-//! trailing comment, so nothing is dropped silently.
+//! The importers for third-party crawler lists: the npm packages
+//! `crawler-user-agents` (MIT) and `isbot` (Unlicense), both pinned in the root
+//! `package-lock.json`, become generated catalog files under
+//! `catalog/imported/`.
+//!
+//! Every imported pattern is made to match a product, not a word
+//! ([`tighten`]): it is anchored at a token boundary (`\bSonic`, so that
+//! Panasonic and ViewSonic phones stay out) whenever every example still
+//! matches; where the guard corpus of real devices still trips it, it also
+//! gets a right boundary or a version shape (`\bButterfly/\d`, so that an
+//! "HTC Butterfly" phone stays out). Entries that would fail `check` are not
+//! written as signatures; they are listed, with the reason, in the generated
+//! file's trailing comment, so nothing is dropped silently.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -35,11 +43,79 @@ pub struct UpstreamEntry {
     pub tags: Vec<String>,
 }
 
-/// The action an imported signature gets from its first tag. Search engines
-/// and link-preview fetchers are allowed (blocking them breaks search and
-/// sharing); monitoring, feed readers and ad-quality bots are counted; every
-/// other tag, and no tag, is blocked. Analysts override per signature by moving
-/// it into a hand-edited file.
+/// A list the importer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// npm `crawler-user-agents`: patterns with tags, examples and dates.
+    CrawlerUserAgents,
+    /// npm `isbot`: a bare list of patterns; examples come from isbot's own
+    /// test fixtures (`bot-signatures/data/isbot/crawlers.txt`).
+    Isbot,
+}
+
+impl Source {
+    /// Every source, in import order (isbot's entries are generic, so they are
+    /// checked against crawler-user-agents' specific ones, never the reverse).
+    pub const ALL: [Source; 2] = [Source::CrawlerUserAgents, Source::Isbot];
+
+    /// The npm package name, also the generated file's stem.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::CrawlerUserAgents => "crawler-user-agents",
+            Source::Isbot => "isbot",
+        }
+    }
+
+    /// The id prefix of generated signatures.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Source::CrawlerUserAgents => "cua",
+            Source::Isbot => "isbot",
+        }
+    }
+
+    /// The package's licence, as the generated file's header names it.
+    pub fn license(self) -> &'static str {
+        match self {
+            Source::CrawlerUserAgents => "MIT License",
+            Source::Isbot => "Unlicense",
+        }
+    }
+
+    /// The pattern list inside the installed package.
+    pub fn list_file(self) -> &'static str {
+        match self {
+            Source::CrawlerUserAgents => "crawler-user-agents.json",
+            Source::Isbot => "index.js",
+        }
+    }
+}
+
+/// isbot's pattern list from the file its package ships (`index.js`, where the
+/// list is the JSON array literal `var patterns_default = [...];`), or from a
+/// plain JSON array of strings.
+pub fn isbot_patterns(text: &str) -> Result<Vec<String>, String> {
+    const START: &str = "var patterns_default = [";
+    let json = if text.trim_start().starts_with('[') {
+        text.to_owned()
+    } else {
+        let at = text
+            .find(START)
+            .ok_or("no `var patterns_default = [` in the file: not isbot's index.js, or isbot changed its layout")?;
+        let body = &text[at + START.len() - 1..];
+        let end = body
+            .find("\n];")
+            .ok_or("the pattern list in index.js has no end (`];`)")?;
+        format!("{}]", &body[..end])
+    };
+    serde_json::from_str(&json).map_err(|e| format!("the pattern list is not a JSON array of strings: {e}"))
+}
+
+/// The action an imported crawler-user-agents signature gets from its first
+/// tag. Search engines and link-preview fetchers are allowed (blocking them
+/// breaks search and sharing); monitoring, feed readers and ad-quality bots
+/// are counted; every other tag, and no tag, is blocked. Analysts override per
+/// signature by moving it into a hand-edited file.
 pub fn action_for_tags(tags: &[String]) -> Action {
     match tags.first().map(String::as_str) {
         Some("search-engine" | "social-preview") => Action::Allow,
@@ -48,23 +124,71 @@ pub fn action_for_tags(tags: &[String]) -> Action {
     }
 }
 
-#[derive(Serialize)]
-struct OutFile {
-    signature: Vec<OutSignature>,
+/// What an isbot pattern gets: `(action, category)`. isbot's list has no
+/// metadata, so the decision is made from the pattern's own words: uptime,
+/// performance and validation tools a site owner runs are counted
+/// (`monitor`); link-preview and feed fetchers are counted too; everything
+/// else is blocked. Never `allow`: an isbot entry is a heuristic, and an
+/// `allow` on a heuristic would let anyone who spells it past the generic
+/// rules.
+pub fn isbot_decision(pattern: &str) -> (Action, &'static str) {
+    const MONITORING: &[&str] = &[
+        "monitor",
+        "pingdom",
+        "statuscake",
+        "uptime",
+        "speedcurve",
+        "rigor",
+        "synthetic",
+        "pagespeed",
+        "neustar",
+        "iplabel",
+        "dejaclick",
+        "dareboost",
+        "infrawatch",
+        "24x7",
+        "measure",
+        "blackbox exporter",
+        "hardenize",
+        "securityheaders",
+        "testlocally",
+        "validator",
+        "w3c",
+        "linkcheck",
+        "linktiger",
+        "link sleuth",
+    ];
+    const PREVIEW: &[&str] = &["preview", "feed", "rss", "read"];
+    let p = pattern.to_ascii_lowercase();
+    if MONITORING.iter().any(|w| p.contains(w)) {
+        (Action::Monitor, "monitoring")
+    } else if PREVIEW.iter().any(|w| p.contains(w)) {
+        (Action::Monitor, "preview")
+    } else {
+        (Action::Block, "isbot")
+    }
 }
 
-#[derive(Serialize)]
-struct OutSignature {
+/// One signature the importer may write.
+#[derive(Debug, Clone, Serialize)]
+pub struct Draft {
     id: String,
     pattern: String,
     action: Action,
     category: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    generic: bool,
     description: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<String>,
     added: String,
     author: String,
     instances: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct OutFile<'a> {
+    signature: &'a [Draft],
 }
 
 /// What an import produced.
@@ -76,36 +200,25 @@ pub struct Imported {
     pub written: usize,
     /// `(upstream pattern, reason)` for every entry left out.
     pub skipped: Vec<(String, String)>,
+    /// `(upstream pattern, written pattern)` for every pattern the importer
+    /// tightened.
+    pub tightened: Vec<(String, String)>,
 }
 
-/// Builds the generated catalog file from upstream entries.
-///
-/// `package` is `name@version`; `import_date` fills `added` where upstream has
-/// no date; `existing` is the rest of the catalog (hand-written files), used
-/// so that imported entries never duplicate or shadow it.
-pub fn import(
+/// The drafts for crawler-user-agents' entries (specific signatures).
+pub fn crawler_user_agents(
     upstream: &[UpstreamEntry],
     package: &str,
     import_date: &str,
-    existing: &Catalog,
-    browsers: Option<&BrowserCorpus>,
-) -> Imported {
-    let mut used_ids: HashSet<String> = existing.signatures.iter().map(|s| s.id.clone()).collect();
-    let mut entries = Vec::new();
-    for e in upstream {
-        let mut id = format!("cua-{}", slug(&e.pattern));
-        if used_ids.contains(&id) {
-            id = (2..)
-                .map(|n| format!("{id}-{n}"))
-                .find(|c| !used_ids.contains(c))
-                .unwrap_or(id);
-        }
-        used_ids.insert(id.clone());
-        entries.push(OutSignature {
-            id,
+) -> Vec<Draft> {
+    upstream
+        .iter()
+        .map(|e| Draft {
+            id: String::new(),
             pattern: e.pattern.clone(),
             action: action_for_tags(&e.tags),
             category: e.tags.first().cloned().unwrap_or_else(|| "crawler".into()),
+            generic: false,
             description: e
                 .description
                 .clone()
@@ -122,14 +235,230 @@ pub fn import(
                 .unwrap_or_else(|| import_date.to_owned()),
             author: format!("import:{package}"),
             instances: e.instances.clone(),
+        })
+        .collect()
+}
+
+/// The drafts for isbot's patterns: generic signatures (a specific signature
+/// always decides before them), each with up to three examples from isbot's
+/// crawler fixtures, those the rest of the catalog does not already decide
+/// first. A pattern no fixture matches cannot be checked, so it is left out
+/// (returned with the reason).
+pub fn isbot(
+    patterns: &[String],
+    fixtures: &[String],
+    existing: &Catalog,
+    package: &str,
+    import_date: &str,
+) -> (Vec<Draft>, Vec<(String, String)>) {
+    let decided: HashSet<&str> = match crate::compile::compile(existing).matcher() {
+        Ok(m) => fixtures
+            .iter()
+            .filter(|f| m.classify(f).is_some())
+            .map(String::as_str)
+            .collect(),
+        Err(_) => HashSet::new(),
+    };
+    let mut drafts = Vec::new();
+    let mut skipped = Vec::new();
+    for p in patterns {
+        let Some(re) = case_insensitive(p) else {
+            skipped.push((
+                p.clone(),
+                "pattern-syntax: look-around or another construct the edge's regex engine and AWS WAF lack".to_owned(),
+            ));
+            continue;
+        };
+        let mut hits: Vec<&String> = fixtures.iter().filter(|f| re.is_match(f.as_bytes())).collect();
+        if hits.is_empty() {
+            skipped.push((p.clone(), "no example: no user-agent of isbot's crawler fixtures or crawler-user-agents' instances matches it".to_owned()));
+            continue;
+        }
+        hits.sort_by_key(|f| decided.contains(f.as_str()));
+        let (action, category) = isbot_decision(p);
+        drafts.push(Draft {
+            id: String::new(),
+            pattern: p.clone(),
+            action,
+            category: category.to_owned(),
+            generic: true,
+            description: format!("isbot pattern /{p}/"),
+            url: None,
+            added: import_date.to_owned(),
+            author: format!("import:{package}"),
+            instances: hits.into_iter().take(3).cloned().collect(),
         });
     }
+    (drafts, skipped)
+}
 
-    // Validate together with the hand-written catalog; drop every entry with an
+/// A regex as the edge and WAF read a pattern: case-insensitive, ASCII.
+fn case_insensitive(pattern: &str) -> Option<regex::bytes::Regex> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .unicode(false)
+        .build()
+        .ok()
+}
+
+/// Whether `pattern` matches every one of `instances` (and there is one).
+fn matches_all(pattern: &str, instances: &[String]) -> bool {
+    case_insensitive(pattern)
+        .is_some_and(|re| !instances.is_empty() && instances.iter().all(|i| re.is_match(i.as_bytes())))
+}
+
+/// An Android firmware build id (`AP3A.240617.008`, `TKQ1.221114.001`): it
+/// names a phone's firmware, which millions of real devices share, never a
+/// crawler.
+pub fn is_android_build_id(pattern: &str) -> bool {
+    let text = pattern.replace("\\.", ".");
+    let parts: Vec<&str> = text.split('.').collect();
+    parts.len() == 3
+        && parts[0].len() == 4
+        && parts[0].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && parts[1].len() == 6
+        && parts[1].bytes().all(|b| b.is_ascii_digit())
+        && parts[2].len() == 3
+        && parts[2].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The forms a pattern can be tightened to, strictest last: anchored at a
+/// token boundary on the left; on both sides; and with a version after the
+/// product (`/1.0`, ` 2`, `/v3`). Empty when the pattern is already anchored
+/// (`^`, `\b`) or does not start and end with a letter or digit.
+pub fn tighter_forms(pattern: &str) -> Vec<String> {
+    let starts_word = pattern
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        || pattern.starts_with("[") && pattern[1..].chars().take_while(|&c| c != ']').all(|c| c.is_ascii_alphanumeric());
+    if !starts_word {
+        return Vec::new();
+    }
+    let top_level_alternation = {
+        let (mut depth, mut escaped, mut found) = (0i32, false, false);
+        for c in pattern.chars() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '(' | '[' => depth += 1,
+                ')' | ']' => depth -= 1,
+                '|' if depth == 0 => found = true,
+                _ => {}
+            }
+        }
+        found
+    };
+    let body = if top_level_alternation {
+        format!("(?:{pattern})")
+    } else {
+        pattern.to_owned()
+    };
+    let mut forms = vec![format!(r"\b{body}")];
+    let ends_word = pattern.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+        && !pattern.ends_with("\\d")
+        && !pattern.ends_with("\\w");
+    if ends_word || top_level_alternation {
+        forms.push(format!(r"\b{body}\b"));
+        forms.push(format!(r"\b{body}[ /]v?\d"));
+    }
+    forms
+}
+
+/// The strictest-needed form of `pattern`: the left-anchored form when it
+/// keeps every example; then, while real devices of `guard` still match, the
+/// stricter forms that keep at least one example. Returns the pattern and the
+/// examples it keeps, or `None` when every form that keeps an example still
+/// matches a device.
+pub fn tighten(
+    pattern: &str,
+    instances: &[String],
+    guard: Option<&BrowserCorpus>,
+) -> Option<(String, Vec<String>)> {
+    let forms = tighter_forms(pattern);
+    let mut best = (pattern.to_owned(), instances.to_vec());
+    if let Some(anchored) = forms.first().filter(|f| matches_all(f, instances)) {
+        best = (anchored.clone(), instances.to_vec());
+    }
+    let clean = |p: &str| -> bool {
+        let Some(re) = case_insensitive(p) else {
+            return false;
+        };
+        guard.is_none_or(|g| !g.user_agents.iter().any(|u| re.is_match(u.as_bytes())))
+    };
+    if clean(&best.0) {
+        return Some(best);
+    }
+    for form in forms.iter().skip(1) {
+        let Some(re) = case_insensitive(form) else {
+            continue;
+        };
+        let kept: Vec<String> = instances
+            .iter()
+            .filter(|i| re.is_match(i.as_bytes()))
+            .cloned()
+            .collect();
+        if !kept.is_empty() && clean(form) {
+            return Some((form.clone(), kept));
+        }
+    }
+    None
+}
+
+/// Builds the generated catalog file for `source` from its drafts.
+///
+/// `package` is `name@version`; `import_date` is written in the header;
+/// `existing` is the rest of the catalog (hand-written files and the other
+/// imports), used so that imported entries never duplicate or shadow it;
+/// `skipped` are entries the draft step already left out.
+pub fn import(
+    source: Source,
+    mut entries: Vec<Draft>,
+    mut skipped: Vec<(String, String)>,
+    package: &str,
+    import_date: &str,
+    existing: &Catalog,
+    browsers: Option<&BrowserCorpus>,
+) -> Imported {
+    let mut used_ids: HashSet<String> = existing.signatures.iter().map(|s| s.id.clone()).collect();
+    let mut tightened = Vec::new();
+    let mut kept = Vec::with_capacity(entries.len());
+    for mut e in entries.drain(..) {
+        if is_android_build_id(&e.pattern) {
+            skipped.push((e.pattern.clone(), "an Android build id: it names phone firmware that real devices share, not a crawler".to_owned()));
+            continue;
+        }
+        match tighten(&e.pattern, &e.instances, browsers) {
+            Some((pattern, instances)) => {
+                if pattern != e.pattern {
+                    tightened.push((e.pattern.clone(), pattern.clone()));
+                }
+                let base = format!("{}-{}", source.prefix(), slug(&e.pattern));
+                let mut id = base.clone();
+                if used_ids.contains(&id) {
+                    id = (2..)
+                        .map(|n| format!("{base}-{n}"))
+                        .find(|c| !used_ids.contains(c))
+                        .unwrap_or(base);
+                }
+                used_ids.insert(id.clone());
+                e.id = id;
+                e.pattern = pattern;
+                e.instances = instances;
+                kept.push(e);
+            }
+            None => skipped.push((
+                e.pattern.clone(),
+                "matches-browser: every form that keeps an example also matches a real device of the guard corpus".to_owned(),
+            )),
+        }
+    }
+    let mut entries = kept;
+
+    // Validate together with the rest of the catalog; drop every entry with an
     // error and try again (dropping one can un-shadow another), at most ten rounds.
-    let mut skipped: Vec<(String, String)> = Vec::new();
     for _ in 0..10 {
-        let text = render(&entries, package, import_date, &[]);
+        let text = render(source, &entries, package, import_date, &[], &[]);
         let files = vec![("<import>".to_owned(), text)];
         let (generated, _) = Catalog::parse(&files);
         let mut all = existing.clone();
@@ -156,6 +485,37 @@ pub fn import(
                     .or_insert_with(|| format!("{}: {}", d.code.as_str(), d.message));
             }
         }
+        // An import never takes an example away from the rest of the catalog:
+        // the imported signatures that now decide a shadowed signature's
+        // examples go.
+        let newly_shadowed: Vec<&crate::Signature> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == crate::Code::Shadowed && d.file != "<import>")
+            .filter_map(|d| {
+                all.signatures
+                    .iter()
+                    .find(|s| s.location.file == d.file && s.location.line == d.line)
+            })
+            .collect();
+        if !newly_shadowed.is_empty() {
+            if let Ok(m) = report.compiled.matcher() {
+                for s in newly_shadowed {
+                    for (ua, _) in &s.instances {
+                        let decider = m
+                            .matches(ua)
+                            .into_iter()
+                            .find(|v| !s.generic || v.signature.generic);
+                        let imported = |id: &str| entries.iter().any(|e| e.id == id);
+                        if let Some(v) = decider.filter(|v| imported(v.signature.id)) {
+                            bad.entry(v.signature.id.to_owned()).or_insert_with(|| {
+                                format!("shadowed: it would take every example of '{}' from it", s.id)
+                            });
+                        }
+                    }
+                }
+            }
+        }
         if bad.is_empty() {
             break;
         }
@@ -167,11 +527,13 @@ pub fn import(
             None => true,
         });
     }
+    tightened.retain(|(_, to)| entries.iter().any(|e| &e.pattern == to));
     let written = entries.len();
     Imported {
-        text: render(&entries, package, import_date, &skipped),
+        text: render(source, &entries, package, import_date, &skipped, &tightened),
         written,
         skipped,
+        tightened,
     }
 }
 
@@ -184,22 +546,29 @@ fn covers(s: &crate::Signature, line: usize) -> bool {
 }
 
 fn render(
-    entries: &[OutSignature],
+    source: Source,
+    entries: &[Draft],
     package: &str,
     import_date: &str,
     skipped: &[(String, String)],
+    tightened: &[(String, String)],
 ) -> String {
+    let name = source.name();
     let mut out = format!(
-        "# GENERATED by `bot-signatures import` from the npm package {package} (MIT License,\n\
-         # see crawler-user-agents.LICENSE beside this file). Do not edit by hand: to change an\n\
-         # entry, copy it into a hand-edited catalog file with a new id and re-run the import.\n"
+        "# GENERATED by `bot-signatures import` from the npm package {package} ({},\n\
+         # see {name}.LICENSE beside this file). Do not edit by hand: to change an\n\
+         # entry, copy it into a hand-edited catalog file with a new id and re-run the import.\n",
+        source.license()
     );
     out.push_str(&format!("# Imported on {import_date}.\n\n"));
-    let body = toml::to_string(&OutFile {
-        signature: entries.iter().map(clone_sig).collect(),
-    })
-    .unwrap_or_default();
+    let body = toml::to_string(&OutFile { signature: entries }).unwrap_or_default();
     out.push_str(&body);
+    if !tightened.is_empty() {
+        out.push_str("\n# Tightened by the importer (a product, not a word inside a device name):\n");
+        for (from, to) in tightened {
+            out.push_str(&format!("# - {from:?} -> {to:?}\n"));
+        }
+    }
     if !skipped.is_empty() {
         out.push_str("\n# Left out by the importer (they fail `bot-signatures check`):\n");
         for (pattern, reason) in skipped {
@@ -207,20 +576,6 @@ fn render(
         }
     }
     out
-}
-
-fn clone_sig(s: &OutSignature) -> OutSignature {
-    OutSignature {
-        id: s.id.clone(),
-        pattern: s.pattern.clone(),
-        action: s.action,
-        category: s.category.clone(),
-        description: s.description.clone(),
-        url: s.url.clone(),
-        added: s.added.clone(),
-        author: s.author.clone(),
-        instances: s.instances.clone(),
-    }
 }
 
 /// A readable id from a pattern: lowercase alphanumerics joined by '-'.

@@ -112,16 +112,27 @@ enum Command {
         #[command(flatten)]
         catalog: CatalogArgs,
     },
-    /// Regenerate the imported catalog file from the npm package
-    /// `crawler-user-agents` installed by `npm ci`.
+    /// Regenerate the imported catalog files from the npm packages
+    /// `crawler-user-agents` and `isbot` installed by `npm ci`: each pattern
+    /// anchored at a token boundary where its examples allow, tightened further
+    /// where real devices of the guard corpus still match, and every entry
+    /// that would fail `check` listed with its reason at the end of the file.
     Import {
-        /// crawler-user-agents.json to read [default: node_modules/crawler-user-agents/ of the repository].
+        /// Which list to import (repeat for several) [default: all, in the order crawler-user-agents, isbot].
+        #[arg(long = "source", value_name = "NAME", value_parser = ["crawler-user-agents", "isbot"])]
+        sources: Vec<String>,
+        /// The list to read, with exactly one --source [default: node_modules/<package>/ of the repository].
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
-        /// The `added` date for entries upstream does not date (YYYY-MM-DD) [default: today, UTC].
+        /// isbot's crawler fixtures, one user-agent per line: with
+        /// crawler-user-agents' instances, where isbot entries take their
+        /// examples [default: bot-signatures/data/isbot/crawlers.txt].
+        #[arg(long, value_name = "FILE")]
+        fixtures: Option<PathBuf>,
+        /// The date written in the header, and `added` for entries upstream does not date (YYYY-MM-DD) [default: today, UTC].
         #[arg(long, value_name = "DATE")]
         date: Option<String>,
-        /// Where to write [default: <catalog>/imported/crawler-user-agents.toml].
+        /// Where to write, with exactly one --source [default: <catalog>/imported/<package>.toml].
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         #[command(flatten)]
@@ -207,15 +218,16 @@ struct CatalogArgs {
 
 #[derive(Debug, Args)]
 struct BrowserArgs {
-    /// Browser user-agents no signature may match (JSON array or one per line)
-    /// [default: node_modules/user-agents/dist/user-agents.json].
+    /// Real browser and device user-agents no signature may match (JSON array
+    /// or one per line; repeat for several) [default: node_modules/user-agents/dist/user-agents.json,
+    /// bot-signatures/data/uap-core/devices-guard.txt and node_modules/ua-parser-js/test/device-test.json].
     #[arg(
         long,
         value_name = "FILE",
         help_heading = "False-positive guard",
         conflicts_with = "no_browsers"
     )]
-    browsers: Option<PathBuf>,
+    browsers: Vec<PathBuf>,
     /// Skip the browser false-positive guard (not for CI).
     #[arg(long, help_heading = "False-positive guard")]
     no_browsers: bool,
@@ -664,7 +676,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Import {
+            sources,
             from,
+            fixtures,
             date,
             out,
             catalog,
@@ -674,61 +688,137 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 Some(p) => p.clone(),
                 None => find_repo_catalog().ok_or_else(|| fail(exit::CONFIG)(anyhow::anyhow!("no bot-signatures/catalog found above the current directory; pass --catalog DIR")))?,
             };
-            let from = match from {
-                Some(p) => p,
-                None => find_upwards("node_modules/crawler-user-agents/crawler-user-agents.json")
-                    .ok_or_else(|| fail(exit::IO)(anyhow::anyhow!("node_modules/crawler-user-agents not found; run `npm ci` at the repository root or pass --from FILE")))?,
+            let sources: Vec<import::Source> = if sources.is_empty() {
+                import::Source::ALL.to_vec()
+            } else {
+                import::Source::ALL
+                    .into_iter()
+                    .filter(|s| sources.iter().any(|n| n == s.name()))
+                    .collect()
             };
-            let package_dir = from.parent().unwrap_or(Path::new("."));
-            let version = std::fs::read_to_string(package_dir.join("package.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|v| v.get("version").and_then(|v| v.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| "unknown".into());
-            let out = out.unwrap_or_else(|| dir.join("imported/crawler-user-agents.toml"));
-            let text = std::fs::read_to_string(&from)
-                .with_context(|| format!("reading {}", from.display()))
-                .map_err(fail(exit::IO))?;
-            let upstream: Vec<import::UpstreamEntry> = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a crawler-user-agents list", from.display()))
-                .map_err(fail(exit::IO))?;
-            // The rest of the catalog, without the file being regenerated.
-            let (mut existing, parse) =
-                Catalog::load(&dir).map_err(|e| fail(exit::CONFIG)(e.into()))?;
-            if let Some(d) = parse.first() {
-                return Err(fail(exit::CONFIG)(anyhow::anyhow!(
-                    "fix the catalog first:\n{d}"
+            if (from.is_some() || out.is_some()) && sources.len() != 1 {
+                return Err(fail(exit::USAGE)(anyhow::anyhow!(
+                    "--from and --out need exactly one --source"
                 )));
             }
-            let out_name = out.display().to_string();
-            existing.signatures.retain(|s| s.location.file != out_name);
             let corpus = load_browsers(&browsers).map_err(fail(exit::IO))?;
             let date = date.unwrap_or_else(today_utc);
-            let imported = import::import(
-                &upstream,
-                &format!("crawler-user-agents@{version}"),
-                &date,
-                &existing,
-                corpus.as_ref(),
-            );
-            write_atomically(&out, imported.text.as_bytes()).map_err(fail(exit::IO))?;
-            let license = package_dir.join("LICENSE");
-            if license.is_file() {
-                let target = out.with_file_name("crawler-user-agents.LICENSE");
-                std::fs::copy(&license, &target)
-                    .with_context(|| format!("copying {}", license.display()))
-                    .map_err(fail(exit::IO))?;
+            for source in sources {
+                import_one(
+                    source,
+                    from.clone(),
+                    fixtures.clone(),
+                    out.clone(),
+                    &dir,
+                    &date,
+                    corpus.as_ref(),
+                )?;
             }
-            println!(
-                "imported {} of {} entries from crawler-user-agents@{version} into {}; {} left out (listed at the end of the file)",
-                imported.written,
-                upstream.len(),
-                out.display(),
-                imported.skipped.len()
-            );
             Ok(0)
         }
     }
+}
+
+/// `import` for one source: reads the installed package, regenerates its file
+/// against the rest of the catalog, and copies its licence beside it.
+fn import_one(
+    source: import::Source,
+    from: Option<PathBuf>,
+    fixtures: Option<PathBuf>,
+    out: Option<PathBuf>,
+    dir: &Path,
+    date: &str,
+    corpus: Option<&BrowserCorpus>,
+) -> Result<(), Failure> {
+    let name = source.name();
+    let from = match from {
+        Some(p) => p,
+        None => find_upwards(&format!("node_modules/{name}/{}", source.list_file())).ok_or_else(
+            || {
+                fail(exit::IO)(anyhow::anyhow!(
+                    "node_modules/{name} not found; run `npm ci` at the repository root or pass --from FILE"
+                ))
+            },
+        )?,
+    };
+    let package_dir = from.parent().unwrap_or(Path::new("."));
+    let version = std::fs::read_to_string(package_dir.join("package.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("version").and_then(|v| v.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into());
+    let package = format!("{name}@{version}");
+    let out = out.unwrap_or_else(|| dir.join(format!("imported/{name}.toml")));
+    let text = std::fs::read_to_string(&from)
+        .with_context(|| format!("reading {}", from.display()))
+        .map_err(fail(exit::IO))?;
+    // The rest of the catalog, without the file being regenerated.
+    let (mut existing, parse) = Catalog::load(dir).map_err(|e| fail(exit::CONFIG)(e.into()))?;
+    if let Some(d) = parse.first() {
+        return Err(fail(exit::CONFIG)(anyhow::anyhow!(
+            "fix the catalog first:\n{d}"
+        )));
+    }
+    let out_name = out.display().to_string();
+    existing.signatures.retain(|s| s.location.file != out_name);
+    let (drafts, skipped, total) = match source {
+        import::Source::CrawlerUserAgents => {
+            let upstream: Vec<import::UpstreamEntry> = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a crawler-user-agents list", from.display()))
+                .map_err(fail(exit::IO))?;
+            (
+                import::crawler_user_agents(&upstream, &package, date),
+                Vec::new(),
+                upstream.len(),
+            )
+        }
+        import::Source::Isbot => {
+            let patterns = import::isbot_patterns(&text)
+                .map_err(|e| fail(exit::IO)(anyhow::anyhow!("{}: {e}", from.display())))?;
+            let fixtures = match fixtures {
+                Some(p) => p,
+                None => find_upwards(bot_signatures::corpus::ISBOT_FIXTURES).ok_or_else(|| {
+                    fail(exit::IO)(anyhow::anyhow!(
+                        "{} not found; run from the repository or pass --fixtures FILE",
+                        bot_signatures::corpus::ISBOT_FIXTURES
+                    ))
+                })?,
+            };
+            let mut fixtures = BrowserCorpus::load(&fixtures)
+                .map_err(|e| fail(exit::IO)(e.into()))?
+                .user_agents;
+            // crawler-user-agents' examples too (pinned beside isbot): more
+            // isbot entries get an example to be checked against.
+            if let Some(cua) = find_upwards("node_modules/crawler-user-agents/crawler-user-agents.json") {
+                let text = std::fs::read_to_string(&cua)
+                    .with_context(|| format!("reading {}", cua.display()))
+                    .map_err(fail(exit::IO))?;
+                let upstream: Vec<import::UpstreamEntry> = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a crawler-user-agents list", cua.display()))
+                    .map_err(fail(exit::IO))?;
+                fixtures.extend(upstream.into_iter().flat_map(|e| e.instances));
+            }
+            let (drafts, skipped) = import::isbot(&patterns, &fixtures, &existing, &package, date);
+            (drafts, skipped, patterns.len())
+        }
+    };
+    let imported = import::import(source, drafts, skipped, &package, date, &existing, corpus);
+    write_atomically(&out, imported.text.as_bytes()).map_err(fail(exit::IO))?;
+    let license = package_dir.join("LICENSE");
+    if license.is_file() {
+        let target = out.with_file_name(format!("{name}.LICENSE"));
+        std::fs::copy(&license, &target)
+            .with_context(|| format!("copying {}", license.display()))
+            .map_err(fail(exit::IO))?;
+    }
+    println!(
+        "imported {} of {total} entries from {package} into {} ({} tightened); {} left out (listed at the end of the file)",
+        imported.written,
+        out.display(),
+        imported.tightened.len(),
+        imported.skipped.len()
+    );
+    Ok(())
 }
 
 /// Reads a missing field at the terminal, or fails when stdin is not one.
@@ -966,13 +1056,14 @@ fn load_browsers(args: &BrowserArgs) -> anyhow::Result<Option<BrowserCorpus>> {
     if args.no_browsers {
         return Ok(None);
     }
-    let path = match &args.browsers {
-        Some(p) => p.clone(),
-        None => BrowserCorpus::find_default().context(
+    let paths = if args.browsers.is_empty() {
+        BrowserCorpus::find_default().context(
             "run `npm ci` at the repository root, pass --browsers FILE, or --no-browsers",
-        )?,
+        )?
+    } else {
+        args.browsers.clone()
     };
-    Ok(Some(BrowserCorpus::load(&path)?))
+    Ok(Some(BrowserCorpus::load_all(&paths)?))
 }
 
 fn find_upwards(relative: &str) -> Option<PathBuf> {

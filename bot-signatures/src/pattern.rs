@@ -36,9 +36,24 @@ fn waf(message: impl Into<String>, hint: impl Into<String>) -> PatternProblem {
     }
 }
 
+/// The most characters of a generic rule's `unless`: it stays at the edge
+/// (generic rules are never sent to WAF), so the WAF quota does not apply, but
+/// the dialect does.
+pub const MAX_UNLESS_CHARS: usize = 1000;
+
 /// Checks that `pattern` compiles and stays in the WAF-compatible dialect.
 /// Returns the parsed HIR (case-sensitive; matching is case-insensitive).
 pub fn check(pattern: &str) -> Result<Hir, PatternProblem> {
+    check_within(pattern, MAX_PATTERN_CHARS)
+}
+
+/// [`check`] for a generic rule's `unless`: the same dialect, up to
+/// [`MAX_UNLESS_CHARS`] characters.
+pub fn check_unless(pattern: &str) -> Result<Hir, PatternProblem> {
+    check_within(pattern, MAX_UNLESS_CHARS)
+}
+
+fn check_within(pattern: &str, max: usize) -> Result<Hir, PatternProblem> {
     if pattern.is_empty() {
         return Err(PatternProblem {
             waf_only: false,
@@ -55,11 +70,12 @@ pub fn check(pattern: &str) -> Result<Hir, PatternProblem> {
             "user-agents are ASCII; spell the character with an ASCII escape or drop it",
         ));
     }
-    if pattern.len() > MAX_PATTERN_CHARS {
+    if pattern.len() > max {
         return Err(waf(
             format!(
-                "pattern is {} characters; WAF allows {MAX_PATTERN_CHARS} per regex",
-                pattern.len()
+                "pattern is {} characters; {} allows {max} per regex",
+                pattern.len(),
+                if max == MAX_PATTERN_CHARS { "WAF" } else { "an `unless`" }
             ),
             "shorten it to the distinctive product token, or split it into two signatures",
         ));

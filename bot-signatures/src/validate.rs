@@ -59,6 +59,9 @@ pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
             )),
         }
     }
+    for s in &catalog.signatures {
+        check_unless(s, &mut out);
+    }
     check_duplicates(catalog, &mut out);
 
     let compiled = compile(catalog);
@@ -88,7 +91,14 @@ pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
                         ));
                         continue;
                     }
-                    match matches.first() {
+                    // A generic rule is a safety net under the specific
+                    // signatures: only another generic rule can shadow it.
+                    let first = if s.generic {
+                        matches.iter().find(|v| v.signature.generic)
+                    } else {
+                        matches.first()
+                    };
+                    match first {
                         Some(v) if v.index == rank => decides_one = true,
                         Some(v) => deciders.push(v.signature.id.to_owned()),
                         None => {}
@@ -107,22 +117,28 @@ pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
                 }
             }
             if let Some(corpus) = browsers {
-                let mut hits: HashMap<usize, (usize, &str)> = HashMap::new();
-                for ua in &corpus.user_agents {
+                let mut hits: HashMap<usize, (usize, usize)> = HashMap::new();
+                for (n, ua) in corpus.user_agents.iter().enumerate() {
                     for v in matcher.matches(ua) {
-                        hits.entry(v.index).or_insert((0, ua)).0 += 1;
+                        hits.entry(v.index).or_insert((0, n)).0 += 1;
                     }
                 }
                 let mut hits: Vec<_> = hits.into_iter().collect();
                 hits.sort();
-                for (rank, (count, example)) in hits {
+                for (rank, (count, first)) in hits {
                     let s = &catalog.signatures[compiled.source[rank]];
+                    let example = &corpus.user_agents[first];
+                    let (message, hint) = explain_browser_match(s, example, corpus);
                     out.push(Diagnostic::error(
                         Code::MatchesBrowser,
                         &s.pattern_location.file,
                         s.pattern_location.line,
-                        format!("signature '{}' matches {count} browser user-agent(s) in {}, e.g. {:?}", s.id, corpus.source, example),
-                        "make the pattern specific to the crawler (its product token and '/' or '+http'), so real browsers never match",
+                        format!(
+                            "signature '{}' matches {count} real browser/device user-agent(s) of the guard corpus, e.g. {example:?} (from {}){message}",
+                            s.id,
+                            corpus.source_of(first)
+                        ),
+                        hint,
                     ));
                 }
             }
@@ -248,6 +264,84 @@ fn check_duplicates(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
             patterns.insert(s.pattern.to_ascii_lowercase(), first);
         }
     }
+}
+
+/// A signature's exception (`unless`): only on generic rules (WAF, where the
+/// specific ones go, has no "unless"), non-empty, and a pattern the edge and
+/// WAF can read. That it spares none of the rule's own examples is checked
+/// with the examples (`instance-not-matched`).
+fn check_unless(s: &Signature, out: &mut Vec<Diagnostic>) {
+    let Some((unless, at)) = &s.unless else {
+        return;
+    };
+    if !s.generic {
+        out.push(Diagnostic::error(
+            Code::BadField,
+            &at.file,
+            at.line,
+            format!("signature '{}': `unless` is only for generic rules", s.id),
+            "a specific signature names one crawler: narrow its pattern instead, or set generic = true",
+        ));
+    } else if unless.trim().is_empty() {
+        out.push(Diagnostic::error(
+            Code::BadField,
+            &at.file,
+            at.line,
+            format!("signature '{}': `unless` is empty", s.id),
+            "remove it, or write the regex of the user-agents this rule must spare",
+        ));
+    } else if let Err(p) = pattern::check_unless(unless) {
+        out.push(Diagnostic::error(
+            if p.waf_only {
+                Code::NotWafCompatible
+            } else {
+                Code::PatternSyntax
+            },
+            &at.file,
+            at.line,
+            format!("signature '{}': `unless`: {}", s.id, p.message),
+            p.hint,
+        ));
+    }
+}
+
+/// Why a pattern matched a device, and what to write instead: the word the
+/// match sits inside (`'sonic' inside the word 'Panasonic'`), and the
+/// tightened form the importer would use ([`crate::import::tighten`]) when one
+/// keeps an example and matches no device of the corpus.
+fn explain_browser_match(s: &Signature, example: &str, corpus: &BrowserCorpus) -> (String, String) {
+    let mut message = String::new();
+    let re = regex::RegexBuilder::new(&s.pattern)
+        .case_insensitive(true)
+        .unicode(false)
+        .build();
+    if let Some(m) = re.ok().and_then(|re| re.find(example)) {
+        let bytes = example.as_bytes();
+        let word = |b: u8| b.is_ascii_alphanumeric();
+        let inside_left = m.start() > 0 && word(bytes[m.start() - 1]) && word(bytes[m.start()]);
+        let inside_right = m.end() < bytes.len() && m.end() > m.start() && word(bytes[m.end()]) && word(bytes[m.end() - 1]);
+        if inside_left || inside_right {
+            let start = bytes[..m.start()].iter().rposition(|&b| !word(b)).map_or(0, |p| p + 1);
+            let end = bytes[m.end()..].iter().position(|&b| !word(b)).map_or(bytes.len(), |p| m.end() + p);
+            message = format!(
+                "; the match {:?} is inside the word {:?}",
+                m.as_str(),
+                &example[start..end]
+            );
+        } else {
+            message = format!("; the match is {:?}", m.as_str());
+        }
+    }
+    let instances: Vec<String> = s.instances.iter().map(|(i, _)| i.clone()).collect();
+    let hint = match crate::import::tighten(&s.pattern, &instances, Some(corpus)) {
+        Some((p, kept)) if p != s.pattern => format!(
+            "match the product, not a word: pattern = '{p}' keeps {} of {} example(s) and matches no user-agent of the guard corpus",
+            kept.len(),
+            instances.len()
+        ),
+        _ => "make the pattern specific to the crawler (its product token at a token boundary, '\\bFooBot', with '/' and a version, or '+http'), so real browsers never match".to_owned(),
+    };
+    (message, hint)
 }
 
 #[cfg(test)]

@@ -945,6 +945,7 @@ mod tests {
             action,
             category: "seo".into(),
             generic: false,
+            unless: None,
             description: "d".into(),
             url: None,
             added: "2026-11-21".into(),

@@ -379,6 +379,7 @@ mod tests {
         let matcher = shipped_matcher();
         let browsers = BrowserCorpus {
             source: "none".into(),
+            files: vec![],
             user_agents: vec![
                 "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0".into(),
             ],
@@ -457,6 +458,7 @@ mod tests {
         let matcher = shipped_matcher();
         let browsers = BrowserCorpus {
             source: "test".into(),
+            files: vec![],
             user_agents: vec![
                 "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0".into(),
                 "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1 Quokkaview/2".into(),

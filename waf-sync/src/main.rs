@@ -180,12 +180,13 @@ impl World {
         // one): bots a block would hit are exempt only from their addresses.
         let verified = bot_signatures::verified::table_for(config.catalog.as_deref(), &catalog)
             .map_err(|e| config_err(anyhow::anyhow!(e)))?;
-        let browsers_path = match &config.browsers {
-            Some(p) => p.clone(),
-            None => BrowserCorpus::find_default().context("the browser corpus guard needs `browsers = PATH` in the config, or `npm ci` at the repository root").map_err(|e| (exit::NO_INPUT, e, None))?,
+        let browsers = match &config.browsers {
+            Some(p) => BrowserCorpus::load(p).map_err(|e| (exit::IO, e.into(), None))?,
+            None => {
+                let paths = BrowserCorpus::find_default().context("the browser corpus guard needs `browsers = PATH` in the config, or `npm ci` at the repository root").map_err(|e| (exit::NO_INPUT, e, None))?;
+                BrowserCorpus::load_all(&paths).map_err(|e| (exit::IO, e.into(), None))?
+            }
         };
-        let browsers =
-            BrowserCorpus::load(&browsers_path).map_err(|e| (exit::IO, e.into(), None))?;
         // The client; each run points it at its target (`execute`).
         let waf = SdkWaf::from_env(
             config.cloudfront,

@@ -211,6 +211,7 @@ pub fn desired(
             action: bot_signatures::Action::Block,
             category: bot_signatures::waf::FLAGGED.into(),
             generic: false,
+            unless: None,
             description: format!("flagged by reporting: {} rows, {} hits", c.rows, c.hits),
             url: None,
             added: "1970-01-01".into(),

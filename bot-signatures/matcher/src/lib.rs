@@ -29,10 +29,10 @@ pub mod verify;
 use index::LiteralIndex;
 
 /// Version of the artifact layout; bumped on any incompatible change.
-pub const ARTIFACT_VERSION: u32 = 1;
+pub const ARTIFACT_VERSION: u32 = 2;
 
 /// The first bytes of the binary artifact: magic and layout version 1.
-pub const BINARY_MAGIC: &[u8; 8] = b"BOTSIG\x00\x01";
+pub const BINARY_MAGIC: &[u8; 8] = b"BOTSIG\x00\x02";
 
 /// What the edge does with a user-agent that a signature decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -149,6 +149,11 @@ pub struct SignatureMeta {
     /// True when any hit of one of this signature's literals is a match, so the
     /// regex never needs to run.
     pub exact: bool,
+    /// A generic rule's exception: a regex that, when it matches anywhere in
+    /// the user-agent, means this signature does not (a device-name family
+    /// such as handset vendors for the single-token rule). Never with `exact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unless: Option<String>,
 }
 
 /// The compiled catalog: written by `bot-signatures` at build time, loaded by
@@ -205,6 +210,8 @@ pub struct Signature<'m> {
     pub pattern: &'m str,
     /// True when a literal hit alone is a match.
     pub exact: bool,
+    /// The exception regex, if any ([`SignatureMeta::unless`]).
+    pub unless: Option<&'m str>,
 }
 
 impl Signature<'_> {
@@ -217,6 +224,7 @@ impl Signature<'_> {
             generic: self.generic,
             pattern: self.pattern.to_owned(),
             exact: self.exact,
+            unless: self.unless.map(str::to_owned),
         }
     }
 }
@@ -244,6 +252,8 @@ struct Record {
     id: Span,
     category: Span,
     pattern: Span,
+    /// Empty when the signature has no exception.
+    unless: Span,
     action: Action,
     generic: bool,
     exact: bool,
@@ -259,10 +269,14 @@ pub struct Matcher {
     literal_owner: Vec<u32>,
     index: LiteralIndex,
     unindexed: Vec<u32>,
-    /// Confirmation regexes of the inexact signatures only (a few dozen),
-    /// in signature order; `regex_slot[i]` is signature `i`'s.
+    /// Confirmation regexes of the inexact signatures only, in signature
+    /// order; `regex_slot[i]` is signature `i`'s.
     regexes: Vec<OnceLock<Option<regex_lite::Regex>>>,
     regex_slot: Vec<u32>,
+    /// Exception regexes of the signatures that have one (a handful of
+    /// generic rules), in signature order; `unless_slot[i]` is signature `i`'s.
+    unless: Vec<OnceLock<Option<regex_lite::Regex>>>,
+    unless_slot: Vec<u32>,
 }
 
 fn action_code(a: Action) -> u8 {
@@ -281,7 +295,7 @@ fn action_from_code(c: u8) -> Option<Action> {
 /// Bytes of a span in the binary artifact: start and length, u32 each.
 const SPAN: usize = 8;
 /// Bytes of a signature record: action, flags, two zero bytes, three spans.
-const SIGNATURE_RECORD: usize = 4 + 3 * SPAN;
+const SIGNATURE_RECORD: usize = 4 + 4 * SPAN;
 /// Bytes of a literal record: owner, plan, span.
 const LITERAL_RECORD: usize = 4 + 4 + SPAN;
 
@@ -300,7 +314,8 @@ impl CompiledCatalog {
     /// content plus the literal index's plan. Layout (integers u32
     /// little-endian): [`BINARY_MAGIC`]; the signature count, then per
     /// signature its action, flags (1 generic, 2 exact), two zero bytes and
-    /// the (start, length) spans of its id, category and pattern; the literal
+    /// the (start, length) spans of its id, category, pattern and exception
+    /// (empty for none); the literal
     /// count, then per literal its owner, its plan (gram offset, or u32::MAX)
     /// and its span, in the order of the grams the literals are filed under;
     /// the unindexed count and indices; the text's length and the text
@@ -328,6 +343,7 @@ impl CompiledCatalog {
             put_span(&mut out, &mut text, &s.id);
             put_span(&mut out, &mut text, &s.category);
             put_span(&mut out, &mut text, &s.pattern);
+            put_span(&mut out, &mut text, s.unless.as_deref().unwrap_or(""));
         }
         debug_assert_eq!(
             out.len() - records_at,
@@ -440,7 +456,7 @@ impl<'a> Reader<'a> {
     fn records(&mut self) -> Result<(Vec<Record>, Vec<(usize, Span)>), MatcherError> {
         let n = self.count(SIGNATURE_RECORD, "signature count")?;
         let mut records = Vec::with_capacity(n);
-        let mut spans = Vec::with_capacity(3 * n);
+        let mut spans = Vec::with_capacity(4 * n);
         for _ in 0..n {
             records.push(self.record(&mut spans)?);
         }
@@ -454,16 +470,21 @@ impl<'a> Reader<'a> {
         if head[1] > 3 || head[2..] != [0, 0] {
             return Err(self.fail("unknown signature flags"));
         }
-        let (id, category, pattern) = (
+        let (id, category, pattern, unless) = (
             self.span("id")?,
             self.span("category")?,
             self.span("pattern")?,
+            self.span("unless")?,
         );
-        spans.extend([id, category, pattern]);
+        if unless.1.len > 0 && head[1] & 2 != 0 {
+            return Err(self.fail("an exact signature with an exception"));
+        }
+        spans.extend([id, category, pattern, unless]);
         Ok(Record {
             id: id.1,
             category: category.1,
             pattern: pattern.1,
+            unless: unless.1,
             action,
             generic: head[1] & 1 != 0,
             exact: head[1] & 2 != 0,
@@ -632,6 +653,15 @@ impl Matcher {
             }
         }
         let regexes = (0..inexact).map(|_| OnceLock::new()).collect();
+        let mut unless_slot = vec![u32::MAX; len];
+        let mut excepted = 0u32;
+        for (slot, r) in unless_slot.iter_mut().zip(&records) {
+            if r.unless.len > 0 {
+                *slot = excepted;
+                excepted += 1;
+            }
+        }
+        let unless = (0..excepted).map(|_| OnceLock::new()).collect();
         Ok(Matcher {
             text,
             records,
@@ -640,6 +670,8 @@ impl Matcher {
             unindexed,
             regexes,
             regex_slot,
+            unless,
+            unless_slot,
         })
     }
 
@@ -660,6 +692,7 @@ impl Matcher {
             generic: r.generic,
             pattern: self.str(r.pattern),
             exact: r.exact,
+            unless: (r.unless.len > 0).then(|| self.str(r.unless)),
         }
     }
 
@@ -730,16 +763,35 @@ impl Matcher {
         let Some(slot) = self.regexes.get(self.regex_slot[index] as usize) else {
             return false;
         };
-        let regex = slot.get_or_init(|| {
-            regex_lite::RegexBuilder::new(self.str(record.pattern))
-                .case_insensitive(true)
-                .build()
-                .ok()
-        });
         // A pattern that does not compile here never matches; `bot-signatures
         // check` refuses such patterns, so this only guards a hand-edited artifact.
-        regex.as_ref().is_some_and(|r| r.is_match(user_agent))
+        if !lazy_regex(slot, self.str(record.pattern)).is_some_and(|r| r.is_match(user_agent)) {
+            return false;
+        }
+        if record.unless.len == 0 {
+            return true;
+        }
+        // An exception that does not compile excepts nothing: the rule stays
+        // as strict as its pattern (fail closed).
+        let Some(slot) = self.unless.get(self.unless_slot[index] as usize) else {
+            return true;
+        };
+        !lazy_regex(slot, self.str(record.unless)).is_some_and(|r| r.is_match(user_agent))
     }
+}
+
+/// The regex in `slot`, compiled (ASCII case-insensitively) the first time.
+fn lazy_regex<'a>(
+    slot: &'a OnceLock<Option<regex_lite::Regex>>,
+    pattern: &str,
+) -> Option<&'a regex_lite::Regex> {
+    slot.get_or_init(|| {
+        regex_lite::RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .build()
+            .ok()
+    })
+    .as_ref()
 }
 
 /// Candidate signature indices: on the stack for the usual handful, on the
@@ -795,6 +847,7 @@ mod tests {
             generic,
             pattern: pattern.into(),
             exact,
+            unless: None,
         }
     }
 
@@ -1092,6 +1145,7 @@ mod precedence_tests {
             generic,
             pattern,
             exact: true,
+            unless: None,
         }
     }
 
