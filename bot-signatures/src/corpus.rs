@@ -1,12 +1,15 @@
 //! The guard corpus: real browser and device user-agents that no signature may
 //! match (the false-positive guard of `check`, `import` and `export waf`). By
-//! default it is three sources together ([`GUARD`]): the npm package
+//! default it is five sources together ([`GUARD`]): the npm package
 //! `user-agents` (BSD-2-Clause, current desktop and mobile browsers), installed
 //! at a pinned version by `npm ci` at the repository root, and the guard half
 //! of uap-core's device test fixtures (Apache-2.0; old and new phones, TVs,
 //! consoles, in-app and embedded browsers; `bot-signatures/data/SOURCES.md`
-//! says where it comes from and which half is held out of every choice), and
-//! ua-parser-js's device fixtures (npm, MIT). Any JSON array of strings or of
+//! says where it comes from and which half is held out of every choice),
+//! ua-parser-js's device fixtures (npm, MIT), and the guard half of
+//! WhichBrowser's device fixtures (MIT; desktops, phones, TVs, consoles,
+//! e-readers, cars), and isbot's browser fixtures (Unlicense; rare, old,
+//! in-app and embedded browsers). Any JSON array of strings or of
 //! `{"userAgent": ...}` / `{"ua": ...}` objects, or a text file with one
 //! user-agent per line, works too.
 
@@ -21,8 +24,20 @@ pub const UAP_CORE_GUARD: &str = "bot-signatures/data/uap-core/devices-guard.txt
 /// ua-parser-js's device fixtures (npm, MIT, pinned like `user-agents`).
 pub const UA_PARSER_JS_DEVICES: &str = "node_modules/ua-parser-js/test/device-test.json";
 
+/// WhichBrowser's device fixtures, the half the catalog is checked against.
+pub const WHICHBROWSER_GUARD: &str = "bot-signatures/data/whichbrowser/devices-guard.txt";
+
+/// isbot's browser fixtures: rare and old browsers, in-app and embedded ones.
+pub const ISBOT_BROWSERS: &str = "bot-signatures/data/isbot/browsers.txt";
+
 /// The default guard corpus: every file, relative to the repository root.
-pub const GUARD: [&str; 3] = [DEFAULT_RELATIVE, UAP_CORE_GUARD, UA_PARSER_JS_DEVICES];
+pub const GUARD: [&str; 5] = [
+    DEFAULT_RELATIVE,
+    UAP_CORE_GUARD,
+    UA_PARSER_JS_DEVICES,
+    WHICHBROWSER_GUARD,
+    ISBOT_BROWSERS,
+];
 
 /// isbot's crawler fixtures: the examples of imported isbot entries.
 pub const ISBOT_FIXTURES: &str = "bot-signatures/data/isbot/crawlers.txt";

@@ -220,7 +220,8 @@ struct CatalogArgs {
 struct BrowserArgs {
     /// Real browser and device user-agents no signature may match (JSON array
     /// or one per line; repeat for several) [default: node_modules/user-agents/dist/user-agents.json,
-    /// bot-signatures/data/uap-core/devices-guard.txt and node_modules/ua-parser-js/test/device-test.json].
+    /// bot-signatures/data/uap-core/devices-guard.txt, node_modules/ua-parser-js/test/device-test.json
+    /// bot-signatures/data/whichbrowser/devices-guard.txt and bot-signatures/data/isbot/browsers.txt].
     #[arg(
         long,
         value_name = "FILE",
