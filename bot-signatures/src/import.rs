@@ -307,6 +307,57 @@ fn matches_all(pattern: &str, instances: &[String]) -> bool {
         .is_some_and(|re| !instances.is_empty() && instances.iter().all(|i| re.is_match(i.as_bytes())))
 }
 
+/// What follows the first match of `form` in every instance, when all
+/// instances agree (ASCII case-insensitively): one or two separators
+/// (` -_.,`) and a word of three letters or more, or a shorter word and one
+/// more such step (`, a Palo`), escaped for a regex; `None` otherwise.
+fn shared_next_word(form: &str, instances: &[String]) -> Option<String> {
+    let re = case_insensitive(form)?;
+    let mut shared: Option<String> = None;
+    for i in instances {
+        let m = re.find(i.as_bytes())?;
+        let next = next_words(&i.as_bytes()[m.end()..])?;
+        match &shared {
+            None => shared = Some(next),
+            Some(s) if s.eq_ignore_ascii_case(&next) => {}
+            Some(_) => return None,
+        }
+    }
+    shared.map(|s| {
+        s.chars()
+            .map(|c| if c == '.' { "\\.".to_owned() } else { c.to_string() })
+            .collect()
+    })
+}
+
+/// Separators and a word (see [`shared_next_word`]), at most two steps.
+fn next_words(rest: &[u8]) -> Option<String> {
+    let mut out = String::new();
+    let mut at = 0;
+    for _ in 0..2 {
+        let seps = rest[at..]
+            .iter()
+            .take_while(|b| b" -_.,".contains(b))
+            .count();
+        if !(1..=2).contains(&seps) {
+            return None;
+        }
+        let word = rest[at + seps..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        if word == 0 {
+            return None;
+        }
+        out.push_str(std::str::from_utf8(&rest[at..at + seps + word]).ok()?);
+        at += seps + word;
+        if word >= 3 {
+            return Some(out);
+        }
+    }
+    None
+}
+
 /// An Android firmware build id (`AP3A.240617.008`, `TKQ1.221114.001`): it
 /// names a phone's firmware, which millions of real devices share, never a
 /// crawler.
@@ -360,25 +411,33 @@ pub fn tighter_forms(pattern: &str) -> Vec<String> {
         && !pattern.ends_with("\\w");
     if ends_word || top_level_alternation {
         forms.push(format!(r"\b{body}\b"));
-        forms.push(format!(r"\b{body}[ /]v?\d"));
+        forms.push(format!(r"\b{body}/v?\d"));
     }
     forms
 }
 
-/// The strictest-needed form of `pattern`: the left-anchored form when it
-/// keeps every example; then, while real devices of `guard` still match, the
-/// stricter forms that keep at least one example. Returns the pattern and the
-/// examples it keeps, or `None` when every form that keeps an example still
-/// matches a device.
+/// The form of `pattern` the importer writes: the strictest of
+/// [`tighter_forms`] that keeps every example (a product as its examples spell
+/// it: `Fever/1.38` makes `\bFever/v?\d`, a bare `Expanse,` makes
+/// `\bExpanse\b`), else the pattern as it is; then, while real devices of
+/// `guard` still match, the stricter forms that keep at least one example.
+/// Returns the pattern and the examples it keeps, or `None` when every form
+/// that keeps an example still matches a device.
 pub fn tighten(
     pattern: &str,
     instances: &[String],
     guard: Option<&BrowserCorpus>,
 ) -> Option<(String, Vec<String>)> {
-    let forms = tighter_forms(pattern);
+    let mut forms = tighter_forms(pattern);
+    if let Some(context) = forms.first().and_then(|f| shared_next_word(f, instances)) {
+        // The product's next word, when every example spells it the same:
+        // "Speedy Spider", not the codename "speedy" a phone app sends.
+        let at = forms.len().saturating_sub(1).max(1).min(forms.len());
+        forms.insert(at, format!("{}{context}", forms[0]));
+    }
     let mut best = (pattern.to_owned(), instances.to_vec());
-    if let Some(anchored) = forms.first().filter(|f| matches_all(f, instances)) {
-        best = (anchored.clone(), instances.to_vec());
+    if let Some(strict) = forms.iter().rev().find(|f| matches_all(f, instances)) {
+        best = (strict.clone(), instances.to_vec());
     }
     let clean = |p: &str| -> bool {
         let Some(re) = case_insensitive(p) else {
@@ -389,7 +448,7 @@ pub fn tighten(
     if clean(&best.0) {
         return Some(best);
     }
-    for form in forms.iter().skip(1) {
+    for form in &forms {
         let Some(re) = case_insensitive(form) else {
             continue;
         };
@@ -614,7 +673,173 @@ mod tests {
     #[test]
     fn tags_map_to_actions() {
         assert_eq!(action_for_tags(&["search-engine".into()]), Action::Allow);
+        assert_eq!(action_for_tags(&["social-preview".into()]), Action::Allow);
+        assert_eq!(action_for_tags(&["monitoring".into()]), Action::Monitor);
+        assert_eq!(action_for_tags(&["feed-reader".into()]), Action::Monitor);
+        assert_eq!(action_for_tags(&["advertising".into()]), Action::Monitor);
         assert_eq!(action_for_tags(&["seo".into()]), Action::Block);
         assert_eq!(action_for_tags(&[]), Action::Block);
+    }
+
+    #[test]
+    fn isbot_entries_are_counted_or_blocked_never_allowed() {
+        assert_eq!(isbot_decision("pingdom"), (Action::Monitor, "monitoring"));
+        assert_eq!(isbot_decision("^w3c"), (Action::Monitor, "monitoring"));
+        assert_eq!(isbot_decision(r"\bpreview"), (Action::Monitor, "preview"));
+        assert_eq!(isbot_decision("^rss"), (Action::Monitor, "preview"));
+        assert_eq!(isbot_decision("headless"), (Action::Block, "isbot"));
+        assert_eq!(isbot_decision("^Facebook"), (Action::Block, "isbot"));
+    }
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn tighter_forms_anchor_products_not_words() {
+        assert_eq!(
+            tighter_forms("Sonic"),
+            strings(&[r"\bSonic", r"\bSonic\b", r"\bSonic/v?\d"])
+        );
+        // A class of letters is a word start too; a top-level alternation is
+        // grouped so that the anchor covers every branch.
+        assert_eq!(tighter_forms("[wW]get")[0], r"\b[wW]get");
+        assert_eq!(
+            tighter_forms("foo|bar(x|y)"),
+            strings(&[r"\b(?:foo|bar(x|y))", r"\b(?:foo|bar(x|y))\b", r"\b(?:foo|bar(x|y))/v?\d"])
+        );
+        // Ends that are not a word character get no right boundary or version.
+        assert_eq!(tighter_forms(r"Googlebot\/"), strings(&[r"\bGooglebot\/"]));
+        assert_eq!(tighter_forms(r"Fetch\d"), strings(&[r"\bFetch\d"]));
+        // Already anchored, or starting with a non-word character: nothing.
+        assert!(tighter_forms("^curl").is_empty());
+        assert!(tighter_forms(r"\bdlc\b").is_empty());
+        assert!(tighter_forms(r"\.com").is_empty());
+        assert!(tighter_forms(" daum[ /]").is_empty());
+        assert!(tighter_forms("").is_empty());
+    }
+
+    fn guard(list: &[&str]) -> BrowserCorpus {
+        BrowserCorpus {
+            source: "test".into(),
+            user_agents: strings(list),
+            files: vec![],
+        }
+    }
+
+    #[test]
+    fn tighten_writes_the_product_as_its_examples_spell_it() {
+        let firefox = guard(&["Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"]);
+        // Every example has a version after the name: the version shape.
+        let sonic = strings(&["Mozilla/5.0 (compatible; Sonic/1.0; http://sonic.example)"]);
+        assert_eq!(
+            tighten("Sonic", &sonic, Some(&firefox)),
+            Some((r"\bSonic/v?\d".to_owned(), sonic.clone()))
+        );
+        assert_eq!(tighten("Sonic", &sonic, None).unwrap().0, r"\bSonic/v?\d");
+        // An example without a version: both token boundaries.
+        let versions = strings(&["Expanse, a scanning company, searches the IPv4 space", "Expanse/2.0"]);
+        assert_eq!(tighten("Expanse", &versions, None).unwrap().0, r"\bExpanse\b");
+        // An example glued to more letters: the left boundary.
+        let speedy = strings(&["Speedy Spider", "SpeedyAds bot"]);
+        assert_eq!(tighten("Speedy", &speedy, None).unwrap().0, r"\bSpeedy");
+        // Every example spells the next word the same: the product's name.
+        let spider = strings(&["Mozilla/5.0 (compatible; Speedy Spider; +http://s.example)", "speedy spider/2 (+http://s.example)"]);
+        assert_eq!(tighten("Speedy", &spider, None).unwrap().0, r"\bSpeedy Spider");
+        let dotted = strings(&["Mozilla/5.0 (compatible; Quokka.Fetch)", "quokka.fetch/2"]);
+        assert_eq!(tighten("Quokka", &dotted, None).unwrap().0, r"\bQuokka\.Fetch");
+        // A short word takes the next one too; a description's first words.
+        let expanse = strings(&["Expanse, a Palo Alto company, scans the IPv4 space"]);
+        assert_eq!(tighten("Expanse", &expanse, None).unwrap().0, r"\bExpanse, a Palo");
+        // Words that end short, or different words, are no product name.
+        let short = strings(&["Numbat of x", "Numbat of y"]);
+        assert_eq!(tighten("Numbat", &short, None).unwrap().0, r"\bNumbat\b");
+        let differ = strings(&["Wombat News x", "Wombat Pics y"]);
+        assert_eq!(tighten("Wombat", &differ, None).unwrap().0, r"\bWombat\b");
+        // An example that needs the word inside a longer name keeps the
+        // pattern as it is.
+        let two = strings(&["RankSonicAuditor/1.0", "Mozilla/5.0 (compatible; Sonic/1.0)"]);
+        assert_eq!(tighten("Sonic", &two, None).unwrap(), ("Sonic".to_owned(), two.clone()));
+        // ... until a device of the guard matches it: then the loosest form
+        // that spares every device, with the examples it keeps.
+        let viewsonic = guard(&["Mozilla/5.0 (Linux; U; Android 2.3; en-us; ViewSonic-ViewPad10 Build/ERE27)"]);
+        assert_eq!(
+            tighten("Sonic", &two, Some(&viewsonic)),
+            Some((r"\bSonic".to_owned(), strings(&["Mozilla/5.0 (compatible; Sonic/1.0)"])))
+        );
+        let huawei = guard(&["Mozilla/5.0 (Linux; U; Android 2.3.3; de-de; HUAWEI SONIC Build/HuaweiU8650)"]);
+        assert_eq!(
+            tighten("Sonic", &two, Some(&huawei)),
+            Some((r"\bSonic/v?\d".to_owned(), strings(&["Mozilla/5.0 (compatible; Sonic/1.0)"])))
+        );
+        // A device named like the product needs more than boundaries.
+        let phone = guard(&["Mozilla/5.0 (Linux; Android 4.4.2; HTC Butterfly 3 Build/KOT49H)"]);
+        let bf = strings(&["Butterfly", "Mozilla/5.0 (compatible; Butterfly/1.0; +http://bf.example/)"]);
+        assert_eq!(
+            tighten("Butterfly", &bf, Some(&phone)),
+            Some((r"\bButterfly/v?\d".to_owned(), bf[1..].to_vec()))
+        );
+        // Nothing spares the device: left out.
+        assert_eq!(tighten("Sonic", &strings(&["Sonic"]), Some(&guard(&["Sonic"]))), None);
+        // A pattern that is no regex at all is never clean.
+        assert_eq!(tighten("(", &strings(&["("]), Some(&firefox)), None);
+    }
+
+    #[test]
+    fn android_build_ids_are_recognised() {
+        assert!(is_android_build_id(r"AP3A\.240617\.008"));
+        assert!(is_android_build_id("TKQ1.221114.001"));
+        assert!(is_android_build_id("UP1A.231005.007"));
+        assert!(!is_android_build_id("AP3A.24061.008"));
+        assert!(!is_android_build_id("ap3a.240617.008"));
+        assert!(!is_android_build_id("AP3A.240617"));
+        assert!(!is_android_build_id("AP3A.240617.0081"));
+        assert!(!is_android_build_id("AP3AB.240617.008"));
+        assert!(!is_android_build_id("AP3A.2406x7.008"));
+        assert!(!is_android_build_id("AP3A.240617.00x"));
+        assert!(!is_android_build_id("Googlebot"));
+    }
+
+    #[test]
+    fn isbot_list_is_read_from_its_index_js_or_json() {
+        let js = "var x = 1;\nvar patterns_default = [\n  \" daum[ /]\",\n  \"(?<! cu)bots?(?:\\\\b|_)\"\n];\nvar list = patterns_default;\n";
+        assert_eq!(
+            isbot_patterns(js).unwrap(),
+            strings(&[" daum[ /]", r"(?<! cu)bots?(?:\b|_)"])
+        );
+        assert_eq!(isbot_patterns(r#"["a","b"]"#).unwrap(), strings(&["a", "b"]));
+        assert!(isbot_patterns("module.exports = {}").unwrap_err().contains("patterns_default"));
+        assert!(isbot_patterns("var patterns_default = [\"a\",").unwrap_err().contains("no end"));
+        assert!(isbot_patterns("var patterns_default = [\n 1\n];").unwrap_err().contains("JSON"));
+    }
+
+    #[test]
+    fn isbot_examples_prefer_what_the_catalog_misses() {
+        let (existing, _) = Catalog::parse(&[(
+            "e.toml".into(),
+            r#"
+[[signature]]
+id = "known"
+pattern = 'KnownBot'
+action = "block"
+category = "seo"
+description = "d"
+added = "2026-11-27"
+author = "t"
+instances = ["KnownBot/1.0"]
+"#
+            .into(),
+        )]);
+        let fixtures = strings(&["KnownBot agent/1.0", "Zyx Agent 2", "Other Agent 3", "Fourth Agent", "Fifth agent"]);
+        let patterns = strings(&["bot", "agent", "(?<!x)y", "nomatch"]);
+        let (drafts, skipped) = isbot(&patterns, &fixtures, &existing, "isbot@1", "2026-11-27");
+        assert_eq!(drafts.len(), 2);
+        assert_eq!(drafts[0].instances, strings(&["KnownBot agent/1.0"]));
+        assert!(drafts.iter().all(|d| d.generic && d.author == "import:isbot@1"));
+        // The undecided examples first (the catalog decides "KnownBot agent"), three at most.
+        assert_eq!(drafts[1].instances, strings(&["Zyx Agent 2", "Other Agent 3", "Fourth Agent"]));
+        assert_eq!(skipped.len(), 2);
+        assert!(skipped[0].1.starts_with("pattern-syntax"), "{:?}", skipped[0]);
+        assert!(skipped[1].1.starts_with("no example"), "{:?}", skipped[1]);
     }
 }

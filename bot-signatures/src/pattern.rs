@@ -6,7 +6,8 @@
 //! atomic groups, possessive quantifiers, recursion, conditionals, Unicode
 //! classes, huge repeats, or more than [`MAX_PATTERN_CHARS`] characters.
 
-use regex_syntax::hir::{Class, Hir, HirKind};
+use bot_signatures_matcher::shape;
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 /// The WAF quota on one regex (the API accepts 512, the quota is 200).
 pub const MAX_PATTERN_CHARS: usize = 200;
@@ -286,6 +287,182 @@ pub fn literals(hir: &Hir) -> Option<Literals> {
             .any(|o| o.len() < l.len() && l.contains(o.as_str()))
     });
     (lits.shortest() >= MIN_LITERAL_LEN).then_some(lits)
+}
+
+/// The literals the edge files a pattern under, and their [`shape`]: for
+/// `^LIT`, `\bLIT`, `LIT\b`, `\bLIT\b` and `\bLIT/v?\d` (LIT an exact
+/// literal set, its ends word characters where a boundary asks for one) the
+/// literal with the anchor, boundaries and version the edge checks around
+/// each hit, exact, so no regex runs; for any other pattern its
+/// [`literals`], shape 0, or failing those a set with one-byte literals
+/// of rare bytes (`@`, not a letter, digit, space or `./;:()_,+-`): the edge
+/// looks for a rare byte rather than run a regex on every user-agent.
+pub fn edge_literals(hir: &Hir) -> Option<(Literals, u8)> {
+    shaped(hir)
+        .or_else(|| literals(hir).map(|l| (l, 0)))
+        .or_else(|| {
+            let mut l = required(hir)?;
+            l.set.sort();
+            l.set.dedup();
+            let rare = |s: &String| {
+                s.len() > 1
+                    || s.bytes().all(|b| {
+                        !(b.is_ascii_alphanumeric() || b" ./;:()_,+-".contains(&b))
+                    })
+            };
+            (l.shortest() >= 1 && l.set.iter().all(rare)).then_some((l, 0))
+        })
+}
+
+/// The opening every browser's user-agent has: a literal inside it hits on
+/// every request, so the edge is better off without it (see
+/// [`crate::compile::compile`]).
+pub const EVERY_BROWSER: &str = "mozilla/5.0 (";
+
+/// For a pattern anchored at both ends (`^...$`, every match the whole
+/// user-agent), the bytes a match can contain: a 256-bit set, ASCII letters in
+/// both cases, every non-ASCII byte when the pattern allows a non-ASCII
+/// character. `None` for other patterns.
+pub fn alphabet(hir: &Hir) -> Option<[u64; 4]> {
+    let p = hir.properties();
+    if !(p.look_set_prefix().contains(Look::Start) && p.look_set_suffix().contains(Look::End)) {
+        return None;
+    }
+    let mut set = [0u64; 4];
+    collect_bytes(hir, &mut set);
+    Some(set)
+}
+
+fn collect_bytes(hir: &Hir, set: &mut [u64; 4]) {
+    let mut add = |b: u32| {
+        if b < 256 {
+            set[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+    };
+    let add_range = |lo: u32, hi: u32, add: &mut dyn FnMut(u32)| {
+        for c in lo..=hi.min(127) {
+            add(c);
+            if let Some(ch) = char::from_u32(c) {
+                add(u32::from(ch.to_ascii_lowercase()));
+                add(u32::from(ch.to_ascii_uppercase()));
+            }
+        }
+        if hi >= 128 {
+            for b in 128..256 {
+                add(b);
+            }
+        }
+    };
+    match hir.kind() {
+        HirKind::Literal(lit) => {
+            for &b in lit.0.iter() {
+                add_range(u32::from(b), u32::from(b), &mut add);
+            }
+        }
+        HirKind::Class(Class::Unicode(u)) => {
+            for r in u.ranges() {
+                add_range(r.start() as u32, r.end() as u32, &mut add);
+            }
+        }
+        HirKind::Class(Class::Bytes(b)) => {
+            for r in b.ranges() {
+                add_range(u32::from(r.start()), u32::from(r.end()), &mut add);
+            }
+        }
+        HirKind::Repetition(rep) => collect_bytes(&rep.sub, set),
+        HirKind::Capture(cap) => collect_bytes(&cap.sub, set),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => {
+            for sub in subs {
+                collect_bytes(sub, set);
+            }
+        }
+        HirKind::Empty | HirKind::Look(_) => {}
+    }
+}
+
+fn shaped(hir: &Hir) -> Option<(Literals, u8)> {
+    let HirKind::Concat(subs) = hir.kind() else {
+        return None;
+    };
+    let boundary = |h: &Hir| matches!(h.kind(), HirKind::Look(Look::WordAscii | Look::WordUnicode));
+    let mut parts: &[Hir] = subs;
+    let mut flags = 0;
+    if parts
+        .first()
+        .is_some_and(|h| matches!(h.kind(), HirKind::Look(Look::Start)))
+    {
+        flags |= shape::AT_START;
+        parts = &parts[1..];
+    }
+    if parts.first().is_some_and(boundary) {
+        flags |= shape::WORD_START;
+        parts = &parts[1..];
+    }
+    if parts.last().is_some_and(boundary) {
+        flags |= shape::WORD_END;
+        parts = &parts[..parts.len() - 1];
+    } else if let [rest @ .., v, d] = parts
+        && is_optional_v(v)
+        && is_ascii_digit_class(d)
+    {
+        flags |= shape::VERSION_AFTER;
+        parts = rest;
+    }
+    if flags == 0 || parts.is_empty() {
+        return None;
+    }
+    // Not `literals`: its pruning (a literal containing another adds
+    // nothing) is wrong once the surroundings count, `\b(?:bot|googlebot)`.
+    let mut core = required(&Hir::concat(parts.to_vec())).filter(|l| l.exact)?;
+    core.set.sort();
+    core.set.dedup();
+    if core.shortest() < MIN_LITERAL_LEN {
+        return None;
+    }
+    let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    let ends_fit = core.set.iter().all(|l| {
+        (flags & shape::WORD_START == 0 || word(l.as_bytes().first()))
+            && (flags & shape::WORD_END == 0 || word(l.as_bytes().last()))
+    });
+    ends_fit.then_some((core, flags))
+}
+
+/// `v?` (the letter, either case).
+fn is_optional_v(h: &Hir) -> bool {
+    let HirKind::Repetition(rep) = h.kind() else {
+        return false;
+    };
+    if rep.min != 0 || rep.max != Some(1) {
+        return false;
+    }
+    match rep.sub.kind() {
+        HirKind::Literal(l) => l.0.eq_ignore_ascii_case(b"v"),
+        HirKind::Class(c) => small_class(c).is_some_and(|set| set == ["v"]),
+        _ => false,
+    }
+}
+
+/// `\d` or `[0-9]`: a class whose ASCII part is exactly the ten digits (the
+/// edge reads user-agents as ASCII).
+fn is_ascii_digit_class(h: &Hir) -> bool {
+    let HirKind::Class(class) = h.kind() else {
+        return false;
+    };
+    let ascii: Vec<(u32, u32)> = match class {
+        Class::Unicode(u) => u
+            .ranges()
+            .iter()
+            .filter(|r| (r.start() as u32) < 128)
+            .map(|r| (r.start() as u32, (r.end() as u32).min(127)))
+            .collect(),
+        Class::Bytes(b) => b
+            .ranges()
+            .iter()
+            .filter(|r| r.start() < 128)
+            .map(|r| (u32::from(r.start()), u32::from(r.end()).min(127)))
+            .collect(),
+    };
+    ascii == [(u32::from(b'0'), u32::from(b'9'))]
 }
 
 fn required(hir: &Hir) -> Option<Literals> {

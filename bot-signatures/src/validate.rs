@@ -82,13 +82,28 @@ pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
                 for (ua, loc) in &s.instances {
                     let matches = matcher.matches(ua);
                     if !matches.iter().any(|v| v.index == rank) {
-                        out.push(Diagnostic::error(
-                            Code::InstanceNotMatched,
-                            &loc.file,
-                            loc.line,
-                            format!("signature '{}': pattern '{}' does not match its example {:?}", s.id, s.pattern, ua),
-                            "fix the pattern or the example; matching is case-insensitive and anywhere in the user-agent",
-                        ));
+                        let spared = s.unless.as_ref().filter(|_| {
+                            regex::RegexBuilder::new(&s.pattern)
+                                .case_insensitive(true)
+                                .build()
+                                .is_ok_and(|re| re.is_match(ua))
+                        });
+                        out.push(match spared {
+                            Some((unless, _)) => Diagnostic::error(
+                                Code::InstanceNotMatched,
+                                &loc.file,
+                                loc.line,
+                                format!("signature '{}': its `unless` '{}' spares its example {:?}", s.id, unless, ua),
+                                "an example is what the rule must catch: narrow the `unless`, or drop the example",
+                            ),
+                            None => Diagnostic::error(
+                                Code::InstanceNotMatched,
+                                &loc.file,
+                                loc.line,
+                                format!("signature '{}': pattern '{}' does not match its example {:?}", s.id, s.pattern, ua),
+                                "fix the pattern or the example; matching is case-insensitive and anywhere in the user-agent",
+                            ),
+                        });
                         continue;
                     }
                     // A generic rule is a safety net under the specific

@@ -337,45 +337,67 @@ impl Trie {
     }
 }
 
-/// An item to pack: one signature's regex text (or literals to factor).
+/// An item to pack: one signature's regex text (or literals to factor, with
+/// the [`shape`](bot_signatures_matcher::shape) around them).
 struct Item {
     id: String,
-    literals: Option<Vec<String>>,
+    literals: Option<(Vec<String>, u8)>,
     regex: String,
+}
+
+/// A factored alternation of literals with the boundaries and version its
+/// shape asks for (`\b(?:foo|bar)/v?\d`).
+fn wrap(shape: u8, body: &str) -> String {
+    use bot_signatures_matcher::shape::{AT_START, VERSION_AFTER, WORD_END, WORD_START};
+    if shape == 0 {
+        return body.to_owned();
+    }
+    format!(
+        "{}{}(?:{body}){}{}",
+        if shape & AT_START != 0 { "^" } else { "" },
+        if shape & WORD_START != 0 { r"\b" } else { "" },
+        if shape & WORD_END != 0 { r"\b" } else { "" },
+        if shape & VERSION_AFTER != 0 { r"v?\d" } else { "" },
+    )
 }
 
 /// Packs items into regexes of at most `MAX_REGEX_CHARS`, in order.
 fn chunk(items: &[Item]) -> Vec<PackedRegex> {
     let mut out: Vec<PackedRegex> = Vec::new();
-    let mut lits: Vec<(String, String)> = Vec::new(); // (literal, id)
+    let mut lits: Vec<(u8, String, String)> = Vec::new(); // (shape, literal, id)
     let mut others: Vec<&Item> = Vec::new();
     for item in items {
         match &item.literals {
-            Some(l) => lits.extend(l.iter().map(|x| (x.clone(), item.id.clone()))),
+            Some((l, shape)) => {
+                lits.extend(l.iter().map(|x| (*shape, x.clone(), item.id.clone())))
+            }
             None => others.push(item),
         }
     }
     lits.sort();
-    let mut current: Vec<(String, String)> = Vec::new();
-    let render = |group: &[(String, String)]| {
-        let mut t = Trie::default();
-        for (l, _) in group {
-            t.insert(l);
-        }
-        t.print_top()
-    };
-    for lit in lits {
-        current.push(lit);
-        if render(&current).len() > MAX_REGEX_CHARS {
-            let last = current.pop();
-            if !current.is_empty() {
-                out.push(packed(render(&current), &current));
+    // One run of regexes per shape: literals of one shape share its wrapper.
+    for shape in 0..=bot_signatures_matcher::shape::ALL {
+        let mut current: Vec<(String, String)> = Vec::new();
+        let render = |group: &[(String, String)]| {
+            let mut t = Trie::default();
+            for (l, _) in group {
+                t.insert(l);
             }
-            current = last.into_iter().collect();
+            wrap(shape, &t.print_top())
+        };
+        for (_, lit, id) in lits.iter().filter(|(s, _, _)| *s == shape) {
+            current.push((lit.clone(), id.clone()));
+            if render(&current).len() > MAX_REGEX_CHARS {
+                let last = current.pop();
+                if !current.is_empty() {
+                    out.push(packed(render(&current), &current));
+                }
+                current = last.into_iter().collect();
+            }
         }
-    }
-    if !current.is_empty() {
-        out.push(packed(render(&current), &current));
+        if !current.is_empty() {
+            out.push(packed(render(&current), &current));
+        }
     }
     let mut text = String::new();
     let mut ids: Vec<String> = Vec::new();
@@ -433,7 +455,9 @@ fn packed(regex: String, group: &[(String, String)]) -> PackedRegex {
 
 fn item(s: &Signature) -> Option<Item> {
     let hir = pattern::check(&s.pattern).ok()?;
-    let lits = pattern::literals(&hir).filter(|l| l.exact).map(|l| l.set);
+    let lits = pattern::edge_literals(&hir)
+        .filter(|(l, _)| l.exact)
+        .map(|(l, shape)| (l.set, shape));
     let regex = to_waf_regex(&s.pattern);
     Some(Item {
         id: s.id.clone(),
@@ -1233,7 +1257,7 @@ mod tests {
         let items: Vec<Item> = (0..300)
             .map(|i| Item {
                 id: format!("s{i}"),
-                literals: Some(vec![format!("crawler{i:04}x")]),
+                literals: Some((vec![format!("crawler{i:04}x")], 0)),
                 regex: String::new(),
             })
             .collect();

@@ -151,9 +151,48 @@ pub struct SignatureMeta {
     pub exact: bool,
     /// A generic rule's exception: a regex that, when it matches anywhere in
     /// the user-agent, means this signature does not (a device-name family
-    /// such as handset vendors for the single-token rule). Never with `exact`.
+    /// such as handset vendors for the single-token rule). With `exact`, the
+    /// literal decides the pattern and only the exception's regex runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unless: Option<String>,
+}
+
+/// What must surround a literal's hit for it to count ([`CompiledCatalog::literal_shapes`]):
+/// bit flags, ASCII word characters being `[0-9A-Za-z_]`, as in `\b`.
+pub mod shape {
+    /// Not preceded by a word character (`\bfoo`, the literal starting with one).
+    pub const WORD_START: u8 = 1;
+    /// Not followed by a word character (`foo\b`, the literal ending with one).
+    pub const WORD_END: u8 = 2;
+    /// Followed by a digit, or by `v` or `V` and a digit (`foo/v?\d`).
+    pub const VERSION_AFTER: u8 = 4;
+    /// At the start of the text (`^foo`).
+    pub const AT_START: u8 = 8;
+    /// Every flag.
+    pub const ALL: u8 = WORD_START | WORD_END | VERSION_AFTER | AT_START;
+
+    fn word(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b == b'_'
+    }
+
+    /// Whether the hit `text[start..end]` has the surroundings `shape` asks for.
+    pub fn fits(shape: u8, text: &[u8], start: usize, end: usize) -> bool {
+        if shape & AT_START != 0 && start != 0 {
+            return false;
+        }
+        if shape & WORD_START != 0 && start > 0 && text.get(start - 1).copied().is_some_and(word) {
+            return false;
+        }
+        if shape & WORD_END != 0 && text.get(end).copied().is_some_and(word) {
+            return false;
+        }
+        if shape & VERSION_AFTER != 0 {
+            let digit = |i: usize| text.get(i).is_some_and(u8::is_ascii_digit);
+            let v = text.get(end).is_some_and(|b| b.eq_ignore_ascii_case(&b'v'));
+            return digit(end) || (v && digit(end + 1));
+        }
+        true
+    }
 }
 
 /// The compiled catalog: written by `bot-signatures` at build time, loaded by
@@ -168,8 +207,19 @@ pub struct CompiledCatalog {
     /// `(literal, signature index)`: any match of that signature contains one
     /// of its literals (ASCII case-insensitively). Literals are lowercase.
     pub literals: Vec<(String, u32)>,
+    /// The [`shape`] of each literal, in the order of `literals`; empty when
+    /// every literal counts wherever it occurs. A shaped literal decides an
+    /// exact signature (`\bFooBot/v?\d`) without a regex.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub literal_shapes: Vec<u8>,
     /// Signatures with no usable literal: their regex runs on every user-agent.
     pub unindexed: Vec<u32>,
+    /// `(signature, bytes)` for patterns anchored at both ends (`^...$`): a
+    /// match spans the whole user-agent, so every byte of it is one of these
+    /// (a 256-bit set, ASCII letters in both cases); a user-agent with any
+    /// other byte is refused before the regex runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alphabets: Vec<(u32, [u64; 4])>,
 }
 
 /// Why an artifact could not be loaded. The edge treats this as a broken
@@ -254,6 +304,8 @@ struct Record {
     pattern: Span,
     /// Empty when the signature has no exception.
     unless: Span,
+    /// Index into [`Matcher::alphabets`], or `u32::MAX`.
+    alphabet: u32,
     action: Action,
     generic: bool,
     exact: bool,
@@ -267,6 +319,8 @@ pub struct Matcher {
     records: Vec<Record>,
     /// Signature index for each literal.
     literal_owner: Vec<u32>,
+    /// The [`shape`] of each literal.
+    literal_shape: Vec<u8>,
     index: LiteralIndex,
     unindexed: Vec<u32>,
     /// Confirmation regexes of the inexact signatures only, in signature
@@ -277,6 +331,8 @@ pub struct Matcher {
     /// generic rules), in signature order; `unless_slot[i]` is signature `i`'s.
     unless: Vec<OnceLock<Option<regex_lite::Regex>>>,
     unless_slot: Vec<u32>,
+    /// See [`CompiledCatalog::alphabets`].
+    alphabets: Vec<[u64; 4]>,
 }
 
 fn action_code(a: Action) -> u8 {
@@ -316,8 +372,9 @@ impl CompiledCatalog {
     /// signature its action, flags (1 generic, 2 exact), two zero bytes and
     /// the (start, length) spans of its id, category, pattern and exception
     /// (empty for none); the literal
-    /// count, then per literal its owner, its plan (gram offset, or u32::MAX)
-    /// and its span, in the order of the grams the literals are filed under;
+    /// count, then per literal its owner (the low 24 bits; the high 8 its
+    /// [`shape`]), its plan (gram offset, or u32::MAX) and its span, in the
+    /// order of the grams the literals are filed under;
     /// the unindexed count and indices; the text's length and the text
     /// (UTF-8) every span points into, each distinct string once.
     pub fn to_bytes<'a>(&'a self) -> Vec<u8> {
@@ -352,13 +409,18 @@ impl CompiledCatalog {
         let plans = index::plan(self.literals.iter().map(|(l, _)| l.as_str()));
         // In the order of the gram each literal is filed under, so that the
         // edge lays the index out without sorting.
-        let mut literals: Vec<(&(String, u32), index::Plan)> =
-            self.literals.iter().zip(plans).collect();
-        literals.sort_by_key(|((literal, _), plan)| index::filed_gram(literal, *plan));
+        let shapes = self
+            .literal_shapes
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(0));
+        let mut literals: Vec<((&(String, u32), u8), index::Plan)> =
+            self.literals.iter().zip(shapes).zip(plans).collect();
+        literals.sort_by_key(|(((literal, _), _), plan)| index::filed_gram(literal, *plan));
         out.extend((self.literals.len() as u32).to_le_bytes());
         let literals_at = out.len();
-        for ((literal, owner), plan) in literals {
-            out.extend(owner.to_le_bytes());
+        for (((literal, owner), shape), plan) in literals {
+            out.extend((owner | (u32::from(shape) << 24)).to_le_bytes());
             out.extend(plan.unwrap_or(u32::MAX).to_le_bytes());
             put_span(&mut out, &mut text, literal);
         }
@@ -369,6 +431,13 @@ impl CompiledCatalog {
         out.extend((self.unindexed.len() as u32).to_le_bytes());
         for u in &self.unindexed {
             out.extend(u.to_le_bytes());
+        }
+        out.extend((self.alphabets.len() as u32).to_le_bytes());
+        for (signature, bits) in &self.alphabets {
+            out.extend(signature.to_le_bytes());
+            for word in bits {
+                out.extend(word.to_le_bytes());
+            }
         }
         out.extend((text.len() as u32).to_le_bytes());
         out.extend(text.as_bytes());
@@ -476,15 +545,13 @@ impl<'a> Reader<'a> {
             self.span("pattern")?,
             self.span("unless")?,
         );
-        if unless.1.len > 0 && head[1] & 2 != 0 {
-            return Err(self.fail("an exact signature with an exception"));
-        }
         spans.extend([id, category, pattern, unless]);
         Ok(Record {
             id: id.1,
             category: category.1,
             pattern: pattern.1,
             unless: unless.1,
+            alphabet: u32::MAX,
             action,
             generic: head[1] & 1 != 0,
             exact: head[1] & 2 != 0,
@@ -498,26 +565,50 @@ impl<'a> Reader<'a> {
     fn literals(
         &mut self,
         spans: &mut Vec<(usize, Span)>,
-    ) -> Result<(Vec<u32>, Vec<index::Plan>, Vec<Span>), MatcherError> {
+    ) -> Result<(Vec<u32>, Vec<u8>, Vec<index::Plan>, Vec<Span>), MatcherError> {
         let n = self.count(LITERAL_RECORD, "literal count")?;
         let mut owners = Vec::with_capacity(n);
+        let mut shapes = Vec::with_capacity(n);
         let mut plans = Vec::with_capacity(n);
         let mut literals = Vec::with_capacity(n);
         for _ in 0..n {
-            owners.push(self.u32("literal owner")?);
+            let owner = self.u32("literal owner")?;
+            let shape = (owner >> 24) as u8;
+            if shape & !shape::ALL != 0 {
+                return Err(self.fail("unknown literal shape"));
+            }
+            owners.push(owner & 0x00FF_FFFF);
+            shapes.push(shape);
             let plan = self.u32("literal plan")?;
             plans.push((plan != u32::MAX).then_some(plan));
             let span = self.span("literal")?;
             spans.push(span);
             literals.push(span.1);
         }
-        Ok((owners, plans, literals))
+        Ok((owners, shapes, plans, literals))
     }
 
     #[inline(never)]
     fn unindexed(&mut self) -> Result<Vec<u32>, MatcherError> {
         let n = self.count(4, "unindexed count")?;
         (0..n).map(|_| self.u32("unindexed signature")).collect()
+    }
+
+    #[inline(never)]
+    fn alphabets(&mut self) -> Result<Vec<(u32, [u64; 4])>, MatcherError> {
+        let n = self.count(4 + 32, "alphabet count")?;
+        (0..n)
+            .map(|_| {
+                let signature = self.u32("alphabet signature")?;
+                let b = self.take(32, "alphabet")?;
+                let word = |i: usize| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&b[8 * i..8 * i + 8]);
+                    u64::from_le_bytes(w)
+                };
+                Ok((signature, [word(0), word(1), word(2), word(3)]))
+            })
+            .collect()
     }
 
     /// Where the text starts; it must run to the end of the artifact.
@@ -595,8 +686,9 @@ impl Matcher {
         };
         r.magic()?;
         let (records, mut spans) = r.records()?;
-        let (literal_owner, plans, literals) = r.literals(&mut spans)?;
+        let (literal_owner, literal_shape, plans, literals) = r.literals(&mut spans)?;
         let unindexed = r.unindexed()?;
+        let alphabets = r.alphabets()?;
         let text_at = r.text()?;
         let text = into_text(bytes, text_at)?;
         check_spans(&text, &spans)?;
@@ -610,7 +702,15 @@ impl Matcher {
             offset: e.literal,
             what: "a literal's index plan does not fit the literal",
         })?;
-        Matcher::assemble(text, records, literal_owner, index, unindexed)
+        Matcher::assemble(
+            text,
+            records,
+            literal_owner,
+            literal_shape,
+            index,
+            unindexed,
+            alphabets,
+        )
     }
 
     /// Loads an artifact.
@@ -621,6 +721,14 @@ impl Matcher {
                 expected: ARTIFACT_VERSION,
             });
         }
+        if !catalog.literal_shapes.is_empty()
+            && catalog.literal_shapes.len() != catalog.literals.len()
+        {
+            return Err(MatcherError::Binary {
+                offset: 0,
+                what: "the literal shapes do not match the literals one to one",
+            });
+        }
         // One load path: the edge's, through the binary form.
         Matcher::from_vec(catalog.to_bytes())
     }
@@ -629,20 +737,30 @@ impl Matcher {
         text: String,
         records: Vec<Record>,
         literal_owner: Vec<u32>,
+        literal_shape: Vec<u8>,
         index: LiteralIndex,
         unindexed: Vec<u32>,
+        alphabets: Vec<(u32, [u64; 4])>,
     ) -> Result<Matcher, MatcherError> {
         let len = records.len();
+        let mut records = records;
         // Plain loops: a cold start runs this once, in V8's baseline code.
         let highest = literal_owner
             .iter()
             .chain(&unindexed)
+            .chain(alphabets.iter().map(|(s, _)| s))
             .fold(0u32, |m, &i| m.max(i));
-        if (!literal_owner.is_empty() || !unindexed.is_empty()) && highest as usize >= len {
+        let any = !literal_owner.is_empty() || !unindexed.is_empty() || !alphabets.is_empty();
+        if any && highest as usize >= len {
             return Err(MatcherError::BadIndex {
                 index: highest,
                 len,
             });
+        }
+        let mut bits = Vec::with_capacity(alphabets.len());
+        for (slot, (signature, set)) in alphabets.into_iter().enumerate() {
+            records[signature as usize].alphabet = slot as u32;
+            bits.push(set);
         }
         let mut regex_slot = vec![u32::MAX; len];
         let mut inexact = 0u32;
@@ -666,12 +784,14 @@ impl Matcher {
             text,
             records,
             literal_owner,
+            literal_shape,
             index,
             unindexed,
             regexes,
             regex_slot,
             unless,
             unless_slot,
+            alphabets: bits,
         })
     }
 
@@ -750,23 +870,33 @@ impl Matcher {
         for &index in &self.unindexed {
             out.push(index);
         }
-        self.index.for_each_hit(user_agent, |literal| {
-            out.push(self.literal_owner[literal as usize])
+        let bytes = user_agent.as_bytes();
+        self.index.for_each_hit(user_agent, |literal, start, end| {
+            let shape = self.literal_shape[literal as usize];
+            if shape == 0 || shape::fits(shape, bytes, start, end) {
+                out.push(self.literal_owner[literal as usize]);
+            }
         });
     }
 
     fn confirm(&self, index: usize, user_agent: &str) -> bool {
         let record = &self.records[index];
-        if record.exact {
-            return true;
+        if let Some(set) = self.alphabets.get(record.alphabet as usize)
+            && !user_agent
+                .bytes()
+                .all(|b| set[usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+        {
+            return false;
         }
-        let Some(slot) = self.regexes.get(self.regex_slot[index] as usize) else {
-            return false;
-        };
-        // A pattern that does not compile here never matches; `bot-signatures
-        // check` refuses such patterns, so this only guards a hand-edited artifact.
-        if !lazy_regex(slot, self.str(record.pattern)).is_some_and(|r| r.is_match(user_agent)) {
-            return false;
+        if !record.exact {
+            let Some(slot) = self.regexes.get(self.regex_slot[index] as usize) else {
+                return false;
+            };
+            // A pattern that does not compile here never matches; `bot-signatures
+            // check` refuses such patterns, so this only guards a hand-edited artifact.
+            if !lazy_regex(slot, self.str(record.pattern)).is_some_and(|r| r.is_match(user_agent)) {
+                return false;
+            }
         }
         if record.unless.len == 0 {
             return true;
@@ -864,7 +994,9 @@ mod tests {
                 ("foo/".into(), 1),
                 ("bot".into(), 2),
             ],
+            literal_shapes: vec![],
             unindexed: vec![],
+            alphabets: vec![],
         })
         .unwrap()
     }
@@ -889,6 +1021,108 @@ mod tests {
         assert!(m.classify("foo/x").is_none());
     }
 
+    /// A catalog whose generic rule has an exception, and a specific
+    /// signature below nothing.
+    fn with_unless(unless: &str) -> Matcher {
+        let mut rule = meta("generic-bot", Action::Block, true, r"bot\b", false);
+        rule.unless = Some(unless.into());
+        Matcher::new(CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures: vec![
+                meta("foo-version", Action::Block, false, r"foo/\d", false),
+                rule,
+            ],
+            literals: vec![("foo/".into(), 0), ("bot".into(), 1)],
+            literal_shapes: vec![],
+            unindexed: vec![],
+            alphabets: vec![],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_exception_spares_what_it_matches_and_nothing_else() {
+        let m = with_unless(r"android [\d.]+; [^;)]*bot[^;)]* build/");
+        assert_eq!(
+            m.classify("Mozilla/5.0 (compatible; QuokkaBot/1.0)").unwrap().signature.id,
+            "generic-bot"
+        );
+        // Case-insensitive, like the pattern.
+        let phone = "Mozilla/5.0 (Linux; ANDROID 10; Q bot 7 BUILD/QP1A)";
+        assert!(m.classify(phone).is_none());
+        assert!(m.matches(phone).is_empty());
+        // The exception is the rule's own: another signature still decides.
+        let both = "Mozilla/5.0 (Linux; Android 10; Q bot 7 Build/QP1A) foo/2";
+        assert_eq!(m.classify(both).unwrap().signature.id, "foo-version");
+        assert_eq!(m.matches(both).len(), 1);
+        // The loaded signature shows it; the round trip keeps it.
+        let sig = m.signature(1);
+        assert_eq!(sig.unless, Some(r"android [\d.]+; [^;)]*bot[^;)]* build/"));
+        assert_eq!(sig.to_meta().unless.as_deref(), sig.unless);
+        assert_eq!(m.signature(0).unless, None);
+        assert!(!sig.exact);
+    }
+
+    #[test]
+    fn an_exception_that_does_not_compile_spares_nothing() {
+        let m = with_unless("(unclosed");
+        assert_eq!(
+            m.classify("Mozilla/5.0 (Linux; Android 10; Q bot 7 Build/QP1A)")
+                .unwrap()
+                .signature
+                .id,
+            "generic-bot"
+        );
+    }
+
+    #[test]
+    fn shapes_ask_for_what_surrounds_a_hit() {
+        use shape::{VERSION_AFTER as V, WORD_END as E, WORD_START as S, fits};
+        let t = b"(Foo/2 _Foo/v3 xFoo/ Foo/V Foo";
+        // "Foo/" at 1..5, "_Foo/" at 8..12, "xFoo/" at 16..20, "Foo/" at 21..25, "Foo" at 27..30.
+        assert!(fits(S, t, 1, 5) && fits(S | V, t, 1, 5));
+        assert!(!fits(S, t, 8, 12), "'_' is a word character");
+        assert!(fits(V, t, 8, 12), "'v3' is a version");
+        assert!(!fits(S, t, 17, 20));
+        assert!(!fits(V, t, 17, 20), "a space is no version");
+        assert!(!fits(V, t, 21, 25), "'V' without a digit is no version");
+        assert!(fits(S | E, t, 27, 30), "the end of the text is a boundary");
+        assert!(fits(S | E, b"Foo", 0, 3), "so is the start");
+        assert!(!fits(E, b"Foox", 0, 3));
+        assert!(fits(E, b"Foo-", 0, 3));
+        assert!(!fits(V, b"Foo/", 0, 4), "nothing after");
+        assert!(fits(0, b"xFoox", 1, 4));
+    }
+
+    #[test]
+    fn shapes_must_be_known_and_one_per_literal() {
+        let mut c = round_trip_catalog();
+        c.literal_shapes = vec![0; 2];
+        let err = Matcher::new(c).unwrap_err().to_string();
+        assert!(err.contains("literal shapes do not match"), "{err}");
+        let mut c = round_trip_catalog();
+        c.literal_shapes[0] = 8;
+        let err = Matcher::new(c).unwrap_err().to_string();
+        assert!(err.contains("unknown literal shape"), "{err}");
+    }
+
+    #[test]
+    fn an_exact_signature_with_an_exception_is_refused() {
+        let mut rule = meta("generic-bot", Action::Block, true, "bot", true);
+        rule.unless = Some("android".into());
+        let bytes = CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures: vec![rule],
+            literals: vec![("bot".into(), 0)],
+            literal_shapes: vec![],
+            unindexed: vec![],
+            alphabets: vec![],
+        }
+        .to_bytes();
+        let err = Matcher::from_bytes(&bytes).unwrap_err().to_string();
+        assert!(err.contains("an exact signature with an exception"), "{err}");
+    }
+
     #[test]
     fn no_match_is_none() {
         assert!(
@@ -904,7 +1138,9 @@ mod tests {
             version: ARTIFACT_VERSION,
             signatures: vec![],
             literals: vec![("x".into(), 0)],
+            literal_shapes: vec![],
             unindexed: vec![],
+            alphabets: vec![],
         };
         assert!(matches!(
             Matcher::new(c.clone()),
@@ -929,11 +1165,17 @@ mod tests {
         // Matcher::new goes through the binary form too, so check the
         // decisions themselves (all matches, in precedence order).
         for (ua, want) in [
-            ("Googlebot/2.1", &["googlebot", "generic-bot"][..]),
+            ("Googlebot/2.1", &["googlebot", "generic-go", "generic-bot"][..]),
             ("foo/1 bot", &["foo-version", "generic-bot"]),
-            ("go http", &["go-client"]),
-            ("GO bot", &["go-client", "generic-bot"]),
-            ("a go bot", &["generic-bot"]),
+            ("go http", &["go-client", "generic-go"]),
+            ("GO bot", &["go-client", "generic-go", "generic-bot"]),
+            ("a go bot", &["generic-go", "generic-bot"]),
+            ("a gopher bot", &["generic-bot"]),
+            ("(AhrefsBot/7.0)", &["ahrefs", "generic-bot"]),
+            ("AhrefsBot/v7", &["ahrefs", "generic-bot"]),
+            ("xAhrefsBot/7.0", &["generic-bot"]),
+            ("AhrefsBot/x", &["generic-bot"]),
+            ("AhrefsBot/v", &["generic-bot"]),
             ("browser", &[]),
             ("", &[]),
         ] {
@@ -964,15 +1206,24 @@ mod tests {
                 meta("googlebot", Action::Allow, false, "googlebot", true),
                 meta("foo-version", Action::Block, false, r"foo/\d", false),
                 meta("go-client", Action::RateLimit, false, "^go ", false),
+                SignatureMeta {
+                    unless: Some("gopher".into()),
+                    ..meta("generic-go", Action::Monitor, true, "go", false)
+                },
+                meta("ahrefs", Action::Block, false, r"\bahrefsbot/v?\d", true),
                 meta("generic-bot", Action::Monitor, true, "bot", true),
             ],
             literals: vec![
                 ("googlebot".into(), 0),
                 ("foo/".into(), 1),
                 ("go".into(), 2),
-                ("bot".into(), 3),
+                ("go".into(), 3),
+                ("ahrefsbot/".into(), 4),
+                ("bot".into(), 5),
             ],
+            literal_shapes: vec![0, 0, 0, 0, shape::WORD_START | shape::VERSION_AFTER, 0],
             unindexed: vec![1],
+            alphabets: vec![],
         }
     }
 
@@ -1035,10 +1286,11 @@ mod tests {
 
     #[test]
     fn a_count_the_rest_cannot_hold_is_refused_as_a_count() {
-        let bytes = round_trip_catalog().to_bytes();
-        let literal_count = BINARY_MAGIC.len() + 4 + 4 * SIGNATURE_RECORD;
+        let catalog = round_trip_catalog();
+        let bytes = catalog.to_bytes();
+        let literal_count = BINARY_MAGIC.len() + 4 + catalog.signatures.len() * SIGNATURE_RECORD;
         let n = u32::from_le_bytes(bytes[literal_count..literal_count + 4].try_into().unwrap());
-        assert_eq!(n, 4);
+        assert_eq!(n as usize, catalog.literals.len());
         // One more literal than the remaining bytes could hold.
         let rest = bytes.len() - (literal_count + 4);
         let too_many = (rest / LITERAL_RECORD + 1) as u32;
@@ -1066,9 +1318,11 @@ mod tests {
         let mut c = round_trip_catalog();
         c.unindexed.clear();
         c.literals.push(("zzz".into(), 9));
+        c.literal_shapes.clear();
+        let len = c.signatures.len();
         assert!(matches!(
             Matcher::new(c),
-            Err(MatcherError::BadIndex { index: 9, len: 4 })
+            Err(MatcherError::BadIndex { index: 9, len: l }) if l == len
         ));
     }
 
@@ -1083,7 +1337,9 @@ mod tests {
             version: ARTIFACT_VERSION,
             signatures: vec![],
             literals: vec![],
+            literal_shapes: vec![],
             unindexed: vec![],
+            alphabets: vec![],
         })
         .unwrap();
         assert_eq!((empty.len(), empty.is_empty()), (0, true));
@@ -1108,7 +1364,9 @@ mod tests {
             version: ARTIFACT_VERSION,
             signatures,
             literals,
+            literal_shapes: vec![],
             unindexed: vec![],
+            alphabets: vec![],
         })
         .unwrap();
         let ua: String = (0..n)

@@ -1,0 +1,214 @@
+//! Issue #15's families, each shown with user-agents written for this test
+//! (none appears in the issue, the catalog or its data sets): the real devices
+//! and browsers that imported words and generic tokens used to flag, and the
+//! bots the catalog used to miss. Each family is fixed by a rule (an anchored
+//! or versioned product, an `unless`, a generic token), so variants the test
+//! never saw behave the same.
+
+use bot_signatures::Catalog;
+use bot_signatures_matcher::{Action, Matcher};
+
+fn shipped() -> Matcher {
+    let (catalog, problems) = Catalog::embedded();
+    assert!(problems.is_empty(), "{problems:?}");
+    bot_signatures::compile::compile(&catalog)
+        .matcher()
+        .expect("the shipped catalog compiles")
+}
+
+/// Every user-agent of `family` is a person's device: no signature decides it.
+fn people(m: &Matcher, family: &str, uas: &[&str]) {
+    for ua in uas {
+        let v = m.classify(ua);
+        assert!(
+            v.is_none(),
+            "{family}: {ua:?} is flagged by {}",
+            v.map(|v| v.signature.id).unwrap_or_default()
+        );
+    }
+}
+
+/// Every user-agent of `family` is flagged (any action: counted or refused).
+fn bots(m: &Matcher, family: &str, uas: &[&str]) -> Vec<Action> {
+    uas.iter()
+        .map(|ua| {
+            m.classify(ua)
+                .unwrap_or_else(|| panic!("{family}: {ua:?} is not flagged"))
+                .signature
+                .action
+        })
+        .collect()
+}
+
+#[test]
+fn imported_words_inside_device_and_browser_names_are_not_bots() {
+    let m = shipped();
+    people(
+        &m,
+        "'Sonic' inside Panasonic and ViewSonic",
+        &[
+            "Mozilla/5.0 (Linux; Android 4.4.2; Panasonic ELUGA Switch Build/KOT49H) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/30.0.0.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 5.1; ViewSonic ViewPad 10s Build/LMY47I) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/48.0.2564.106 Safari/537.36",
+            "HbbTV/1.4.1 (+DRM;Panasonic;SmartTV2021;3.512;4301-0003 0008-0000;)",
+        ],
+    );
+    people(
+        &m,
+        "Sogou's browsers",
+        &[
+            "Mozilla/5.0 (Linux; Android 10; V1986A Build/QP1A.190711.020) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/78.0.3904.108 Mobile Safari/537.36 SogouMobileBrowser/5.29.10",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 15_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 SogouMobileBrowser/6.2.1",
+        ],
+    );
+    people(
+        &m,
+        "an Android firmware build id",
+        &[
+            "Mozilla/5.0 (Linux; Android 15; RMX3890 Build/AP3A.240617.008; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/131.0.6778.135 Mobile Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 15; 24129PN74G Build/AP3A.240617.008) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0.6834.163 Mobile Safari/537.36",
+        ],
+    );
+    people(
+        &m,
+        "'Speedy', 'Butterfly', 'Fever', 'Expanse', 'Fluid' as device, app or browser names",
+        &[
+            "YahooMobileMail/1.0 (Android Mail; 1.4.0) (speedy;HTC;PG06100;2.3.4/GRJ22)",
+            "Mozilla/5.0 (Linux; Android 5.0.2; HTC Butterfly 3 Build/LRX22G) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/45.0.2454.94 Mobile Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 6.0; Wiko FEVER Build/MRA58K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/55.0.2883.91 Mobile Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 12; Expanse 5G Build/SP1A.210812.016) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/108.0.5359.128 Mobile Safari/537.36",
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_5) AppleWebKit/537.78.2 (KHTML, like Gecko) Fluid/1.8.3 Safari/537.78.2",
+        ],
+    );
+}
+
+#[test]
+fn the_bot_token_inside_a_phone_model_is_not_a_bot() {
+    let m = shipped();
+    people(
+        &m,
+        "'bot' in a model name",
+        &[
+            "Mozilla/5.0 (Linux; Android 9; T bot 78 Build/PPR1.180610.011) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/74.0.3729.157 Mobile Safari/537.36",
+            "Mozilla/5.0 (Linux; U; Android 4.4.2; en-us; XBot Senior Build/KOT49H) AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Mobile Safari/534.30",
+            "Mozilla/5.0 (Linux; Android 11; VR BOT 700; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/90.0.4430.210 Mobile Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 10; Cubot KingKong 5 Pro) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.104 Mobile Safari/537.36",
+        ],
+    );
+    // The same token elsewhere still counts, even in a crawler that pretends
+    // to be a phone: its product token, model and all.
+    bots(
+        &m,
+        "'bot' outside the model",
+        &[
+            "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36 NumbatBot/1.1",
+            "Mozilla/5.0 (Linux; Android 10; K; QuokkaBot/2.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+        ],
+    );
+    // The exception is the whole user-agent's: a 'bot' model spares the bot
+    // token everywhere in it, so a crawler that names such a phone is left to
+    // the other rules (here its contact URL).
+    let spared = "Mozilla/5.0 (Linux; Android 9; T bot 78 Build/PPR1.180610.011) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/74.0 Mobile Safari/537.36 (compatible; QuokkaBot/2.0; +https://quokka.example/bot)";
+    let v = m.classify(spared).expect("flagged by another rule");
+    assert_eq!(v.signature.id, "generic-contact-url");
+}
+
+#[test]
+fn libwww_inside_old_browsers_is_not_a_bot() {
+    let m = shipped();
+    people(
+        &m,
+        "libwww in Mosaic and Lynx",
+        &[
+            "NCSA_Mosaic/2.6 (X11;SunOS 4.1.3 sun4m) libwww/2.12",
+            "VMS_Mosaic/3.7-1 (Motif;OpenVMS V7.2 DEC 3000) libwww/2.12_Mosaic",
+            "Lynx/2.8.8rel.2 libwww-FM/2.14 SSL-MM/1.4.1 OpenSSL/1.0.2h",
+        ],
+    );
+    bots(
+        &m,
+        "libwww-perl",
+        &["WombatIndexer/0.4 libwww-perl/6.72"],
+    );
+}
+
+#[test]
+fn googles_other_agents_are_counted() {
+    let m = shipped();
+    let actions = bots(
+        &m,
+        "Google agents beyond Googlebot",
+        &[
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko; Google Search Console) Chrome/122.0.6261.94 Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 11; moto g power (2022)) AppleWebKit/537.36 (KHTML, like Gecko; Google Page Speed Insights) Chrome/119.0.0.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 11; Pixel 5 Build/RQ3A.211001.001; DuplexWeb-Google/1.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/94.0.4606.71 Mobile Safari/537.36",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Google-Adwords-DisplayAds-WebRender",
+            "Mozilla/5.0 (compatible; Google-Youtube-Links)",
+            "Mozilla/5.0 (Linux; Android 9; SM-J737T) AppleWebKit/537.36 (KHTML, like Gecko; googleweblight) Chrome/70.0.3538.110 Mobile Safari/537.36",
+        ],
+    );
+    // Counted, not refused, unless another rule that blocks also matches
+    // (isbot's "insight" catches PageSpeed Insights): a generic monitor never
+    // outranks a generic block, so no one escapes a block by naming Google.
+    let counted = actions.iter().filter(|a| **a == Action::Monitor).count();
+    assert!(counted >= 5, "{actions:?}");
+    // Google's apps and client ids are not agents.
+    people(
+        &m,
+        "Google's apps",
+        &[
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) GSA/300.0.598994233 Mobile/15E148 Safari/604.1",
+            "Mozilla/5.0 (iPad; CPU OS 7_1 like Mac OS X) AppleWebKit/537.51.2 (KHTML, like Gecko) Mobile/11D167 com.google.GooglePlus/33",
+        ],
+    );
+}
+
+#[test]
+fn scanners_monitors_transcoders_link_checkers_and_bare_names_are_flagged() {
+    let m = shipped();
+    bots(
+        &m,
+        "scanners",
+        &[
+            "Arachni/v2.0dev",
+            "Mozilla/5.0 (compatible; Nuclei - Open-source project (github.com/projectdiscovery/nuclei))",
+            "Mozilla/5.0 (X11; Linux x86_64) WhatWeb/0.5.5",
+        ],
+    );
+    bots(
+        &m,
+        "monitoring agents",
+        &["collectd/5.12.0", "kube-probe/1.29", "Zabbix", "munin/2.0.75"],
+    );
+    bots(
+        &m,
+        "transcoders and link checkers",
+        &[
+            "Mozilla/5.0 (en-us) AppleWebKit/537.36 (KHTML, like Gecko; Quokka Mobile Transcoder) Chrome/40.0 Safari/537.36",
+            "W3C-checklink/4.81 libwww-perl/6.68",
+            "LinkChecker/10.2.1 (+https://linkchecker.github.io/linkchecker/)",
+            "Wombat Link Resolver 3.1",
+        ],
+    );
+    bots(
+        &m,
+        "an e-mail address or a tool's name as the whole user-agent",
+        &[
+            "crawl-team@numbat.example",
+            "Mozilla/5.0 (compatible; +mailto:ops@quokka.example)",
+            "wombat-sync/4.2.0",
+            "NumbatFetcher",
+            "Quokka Uptime Probe 2",
+        ],
+    );
+    // A phone that sends its model alone is not a tool.
+    people(
+        &m,
+        "feature phones' bare models",
+        &[
+            "SAMSUNG-SGH-A867/A867UCIC1",
+            "Nokia2720a-2b/2.0 (10.05)",
+            "LG-GS290/V100",
+            "MOT-V3re/0E.41.10R",
+        ],
+    );
+}
