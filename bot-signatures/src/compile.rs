@@ -69,7 +69,9 @@ pub fn compile(catalog: &Catalog) -> Compiled {
             None => artifact.unindexed.push(rank),
         }
         if let Some(set) = pattern::alphabet(&hir) {
-            artifact.alphabets.push((rank, set));
+            artifact
+                .alphabets
+                .push((rank, set, pattern::byte_limits(&hir)));
         }
         artifact.signatures.push(SignatureMeta {
             id: s.id.clone(),

@@ -333,6 +333,91 @@ pub fn alphabet(hir: &Hir) -> Option<[u64; 4]> {
     Some(set)
 }
 
+/// For a pattern anchored at both ends, the bytes a match holds at most a
+/// few of (`/` at most once in `^name(?:/version)?$`), ASCII letters folded:
+/// `(byte, most)`, at most four, the bytes user-agents have most of first. A user-agent with more is
+/// refused before the regex runs.
+pub fn byte_limits(hir: &Hir) -> Vec<(u8, u8)> {
+    if alphabet(hir).is_none() {
+        return Vec::new();
+    }
+    let counts = max_counts(hir);
+    let mut out: Vec<(u8, u8)> = (0..=255u8)
+        .filter(|b| !b.is_ascii_uppercase())
+        .filter_map(|b| {
+            let n = counts[usize::from(b)];
+            (n < 4).then_some((b, n as u8))
+        })
+        .filter(|&(b, _)| {
+            // Only bytes the pattern uses: a byte outside the alphabet is
+            // refused by the alphabet already.
+            alphabet(hir).is_some_and(|set| set[usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+        })
+        .collect();
+    // The bytes user-agents have many of first: a limit on one of them turns
+    // the most away.
+    const COMMON: &[u8] = b"/ ;().,-_:=+";
+    out.sort_by_key(|&(b, n)| {
+        (
+            COMMON.iter().position(|&c| c == b).unwrap_or(COMMON.len()),
+            n,
+            b,
+        )
+    });
+    out.truncate(4);
+    out
+}
+
+/// The most times each byte (ASCII letters folded to lowercase) can occur in
+/// a match; `u32::MAX` when unbounded.
+fn max_counts(hir: &Hir) -> Vec<u32> {
+    let mut out = vec![0u32; 256];
+    match hir.kind() {
+        HirKind::Literal(lit) => {
+            for &b in lit.0.iter() {
+                let b = usize::from(b.to_ascii_lowercase());
+                out[b] = out[b].saturating_add(1);
+            }
+        }
+        HirKind::Class(_) => {
+            let mut set = [0u64; 4];
+            collect_bytes(hir, &mut set);
+            for b in 0..256usize {
+                if set[b >> 6] & (1 << (b & 63)) != 0 {
+                    out[usize::from((b as u8).to_ascii_lowercase())] = 1;
+                }
+            }
+        }
+        HirKind::Repetition(rep) => {
+            let sub = max_counts(&rep.sub);
+            for (o, s) in out.iter_mut().zip(sub) {
+                *o = match (s, rep.max) {
+                    (0, _) => 0,
+                    (s, Some(m)) => s.saturating_mul(m),
+                    (_, None) => u32::MAX,
+                };
+            }
+        }
+        HirKind::Capture(cap) => out = max_counts(&cap.sub),
+        HirKind::Concat(subs) => {
+            for sub in subs {
+                for (o, s) in out.iter_mut().zip(max_counts(sub)) {
+                    *o = o.saturating_add(s);
+                }
+            }
+        }
+        HirKind::Alternation(subs) => {
+            for sub in subs {
+                for (o, s) in out.iter_mut().zip(max_counts(sub)) {
+                    *o = (*o).max(s);
+                }
+            }
+        }
+        HirKind::Empty | HirKind::Look(_) => {}
+    }
+    out
+}
+
 fn collect_bytes(hir: &Hir, set: &mut [u64; 4]) {
     let mut add = |b: u32| {
         if b < 256 {

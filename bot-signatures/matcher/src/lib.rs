@@ -214,12 +214,14 @@ pub struct CompiledCatalog {
     pub literal_shapes: Vec<u8>,
     /// Signatures with no usable literal: their regex runs on every user-agent.
     pub unindexed: Vec<u32>,
-    /// `(signature, bytes)` for patterns anchored at both ends (`^...$`): a
-    /// match spans the whole user-agent, so every byte of it is one of these
-    /// (a 256-bit set, ASCII letters in both cases); a user-agent with any
-    /// other byte is refused before the regex runs.
+    /// `(signature, bytes, limits)` for patterns anchored at both ends
+    /// (`^...$`): a match spans the whole user-agent, so every byte of it is
+    /// one of `bytes` (a 256-bit set, ASCII letters in both cases), and each
+    /// `(byte, most)` of `limits` (at most four; letters lowercase, counted in
+    /// both cases) occurs at most `most` times; any other user-agent is
+    /// refused before the regex runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub alphabets: Vec<(u32, [u64; 4])>,
+    pub alphabets: Vec<(u32, [u64; 4], Vec<(u8, u8)>)>,
 }
 
 /// Why an artifact could not be loaded. The edge treats this as a broken
@@ -332,7 +334,7 @@ pub struct Matcher {
     unless: Vec<OnceLock<Option<regex_lite::Regex>>>,
     unless_slot: Vec<u32>,
     /// See [`CompiledCatalog::alphabets`].
-    alphabets: Vec<[u64; 4]>,
+    alphabets: Vec<Alphabet>,
 }
 
 fn action_code(a: Action) -> u8 {
@@ -433,15 +435,51 @@ impl CompiledCatalog {
             out.extend(u.to_le_bytes());
         }
         out.extend((self.alphabets.len() as u32).to_le_bytes());
-        for (signature, bits) in &self.alphabets {
+        for (signature, bits, limits) in &self.alphabets {
             out.extend(signature.to_le_bytes());
             for word in bits {
                 out.extend(word.to_le_bytes());
+            }
+            // Four (byte, most) pairs; (0, 255) is no limit.
+            for k in 0..4 {
+                let (b, n) = limits.get(k).copied().unwrap_or((0, u8::MAX));
+                out.extend([b, n]);
             }
         }
         out.extend((text.len() as u32).to_le_bytes());
         out.extend(text.as_bytes());
         out
+    }
+}
+
+/// A signature's alphabet and byte limits, as loaded.
+#[derive(Debug, Clone, Copy)]
+struct Alphabet {
+    signature: u32,
+    bytes: [u64; 4],
+    limits: [(u8, u8); 4],
+}
+
+impl Alphabet {
+    /// Whether a match could span all of `text`: every byte allowed, and no
+    /// limited byte too often.
+    fn admits(&self, text: &[u8]) -> bool {
+        let mut seen = [0u8; 4];
+        for &b in text {
+            if self.bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0 {
+                return false;
+            }
+            let folded = b.to_ascii_lowercase();
+            for (k, &(limited, most)) in self.limits.iter().enumerate() {
+                if most != u8::MAX && folded == limited {
+                    seen[k] = seen[k].saturating_add(1);
+                    if seen[k] > most {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
     }
 }
 
@@ -595,8 +633,8 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(never)]
-    fn alphabets(&mut self) -> Result<Vec<(u32, [u64; 4])>, MatcherError> {
-        let n = self.count(4 + 32, "alphabet count")?;
+    fn alphabets(&mut self) -> Result<Vec<Alphabet>, MatcherError> {
+        let n = self.count(4 + 32 + 8, "alphabet count")?;
         (0..n)
             .map(|_| {
                 let signature = self.u32("alphabet signature")?;
@@ -606,7 +644,13 @@ impl<'a> Reader<'a> {
                     w.copy_from_slice(&b[8 * i..8 * i + 8]);
                     u64::from_le_bytes(w)
                 };
-                Ok((signature, [word(0), word(1), word(2), word(3)]))
+                let l = self.take(8, "alphabet limits")?;
+                let limits = [(l[0], l[1]), (l[2], l[3]), (l[4], l[5]), (l[6], l[7])];
+                Ok(Alphabet {
+                    signature,
+                    bytes: [word(0), word(1), word(2), word(3)],
+                    limits,
+                })
             })
             .collect()
     }
@@ -740,7 +784,7 @@ impl Matcher {
         literal_shape: Vec<u8>,
         index: LiteralIndex,
         unindexed: Vec<u32>,
-        alphabets: Vec<(u32, [u64; 4])>,
+        alphabets: Vec<Alphabet>,
     ) -> Result<Matcher, MatcherError> {
         let len = records.len();
         let mut records = records;
@@ -748,7 +792,7 @@ impl Matcher {
         let highest = literal_owner
             .iter()
             .chain(&unindexed)
-            .chain(alphabets.iter().map(|(s, _)| s))
+            .chain(alphabets.iter().map(|a| &a.signature))
             .fold(0u32, |m, &i| m.max(i));
         let any = !literal_owner.is_empty() || !unindexed.is_empty() || !alphabets.is_empty();
         if any && highest as usize >= len {
@@ -757,10 +801,8 @@ impl Matcher {
                 len,
             });
         }
-        let mut bits = Vec::with_capacity(alphabets.len());
-        for (slot, (signature, set)) in alphabets.into_iter().enumerate() {
-            records[signature as usize].alphabet = slot as u32;
-            bits.push(set);
+        for (slot, a) in alphabets.iter().enumerate() {
+            records[a.signature as usize].alphabet = slot as u32;
         }
         let mut regex_slot = vec![u32::MAX; len];
         let mut inexact = 0u32;
@@ -791,7 +833,7 @@ impl Matcher {
             regex_slot,
             unless,
             unless_slot,
-            alphabets: bits,
+            alphabets,
         })
     }
 
@@ -881,10 +923,8 @@ impl Matcher {
 
     fn confirm(&self, index: usize, user_agent: &str) -> bool {
         let record = &self.records[index];
-        if let Some(set) = self.alphabets.get(record.alphabet as usize)
-            && !user_agent
-                .bytes()
-                .all(|b| set[usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+        if let Some(a) = self.alphabets.get(record.alphabet as usize)
+            && !a.admits(user_agent.as_bytes())
         {
             return false;
         }
