@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+mod exception;
 pub mod index;
 pub mod verify;
 
@@ -331,7 +332,7 @@ pub struct Matcher {
     regex_slot: Vec<u32>,
     /// Exception regexes of the signatures that have one (a handful of
     /// generic rules), in signature order; `unless_slot[i]` is signature `i`'s.
-    unless: Vec<OnceLock<Option<regex_lite::Regex>>>,
+    unless: Vec<OnceLock<exception::Exception>>,
     unless_slot: Vec<u32>,
     /// See [`CompiledCatalog::alphabets`].
     alphabets: Vec<Alphabet>,
@@ -946,7 +947,9 @@ impl Matcher {
         let Some(slot) = self.unless.get(self.unless_slot[index] as usize) else {
             return true;
         };
-        !lazy_regex(slot, self.str(record.unless)).is_some_and(|r| r.is_match(user_agent))
+        !slot
+            .get_or_init(|| exception::Exception::new(self.str(record.unless)))
+            .spares(user_agent)
     }
 }
 
@@ -1141,26 +1144,31 @@ mod tests {
         let err = Matcher::new(c).unwrap_err().to_string();
         assert!(err.contains("literal shapes do not match"), "{err}");
         let mut c = round_trip_catalog();
-        c.literal_shapes[0] = 8;
+        c.literal_shapes[0] = 16;
         let err = Matcher::new(c).unwrap_err().to_string();
         assert!(err.contains("unknown literal shape"), "{err}");
     }
 
     #[test]
-    fn an_exact_signature_with_an_exception_is_refused() {
-        let mut rule = meta("generic-bot", Action::Block, true, "bot", true);
-        rule.unless = Some("android".into());
-        let bytes = CompiledCatalog {
+    fn an_exact_signature_with_an_exception_runs_only_the_exception() {
+        let mut rule = meta("generic-bot", Action::Block, true, r"bot\b", true);
+        rule.unless = Some(r"\b(?:cubot|robot)|android [\d.]+; [^;)]*bot".into());
+        let m = Matcher::new(CompiledCatalog {
             version: ARTIFACT_VERSION,
             signatures: vec![rule],
             literals: vec![("bot".into(), 0)],
-            literal_shapes: vec![],
+            literal_shapes: vec![shape::WORD_END],
             unindexed: vec![],
             alphabets: vec![],
-        }
-        .to_bytes();
-        let err = Matcher::from_bytes(&bytes).unwrap_err().to_string();
-        assert!(err.contains("an exact signature with an exception"), "{err}");
+        })
+        .unwrap();
+        assert!(m.signature(0).exact);
+        assert!(m.classify("QuokkaBot/1.0").is_some());
+        assert!(m.classify("Botany").is_none(), "the literal's shape");
+        assert!(m.classify("Cubot Note 7").is_none(), "a word of the exception");
+        assert!(m.classify("ROBOT arm").is_none(), "a word of the exception");
+        assert!(m.classify("x (Linux; Android 9; Q bot 7)").is_none(), "the exception's regex");
+        assert!(m.classify("x (Linux; Android 9; Pixel) QuokkaBot/1").is_some());
     }
 
     #[test]
