@@ -462,26 +462,33 @@ struct Alphabet {
 }
 
 impl Alphabet {
-    /// Whether a match could span all of `text`: every byte allowed, and no
-    /// limited byte too often.
-    fn admits(&self, text: &[u8]) -> bool {
-        let mut seen = [0u8; 4];
-        for &b in text {
-            if self.bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0 {
-                return false;
-            }
-            let folded = b.to_ascii_lowercase();
-            for (k, &(limited, most)) in self.limits.iter().enumerate() {
-                if most != u8::MAX && folded == limited {
-                    seen[k] = seen[k].saturating_add(1);
-                    if seen[k] > most {
-                        return false;
-                    }
-                }
-            }
-        }
-        true
+    fn allows(&self, b: u8) -> bool {
+        self.bytes[usize::from(b >> 6)] & (1 << (b & 63)) != 0
     }
+
+    /// Whether a match could span all of `text`, whose bytes are `present`:
+    /// every byte allowed, and no limited byte too often.
+    fn admits(&self, present: &[u64; 4], text: &[u8]) -> bool {
+        if (0..4).any(|i| present[i] & !self.bytes[i] != 0) {
+            return false;
+        }
+        self.limits.iter().all(|&(limited, most)| {
+            most == u8::MAX
+                || memchr::memchr2_iter(limited, limited.to_ascii_uppercase(), text)
+                    .take(usize::from(most) + 1)
+                    .count()
+                    <= usize::from(most)
+        })
+    }
+}
+
+/// The bytes `text` holds, as a 256-bit set.
+fn bytes_present(text: &[u8]) -> [u64; 4] {
+    let mut set = [0u64; 4];
+    for &b in text {
+        set[usize::from(b >> 6)] |= 1 << (b & 63);
+    }
+    set
 }
 
 /// Reads a binary artifact front to back (the matcher's, and
@@ -878,11 +885,12 @@ impl Matcher {
     pub fn classify(&self, user_agent: &str) -> Option<Verdict<'_>> {
         let mut candidates = Candidates::default();
         self.candidates(user_agent, &mut candidates);
+        let mut present = None;
         let found = candidates
             .sorted()
             .iter()
             .copied()
-            .find(|&index| self.confirm(index as usize, user_agent))?;
+            .find(|&index| self.confirm(index as usize, user_agent, &mut present))?;
         Some(self.verdict(found))
     }
 
@@ -891,11 +899,12 @@ impl Matcher {
     pub fn matches(&self, user_agent: &str) -> Vec<Verdict<'_>> {
         let mut candidates = Candidates::default();
         self.candidates(user_agent, &mut candidates);
+        let mut present = None;
         candidates
             .sorted()
             .iter()
             .copied()
-            .filter(|&index| self.confirm(index as usize, user_agent))
+            .filter(|&index| self.confirm(index as usize, user_agent, &mut present))
             .map(|index| self.verdict(index))
             .collect()
     }
@@ -922,11 +931,31 @@ impl Matcher {
         });
     }
 
-    fn confirm(&self, index: usize, user_agent: &str) -> bool {
+    /// Whether signature `index` (a candidate) matches `user_agent`; cheapest
+    /// test first: the alphabet (with `present`, the user-agent's bytes,
+    /// computed once per call when first needed), the exception's words, the
+    /// pattern's regex, the rest of the exception.
+    fn confirm(&self, index: usize, user_agent: &str, present: &mut Option<[u64; 4]>) -> bool {
         let record = &self.records[index];
-        if let Some(a) = self.alphabets.get(record.alphabet as usize)
-            && !a.admits(user_agent.as_bytes())
-        {
+        let text = user_agent.as_bytes();
+        if let Some(a) = self.alphabets.get(record.alphabet as usize) {
+            // Most user-agents have a ';', which few anchored patterns allow:
+            // one fast search before the pass over every byte.
+            if !a.allows(b';') && memchr::memchr(b';', text).is_some() {
+                return false;
+            }
+            let present = present.get_or_insert_with(|| bytes_present(text));
+            if !a.admits(present, text) {
+                return false;
+            }
+        }
+        // An exception that does not compile excepts nothing: the rule stays
+        // as strict as its pattern (fail closed).
+        let exception = (record.unless.len > 0)
+            .then(|| self.unless.get(self.unless_slot[index] as usize))
+            .flatten()
+            .map(|slot| slot.get_or_init(|| exception::Exception::new(self.str(record.unless))));
+        if exception.is_some_and(|e| e.spares_by_words(user_agent)) {
             return false;
         }
         if !record.exact {
@@ -939,17 +968,7 @@ impl Matcher {
                 return false;
             }
         }
-        if record.unless.len == 0 {
-            return true;
-        }
-        // An exception that does not compile excepts nothing: the rule stays
-        // as strict as its pattern (fail closed).
-        let Some(slot) = self.unless.get(self.unless_slot[index] as usize) else {
-            return true;
-        };
-        !slot
-            .get_or_init(|| exception::Exception::new(self.str(record.unless)))
-            .spares(user_agent)
+        !exception.is_some_and(|e| e.spares_by_rest(user_agent))
     }
 }
 
