@@ -36,7 +36,9 @@ pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
         check_fields(s, &mut out);
         match pattern::check(&s.pattern) {
             Ok(hir) => {
-                if pattern::literals(&hir).is_none() {
+                // Unindexed: nothing lets the edge skip the regex (no literal,
+                // not even a rare byte, and no alphabet for an anchored one).
+                if pattern::edge_literals(&hir).is_none() && pattern::alphabet(&hir).is_none() {
                     out.push(Diagnostic::warning(
                         Code::Unindexed,
                         &s.pattern_location.file,
@@ -334,7 +336,12 @@ fn explain_browser_match(s: &Signature, example: &str, corpus: &BrowserCorpus) -
         let bytes = example.as_bytes();
         let word = |b: u8| b.is_ascii_alphanumeric();
         let inside_left = m.start() > 0 && word(bytes[m.start() - 1]) && word(bytes[m.start()]);
-        let inside_right = m.end() < bytes.len() && m.end() > m.start() && word(bytes[m.end()]) && word(bytes[m.end() - 1]);
+        // Inside a word: letters or digits go on to the left, or letters to
+        // the right (a version's digits after "Foo/1" are no word).
+        let inside_right = m.end() < bytes.len()
+            && m.end() > m.start()
+            && bytes[m.end()].is_ascii_alphabetic()
+            && word(bytes[m.end() - 1]);
         if inside_left || inside_right {
             let start = bytes[..m.start()].iter().rposition(|&b| !word(b)).map_or(0, |p| p + 1);
             let end = bytes[m.end()..].iter().position(|&b| !word(b)).map_or(bytes.len(), |p| m.end() + p);

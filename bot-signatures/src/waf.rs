@@ -907,7 +907,9 @@ pub fn prove(
                     }
                 }
             }
-        } else if s.action != Action::Block {
+        } else if s.action != Action::Block && !s.generic {
+            // (A generic rule's example that a specific block hits is
+            // blocked at the edge too: specific signatures decide first.)
             for (ua, _) in &s.instances {
                 if blocked(ua, None) {
                     problems.push(format!(
