@@ -134,10 +134,12 @@ impl BrowserCorpus {
         for path in paths {
             let one = BrowserCorpus::load(path)?;
             let before = all.user_agents.len();
-            all.user_agents
-                .extend(one.user_agents.into_iter().filter(|u| seen.insert(u.clone())));
-            all.files
-                .push((one.source, all.user_agents.len() - before));
+            all.user_agents.extend(
+                one.user_agents
+                    .into_iter()
+                    .filter(|u| seen.insert(u.clone())),
+            );
+            all.files.push((one.source, all.user_agents.len() - before));
         }
         all.source = all
             .files

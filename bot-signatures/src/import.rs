@@ -108,7 +108,8 @@ pub fn isbot_patterns(text: &str) -> Result<Vec<String>, String> {
             .ok_or("the pattern list in index.js has no end (`];`)")?;
         format!("{}]", &body[..end])
     };
-    serde_json::from_str(&json).map_err(|e| format!("the pattern list is not a JSON array of strings: {e}"))
+    serde_json::from_str(&json)
+        .map_err(|e| format!("the pattern list is not a JSON array of strings: {e}"))
 }
 
 /// The action an imported crawler-user-agents signature gets from its first
@@ -269,7 +270,10 @@ pub fn isbot(
             ));
             continue;
         };
-        let mut hits: Vec<&String> = fixtures.iter().filter(|f| re.is_match(f.as_bytes())).collect();
+        let mut hits: Vec<&String> = fixtures
+            .iter()
+            .filter(|f| re.is_match(f.as_bytes()))
+            .collect();
         if hits.is_empty() {
             skipped.push((p.clone(), "no example: no user-agent of isbot's crawler fixtures or crawler-user-agents' instances matches it".to_owned()));
             continue;
@@ -303,8 +307,9 @@ fn case_insensitive(pattern: &str) -> Option<regex::bytes::Regex> {
 
 /// Whether `pattern` matches every one of `instances` (and there is one).
 fn matches_all(pattern: &str, instances: &[String]) -> bool {
-    case_insensitive(pattern)
-        .is_some_and(|re| !instances.is_empty() && instances.iter().all(|i| re.is_match(i.as_bytes())))
+    case_insensitive(pattern).is_some_and(|re| {
+        !instances.is_empty() && instances.iter().all(|i| re.is_match(i.as_bytes()))
+    })
 }
 
 /// What follows the first match of `form` in every instance, when all
@@ -325,7 +330,13 @@ fn shared_next_word(form: &str, instances: &[String]) -> Option<String> {
     }
     shared.map(|s| {
         s.chars()
-            .map(|c| if c == '.' { "\\.".to_owned() } else { c.to_string() })
+            .map(|c| {
+                if c == '.' {
+                    "\\.".to_owned()
+                } else {
+                    c.to_string()
+                }
+            })
             .collect()
     })
 }
@@ -366,7 +377,9 @@ pub fn is_android_build_id(pattern: &str) -> bool {
     let parts: Vec<&str> = text.split('.').collect();
     parts.len() == 3
         && parts[0].len() == 4
-        && parts[0].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && parts[0]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         && parts[1].len() == 6
         && parts[1].bytes().all(|b| b.is_ascii_digit())
         && parts[2].len() == 3
@@ -382,7 +395,11 @@ pub fn tighter_forms(pattern: &str) -> Vec<String> {
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric())
-        || pattern.starts_with("[") && pattern[1..].chars().take_while(|&c| c != ']').all(|c| c.is_ascii_alphanumeric());
+        || pattern.starts_with("[")
+            && pattern[1..]
+                .chars()
+                .take_while(|&c| c != ']')
+                .all(|c| c.is_ascii_alphanumeric());
     if !starts_word {
         return Vec::new();
     }
@@ -406,7 +423,10 @@ pub fn tighter_forms(pattern: &str) -> Vec<String> {
         pattern.to_owned()
     };
     let mut forms = vec![format!(r"\b{body}")];
-    let ends_word = pattern.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+    let ends_word = pattern
+        .chars()
+        .last()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
         && !pattern.ends_with("\\d")
         && !pattern.ends_with("\\w");
     if ends_word || top_level_alternation {
@@ -557,8 +577,10 @@ pub fn import(
                     .find(|s| s.location.file == d.file && s.location.line == d.line)
             })
             .collect();
-        if !newly_shadowed.is_empty() {
-            if let Ok(m) = report.compiled.matcher() {
+        if !newly_shadowed.is_empty()
+            && let Ok(m) = report.compiled.matcher()
+        {
+            {
                 for s in newly_shadowed {
                     for (ua, _) in &s.instances {
                         let decider = m
@@ -568,7 +590,10 @@ pub fn import(
                         let imported = |id: &str| entries.iter().any(|e| e.id == id);
                         if let Some(v) = decider.filter(|v| imported(v.signature.id)) {
                             bad.entry(v.signature.id.to_owned()).or_insert_with(|| {
-                                format!("shadowed: it would take every example of '{}' from it", s.id)
+                                format!(
+                                    "shadowed: it would take every example of '{}' from it",
+                                    s.id
+                                )
                             });
                         }
                     }
@@ -623,7 +648,9 @@ fn render(
     let body = toml::to_string(&OutFile { signature: entries }).unwrap_or_default();
     out.push_str(&body);
     if !tightened.is_empty() {
-        out.push_str("\n# Tightened by the importer (a product, not a word inside a device name):\n");
+        out.push_str(
+            "\n# Tightened by the importer (a product, not a word inside a device name):\n",
+        );
         for (from, to) in tightened {
             out.push_str(&format!("# - {from:?} -> {to:?}\n"));
         }
@@ -706,7 +733,11 @@ mod tests {
         assert_eq!(tighter_forms("[wW]get")[0], r"\b[wW]get");
         assert_eq!(
             tighter_forms("foo|bar(x|y)"),
-            strings(&[r"\b(?:foo|bar(x|y))", r"\b(?:foo|bar(x|y))\b", r"\b(?:foo|bar(x|y))/v?\d"])
+            strings(&[
+                r"\b(?:foo|bar(x|y))",
+                r"\b(?:foo|bar(x|y))\b",
+                r"\b(?:foo|bar(x|y))/v?\d"
+            ])
         );
         // Ends that are not a word character get no right boundary or version.
         assert_eq!(tighter_forms(r"Googlebot\/"), strings(&[r"\bGooglebot\/"]));
@@ -738,19 +769,37 @@ mod tests {
         );
         assert_eq!(tighten("Sonic", &sonic, None).unwrap().0, r"\bSonic/v?\d");
         // An example without a version: both token boundaries.
-        let versions = strings(&["Expanse, a scanning company, searches the IPv4 space", "Expanse/2.0"]);
-        assert_eq!(tighten("Expanse", &versions, None).unwrap().0, r"\bExpanse\b");
+        let versions = strings(&[
+            "Expanse, a scanning company, searches the IPv4 space",
+            "Expanse/2.0",
+        ]);
+        assert_eq!(
+            tighten("Expanse", &versions, None).unwrap().0,
+            r"\bExpanse\b"
+        );
         // An example glued to more letters: the left boundary.
         let speedy = strings(&["Speedy Spider", "SpeedyAds bot"]);
         assert_eq!(tighten("Speedy", &speedy, None).unwrap().0, r"\bSpeedy");
         // Every example spells the next word the same: the product's name.
-        let spider = strings(&["Mozilla/5.0 (compatible; Speedy Spider; +http://s.example)", "speedy spider/2 (+http://s.example)"]);
-        assert_eq!(tighten("Speedy", &spider, None).unwrap().0, r"\bSpeedy Spider");
+        let spider = strings(&[
+            "Mozilla/5.0 (compatible; Speedy Spider; +http://s.example)",
+            "speedy spider/2 (+http://s.example)",
+        ]);
+        assert_eq!(
+            tighten("Speedy", &spider, None).unwrap().0,
+            r"\bSpeedy Spider"
+        );
         let dotted = strings(&["Mozilla/5.0 (compatible; Quokka.Fetch)", "quokka.fetch/2"]);
-        assert_eq!(tighten("Quokka", &dotted, None).unwrap().0, r"\bQuokka\.Fetch");
+        assert_eq!(
+            tighten("Quokka", &dotted, None).unwrap().0,
+            r"\bQuokka\.Fetch"
+        );
         // A short word takes the next one too; a description's first words.
         let expanse = strings(&["Expanse, a Palo Alto company, scans the IPv4 space"]);
-        assert_eq!(tighten("Expanse", &expanse, None).unwrap().0, r"\bExpanse, a Palo");
+        assert_eq!(
+            tighten("Expanse", &expanse, None).unwrap().0,
+            r"\bExpanse, a Palo"
+        );
         // Words that end short, or different words, are no product name.
         let short = strings(&["Numbat of x", "Numbat of y"]);
         assert_eq!(tighten("Numbat", &short, None).unwrap().0, r"\bNumbat\b");
@@ -758,29 +807,50 @@ mod tests {
         assert_eq!(tighten("Wombat", &differ, None).unwrap().0, r"\bWombat\b");
         // An example that needs the word inside a longer name keeps the
         // pattern as it is.
-        let two = strings(&["RankSonicAuditor/1.0", "Mozilla/5.0 (compatible; Sonic/1.0)"]);
-        assert_eq!(tighten("Sonic", &two, None).unwrap(), ("Sonic".to_owned(), two.clone()));
+        let two = strings(&[
+            "RankSonicAuditor/1.0",
+            "Mozilla/5.0 (compatible; Sonic/1.0)",
+        ]);
+        assert_eq!(
+            tighten("Sonic", &two, None).unwrap(),
+            ("Sonic".to_owned(), two.clone())
+        );
         // ... until a device of the guard matches it: then the loosest form
         // that spares every device, with the examples it keeps.
-        let viewsonic = guard(&["Mozilla/5.0 (Linux; U; Android 2.3; en-us; ViewSonic-ViewPad10 Build/ERE27)"]);
+        let viewsonic =
+            guard(&["Mozilla/5.0 (Linux; U; Android 2.3; en-us; ViewSonic-ViewPad10 Build/ERE27)"]);
         assert_eq!(
             tighten("Sonic", &two, Some(&viewsonic)),
-            Some((r"\bSonic".to_owned(), strings(&["Mozilla/5.0 (compatible; Sonic/1.0)"])))
+            Some((
+                r"\bSonic".to_owned(),
+                strings(&["Mozilla/5.0 (compatible; Sonic/1.0)"])
+            ))
         );
-        let huawei = guard(&["Mozilla/5.0 (Linux; U; Android 2.3.3; de-de; HUAWEI SONIC Build/HuaweiU8650)"]);
+        let huawei = guard(&[
+            "Mozilla/5.0 (Linux; U; Android 2.3.3; de-de; HUAWEI SONIC Build/HuaweiU8650)",
+        ]);
         assert_eq!(
             tighten("Sonic", &two, Some(&huawei)),
-            Some((r"\bSonic/v?\d".to_owned(), strings(&["Mozilla/5.0 (compatible; Sonic/1.0)"])))
+            Some((
+                r"\bSonic/v?\d".to_owned(),
+                strings(&["Mozilla/5.0 (compatible; Sonic/1.0)"])
+            ))
         );
         // A device named like the product needs more than boundaries.
         let phone = guard(&["Mozilla/5.0 (Linux; Android 4.4.2; HTC Butterfly 3 Build/KOT49H)"]);
-        let bf = strings(&["Butterfly", "Mozilla/5.0 (compatible; Butterfly/1.0; +http://bf.example/)"]);
+        let bf = strings(&[
+            "Butterfly",
+            "Mozilla/5.0 (compatible; Butterfly/1.0; +http://bf.example/)",
+        ]);
         assert_eq!(
             tighten("Butterfly", &bf, Some(&phone)),
             Some((r"\bButterfly/v?\d".to_owned(), bf[1..].to_vec()))
         );
         // Nothing spares the device: left out.
-        assert_eq!(tighten("Sonic", &strings(&["Sonic"]), Some(&guard(&["Sonic"]))), None);
+        assert_eq!(
+            tighten("Sonic", &strings(&["Sonic"]), Some(&guard(&["Sonic"]))),
+            None
+        );
         // A pattern that is no regex at all is never clean.
         assert_eq!(tighten("(", &strings(&["("]), Some(&firefox)), None);
     }
@@ -807,10 +877,25 @@ mod tests {
             isbot_patterns(js).unwrap(),
             strings(&[" daum[ /]", r"(?<! cu)bots?(?:\b|_)"])
         );
-        assert_eq!(isbot_patterns(r#"["a","b"]"#).unwrap(), strings(&["a", "b"]));
-        assert!(isbot_patterns("module.exports = {}").unwrap_err().contains("patterns_default"));
-        assert!(isbot_patterns("var patterns_default = [\"a\",").unwrap_err().contains("no end"));
-        assert!(isbot_patterns("var patterns_default = [\n 1\n];").unwrap_err().contains("JSON"));
+        assert_eq!(
+            isbot_patterns(r#"["a","b"]"#).unwrap(),
+            strings(&["a", "b"])
+        );
+        assert!(
+            isbot_patterns("module.exports = {}")
+                .unwrap_err()
+                .contains("patterns_default")
+        );
+        assert!(
+            isbot_patterns("var patterns_default = [\"a\",")
+                .unwrap_err()
+                .contains("no end")
+        );
+        assert!(
+            isbot_patterns("var patterns_default = [\n 1\n];")
+                .unwrap_err()
+                .contains("JSON")
+        );
     }
 
     #[test]
@@ -830,16 +915,33 @@ instances = ["KnownBot/1.0"]
 "#
             .into(),
         )]);
-        let fixtures = strings(&["KnownBot agent/1.0", "Zyx Agent 2", "Other Agent 3", "Fourth Agent", "Fifth agent"]);
+        let fixtures = strings(&[
+            "KnownBot agent/1.0",
+            "Zyx Agent 2",
+            "Other Agent 3",
+            "Fourth Agent",
+            "Fifth agent",
+        ]);
         let patterns = strings(&["bot", "agent", "(?<!x)y", "nomatch"]);
         let (drafts, skipped) = isbot(&patterns, &fixtures, &existing, "isbot@1", "2026-11-27");
         assert_eq!(drafts.len(), 2);
         assert_eq!(drafts[0].instances, strings(&["KnownBot agent/1.0"]));
-        assert!(drafts.iter().all(|d| d.generic && d.author == "import:isbot@1"));
+        assert!(
+            drafts
+                .iter()
+                .all(|d| d.generic && d.author == "import:isbot@1")
+        );
         // The undecided examples first (the catalog decides "KnownBot agent"), three at most.
-        assert_eq!(drafts[1].instances, strings(&["Zyx Agent 2", "Other Agent 3", "Fourth Agent"]));
+        assert_eq!(
+            drafts[1].instances,
+            strings(&["Zyx Agent 2", "Other Agent 3", "Fourth Agent"])
+        );
         assert_eq!(skipped.len(), 2);
-        assert!(skipped[0].1.starts_with("pattern-syntax"), "{:?}", skipped[0]);
+        assert!(
+            skipped[0].1.starts_with("pattern-syntax"),
+            "{:?}",
+            skipped[0]
+        );
         assert!(skipped[1].1.starts_with("no example"), "{:?}", skipped[1]);
     }
 }

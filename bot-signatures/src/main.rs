@@ -790,7 +790,9 @@ fn import_one(
                 .user_agents;
             // crawler-user-agents' examples too (pinned beside isbot): more
             // isbot entries get an example to be checked against.
-            if let Some(cua) = find_upwards("node_modules/crawler-user-agents/crawler-user-agents.json") {
+            if let Some(cua) =
+                find_upwards("node_modules/crawler-user-agents/crawler-user-agents.json")
+            {
                 let text = std::fs::read_to_string(&cua)
                     .with_context(|| format!("reading {}", cua.display()))
                     .map_err(fail(exit::IO))?;

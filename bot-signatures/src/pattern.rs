@@ -76,7 +76,11 @@ fn check_within(pattern: &str, max: usize) -> Result<Hir, PatternProblem> {
             format!(
                 "pattern is {} characters; {} allows {max} per regex",
                 pattern.len(),
-                if max == MAX_PATTERN_CHARS { "WAF" } else { "an `unless`" }
+                if max == MAX_PATTERN_CHARS {
+                    "WAF"
+                } else {
+                    "an `unless`"
+                }
             ),
             "shorten it to the distinctive product token, or split it into two signatures",
         ));
@@ -306,9 +310,8 @@ pub fn edge_literals(hir: &Hir) -> Option<(Literals, u8)> {
             l.set.dedup();
             let rare = |s: &String| {
                 s.len() > 1
-                    || s.bytes().all(|b| {
-                        !(b.is_ascii_alphanumeric() || b" ./;:()_,+-".contains(&b))
-                    })
+                    || s.bytes()
+                        .all(|b| !(b.is_ascii_alphanumeric() || b" ./;:()_,+-".contains(&b)))
             };
             (l.shortest() >= 1 && l.set.iter().all(rare)).then_some((l, 0))
         })

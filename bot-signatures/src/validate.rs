@@ -343,8 +343,14 @@ fn explain_browser_match(s: &Signature, example: &str, corpus: &BrowserCorpus) -
             && bytes[m.end()].is_ascii_alphabetic()
             && word(bytes[m.end() - 1]);
         if inside_left || inside_right {
-            let start = bytes[..m.start()].iter().rposition(|&b| !word(b)).map_or(0, |p| p + 1);
-            let end = bytes[m.end()..].iter().position(|&b| !word(b)).map_or(bytes.len(), |p| m.end() + p);
+            let start = bytes[..m.start()]
+                .iter()
+                .rposition(|&b| !word(b))
+                .map_or(0, |p| p + 1);
+            let end = bytes[m.end()..]
+                .iter()
+                .position(|&b| !word(b))
+                .map_or(bytes.len(), |p| m.end() + p);
             message = format!(
                 "; the match {:?} is inside the word {:?}",
                 m.as_str(),

@@ -357,7 +357,11 @@ fn wrap(shape: u8, body: &str) -> String {
         if shape & AT_START != 0 { "^" } else { "" },
         if shape & WORD_START != 0 { r"\b" } else { "" },
         if shape & WORD_END != 0 { r"\b" } else { "" },
-        if shape & VERSION_AFTER != 0 { r"v?\d" } else { "" },
+        if shape & VERSION_AFTER != 0 {
+            r"v?\d"
+        } else {
+            ""
+        },
     )
 }
 
@@ -368,9 +372,7 @@ fn chunk(items: &[Item]) -> Vec<PackedRegex> {
     let mut others: Vec<&Item> = Vec::new();
     for item in items {
         match &item.literals {
-            Some((l, shape)) => {
-                lits.extend(l.iter().map(|x| (*shape, x.clone(), item.id.clone())))
-            }
+            Some((l, shape)) => lits.extend(l.iter().map(|x| (*shape, x.clone(), item.id.clone()))),
             None => others.push(item),
         }
     }

@@ -4,6 +4,7 @@
 //! bots the catalog used to miss. Each family is fixed by a rule (an anchored
 //! or versioned product, an `unless`, a generic token), so variants the test
 //! never saw behave the same.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use bot_signatures::Catalog;
 use bot_signatures_matcher::{Action, Matcher};
@@ -124,11 +125,7 @@ fn libwww_inside_old_browsers_is_not_a_bot() {
             "Lynx/2.8.8rel.2 libwww-FM/2.14 SSL-MM/1.4.1 OpenSSL/1.0.2h",
         ],
     );
-    bots(
-        &m,
-        "libwww-perl",
-        &["WombatIndexer/0.4 libwww-perl/6.72"],
-    );
+    bots(&m, "libwww-perl", &["WombatIndexer/0.4 libwww-perl/6.72"]);
 }
 
 #[test]
@@ -177,7 +174,12 @@ fn scanners_monitors_transcoders_link_checkers_and_bare_names_are_flagged() {
     bots(
         &m,
         "monitoring agents",
-        &["collectd/5.12.0", "kube-probe/1.29", "Zabbix", "munin/2.0.75"],
+        &[
+            "collectd/5.12.0",
+            "kube-probe/1.29",
+            "Zabbix",
+            "munin/2.0.75",
+        ],
     );
     bots(
         &m,

@@ -84,9 +84,10 @@ fn assert_import_is_fresh(source: Source) {
             let patterns =
                 import::isbot_patterns(&std::fs::read_to_string(pkg.join("index.js")).unwrap())
                     .unwrap();
-            let mut examples = BrowserCorpus::load(&root.join(bot_signatures::corpus::ISBOT_FIXTURES))
-                .unwrap()
-                .user_agents;
+            let mut examples =
+                BrowserCorpus::load(&root.join(bot_signatures::corpus::ISBOT_FIXTURES))
+                    .unwrap()
+                    .user_agents;
             examples.extend(crawler_user_agents().into_iter().flat_map(|e| e.instances));
             import::isbot(&patterns, &examples, &existing, &package, &import_date)
         }
@@ -108,7 +109,11 @@ fn assert_import_is_fresh(source: Source) {
         dir.join(format!("imported/{name}.LICENSE")).is_file(),
         "the upstream license must be kept beside the import"
     );
-    assert!(regenerated.written > 50, "{package}: only {} entries", regenerated.written);
+    assert!(
+        regenerated.written > 50,
+        "{package}: only {} entries",
+        regenerated.written
+    );
 }
 
 #[test]

@@ -153,7 +153,10 @@ mod tests {
 
     #[test]
     fn words_are_read_and_the_rest_stays_a_regex() {
-        assert_eq!(top_level("a|(b|c)|[|]|d\\|e"), ["a", "(b|c)", "[|]", "d\\|e"]);
+        assert_eq!(
+            top_level("a|(b|c)|[|]|d\\|e"),
+            ["a", "(b|c)", "[|]", "d\\|e"]
+        );
         assert_eq!(
             as_words("\\b(?:nokia|sie-|lg)"),
             Some(vec![
@@ -162,20 +165,37 @@ mod tests {
                 ("lg".into(), shape::WORD_START)
             ])
         );
-        assert_eq!(as_words("^opera/"), Some(vec![("opera/".into(), shape::AT_START)]));
+        assert_eq!(
+            as_words("^opera/"),
+            Some(vec![("opera/".into(), shape::AT_START)])
+        );
         assert_eq!(as_words("mac os"), Some(vec![("mac os".into(), 0)]));
-        assert_eq!(as_words("\\bios\\b"), Some(vec![("ios".into(), shape::WORD_START | shape::WORD_END)]));
+        assert_eq!(
+            as_words("\\bios\\b"),
+            Some(vec![("ios".into(), shape::WORD_START | shape::WORD_END)])
+        );
         assert_eq!(as_words("a\\.b"), Some(vec![("a.b".into(), 0)]));
         // Not words: a regex dot, classes, repeats, a boundary beside a
         // non-word character, nested groups, an empty word.
-        for no in ["a.b", "mac ?os", "[0-9]{3}x", "\\b-x", "x-\\b", "(?:a|(b))", "(?:a|)", "", "^\\d"] {
+        for no in [
+            "a.b",
+            "mac ?os",
+            "[0-9]{3}x",
+            "\\b-x",
+            "x-\\b",
+            "(?:a|(b))",
+            "(?:a|)",
+            "",
+            "^\\d",
+        ] {
             assert_eq!(as_words(no), None, "{no}");
         }
     }
 
     #[test]
     fn spares_exactly_what_the_regex_matches() {
-        let pattern = "\\b(?:nokia|sie-)|android|^opera/|\\bios\\b|^[^/ ]*[a-z][0-9]|[0-9]{3}x[0-9]{3}";
+        let pattern =
+            "\\b(?:nokia|sie-)|android|^opera/|\\bios\\b|^[^/ ]*[a-z][0-9]|[0-9]{3}x[0-9]{3}";
         let e = Exception::new(pattern);
         assert!(e.words.is_some() && e.rest.is_some());
         let re = regex_lite::RegexBuilder::new(pattern)
@@ -183,8 +203,21 @@ mod tests {
             .build()
             .unwrap();
         for text in [
-            "Nokia6300/2.0", "xnokia", "SIE-C65", "ANDROID", "Opera/9.80", "x Opera/9", "iOS 17",
-            "kiosk", "bios", "ab1/x", "a/b1", "240x320", "nothing here", "", "ios",
+            "Nokia6300/2.0",
+            "xnokia",
+            "SIE-C65",
+            "ANDROID",
+            "Opera/9.80",
+            "x Opera/9",
+            "iOS 17",
+            "kiosk",
+            "bios",
+            "ab1/x",
+            "a/b1",
+            "240x320",
+            "nothing here",
+            "",
+            "ios",
         ] {
             assert_eq!(e.spares(text), re.is_match(text), "{text}");
         }

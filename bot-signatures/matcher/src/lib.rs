@@ -158,6 +158,9 @@ pub struct SignatureMeta {
     pub unless: Option<String>,
 }
 
+/// One entry of [`CompiledCatalog::alphabets`]: `(signature, bytes, limits)`.
+pub type AlphabetEntry = (u32, [u64; 4], Vec<(u8, u8)>);
+
 /// What must surround a literal's hit for it to count ([`CompiledCatalog::literal_shapes`]):
 /// bit flags, ASCII word characters being `[0-9A-Za-z_]`, as in `\b`.
 pub mod shape {
@@ -222,7 +225,7 @@ pub struct CompiledCatalog {
     /// both cases) occurs at most `most` times; any other user-agent is
     /// refused before the regex runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub alphabets: Vec<(u32, [u64; 4], Vec<(u8, u8)>)>,
+    pub alphabets: Vec<AlphabetEntry>,
 }
 
 /// Why an artifact could not be loaded. The edge treats this as a broken
@@ -417,8 +420,8 @@ impl CompiledCatalog {
             .iter()
             .copied()
             .chain(std::iter::repeat(0));
-        let mut literals: Vec<((&(String, u32), u8), index::Plan)> =
-            self.literals.iter().zip(shapes).zip(plans).collect();
+        type Filed<'b> = ((&'b (String, u32), u8), index::Plan);
+        let mut literals: Vec<Filed<'a>> = self.literals.iter().zip(shapes).zip(plans).collect();
         literals.sort_by_key(|(((literal, _), _), plan)| index::filed_gram(literal, *plan));
         out.extend((self.literals.len() as u32).to_le_bytes());
         let literals_at = out.len();
@@ -1106,7 +1109,10 @@ mod tests {
     fn an_exception_spares_what_it_matches_and_nothing_else() {
         let m = with_unless(r"android [\d.]+; [^;)]*bot[^;)]* build/");
         assert_eq!(
-            m.classify("Mozilla/5.0 (compatible; QuokkaBot/1.0)").unwrap().signature.id,
+            m.classify("Mozilla/5.0 (compatible; QuokkaBot/1.0)")
+                .unwrap()
+                .signature
+                .id,
             "generic-bot"
         );
         // Case-insensitive, like the pattern.
@@ -1184,10 +1190,19 @@ mod tests {
         assert!(m.signature(0).exact);
         assert!(m.classify("QuokkaBot/1.0").is_some());
         assert!(m.classify("Botany").is_none(), "the literal's shape");
-        assert!(m.classify("Cubot Note 7").is_none(), "a word of the exception");
+        assert!(
+            m.classify("Cubot Note 7").is_none(),
+            "a word of the exception"
+        );
         assert!(m.classify("ROBOT arm").is_none(), "a word of the exception");
-        assert!(m.classify("x (Linux; Android 9; Q bot 7)").is_none(), "the exception's regex");
-        assert!(m.classify("x (Linux; Android 9; Pixel) QuokkaBot/1").is_some());
+        assert!(
+            m.classify("x (Linux; Android 9; Q bot 7)").is_none(),
+            "the exception's regex"
+        );
+        assert!(
+            m.classify("x (Linux; Android 9; Pixel) QuokkaBot/1")
+                .is_some()
+        );
     }
 
     #[test]
@@ -1232,7 +1247,10 @@ mod tests {
         // Matcher::new goes through the binary form too, so check the
         // decisions themselves (all matches, in precedence order).
         for (ua, want) in [
-            ("Googlebot/2.1", &["googlebot", "generic-go", "generic-bot"][..]),
+            (
+                "Googlebot/2.1",
+                &["googlebot", "generic-go", "generic-bot"][..],
+            ),
             ("foo/1 bot", &["foo-version", "generic-bot"]),
             ("go http", &["go-client", "generic-go"]),
             ("GO bot", &["go-client", "generic-go", "generic-bot"]),
