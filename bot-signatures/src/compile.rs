@@ -69,9 +69,12 @@ pub fn compile(catalog: &Catalog) -> Compiled {
             None => artifact.unindexed.push(rank),
         }
         if let Some(set) = pattern::alphabet(&hir) {
-            artifact
-                .alphabets
-                .push((rank, set, pattern::byte_limits(&hir)));
+            artifact.alphabets.push((
+                rank,
+                set,
+                pattern::byte_limits(&hir),
+                pattern::required_bytes(&hir),
+            ));
         }
         artifact.signatures.push(SignatureMeta {
             id: s.id.clone(),

@@ -371,6 +371,70 @@ pub fn byte_limits(hir: &Hir) -> Vec<(u8, u8)> {
     out
 }
 
+/// For a pattern anchored at both ends, the bytes every match contains (ASCII
+/// letters lowercase, standing for either case): a 256-bit set. A user-agent
+/// without one of them is refused before the regex runs.
+pub fn required_bytes(hir: &Hir) -> [u64; 4] {
+    let mut set = [0u64; 4];
+    if alphabet(hir).is_none() {
+        return set;
+    }
+    for (b, n) in min_counts(hir).into_iter().enumerate() {
+        if n > 0 {
+            set[b >> 6] |= 1 << (b & 63);
+        }
+    }
+    set
+}
+
+/// The fewest times each byte (ASCII letters folded to lowercase) occurs in
+/// any match.
+fn min_counts(hir: &Hir) -> Vec<u32> {
+    let mut out = vec![0u32; 256];
+    match hir.kind() {
+        HirKind::Literal(lit) => {
+            for &b in lit.0.iter() {
+                let b = usize::from(b.to_ascii_lowercase());
+                out[b] = out[b].saturating_add(1);
+            }
+        }
+        // A class of one character (in either case) is that character.
+        HirKind::Class(class) => {
+            if let Some(set) = small_class(class)
+                && let [one] = set.as_slice()
+                && let [b] = one.as_bytes()
+            {
+                out[usize::from(*b)] = 1;
+            }
+        }
+        HirKind::Repetition(rep) => {
+            for (o, s) in out.iter_mut().zip(min_counts(&rep.sub)) {
+                *o = s.saturating_mul(rep.min);
+            }
+        }
+        HirKind::Capture(cap) => out = min_counts(&cap.sub),
+        HirKind::Concat(subs) => {
+            for sub in subs {
+                for (o, s) in out.iter_mut().zip(min_counts(sub)) {
+                    *o = o.saturating_add(s);
+                }
+            }
+        }
+        HirKind::Alternation(subs) => {
+            let mut first = true;
+            for sub in subs {
+                let m = min_counts(sub);
+                for (o, s) in out.iter_mut().zip(m) {
+                    *o = if first { s } else { (*o).min(s) };
+                }
+                first = false;
+            }
+        }
+        HirKind::Empty | HirKind::Look(_) => {}
+    }
+    out
+}
+
 /// The most times each byte (ASCII letters folded to lowercase) can occur in
 /// a match; `u32::MAX` when unbounded.
 fn max_counts(hir: &Hir) -> Vec<u32> {
@@ -715,6 +779,82 @@ mod tests {
 
     fn lits(p: &str) -> Option<Literals> {
         literals(&check(p).unwrap())
+    }
+
+    fn edge(p: &str) -> Option<(Vec<String>, bool, u8)> {
+        edge_literals(&check(p).unwrap()).map(|(l, s)| (l.set, l.exact, s))
+    }
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn shaped_literals_are_exact_with_their_surroundings() {
+        use shape::{AT_START, VERSION_AFTER, WORD_END, WORD_START};
+        assert_eq!(
+            edge(r"\bSonic"),
+            Some((strings(&["sonic"]), true, WORD_START))
+        );
+        assert_eq!(edge(r"bot\b"), Some((strings(&["bot"]), true, WORD_END)));
+        assert_eq!(
+            edge(r"\bFever/v?\d"),
+            Some((strings(&["fever/"]), true, WORD_START | VERSION_AFTER))
+        );
+        assert_eq!(
+            edge(r"\bFoo/[vV]?[0-9]"),
+            Some((strings(&["foo/"]), true, WORD_START | VERSION_AFTER))
+        );
+        assert_eq!(edge("^curl"), Some((strings(&["curl"]), true, AT_START)));
+        // Every literal of a boundary's side must start or end with a word
+        // character, and no literal may be pruned for containing another.
+        assert_eq!(
+            edge(r"\b(?:bot|googlebot)\b"),
+            Some((strings(&["bot", "googlebot"]), true, WORD_START | WORD_END))
+        );
+        assert_eq!(
+            edge(r"\b(?:-x|ab)"),
+            Some((strings(&["-x", "ab"]), false, 0))
+        );
+        // Not shapes: a version that is not `v?\d`, a boundary in the middle.
+        assert_eq!(edge(r"\bfoo/x?\d").map(|e| e.2), Some(0));
+        assert_eq!(edge(r"foo\bbar").map(|e| e.2), Some(0));
+        // One-byte literals of rare bytes only.
+        assert_eq!(
+            edge("[a-z]+@[a-z]+|mailto:"),
+            Some((strings(&["@", "mailto:"]), false, 0))
+        );
+        assert_eq!(edge("[a-z]/[a-z]|[0-9];"), None, "no rare byte");
+    }
+
+    #[test]
+    fn anchored_patterns_carry_alphabet_limits_and_needs() {
+        let hir = check(r"^[a-z0-9 ._-]+(?:/[0-9.]*)?$").unwrap();
+        let set = alphabet(&hir).unwrap();
+        let has = |set: &[u64; 4], b: u8| set[usize::from(b >> 6)] & (1 << (b & 63)) != 0;
+        for b in b"aZ09 ._-/" {
+            assert!(has(&set, *b), "{}", *b as char);
+        }
+        for b in b";()+" {
+            assert!(!has(&set, *b), "{}", *b as char);
+        }
+        assert_eq!(byte_limits(&hir), vec![(b'/', 1)]);
+        assert_eq!(required_bytes(&hir), [0; 4]);
+        let hir = check(r"^mozilla/\d\.\d [a-z]+$").unwrap();
+        let needs = required_bytes(&hir);
+        for b in b"mozila/. " {
+            assert!(has(&needs, *b), "{}", *b as char);
+        }
+        assert!(!has(&needs, b'M') && !has(&needs, b'x'));
+        assert_eq!(byte_limits(&hir)[..2], [(b'/', 1), (b' ', 1)]);
+        // An alternation needs what every branch needs.
+        let hir = check(r"^(?:ab|ac)$").unwrap();
+        let needs = required_bytes(&hir);
+        assert!(has(&needs, b'a') && !has(&needs, b'b') && !has(&needs, b'c'));
+        // Not anchored at both ends: nothing.
+        assert!(alphabet(&check("^abc").unwrap()).is_none());
+        assert!(byte_limits(&check("abc$").unwrap()).is_empty());
+        assert_eq!(required_bytes(&check("abc").unwrap()), [0; 4]);
     }
 
     #[test]

@@ -158,8 +158,9 @@ pub struct SignatureMeta {
     pub unless: Option<String>,
 }
 
-/// One entry of [`CompiledCatalog::alphabets`]: `(signature, bytes, limits)`.
-pub type AlphabetEntry = (u32, [u64; 4], Vec<(u8, u8)>);
+/// One entry of [`CompiledCatalog::alphabets`]: `(signature, bytes, limits,
+/// needs)`.
+pub type AlphabetEntry = (u32, [u64; 4], Vec<(u8, u8)>, [u64; 4]);
 
 /// What must surround a literal's hit for it to count ([`CompiledCatalog::literal_shapes`]):
 /// bit flags, ASCII word characters being `[0-9A-Za-z_]`, as in `\b`.
@@ -218,12 +219,13 @@ pub struct CompiledCatalog {
     pub literal_shapes: Vec<u8>,
     /// Signatures with no usable literal: their regex runs on every user-agent.
     pub unindexed: Vec<u32>,
-    /// `(signature, bytes, limits)` for patterns anchored at both ends
+    /// `(signature, bytes, limits, needs)` for patterns anchored at both ends
     /// (`^...$`): a match spans the whole user-agent, so every byte of it is
-    /// one of `bytes` (a 256-bit set, ASCII letters in both cases), and each
+    /// one of `bytes` (a 256-bit set, ASCII letters in both cases), each
     /// `(byte, most)` of `limits` (at most four; letters lowercase, counted in
-    /// both cases) occurs at most `most` times; any other user-agent is
-    /// refused before the regex runs.
+    /// both cases) occurs at most `most` times, and every byte of `needs`
+    /// (letters lowercase, either case will do) occurs; any other user-agent
+    /// is refused before the regex runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alphabets: Vec<AlphabetEntry>,
 }
@@ -439,9 +441,9 @@ impl CompiledCatalog {
             out.extend(u.to_le_bytes());
         }
         out.extend((self.alphabets.len() as u32).to_le_bytes());
-        for (signature, bits, limits) in &self.alphabets {
+        for (signature, bits, limits, needs) in &self.alphabets {
             out.extend(signature.to_le_bytes());
-            for word in bits {
+            for word in bits.iter().chain(needs) {
                 out.extend(word.to_le_bytes());
             }
             // Four (byte, most) pairs; (0, 255) is no limit.
@@ -462,6 +464,7 @@ struct Alphabet {
     signature: u32,
     bytes: [u64; 4],
     limits: [(u8, u8); 4],
+    needs: [u64; 4],
 }
 
 impl Alphabet {
@@ -473,6 +476,18 @@ impl Alphabet {
     /// every byte allowed, and no limited byte too often.
     fn admits(&self, present: &[u64; 4], text: &[u8]) -> bool {
         if (0..4).any(|i| present[i] & !self.bytes[i] != 0) {
+            return false;
+        }
+        // Needed bytes, a letter in either case: fold the upper-case letters
+        // present onto the lower-case ones (bits 65-90 onto 97-122).
+        let upper = (present[1] >> 1) & ((1 << 26) - 1);
+        let folded = [
+            present[0],
+            present[1] | (upper << 33),
+            present[2],
+            present[3],
+        ];
+        if (0..4).any(|i| self.needs[i] & !folded[i] != 0) {
             return false;
         }
         self.limits.iter().all(|&(limited, most)| {
@@ -645,11 +660,11 @@ impl<'a> Reader<'a> {
 
     #[inline(never)]
     fn alphabets(&mut self) -> Result<Vec<Alphabet>, MatcherError> {
-        let n = self.count(4 + 32 + 8, "alphabet count")?;
+        let n = self.count(4 + 64 + 8, "alphabet count")?;
         (0..n)
             .map(|_| {
                 let signature = self.u32("alphabet signature")?;
-                let b = self.take(32, "alphabet")?;
+                let b = self.take(64, "alphabet")?;
                 let word = |i: usize| {
                     let mut w = [0u8; 8];
                     w.copy_from_slice(&b[8 * i..8 * i + 8]);
@@ -661,6 +676,7 @@ impl<'a> Reader<'a> {
                     signature,
                     bytes: [word(0), word(1), word(2), word(3)],
                     limits,
+                    needs: [word(4), word(5), word(6), word(7)],
                 })
             })
             .collect()
@@ -1160,6 +1176,54 @@ mod tests {
         assert!(fits(E, b"Foo-", 0, 3));
         assert!(!fits(V, b"Foo/", 0, 4), "nothing after");
         assert!(fits(0, b"xFoox", 1, 4));
+    }
+
+    #[test]
+    fn an_alphabet_turns_away_bytes_counts_and_missing_bytes() {
+        let set = |bytes: &[u8]| {
+            let mut s = [0u64; 4];
+            for &b in bytes {
+                s[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+            s
+        };
+        let letters: Vec<u8> = (b'a'..=b'z')
+            .chain(b'A'..=b'Z')
+            .chain(b"0123456789/. ".iter().copied())
+            .collect();
+        // `^[a-z]+/[0-9.]+ x$`-like: one '/', at most one space, needs 'x' and '/'.
+        let m = Matcher::new(CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures: vec![meta(
+                "anchored",
+                Action::Block,
+                true,
+                r"^[a-z]+/[0-9.]+ x$",
+                false,
+            )],
+            literals: vec![],
+            literal_shapes: vec![],
+            unindexed: vec![0],
+            alphabets: vec![(0, set(&letters), vec![(b'/', 1), (b' ', 1)], set(b"x/"))],
+        })
+        .unwrap();
+        assert!(m.classify("quokka/1.0 x").is_some());
+        assert!(
+            m.classify("Quokka/1.0 X").is_some(),
+            "either case of a needed letter"
+        );
+        assert!(
+            m.classify("quokka/1.0 x;").is_none(),
+            "a byte outside the alphabet"
+        );
+        assert!(m.classify("quokka/1/0 x").is_none(), "two slashes");
+        assert!(m.classify("quokka/1.0  x").is_none(), "two spaces");
+        assert!(
+            m.classify("quokka/1.0 y").is_none(),
+            "no x: refused before the regex"
+        );
+        // Bytes outside the alphabet are not needed bytes: the regex decides.
+        assert!(m.classify("quokka/1.0 xx").is_none());
     }
 
     #[test]
