@@ -560,8 +560,9 @@ pub fn import(
                 .iter()
                 .find(|s| s.location.file == "<import>" && covers(s, d.line))
             {
-                bad.entry(s.id.clone())
-                    .or_insert_with(|| format!("{}: {}", d.code.as_str(), d.message));
+                bad.entry(s.id.clone()).or_insert_with(|| {
+                    format!("{}: {}", d.code.as_str(), without_dirs(&d.message))
+                });
             }
         }
         // An import never takes an example away from the rest of the catalog:
@@ -619,6 +620,20 @@ pub fn import(
         skipped,
         tightened,
     }
+}
+
+/// `message` with every path cut to its file name (`.../imported/x.toml:12`
+/// becomes `x.toml:12`): the generated file must not depend on where the
+/// repository is checked out.
+fn without_dirs(message: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| match word.rfind('/') {
+            Some(at) if word.contains(".toml") || word.contains(".txt") => &word[at + 1..],
+            _ => word,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether `line` falls inside signature `s` (its table starts at or before
@@ -853,6 +868,16 @@ mod tests {
         );
         // A pattern that is no regex at all is never clean.
         assert_eq!(tighten("(", &strings(&["("]), Some(&firefox)), None);
+    }
+
+    #[test]
+    fn reasons_do_not_name_the_checkout() {
+        assert_eq!(
+            without_dirs(
+                "has the same pattern as 'cua-x' at /work/main/bot-signatures/catalog/imported/crawler-user-agents.toml:66 (see http://x.example/a)"
+            ),
+            "has the same pattern as 'cua-x' at crawler-user-agents.toml:66 (see http://x.example/a)"
+        );
     }
 
     #[test]
