@@ -157,6 +157,9 @@ mod tests {
             top_level("a|(b|c)|[|]|d\\|e"),
             ["a", "(b|c)", "[|]", "d\\|e"]
         );
+        // A parenthesis inside a class opens or closes no group.
+        assert_eq!(top_level("[(]|a"), ["[(]", "a"]);
+        assert_eq!(top_level("[)]|b"), ["[)]", "b"]);
         assert_eq!(
             as_words("\\b(?:nokia|sie-|lg)"),
             Some(vec![
@@ -175,6 +178,8 @@ mod tests {
             Some(vec![("ios".into(), shape::WORD_START | shape::WORD_END)])
         );
         assert_eq!(as_words("a\\.b"), Some(vec![("a.b".into(), 0)]));
+        // Without a boundary, a word may start or end with any allowed byte.
+        assert_eq!(as_words("-x,"), Some(vec![("-x,".into(), 0)]));
         // Not words: a regex dot, classes, repeats, a boundary beside a
         // non-word character, nested groups, an empty word.
         for no in [
