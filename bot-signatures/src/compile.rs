@@ -68,13 +68,10 @@ pub fn compile(catalog: &Catalog) -> Compiled {
             }
             None => artifact.unindexed.push(rank),
         }
-        if let Some(set) = pattern::alphabet(&hir) {
-            artifact.alphabets.push((
-                rank,
-                set,
-                pattern::byte_limits(&hir),
-                pattern::required_bytes(&hir),
-            ));
+        if let Some(a) = pattern::anchored(&hir) {
+            artifact
+                .alphabets
+                .push((rank, a.alphabet, a.limits, a.needs));
         }
         artifact.signatures.push(SignatureMeta {
             id: s.id.clone(),

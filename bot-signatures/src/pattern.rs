@@ -336,147 +336,117 @@ pub fn alphabet(hir: &Hir) -> Option<[u64; 4]> {
     Some(set)
 }
 
-/// For a pattern anchored at both ends, the bytes a match holds at most a
-/// few of (`/` at most once in `^name(?:/version)?$`), ASCII letters folded:
-/// `(byte, most)`, at most four, the bytes user-agents have most of first. A user-agent with more is
-/// refused before the regex runs.
-pub fn byte_limits(hir: &Hir) -> Vec<(u8, u8)> {
-    if alphabet(hir).is_none() {
-        return Vec::new();
-    }
-    let counts = max_counts(hir);
-    let mut out: Vec<(u8, u8)> = (0..=255u8)
-        .filter(|b| !b.is_ascii_uppercase())
+/// What every match of a pattern anchored at both ends is made of (a match
+/// is the whole user-agent, so a user-agent that breaks one of these is
+/// refused before the regex runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchored {
+    /// The bytes a match can contain ([`alphabet`]).
+    pub alphabet: [u64; 4],
+    /// The bytes a match holds at most a few of (`/` at most once in
+    /// `^name(?:/version)?$`), ASCII letters folded: `(byte, most)`, at most
+    /// four, the bytes user-agents have most of first.
+    pub limits: Vec<(u8, u8)>,
+    /// The bytes every match contains (ASCII letters lowercase, standing for
+    /// either case), a 256-bit set.
+    pub needs: [u64; 4],
+}
+
+/// [`Anchored`] for a pattern anchored at both ends; `None` for other patterns.
+pub fn anchored(hir: &Hir) -> Option<Anchored> {
+    let alphabet = alphabet(hir)?;
+    let has = |b: u8| alphabet[usize::from(b >> 6)] & (1 << (b & 63)) != 0;
+    let counts = byte_counts(hir);
+    // Only bytes the pattern uses: a byte outside the alphabet is refused by
+    // the alphabet already.
+    let mut limits: Vec<(u8, u8)> = (0..=255u8)
+        .filter(|b| !b.is_ascii_uppercase() && has(*b))
         .filter_map(|b| {
-            let n = counts[usize::from(b)];
-            (n < 4).then_some((b, n as u8))
-        })
-        .filter(|&(b, _)| {
-            // Only bytes the pattern uses: a byte outside the alphabet is
-            // refused by the alphabet already.
-            alphabet(hir).is_some_and(|set| set[usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+            let most = counts[usize::from(b)].1;
+            (most < 4).then_some((b, most as u8))
         })
         .collect();
     // The bytes user-agents have many of first: a limit on one of them turns
     // the most away.
     const COMMON: &[u8] = b"/ ;().,-_:=+";
-    out.sort_by_key(|&(b, n)| {
+    limits.sort_by_key(|&(b, n)| {
         (
             COMMON.iter().position(|&c| c == b).unwrap_or(COMMON.len()),
             n,
             b,
         )
     });
-    out.truncate(4);
-    out
-}
-
-/// For a pattern anchored at both ends, the bytes every match contains (ASCII
-/// letters lowercase, standing for either case): a 256-bit set. A user-agent
-/// without one of them is refused before the regex runs.
-pub fn required_bytes(hir: &Hir) -> [u64; 4] {
-    let mut set = [0u64; 4];
-    if alphabet(hir).is_none() {
-        return set;
-    }
-    for (b, n) in min_counts(hir).into_iter().enumerate() {
-        if n > 0 {
-            set[b >> 6] |= 1 << (b & 63);
+    limits.truncate(4);
+    let mut needs = [0u64; 4];
+    for (b, (fewest, _)) in counts.into_iter().enumerate() {
+        if fewest > 0 {
+            needs[b >> 6] |= 1 << (b & 63);
         }
     }
-    set
+    Some(Anchored {
+        alphabet,
+        limits,
+        needs,
+    })
 }
 
-/// The fewest times each byte (ASCII letters folded to lowercase) occurs in
-/// any match.
-fn min_counts(hir: &Hir) -> Vec<u32> {
-    let mut out = vec![0u32; 256];
+/// The fewest and the most times each byte (ASCII letters folded to
+/// lowercase) occurs in a match; the most is `u32::MAX` when unbounded.
+fn byte_counts(hir: &Hir) -> Vec<(u32, u32)> {
+    let mut out = vec![(0u32, 0u32); 256];
     match hir.kind() {
         HirKind::Literal(lit) => {
             for &b in lit.0.iter() {
-                let b = usize::from(b.to_ascii_lowercase());
-                out[b] = out[b].saturating_add(1);
+                let (fewest, most) = &mut out[usize::from(b.to_ascii_lowercase())];
+                *fewest = fewest.saturating_add(1);
+                *most = most.saturating_add(1);
             }
         }
-        // A class of one character (in either case) is that character.
         HirKind::Class(class) => {
-            if let Some(set) = small_class(class)
-                && let [one] = set.as_slice()
-                && let [b] = one.as_bytes()
-            {
-                out[usize::from(*b)] = 1;
-            }
-        }
-        HirKind::Repetition(rep) => {
-            for (o, s) in out.iter_mut().zip(min_counts(&rep.sub)) {
-                *o = s.saturating_mul(rep.min);
-            }
-        }
-        HirKind::Capture(cap) => out = min_counts(&cap.sub),
-        HirKind::Concat(subs) => {
-            for sub in subs {
-                for (o, s) in out.iter_mut().zip(min_counts(sub)) {
-                    *o = o.saturating_add(s);
-                }
-            }
-        }
-        HirKind::Alternation(subs) => {
-            let mut first = true;
-            for sub in subs {
-                let m = min_counts(sub);
-                for (o, s) in out.iter_mut().zip(m) {
-                    *o = if first { s } else { (*o).min(s) };
-                }
-                first = false;
-            }
-        }
-        HirKind::Empty | HirKind::Look(_) => {}
-    }
-    out
-}
-
-/// The most times each byte (ASCII letters folded to lowercase) can occur in
-/// a match; `u32::MAX` when unbounded.
-fn max_counts(hir: &Hir) -> Vec<u32> {
-    let mut out = vec![0u32; 256];
-    match hir.kind() {
-        HirKind::Literal(lit) => {
-            for &b in lit.0.iter() {
-                let b = usize::from(b.to_ascii_lowercase());
-                out[b] = out[b].saturating_add(1);
-            }
-        }
-        HirKind::Class(_) => {
+            // Any byte of the class once at most; a class of one character
+            // (in either case) is that character, once at least.
             let mut set = [0u64; 4];
             collect_bytes(hir, &mut set);
             for b in 0..256usize {
                 if set[b >> 6] & (1 << (b & 63)) != 0 {
-                    out[usize::from((b as u8).to_ascii_lowercase())] = 1;
+                    out[usize::from((b as u8).to_ascii_lowercase())].1 = 1;
                 }
+            }
+            if let Some(set) = small_class(class)
+                && let [one] = set.as_slice()
+                && let [b] = one.as_bytes()
+            {
+                out[usize::from(*b)].0 = 1;
             }
         }
         HirKind::Repetition(rep) => {
-            let sub = max_counts(&rep.sub);
-            for (o, s) in out.iter_mut().zip(sub) {
-                *o = match (s, rep.max) {
-                    (0, _) => 0,
-                    (s, Some(m)) => s.saturating_mul(m),
-                    (_, None) => u32::MAX,
-                };
+            for (o, (fewest, most)) in out.iter_mut().zip(byte_counts(&rep.sub)) {
+                *o = (
+                    fewest.saturating_mul(rep.min),
+                    match (most, rep.max) {
+                        (0, _) => 0,
+                        (m, Some(times)) => m.saturating_mul(times),
+                        (_, None) => u32::MAX,
+                    },
+                );
             }
         }
-        HirKind::Capture(cap) => out = max_counts(&cap.sub),
+        HirKind::Capture(cap) => out = byte_counts(&cap.sub),
         HirKind::Concat(subs) => {
             for sub in subs {
-                for (o, s) in out.iter_mut().zip(max_counts(sub)) {
-                    *o = o.saturating_add(s);
+                for (o, s) in out.iter_mut().zip(byte_counts(sub)) {
+                    *o = (o.0.saturating_add(s.0), o.1.saturating_add(s.1));
                 }
             }
         }
         HirKind::Alternation(subs) => {
-            for sub in subs {
-                for (o, s) in out.iter_mut().zip(max_counts(sub)) {
-                    *o = (*o).max(s);
+            for (k, sub) in subs.iter().enumerate() {
+                for (o, s) in out.iter_mut().zip(byte_counts(sub)) {
+                    *o = if k == 0 {
+                        s
+                    } else {
+                        (o.0.min(s.0), o.1.max(s.1))
+                    };
                 }
             }
         }
@@ -829,32 +799,29 @@ mod tests {
 
     #[test]
     fn anchored_patterns_carry_alphabet_limits_and_needs() {
-        let hir = check(r"^[a-z0-9 ._-]+(?:/[0-9.]*)?$").unwrap();
-        let set = alphabet(&hir).unwrap();
+        let a = anchored(&check(r"^[a-z0-9 ._-]+(?:/[0-9.]*)?$").unwrap()).unwrap();
         let has = |set: &[u64; 4], b: u8| set[usize::from(b >> 6)] & (1 << (b & 63)) != 0;
         for b in b"aZ09 ._-/" {
-            assert!(has(&set, *b), "{}", *b as char);
+            assert!(has(&a.alphabet, *b), "{}", *b as char);
         }
         for b in b";()+" {
-            assert!(!has(&set, *b), "{}", *b as char);
+            assert!(!has(&a.alphabet, *b), "{}", *b as char);
         }
-        assert_eq!(byte_limits(&hir), vec![(b'/', 1)]);
-        assert_eq!(required_bytes(&hir), [0; 4]);
-        let hir = check(r"^mozilla/\d\.\d [a-z]+$").unwrap();
-        let needs = required_bytes(&hir);
+        assert_eq!(a.limits, vec![(b'/', 1)]);
+        assert_eq!(a.needs, [0; 4]);
+        let a = anchored(&check(r"^mozilla/\d\.\d [a-z]+$").unwrap()).unwrap();
         for b in b"mozila/. " {
-            assert!(has(&needs, *b), "{}", *b as char);
+            assert!(has(&a.needs, *b), "{}", *b as char);
         }
-        assert!(!has(&needs, b'M') && !has(&needs, b'x'));
-        assert_eq!(byte_limits(&hir)[..2], [(b'/', 1), (b' ', 1)]);
+        assert!(!has(&a.needs, b'M') && !has(&a.needs, b'x'));
+        assert_eq!(a.limits[..2], [(b'/', 1), (b' ', 1)]);
         // An alternation needs what every branch needs.
-        let hir = check(r"^(?:ab|ac)$").unwrap();
-        let needs = required_bytes(&hir);
+        let needs = anchored(&check(r"^(?:ab|ac)$").unwrap()).unwrap().needs;
         assert!(has(&needs, b'a') && !has(&needs, b'b') && !has(&needs, b'c'));
         // Not anchored at both ends: nothing.
         assert!(alphabet(&check("^abc").unwrap()).is_none());
-        assert!(byte_limits(&check("abc$").unwrap()).is_empty());
-        assert_eq!(required_bytes(&check("abc").unwrap()), [0; 4]);
+        assert!(anchored(&check("abc$").unwrap()).is_none());
+        assert!(anchored(&check("abc").unwrap()).is_none());
     }
 
     #[test]
