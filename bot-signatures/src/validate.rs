@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use bot_signatures_matcher::Verdict;
+
 use crate::catalog::{Catalog, Signature};
 use crate::compile::{Compiled, compile};
 use crate::corpus::BrowserCorpus;
@@ -108,14 +110,7 @@ pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
                         });
                         continue;
                     }
-                    // A generic rule is a safety net under the specific
-                    // signatures: only another generic rule can shadow it.
-                    let first = if s.generic {
-                        matches.iter().find(|v| v.signature.generic)
-                    } else {
-                        matches.first()
-                    };
-                    match first {
+                    match decider(s, &matches) {
                         Some(v) if v.index == rank => decides_one = true,
                         Some(v) => deciders.push(v.signature.id.to_owned()),
                         None => {}
@@ -280,6 +275,21 @@ fn check_duplicates(catalog: &Catalog, out: &mut Vec<Diagnostic>) {
             ));
             patterns.insert(s.pattern.to_ascii_lowercase(), first);
         }
+    }
+}
+
+/// The match that decides, for signature `s`, a user-agent that `matches`
+/// (in precedence order): the first; for a generic rule the first generic
+/// one (a generic rule is a safety net under the specific signatures: only
+/// another generic rule can shadow it).
+pub(crate) fn decider<'a, 'm>(
+    s: &Signature,
+    matches: &'a [Verdict<'m>],
+) -> Option<&'a Verdict<'m>> {
+    if s.generic {
+        matches.iter().find(|v| v.signature.generic)
+    } else {
+        matches.first()
     }
 }
 
