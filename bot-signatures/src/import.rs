@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::corpus::BrowserCorpus;
-use crate::validate::validate;
+use crate::validate::{decider, validate};
 
 /// One entry of `crawler-user-agents.json`.
 #[derive(Debug, Deserialize)]
@@ -403,20 +403,7 @@ pub fn tighter_forms(pattern: &str) -> Vec<String> {
     if !starts_word {
         return Vec::new();
     }
-    let top_level_alternation = {
-        let (mut depth, mut escaped, mut found) = (0i32, false, false);
-        for c in pattern.chars() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '(' | '[' => depth += 1,
-                ')' | ']' => depth -= 1,
-                '|' if depth == 0 => found = true,
-                _ => {}
-            }
-        }
-        found
-    };
+    let top_level_alternation = bot_signatures_matcher::top_level_alternatives(pattern).len() > 1;
     let body = if top_level_alternation {
         format!("(?:{pattern})")
     } else {
@@ -581,22 +568,17 @@ pub fn import(
         if !newly_shadowed.is_empty()
             && let Ok(m) = report.compiled.matcher()
         {
-            {
-                for s in newly_shadowed {
-                    for (ua, _) in &s.instances {
-                        let decider = m
-                            .matches(ua)
-                            .into_iter()
-                            .find(|v| !s.generic || v.signature.generic);
-                        let imported = |id: &str| entries.iter().any(|e| e.id == id);
-                        if let Some(v) = decider.filter(|v| imported(v.signature.id)) {
-                            bad.entry(v.signature.id.to_owned()).or_insert_with(|| {
-                                format!(
-                                    "shadowed: it would take every example of '{}' from it",
-                                    s.id
-                                )
-                            });
-                        }
+            let imported = |id: &str| entries.iter().any(|e| e.id == id);
+            for s in newly_shadowed {
+                for (ua, _) in &s.instances {
+                    let matches = m.matches(ua);
+                    if let Some(v) = decider(s, &matches).filter(|v| imported(v.signature.id)) {
+                        bad.entry(v.signature.id.to_owned()).or_insert_with(|| {
+                            format!(
+                                "shadowed: it would take every example of '{}' from it",
+                                s.id
+                            )
+                        });
                     }
                 }
             }
@@ -754,6 +736,9 @@ mod tests {
                 r"\b(?:foo|bar(x|y))/v?\d"
             ])
         );
+        // A parenthesis inside a class opens no group: the '|' after it is
+        // still at the top level (read as the edge reads an `unless`).
+        assert_eq!(tighter_forms("a[(]|b")[0], r"\b(?:a[(]|b)");
         // Ends that are not a word character get no right boundary or version.
         assert_eq!(tighter_forms(r"Googlebot\/"), strings(&[r"\bGooglebot\/"]));
         assert_eq!(tighter_forms(r"Fetch\d"), strings(&[r"\bFetch\d"]));

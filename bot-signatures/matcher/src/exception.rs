@@ -83,7 +83,7 @@ impl Exception {
 }
 
 /// The top-level alternatives of a regex (`|` outside groups and classes).
-fn top_level(pattern: &str) -> Vec<&str> {
+pub(crate) fn top_level(pattern: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut depth, mut in_class, mut escaped, mut from) = (0i32, false, false, 0);
     for (i, c) in pattern.char_indices() {

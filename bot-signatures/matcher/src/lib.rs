@@ -158,6 +158,13 @@ pub struct SignatureMeta {
     pub unless: Option<String>,
 }
 
+/// The top-level alternatives of a regex (`|` outside groups and character
+/// classes): how the edge splits a rule's `unless`, and how the importer
+/// tells whether a pattern needs a group before an anchor is added.
+pub fn top_level_alternatives(pattern: &str) -> Vec<&str> {
+    exception::top_level(pattern)
+}
+
 /// One entry of [`CompiledCatalog::alphabets`]: `(signature, bytes, limits,
 /// needs)`.
 pub type AlphabetEntry = (u32, [u64; 4], Vec<(u8, u8)>, [u64; 4]);
