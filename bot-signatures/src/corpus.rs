@@ -189,9 +189,4 @@ impl BrowserCorpus {
     pub fn find_default() -> Result<Vec<PathBuf>, CorpusError> {
         GUARD.iter().map(|r| BrowserCorpus::find(r)).collect()
     }
-
-    /// Loads the default guard corpus.
-    pub fn default_guard() -> Result<BrowserCorpus, CorpusError> {
-        BrowserCorpus::load_all(&BrowserCorpus::find_default()?)
-    }
 }
