@@ -255,7 +255,6 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
 fn flag(matcher: &Matcher, ua: &str, without: Option<&str>) -> Option<Action> {
     matcher
         .matches(ua)
-        .into_iter()
         .find(|v| without.is_none_or(|p| !v.signature.id.starts_with(p)))
         .map(|v| v.signature.action)
 }

@@ -571,7 +571,7 @@ pub fn import(
             let imported = |id: &str| entries.iter().any(|e| e.id == id);
             for s in newly_shadowed {
                 for (ua, _) in &s.instances {
-                    let matches = m.matches(ua);
+                    let matches: Vec<_> = m.matches(ua).collect();
                     if let Some(v) = decider(s, &matches).filter(|v| imported(v.signature.id)) {
                         bad.entry(v.signature.id.to_owned()).or_insert_with(|| {
                             format!(

@@ -353,7 +353,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 .compiled
                 .matcher()
                 .map_err(|e| fail(exit::CONFIG)(e.into()))?;
-            let matches = matcher.matches(&user_agent);
+            let matches: Vec<_> = matcher.matches(&user_agent).collect();
             if matches.is_empty() {
                 println!("no signature matches: the edge treats this user-agent as a browser");
                 return Ok(0);

@@ -84,7 +84,7 @@ pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
                 let mut decides_one = false;
                 let mut deciders = Vec::new();
                 for (ua, loc) in &s.instances {
-                    let matches = matcher.matches(ua);
+                    let matches: Vec<_> = matcher.matches(ua).collect();
                     if !matches.iter().any(|v| v.index == rank) {
                         let spared = s.unless.as_ref().filter(|_| {
                             regex::RegexBuilder::new(&s.pattern)

@@ -1,7 +1,10 @@
 // Lambda@Edge viewer-request handler: the Rust decision core (wasm) with the
 // config, keys and bot matcher baked into this bundle. Fails closed: a refused
 // config or any error answers 503, never forwards. Logs one JSON line per
-// decision (reason code, redacted client), never a token or cookie.
+// refusal and, per the config's [logging] policy, for forwarded requests a
+// record each, a sample, or counts (reason code, redacted client), never a
+// token or cookie. A request crosses into wasm as one packed string of the few
+// fields the core reads, not as the JSON event.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -43,6 +46,14 @@ async function readCapped(res, max) {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+// Whether JWK Set `r` is due for a fetch (or its fetched keys for dropping):
+// checked without awaiting, so a warm request with fresh keys costs no promise.
+function due(r) {
+  const now = Date.now();
+  if (r.held && now - r.fetchedAt >= r.max_stale_seconds * 1000) return true;
+  return now - r.fetchedAt >= r.cache_seconds * 1000 && now - r.triedAt >= r.min_refresh_seconds * 1000;
+}
+
 // Fetches stale JWK Sets (or, when `unknownKid`, any not fetched within
 // min_refresh_seconds: the penalty box), each with its timeout and size cap.
 // A failure keeps the keys already held, until max_stale_seconds pass without a
@@ -72,32 +83,88 @@ async function refreshKeys(unknownKid) {
   }));
 }
 
-function decide(text, again) {
-  const both = again ? edge.handle_again(text, Date.now()) : edge.handle(text, Date.now());
-  const nl = both.indexOf('\n');
-  return [both.slice(0, nl), JSON.parse(both.slice(nl + 1))];
+// Result codes of Edge.decide/handle (edge-auth/wasm/src/lib.rs).
+const KIND = 3; const FORWARD = 0; const CHANGED = 1; const FALLBACK = 3;
+const LOG = 4; const DEFERRED = 8;
+const FIRST = 0; const MAY_RETRY = 1; const AGAIN = 2;
+
+// The request's few fields as one string for Edge.decide, NUL-separated (see
+// edge-auth/event/src/packed.rs): uri, method, clientIp, querystring, "=" and
+// the request id (or nothing), then every header value as name, value. Returns
+// the count of fields written beside it, or null for anything not plainly a
+// viewer-request event: that goes to Edge.handle as JSON, the reference path.
+// A NUL inside a value adds fields, so the count no longer matches and the
+// core refuses the packed form (FALLBACK); a lone surrogate, which the string
+// crossing would replace, is sent as JSON too.
+function pack(event) {
+  const records = event && event.Records;
+  if (!Array.isArray(records) || records.length !== 1) return null;
+  const cf = records[0] && records[0].cf;
+  if (!cf || typeof cf !== 'object') return null;
+  const config = cf.config;
+  const type = config && config.eventType;
+  if (typeof type === 'string' && type !== 'viewer-request') return null;
+  const r = cf.request;
+  if (!r || typeof r !== 'object' || Array.isArray(r)) return null;
+  const { uri, method, clientIp, headers } = r;
+  let qs = r.querystring;
+  if (qs === undefined) qs = '';
+  if (typeof uri !== 'string' || typeof method !== 'string' || typeof clientIp !== 'string' || typeof qs !== 'string') return null;
+  const id = config && config.requestId;
+  let s = `${uri}\0${method}\0${clientIp}\0${qs}\0${typeof id === 'string' ? '=' + id : ''}`;
+  let fields = 5;
+  if (headers !== undefined) {
+    if (!headers || typeof headers !== 'object' || Array.isArray(headers)) return null;
+    for (const name in headers) {
+      const list = headers[name];
+      if (!Array.isArray(list)) return null;
+      for (let i = 0; i < list.length; i++) {
+        const item = list[i];
+        if (!item || typeof item.value !== 'string') return null;
+        s += `\0${name}\0${item.value}`;
+        fields += 2;
+      }
+    }
+  }
+  if (!s.isWellFormed()) return null;
+  return [s, fields];
+}
+
+function run(event, mode) {
+  const packed = pack(event);
+  if (packed !== null) {
+    const code = edge.decide(packed[0], packed[1], Date.now(), mode);
+    if ((code & KIND) !== FALLBACK) return code;
+  }
+  return edge.handle(JSON.stringify(event), Date.now(), mode);
 }
 
 exports.handler = async (event) => {
   if (edge === null) load();
   if (edge === null) return FAIL_CLOSED;
   try {
-    if (remotes.length) await refreshKeys(false);
-    const text = JSON.stringify(event);
-    // Two lines back: the log record (printed as it is) and the decision.
-    let [log, out] = decide(text);
-    if (remotes.length && out.reason === 'unknown_kid') {
-      // A key rotated in since the last fetch? Fetch (penalty box permitting) and decide again.
+    if (remotes.length && remotes.some(due)) await refreshKeys(false);
+    let code = run(event, remotes.length ? MAY_RETRY : FIRST);
+    if (code & DEFERRED) {
+      // unknown_kid: a key rotated in since the last fetch? Fetch (penalty
+      // box permitting) and decide again, without charging the rate limits
+      // twice; else the first decision stands (and is logged now).
       const before = remotes.map((r) => r.fetchedAt).join();
       await refreshKeys(true);
-      // Decided again without charging the rate limits a second time.
-      if (remotes.map((r) => r.fetchedAt).join() !== before) [log, out] = decide(text, true);
+      code = remotes.map((r) => r.fetchedAt).join() !== before ? run(event, AGAIN) : edge.record_last();
     }
-    console.log(log);
-    if (!out.forward) return out.response;
+    // Every refusal's record, and per [logging] the forwarded ones or counts.
+    if (code & LOG) {
+      const lines = edge.take_log();
+      let at = 0;
+      for (let nl = lines.indexOf('\n'); nl !== -1; at = nl + 1, nl = lines.indexOf('\n', at)) console.log(lines.slice(at, nl));
+    }
+    const request = event.Records[0].cf.request;
+    if ((code & KIND) === FORWARD) return request;
+    const out = JSON.parse(edge.result());
+    if ((code & KIND) !== CHANGED) return out.response;
     // The changes the core asked for: the canonical URI, the query string
     // without the signed-link parameter, the credentials cut (see `render`).
-    const request = event.Records[0].cf.request;
     if (out.uri !== null) request.uri = out.uri;
     if (out.querystring !== null) request.querystring = out.querystring;
     if (out.drop_authorization && request.headers) delete request.headers.authorization;

@@ -213,7 +213,7 @@ fn binary_artifact_matches_exactly_what_the_regexes_match() {
     );
     let (mut bots, mut spared) = (0, 0);
     for ua in &uas {
-        let found: Vec<usize> = edge.matches(ua).iter().map(|v| v.index).collect();
+        let found: Vec<usize> = edge.matches(ua).map(|v| v.index).collect();
         let mut want: Vec<usize> = oracle.matches(ua.as_bytes()).into_iter().collect();
         let before = want.len();
         want.retain(|i| {
@@ -297,7 +297,7 @@ fn an_appended_good_bot_token_never_rescues_a_blocked_agent() {
             // A pattern anchored at the end (`GoogleAssociationService$`)
             // no longer names the agent once text follows it: only a
             // verified claim (by address or signature) can tell those.
-            if !matcher.matches(&ua).iter().any(|v| v.signature.id == id) {
+            if !matcher.matches(&ua).any(|v| v.signature.id == id) {
                 anchored += 1;
                 continue;
             }

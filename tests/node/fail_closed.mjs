@@ -1,8 +1,8 @@
 // The shim's fail-closed paths, run for real: `node tests/node/fail_closed.mjs BUNDLE_DIR NOW_S`
 // (NOW_S: the fixtures' clock, workspace_tests::FIXTURE_NOW_S, which `cargo xtask ci` passes).
 // Each case copies the built bundle to a temporary directory, breaks one thing
-// (a corrupt edge-config.json, a truncated bot-matcher.bin or bot-verify.bin, a handle() that
-// throws, a clock that reads NaN), loads it fresh and sends a request that a
+// (a corrupt edge-config.json, a truncated bot-matcher.bin or bot-verify.bin, a decide() or
+// handle() that throws, a clock that reads NaN), loads it fresh and sends a request that a
 // working bundle would forward (a browser on a public page): the answer must
 // be the 503 (or, for the clock, the core's 503 bad_clock), never a forward.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,15 +22,15 @@ const event = () => ({ Records: [{ cf: { config: { eventType: 'viewer-request', 
   clientIp: '203.0.113.9', method: 'GET', uri: '/public/index.html', querystring: '',
   headers: { 'user-agent': [{ key: 'User-Agent', value: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0' }] } } } }] });
 
-async function run(name, breakIt, { now = () => nowMs } = {}) {
+async function run(name, breakIt, { now = () => nowMs, make = event } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'edge-fail-closed-'));
   try {
     cpSync(bundle, dir, { recursive: true });
     breakIt(dir);
     Date.now = now;
     const { handler } = require(join(dir, 'index.js'));
-    const first = await handler(event());
-    const second = await handler(event());
+    const first = await handler(make());
+    const second = await handler(make());
     return [name, first, second];
   } finally {
     Date.now = realNow;
@@ -66,10 +66,21 @@ expect503(await run('truncated bot-verify.bin', (d) => {
   const m = readFileSync(join(d, 'bot-verify.bin'));
   writeFileSync(join(d, 'bot-verify.bin'), m.subarray(0, Math.floor(m.length / 2)));
 }));
-expect503(await run('handle() throws', (d) => {
+const inject = (method) => (d) => {
   const glue = join(d, 'edge_auth_wasm.js');
-  writeFileSync(glue, readFileSync(glue, 'utf8') + '\nmodule.exports.Edge.prototype.handle = function () { throw new Error("injected"); };\n');
-}));
+  writeFileSync(glue, readFileSync(glue, 'utf8') + `\nmodule.exports.Edge.prototype.${method} = function () { throw new Error("injected"); };\n`);
+};
+// The packed path (every plain event) and the JSON path (an event the shim
+// does not pack: here a user-agent holding a NUL).
+expect503(await run('decide() throws', inject('decide')));
+const unpacked = () => {
+  const e = event();
+  e.Records[0].cf.request.headers['user-agent'][0].value += '\u0000';
+  return e;
+};
+expect503(await run('handle() throws (an unpacked event)', inject('handle'), { make: unpacked }));
+const [, okUnpacked] = await run('control, unpacked', () => {}, { make: unpacked });
+if (okUnpacked.status !== undefined) failures.push(`control, unpacked: expected a forward, got ${JSON.stringify(okUnpacked).slice(0, 200)}`);
 const [name, ...clock] = await run('Date.now() is NaN', () => {}, { now: () => NaN });
 for (const r of clock) {
   if (r.status !== '503') failures.push(`${name}: expected 503 (bad_clock), got ${JSON.stringify(r).slice(0, 200)}`);
@@ -79,4 +90,4 @@ if (failures.length) {
   for (const f of failures) console.warn(`FAIL ${f}`);
   process.exit(1);
 }
-console.warn('fail-closed: ok (6 broken bundles, each answered 503 twice; the control forwarded)');
+console.warn('fail-closed: ok (7 broken bundles, each answered 503 twice; both controls forwarded)');

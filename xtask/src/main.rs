@@ -363,6 +363,7 @@ fn bundle(root: &Path) -> anyhow::Result<()> {
     replay::load(root, &out.join("bundle"), &out, 100_000)?;
     replay::remote_jwks(root, &out)?;
     replay::fail_closed(root, &out.join("bundle"))?;
+    replay::fast_path(root, &out.join("bundle"))?;
     // The default bundle leaves RustCrypto out; the `--rust-crypto` variant
     // (other hosts, comparisons) must keep building and deciding the same.
     eprintln!("xtask ci: [bundle replay] the --rust-crypto variant, every fixture");

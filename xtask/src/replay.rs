@@ -265,3 +265,19 @@ pub fn fail_closed(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The shim's packed path against its JSON path, and its logging policy, for
+/// real: `tests/node/fast_path.mjs` (fixtures and hostile events through two
+/// instances of the bundle, one forced onto the JSON path).
+pub fn fast_path(root: &Path, bundle: &Path) -> anyhow::Result<()> {
+    let out = Command::new("node")
+        .arg(root.join("tests/node/fast_path.mjs"))
+        .arg(bundle)
+        .arg(now_arg())
+        .output()?;
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("fast-path check failed");
+    }
+    Ok(())
+}

@@ -921,18 +921,22 @@ impl Matcher {
     }
 
     /// Every signature that matches `user_agent`, in precedence order (the
-    /// first one decides). Used to explain a decision.
-    pub fn matches(&self, user_agent: &str) -> Vec<Verdict<'_>> {
+    /// first one decides), confirmed one at a time as the caller asks: the
+    /// edge stops at the first claim it can prove, so the signatures after it
+    /// (often generic rules that need a regex) are never run. Used to check a
+    /// good bot's claim and to explain a decision.
+    pub fn matches<'m, 'u>(&'m self, user_agent: &'u str) -> Matches<'m, 'u> {
         let mut candidates = Candidates::default();
         self.candidates(user_agent, &mut candidates);
-        let mut present = None;
-        candidates
-            .sorted()
-            .iter()
-            .copied()
-            .filter(|&index| self.confirm(index as usize, user_agent, &mut present))
-            .map(|index| self.verdict(index))
-            .collect()
+        let len = candidates.sort_dedup();
+        Matches {
+            matcher: self,
+            user_agent,
+            candidates,
+            at: 0,
+            len,
+            present: None,
+        }
     }
 
     fn verdict(&self, index: u32) -> Verdict<'_> {
@@ -1036,6 +1040,13 @@ impl Candidates {
 
     /// Sorted (precedence order) and deduplicated.
     fn sorted(&mut self) -> &[u32] {
+        let kept = self.sort_dedup();
+        &self.list()[..kept]
+    }
+
+    /// Sorts and deduplicates in place; returns how many are kept (the
+    /// first ones of [`Candidates::list`]).
+    fn sort_dedup(&mut self) -> usize {
         let list: &mut [u32] = if self.spill.is_empty() {
             &mut self.inline[..self.len]
         } else {
@@ -1049,7 +1060,44 @@ impl Candidates {
                 kept += 1;
             }
         }
-        &list[..kept]
+        kept
+    }
+
+    fn list(&self) -> &[u32] {
+        if self.spill.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+}
+
+/// The signatures matching one user-agent, in precedence order, each
+/// confirmed only when asked for ([`Matcher::matches`]).
+pub struct Matches<'m, 'u> {
+    matcher: &'m Matcher,
+    user_agent: &'u str,
+    candidates: Candidates,
+    at: usize,
+    len: usize,
+    present: Option<[u64; 4]>,
+}
+
+impl<'m> Iterator for Matches<'m, '_> {
+    type Item = Verdict<'m>;
+
+    fn next(&mut self) -> Option<Verdict<'m>> {
+        while self.at < self.len {
+            let index = self.candidates.list()[self.at];
+            self.at += 1;
+            if self
+                .matcher
+                .confirm(index as usize, self.user_agent, &mut self.present)
+            {
+                return Some(self.matcher.verdict(index));
+            }
+        }
+        None
     }
 }
 
@@ -1097,7 +1145,7 @@ mod tests {
             .unwrap();
         assert_eq!(v.signature.id, "googlebot");
         assert_eq!(
-            m.matches("Mozilla/5.0 (compatible; Googlebot/2.1)").len(),
+            m.matches("Mozilla/5.0 (compatible; Googlebot/2.1)").count(),
             2
         );
     }
@@ -1141,11 +1189,11 @@ mod tests {
         // Case-insensitive, like the pattern.
         let phone = "Mozilla/5.0 (Linux; ANDROID 10; Q bot 7 BUILD/QP1A)";
         assert!(m.classify(phone).is_none());
-        assert!(m.matches(phone).is_empty());
+        assert_eq!(m.matches(phone).count(), 0);
         // The exception is the rule's own: another signature still decides.
         let both = "Mozilla/5.0 (Linux; Android 10; Q bot 7 Build/QP1A) foo/2";
         assert_eq!(m.classify(both).unwrap().signature.id, "foo-version");
-        assert_eq!(m.matches(both).len(), 1);
+        assert_eq!(m.matches(both).count(), 1);
         // The loaded signature shows it; the round trip keeps it.
         let sig = m.signature(1);
         assert_eq!(sig.unless, Some(r"android [\d.]+; [^;)]*bot[^;)]* build/"));
@@ -1336,7 +1384,7 @@ mod tests {
             ("", &[]),
         ] {
             for m in [&from_bytes, &from_struct] {
-                let ids: Vec<&str> = m.matches(ua).iter().map(|v| v.signature.id).collect();
+                let ids: Vec<&str> = m.matches(ua).map(|v| v.signature.id).collect();
                 assert_eq!(ids, want, "{ua}");
             }
         }
@@ -1529,7 +1577,7 @@ mod tests {
             .rev()
             .map(|i| format!("tok{i:02} tok{i:02} "))
             .collect();
-        let found: Vec<usize> = m.matches(&ua).iter().map(|v| v.index).collect();
+        let found: Vec<usize> = m.matches(&ua).map(|v| v.index).collect();
         assert_eq!(found, (0..n as usize).collect::<Vec<_>>());
         assert_eq!(m.classify(&ua).unwrap().index, 0);
     }

@@ -41,7 +41,9 @@ enum Command {
         /// Bot-signature catalog directory or file [default: the built-in catalog].
         #[arg(long, value_name = "PATH")]
         catalog: Option<PathBuf>,
-        /// Also write each decision's log record (JSON) to stderr.
+        /// Also write to stderr what the handler would log, by the config's
+        /// `[logging]` policy: every refusal's record; forwarded requests'
+        /// records, sample or counts (the counts held are written at the end).
         #[arg(long)]
         log: bool,
         /// Events to decide [default: stdin].
@@ -124,12 +126,22 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             };
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut malformed = 0usize;
+            let mut ledger = edge_auth_event::Ledger::new();
             for (line_no, event) in split_events(&input) {
                 let result = match edge_auth_event::parse_event(event) {
                     Ok(parsed) => {
                         let outcome = decide(&parsed.request, &ctx, &mut state);
                         if log {
-                            eprintln!("{}", edge_auth_event::log_record(&outcome, &parsed, now_ms));
+                            let mut lines = String::new();
+                            ledger.record(
+                                &cfg.logging,
+                                &outcome,
+                                &parsed.request,
+                                parsed.request_id.as_deref(),
+                                now_ms,
+                                &mut lines,
+                            );
+                            eprint!("{lines}");
                         }
                         edge_auth_event::render(&outcome, &parsed)
                     }
@@ -148,6 +160,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             out.flush()
                 .context("writing stdout")
                 .map_err(|e| Failure(exit::IO, e))?;
+            if log {
+                // The end of the input ends this instance: its counts are written.
+                let mut lines = String::new();
+                ledger.flush(now_ms, &mut lines);
+                eprint!("{lines}");
+            }
             Ok(if malformed > 0 { exit::DATA } else { 0 })
         }
         Command::CheckConfig { config } => {

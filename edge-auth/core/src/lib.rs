@@ -24,6 +24,8 @@ pub mod request;
 pub mod uri;
 pub mod webbotauth;
 
+/// What a matched bot signature asks for (block, rate_limit, monitor, allow).
+pub use bot_signatures_matcher::Action as BotAction;
 pub use bot_signatures_matcher::Matcher;
 pub use bot_signatures_matcher::verify::VerifiedBots;
 pub use config::{ConfigError, ConfigErrorKind, EdgeConfig};

@@ -10,6 +10,12 @@ use edge_auth_core::request::redact_ip;
 use edge_auth_core::{CfRequest, Decision, Header, Outcome, Response};
 use serde_json::{Map, Value, json};
 
+pub mod ledger;
+pub mod packed;
+
+pub use ledger::Ledger;
+pub use packed::{pack_event, parse_packed};
+
 /// Why an event could not be read. The handler answers 503 (fail closed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -130,20 +136,14 @@ pub fn parse_request(text: &str) -> Result<(CfRequest, Option<String>), EventErr
     parse_event(text).map(|e| (e.request, e.request_id))
 }
 
-/// What the wasm adapter hands back to the Node shim: two lines. The first
-/// is the log record, ready to print as it is (the shim neither parses nor
-/// re-serializes it; JSON never holds a raw newline). The second is the
-/// decision as compact JSON: `{"reason": "...", "forward": true, "uri": null |
-/// "...", "querystring": null | "...", "drop_authorization": true (only when
-/// set), "cookie": [...] (only when set)}` (the shim returns the event's own
-/// request object with those changes, as [`render`] does) or
-/// `{"reason": "...", "response": {...}}`.
-pub fn compact_result(
-    outcome: &Outcome,
-    request: &CfRequest,
-    request_id: Option<&str>,
-    now_ms: u64,
-) -> String {
+/// What the shim needs beyond "forward unchanged", as compact JSON: for a
+/// forward `{"reason": "...", "forward": true, "uri": null | "...",
+/// "querystring": null | "...", "drop_authorization": true (only when set),
+/// "cookie": [...] (only when set)}` (the shim applies those changes to the
+/// event's own request object, as [`render`] does); for an answer
+/// `{"reason": "...", "response": {...}}`. Never the token or the client
+/// address: only what the origin or the viewer gets.
+pub fn decision_json(outcome: &Outcome) -> String {
     #[derive(serde::Serialize)]
     struct Compact<'a> {
         reason: &'a str,
@@ -186,11 +186,27 @@ pub fn compact_result(
             response: Some(render_response(response)),
         },
     };
-    let mut out = serde_json::to_string(&log_struct(outcome, request, request_id, now_ms))
-        .unwrap_or_default();
-    out.push('\n');
-    out.push_str(&serde_json::to_string(&decision).unwrap_or_default());
-    out
+    serde_json::to_string(&decision).unwrap_or_default()
+}
+
+/// Whether `outcome` forwards the request exactly as it came (the shim then
+/// returns the event's request object untouched, asking for nothing more).
+pub fn forwards_unchanged(outcome: &Outcome) -> bool {
+    matches!(
+        outcome.decision,
+        Decision::Forward {
+            uri: None,
+            querystring: None,
+            drop_authorization: false,
+            cookie: None,
+        }
+    )
+}
+
+/// The log record of an event that could not be read (answered 503).
+pub fn malformed_record(error: &EventError, now_ms: u64) -> String {
+    json!({ "reason": "malformed_event", "status": 503, "timestamp": now_ms, "error": error.to_string() })
+        .to_string()
 }
 
 /// Parses one event from JSON text.
@@ -383,10 +399,17 @@ pub fn log_record(outcome: &Outcome, event: &ParsedEvent, now_ms: u64) -> Value 
 /// tree per request).
 #[derive(serde::Serialize)]
 struct LogRecord<'a> {
-    #[serde(rename = "_aws")]
-    aws: Aws,
-    requests: u8,
-    token_cache_hits: u8,
+    /// The metric directive; absent on a sampled record (its request is
+    /// counted by the ledger, not by the record).
+    #[serde(rename = "_aws", skip_serializing_if = "Option::is_none")]
+    aws: Option<Aws>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requests: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_cache_hits: Option<u8>,
+    /// On a sampled record: one forwarded request in this many is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sampled: Option<u32>,
     reason: &'static str,
     decision: &'static str,
     status: Status,
@@ -435,6 +458,26 @@ struct Bot<'a> {
 struct Aws {
     timestamp: u64,
     cloud_watch_metrics: [Directive; 1],
+}
+
+impl Aws {
+    /// The directive at `now_ms` for a record with or without a bot
+    /// category and a claim (the dimensions it can be counted by).
+    fn new(now_ms: u64, bot: bool, claim: bool) -> Aws {
+        Aws {
+            timestamp: now_ms,
+            cloud_watch_metrics: [Directive {
+                namespace: METRICS_NAMESPACE,
+                dimensions: match (bot, claim) {
+                    (false, false) => DIMENSIONS,
+                    (true, false) => DIMENSIONS_WITH_BOT,
+                    (false, true) => DIMENSIONS_WITH_CLAIM,
+                    (true, true) => DIMENSIONS_WITH_BOT_AND_CLAIM,
+                },
+                metrics: METRICS,
+            }],
+        }
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -487,21 +530,14 @@ fn log_struct<'a>(
         ),
     };
     LogRecord {
-        aws: Aws {
-            timestamp: now_ms,
-            cloud_watch_metrics: [Directive {
-                namespace: METRICS_NAMESPACE,
-                dimensions: match (outcome.bot.is_some(), outcome.claim.is_some()) {
-                    (false, false) => DIMENSIONS,
-                    (true, false) => DIMENSIONS_WITH_BOT,
-                    (false, true) => DIMENSIONS_WITH_CLAIM,
-                    (true, true) => DIMENSIONS_WITH_BOT_AND_CLAIM,
-                },
-                metrics: METRICS,
-            }],
-        },
-        requests: 1,
-        token_cache_hits: u8::from(outcome.token_cache_hit),
+        aws: Some(Aws::new(
+            now_ms,
+            outcome.bot.is_some(),
+            outcome.claim.is_some(),
+        )),
+        requests: Some(1),
+        token_cache_hits: Some(u8::from(outcome.token_cache_hit)),
+        sampled: None,
         reason: outcome.reason.as_str(),
         decision,
         status,

@@ -2,10 +2,16 @@
 //! Lambda@Edge Node.js handler. The only crate that knows wasm-bindgen.
 //!
 //! [`Edge::new`] takes the baked bundle configuration (the edge config as JSON,
-//! the files it names) and the compiled bot matcher (the binary artifact), and [`Edge::handle`] takes a CloudFront
-//! event as JSON plus `Date.now()`, returning what to do (forward, with the
-//! query string to set, or the response) and the log record, as JSON. Per-instance state (token cache, rate table) lives in the `Edge`
-//! object across invocations of a warm instance.
+//! the files it names) and the compiled bot matcher (the binary artifact).
+//! [`Edge::decide`] takes the few fields of a request, packed by the shim into
+//! one string (`edge_auth_event::packed`), plus `Date.now()`, and returns a
+//! small number: forward unchanged, forward with changes, or answer, and
+//! whether log lines wait. Only when needed does the shim ask for more
+//! ([`Edge::result`], [`Edge::take_log`]): a browser on a public page crosses
+//! the boundary with one string in and one number out. Events the shim does
+//! not pack go through [`Edge::handle`] as JSON, with the same result.
+//! Per-instance state (token cache, rate table, log counts) lives in the
+//! `Edge` object across invocations of a warm instance.
 //!
 //! Signature math (HMAC, RSA, ECDSA, EdDSA) goes to Node's native crypto
 //! ([`node_crypto`]) behind jsonwebtoken's `CryptoProvider`; RustCrypto is
@@ -18,7 +24,11 @@ pub mod node_crypto;
 use std::collections::BTreeMap;
 
 use bot_signatures_matcher::Matcher;
-use edge_auth_core::{Ctx, EdgeConfig, EdgeState, VerifiedBots, decide, decide_again};
+use edge_auth_core::{
+    CfRequest, Ctx, Decision, EdgeConfig, EdgeState, Outcome, Reason, VerifiedBots, decide,
+    decide_again,
+};
+use edge_auth_event::Ledger;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
@@ -44,6 +54,47 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// Result kind: forward the event's request unchanged.
+pub const FORWARD: u32 = 0;
+/// Result kind: forward with the changes in [`Edge::result`].
+pub const CHANGED: u32 = 1;
+/// Result kind: answer with the response in [`Edge::result`].
+pub const RESPOND: u32 = 2;
+/// Result kind: the packed form was refused; decide on the JSON event.
+pub const FALLBACK: u32 = 3;
+/// Bit: log lines wait in [`Edge::take_log`].
+pub const LOG: u32 = 4;
+/// Bit: an `unknown_kid` held back unlogged ([`MAY_RETRY`]): refresh the
+/// keys, then decide [`AGAIN`] or [`Edge::record_last`].
+pub const DEFERRED: u32 = 8;
+/// Mode: a first decision.
+pub const FIRST: u32 = 0;
+/// Mode: a first decision that the shim may retry after fetching keys.
+pub const MAY_RETRY: u32 = 1;
+/// Mode: the retry (rate limits before `auth` are not charged twice).
+pub const AGAIN: u32 = 2;
+
+/// A clock that is not a finite positive number reads as 0, which the core
+/// refuses (503 `bad_clock`): never "no token is expired".
+fn clock(now_ms: f64) -> u64 {
+    if now_ms.is_finite() && now_ms > 0.0 {
+        now_ms as u64
+    } else {
+        0
+    }
+}
+
+/// The last decision, for [`Edge::result`] and [`Edge::record_last`].
+/// (Held is boxed and rare; Decided is the every-request case, kept inline.)
+#[allow(clippy::large_enum_variant)]
+enum Last {
+    None,
+    Decided(Outcome),
+    /// An `unknown_kid` not yet logged: outcome, request, request id, time.
+    Held(Box<(Outcome, CfRequest, Option<String>, u64)>),
+    Malformed,
+}
+
 /// One warm instance of the edge: config, matcher and per-instance state.
 #[wasm_bindgen]
 pub struct Edge {
@@ -51,6 +102,9 @@ pub struct Edge {
     matcher: Matcher,
     verified: VerifiedBots,
     state: EdgeState,
+    ledger: Ledger,
+    log: String,
+    last: Last,
 }
 
 #[wasm_bindgen]
@@ -92,6 +146,9 @@ impl Edge {
             matcher,
             verified,
             state,
+            ledger: Ledger::new(),
+            log: String::new(),
+            last: Last::None,
         })
     }
 
@@ -100,49 +157,120 @@ impl Edge {
         self.config.warnings.clone()
     }
 
-    /// Decides one event. Returns `edge_auth_event::compact_result`'s two
-    /// lines: the log record, then the decision (`{"reason": ..., "forward":
-    /// true, "querystring": ...}` or `{"reason": ..., "response": ...}`).
-    pub fn handle(&mut self, event_json: &str, now_ms: f64) -> String {
-        self.run(event_json, now_ms, true)
+    /// Decides one request packed by the shim (see `edge_auth_event::packed`:
+    /// `fields` NUL-separated fields). `mode` is [`FIRST`], [`MAY_RETRY`] or
+    /// [`AGAIN`]. Returns the [`FORWARD`]/[`CHANGED`]/[`RESPOND`] kind with the
+    /// [`LOG`] and [`DEFERRED`] bits, or [`FALLBACK`] when the packed form is
+    /// not exactly `fields` fields (the shim then calls [`Edge::handle`]).
+    pub fn decide(&mut self, packed: &str, fields: u32, now_ms: f64, mode: u32) -> u32 {
+        match edge_auth_event::parse_packed(packed, fields as usize) {
+            Some((request, request_id)) => self.finish(request, request_id, now_ms, mode),
+            None => FALLBACK,
+        }
     }
 
-    /// Decides an event again after the shim refreshed the keys on an
-    /// `unknown_kid`: the same as [`Edge::handle`], except that the rate
-    /// limits the first decision charged are not charged twice.
-    pub fn handle_again(&mut self, event_json: &str, now_ms: f64) -> String {
-        self.run(event_json, now_ms, false)
+    /// Decides one event given as JSON (`JSON.stringify(event)`): the path
+    /// for events the shim does not pack. Same modes and result as
+    /// [`Edge::decide`]; an event that cannot be read answers 503 (`RESPOND`).
+    pub fn handle(&mut self, event_json: &str, now_ms: f64, mode: u32) -> u32 {
+        match edge_auth_event::parse_request(event_json) {
+            Ok((request, request_id)) => self.finish(request, request_id, now_ms, mode),
+            Err(e) => {
+                self.log
+                    .push_str(&edge_auth_event::malformed_record(&e, clock(now_ms)));
+                self.log.push('\n');
+                self.last = Last::Malformed;
+                RESPOND | LOG
+            }
+        }
     }
 
-    fn run(&mut self, event_json: &str, now_ms: f64, first: bool) -> String {
-        // A clock that is not a finite positive number reads as 0, which the
-        // core refuses (503 `bad_clock`): never "no token is expired".
-        let now_ms = if now_ms.is_finite() && now_ms > 0.0 {
-            now_ms as u64
-        } else {
-            0
-        };
+    /// Logs the decision [`Edge::decide`] held back with [`DEFERRED`] (the
+    /// keys did not change, so it stands). Returns its result code.
+    pub fn record_last(&mut self) -> u32 {
+        if let Last::Held(held) = std::mem::replace(&mut self.last, Last::None) {
+            let (outcome, request, request_id, now_ms) = *held;
+            self.ledger.record(
+                &self.config.logging,
+                &outcome,
+                &request,
+                request_id.as_deref(),
+                now_ms,
+                &mut self.log,
+            );
+            self.last = Last::Decided(outcome);
+        }
+        self.code()
+    }
+
+    /// The log lines waiting to be printed (each ends in `\n`), and clears them.
+    pub fn take_log(&mut self) -> String {
+        std::mem::take(&mut self.log)
+    }
+
+    /// Writes the forwarded-request counts held now (the shim's test hook and
+    /// a host that ends an instance on purpose; Lambda gives no such moment).
+    pub fn flush_log(&mut self, now_ms: f64) -> bool {
+        self.ledger.flush(clock(now_ms), &mut self.log);
+        !self.log.is_empty()
+    }
+
+    /// The last decision's `edge_auth_event::decision_json` (asked for only when
+    /// it is not "forward unchanged").
+    pub fn result(&self) -> String {
+        match &self.last {
+            Last::Decided(o) => edge_auth_event::decision_json(o),
+            Last::Held(h) => edge_auth_event::decision_json(&h.0),
+            Last::Malformed | Last::None => serde_json::json!({ "reason": "malformed_event", "response": edge_auth_event::internal_error() }).to_string(),
+        }
+    }
+
+    fn finish(
+        &mut self,
+        request: CfRequest,
+        request_id: Option<String>,
+        now_ms: f64,
+        mode: u32,
+    ) -> u32 {
+        let now_ms = clock(now_ms);
         let ctx = Ctx {
             now_ms,
             config: &self.config,
             matcher: Some(&self.matcher),
             verified: Some(&self.verified),
         };
-        match edge_auth_event::parse_request(event_json) {
-            Ok((request, request_id)) => {
-                let outcome = if first {
-                    decide(&request, &ctx, &mut self.state)
-                } else {
-                    decide_again(&request, &ctx, &mut self.state)
-                };
-                edge_auth_event::compact_result(&outcome, &request, request_id.as_deref(), now_ms)
-            }
-            Err(e) => format!(
-                "{}\n{}",
-                serde_json::json!({ "reason": "malformed_event", "status": 503, "error": e.to_string() }),
-                serde_json::json!({ "reason": "malformed_event", "response": edge_auth_event::internal_error() }),
-            ),
+        let outcome = if mode == AGAIN {
+            decide_again(&request, &ctx, &mut self.state)
+        } else {
+            decide(&request, &ctx, &mut self.state)
+        };
+        if mode == MAY_RETRY && outcome.reason == Reason::UnknownKid {
+            self.last = Last::Held(Box::new((outcome, request, request_id, now_ms)));
+            return self.code() | DEFERRED;
         }
+        self.ledger.record(
+            &self.config.logging,
+            &outcome,
+            &request,
+            request_id.as_deref(),
+            now_ms,
+            &mut self.log,
+        );
+        self.last = Last::Decided(outcome);
+        self.code()
+    }
+
+    fn code(&self) -> u32 {
+        let kind = match &self.last {
+            Last::Decided(o) if edge_auth_event::forwards_unchanged(o) => FORWARD,
+            Last::Held(h) if edge_auth_event::forwards_unchanged(&h.0) => FORWARD,
+            Last::Decided(Outcome {
+                decision: Decision::Forward { .. },
+                ..
+            }) => CHANGED,
+            _ => RESPOND,
+        };
+        kind | if self.log.is_empty() { 0 } else { LOG }
     }
 
     /// The JWK Sets to fetch at run time, as JSON:

@@ -5,8 +5,10 @@
 use jsonwebtoken::Algorithm;
 
 use super::error::{ConfigError, ConfigErrorKind as Kind};
-use super::raw::{OneOrMany, RawBots, RawConfig, RawIssuer, RawPath, RawUri};
-use super::{Access, EdgeConfig, Fingerprint, PathMatch, PathRule, Rate, Step, TokenSource};
+use super::raw::{OneOrMany, RawBots, RawConfig, RawIssuer, RawLogging, RawPath, RawUri};
+use super::{
+    Access, EdgeConfig, Fingerprint, Logging, PathMatch, PathRule, Rate, Step, TokenSource,
+};
 use crate::jwt::{Issuer, RemoteJwks};
 use crate::keys::{KeyKind, KeySet, hmac_key};
 use crate::policy::Glob;
@@ -90,6 +92,7 @@ pub(super) fn from_raw(
 
     let paths = paths(raw.paths)?;
     let uri = uri_policy(raw.uri)?;
+    let logging = logging(&raw.logging)?;
 
     Ok(EdgeConfig {
         pipeline,
@@ -116,9 +119,37 @@ pub(super) fn from_raw(
         realm: raw.responses.realm,
         login_url: raw.responses.login_url,
         paths,
+        logging,
         warnings,
         keys_fingerprint: fingerprint.0,
         baked_fingerprint: fingerprint.0,
+    })
+}
+
+/// `[logging]`: a sample of at least one in one, counts flushed at least
+/// every hour (an instance rarely lives longer; the counts die with it).
+fn logging(raw: &RawLogging) -> Result<Logging, ConfigError> {
+    if raw.sample_every == 0 {
+        return fail(
+            Kind::Invalid,
+            "logging.sample_every",
+            "must be at least 1 (1 logs every forwarded request in full)",
+        );
+    }
+    if !(1..=3600).contains(&raw.flush_seconds) {
+        return fail(
+            Kind::Invalid,
+            "logging.flush_seconds",
+            format!(
+                "{} is out of range: 1 to 3600 (counts held longer die with the instance)",
+                raw.flush_seconds
+            ),
+        );
+    }
+    Ok(Logging {
+        forwarded: raw.forwarded,
+        sample_every: raw.sample_every,
+        flush_ms: raw.flush_seconds * 1000,
     })
 }
 
@@ -1050,5 +1081,40 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn logging_policy_and_its_bounds() {
+        let cfg = parse("", "").unwrap();
+        assert_eq!(cfg.logging, Logging::default());
+        assert_eq!(cfg.logging.forwarded, super::super::Forwarded::Count);
+        let cfg = parse(
+            "",
+            "[logging]\nforwarded = \"sample\"\nsample_every = 1\nflush_seconds = 3600\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.logging,
+            Logging {
+                forwarded: super::super::Forwarded::Sample,
+                sample_every: 1,
+                flush_ms: 3_600_000
+            }
+        );
+        assert!(ok("[logging]\nforwarded = \"all\"\nflush_seconds = 1\n"));
+        assert_eq!(
+            key_of("[logging]\nsample_every = 0\n"),
+            "logging.sample_every"
+        );
+        assert_eq!(
+            key_of("[logging]\nflush_seconds = 0\n"),
+            "logging.flush_seconds"
+        );
+        assert_eq!(
+            key_of("[logging]\nflush_seconds = 3601\n"),
+            "logging.flush_seconds"
+        );
+        assert!(parse("", "[logging]\nforwarded = \"none\"\n").is_err());
+        assert!(parse("", "[logging]\nsampled = 3\n").is_err());
     }
 }

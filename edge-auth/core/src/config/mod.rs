@@ -116,6 +116,45 @@ pub enum TokenSource {
     Query,
 }
 
+/// What the handler logs for a request it forwards (`[logging] forwarded`).
+/// A refusal (any generated response) always gets its full record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Forwarded {
+    /// A full record for every forwarded request (about 400 bytes each).
+    All,
+    /// No record per forwarded request: exact counts per reason, bot category
+    /// and claim, aggregated per instance and written as CloudWatch EMF
+    /// records at most every `flush_seconds`.
+    #[default]
+    Count,
+    /// The counts of `count`, plus a full record (without metrics, marked
+    /// `sampled`) for one forwarded request in `sample_every`.
+    Sample,
+}
+
+/// The logging policy (`[logging]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Logging {
+    /// What forwarded requests log.
+    pub forwarded: Forwarded,
+    /// With [`Forwarded::Sample`]: one full record per this many forwarded requests.
+    pub sample_every: u32,
+    /// Counts are written when this many milliseconds have passed since the
+    /// last write (checked on each request: a frozen instance writes nothing).
+    pub flush_ms: u64,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Logging {
+            forwarded: Forwarded::default(),
+            sample_every: 100,
+            flush_ms: 60_000,
+        }
+    }
+}
+
 /// A rate: requests per second with a burst.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
@@ -178,6 +217,8 @@ pub struct EdgeConfig {
     pub login_url: Option<String>,
     /// Path rules, first match wins; no match means a token is required.
     pub paths: Vec<PathRule>,
+    /// What is logged for forwarded requests.
+    pub logging: Logging,
     /// Warnings about the key sets (skipped keys); never key material.
     pub warnings: Vec<String>,
     /// Changes whenever the keys change ([`EdgeConfig::keys_fingerprint`]).

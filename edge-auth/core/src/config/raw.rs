@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::{Access, EmptyUserAgent, Preflight, Step, TokenSource, UnverifiedClaim};
+use super::{Access, EmptyUserAgent, Forwarded, Preflight, Step, TokenSource, UnverifiedClaim};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +31,36 @@ pub(super) struct RawConfig {
     pub(super) paths: Vec<RawPath>,
     #[serde(default)]
     pub(super) uri: RawUri,
+    #[serde(default)]
+    pub(super) logging: RawLogging,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLogging {
+    #[serde(default)]
+    pub(super) forwarded: Forwarded,
+    #[serde(default = "default_sample_every")]
+    pub(super) sample_every: u32,
+    #[serde(default = "default_flush_seconds")]
+    pub(super) flush_seconds: u64,
+}
+
+impl Default for RawLogging {
+    fn default() -> Self {
+        RawLogging {
+            forwarded: Forwarded::default(),
+            sample_every: default_sample_every(),
+            flush_seconds: default_flush_seconds(),
+        }
+    }
+}
+
+pub(super) fn default_sample_every() -> u32 {
+    100
+}
+pub(super) fn default_flush_seconds() -> u64 {
+    60
 }
 
 #[derive(Debug, Default, Deserialize)]
