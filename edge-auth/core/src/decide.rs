@@ -304,7 +304,7 @@ fn decide_steps(
                             if charge_now
                                 && let Err(retry) = state
                                     .bot_limiter
-                                    .check(&client_key(&req.client_ip), ctx.now_ms)
+                                    .check(client_key(&req.client_ip), ctx.now_ms)
                             {
                                 return respond(too_many(retry), Reason::RateLimited, Some(m));
                             }
@@ -318,7 +318,7 @@ fn decide_steps(
             Step::RateLimit => {
                 if charge_now
                     && let Some(limiter) = state.limiter.as_mut()
-                    && let Err(retry) = limiter.check(&client_key(&req.client_ip), ctx.now_ms)
+                    && let Err(retry) = limiter.check(client_key(&req.client_ip), ctx.now_ms)
                 {
                     return respond(too_many(retry), Reason::RateLimited, bot);
                 }

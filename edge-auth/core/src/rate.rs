@@ -9,22 +9,24 @@
 //! rate rule is the global limit; this is the per-instance first line).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use crate::config::Rate;
+use crate::request::ClientKey;
 
-/// A GCRA limiter keyed by client.
+/// A GCRA limiter keyed by client ([`ClientKey`] at the edge).
 #[derive(Debug, Clone)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = ClientKey> {
     /// Milliseconds between requests at the sustained rate.
     emission_ms: f64,
     /// Burst allowance: how far ahead of now a client's TAT may run.
     tolerance_ms: f64,
     max_clients: usize,
     /// Theoretical arrival time per client, in ms on the host clock.
-    tat: HashMap<String, f64>,
+    tat: HashMap<K, f64>,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq> RateLimiter<K> {
     /// A limiter for `rate`, tracking at most `max_clients` clients.
     pub fn new(rate: Rate, max_clients: usize) -> Self {
         let emission_ms = 1000.0 / rate.per_second;
@@ -37,18 +39,19 @@ impl RateLimiter {
     }
 
     /// Counts one request of `key` at `now_ms`. `Err(retry_after_s)` when over the rate.
-    pub fn check(&mut self, key: &str, now_ms: u64) -> Result<(), u64> {
+    pub fn check(&mut self, key: K, now_ms: u64) -> Result<(), u64> {
         let now = now_ms as f64;
-        let tat = self.tat.get(key).copied().unwrap_or(now).max(now);
+        let known = self.tat.get(&key).copied();
+        let tat = known.unwrap_or(now).max(now);
         let new_tat = tat + self.emission_ms;
         if new_tat - now > self.tolerance_ms {
             let wait_ms = new_tat - now - self.tolerance_ms;
             return Err((wait_ms / 1000.0).ceil().max(1.0) as u64);
         }
-        if !self.tat.contains_key(key) && self.tat.len() >= self.max_clients {
+        if known.is_none() && self.tat.len() >= self.max_clients {
             self.evict(now);
         }
-        self.tat.insert(key.to_owned(), new_tat);
+        self.tat.insert(key, new_tat);
         Ok(())
     }
 
@@ -79,7 +82,7 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
-    fn limiter(per_second: f64, burst: u32, max: usize) -> RateLimiter {
+    fn limiter(per_second: f64, burst: u32, max: usize) -> RateLimiter<&'static str> {
         RateLimiter::new(Rate { per_second, burst }, max)
     }
 
@@ -109,9 +112,15 @@ mod tests {
 
     #[test]
     fn memory_is_bounded() {
-        let mut l = limiter(1.0, 10, 1000);
+        let mut l = RateLimiter::new(
+            Rate {
+                per_second: 1.0,
+                burst: 10,
+            },
+            1000,
+        );
         for i in 0..100_000u64 {
-            let _ = l.check(&format!("k{i}"), i);
+            let _ = l.check(ClientKey::from(u128::from(i)), i);
         }
         assert!(l.len() <= 1000, "{}", l.len());
     }

@@ -77,20 +77,29 @@ pub fn remove_query_param(querystring: &str, name: &str) -> String {
         .join("&")
 }
 
+/// A client as the rate limiter keys it: an address as 128 bits (IPv4 as
+/// its IPv4-mapped IPv6 form), no string built per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientKey(u128);
+
+impl From<u128> for ClientKey {
+    fn from(bits: u128) -> ClientKey {
+        ClientKey(bits)
+    }
+}
+
 /// The rate-limit key for a client address: the IPv4 address, or the /64
 /// prefix of an IPv6 address (one subscriber usually holds a whole /64).
-/// Anything unparsable is keyed as itself.
-pub fn client_key(client_ip: &str) -> String {
+/// Anything unparsable (CloudFront never sends one) shares one key, which no
+/// address has (a /64 key's low 64 bits are zero, an IPv4 key's top 80 are).
+pub fn client_key(client_ip: &str) -> ClientKey {
     match client_ip.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
+            Some(v4) => ClientKey(u128::from(v4.to_ipv6_mapped())),
+            None => ClientKey(u128::from(v6) & !u128::from(u64::MAX)),
         },
-        Ok(ip) => ip.to_string(),
-        Err(_) => client_ip.to_owned(),
+        Ok(std::net::IpAddr::V4(v4)) => ClientKey(u128::from(v4.to_ipv6_mapped())),
+        Err(_) => ClientKey(u128::MAX),
     }
 }
 
@@ -152,13 +161,27 @@ mod tests {
 
     #[test]
     fn ipv6_keys_by_64_and_logs_redact() {
-        assert_eq!(client_key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_key("2001:db8:1:2:3:4:5:6"),
+            client_key("2001:db8:1:2::")
+        );
         assert_eq!(
             client_key("2001:db8:1:2:ffff::1"),
             client_key("2001:db8:1:2::9")
         );
-        assert_eq!(client_key("203.0.113.9"), "203.0.113.9");
-        assert_eq!(client_key("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_ne!(client_key("2001:db8:1:2::9"), client_key("2001:db8:1:3::9"));
+        assert_eq!(client_key("203.0.113.9"), client_key("::ffff:203.0.113.9"));
+        assert_ne!(client_key("203.0.113.9"), client_key("203.0.113.10"));
+        assert_ne!(client_key("203.0.113.9"), client_key("::"));
+        assert_eq!(client_key("nonsense"), client_key("also nonsense"));
+        for ip in [
+            "203.0.113.9",
+            "::",
+            "2001:db8::1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ] {
+            assert_ne!(client_key(ip), client_key("nonsense"), "{ip}");
+        }
         assert_eq!(redact_ip("203.0.113.9"), "203.0.113.0/24");
         assert_eq!(redact_ip("2001:db8:1:2::9"), "2001:db8:1::/48");
         assert_eq!(redact_ip("nonsense"), "invalid");
