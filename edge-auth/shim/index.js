@@ -17,12 +17,23 @@ const VERIFIED = fs.readFileSync(path.join(__dirname, 'bot-verify.bin'));
 // from edge_auth_event::internal_error); if it cannot be read the module
 // fails to load and CloudFront answers an error itself: closed either way.
 const FAIL_CLOSED = JSON.parse(fs.readFileSync(path.join(__dirname, 'fail-closed.json'), 'utf8'));
+// Result codes of Edge.decide/handle (edge-auth/wasm/src/lib.rs).
+const KIND = 3; const FORWARD = 0; const CHANGED = 1; const FALLBACK = 3;
+const LOG = 4; const DEFERRED = 8;
+const FIRST = 0; const MAY_RETRY = 1; const AGAIN = 2;
+const SLOT_SHIFT = 4;
+// Responses by slot: the core numbers each distinct response it generates, so
+// each is parsed once; the copy returned is frozen (nothing may change it).
+const responses = [];
+const freeze = (o) => { for (const v of Object.values(o)) if (v && typeof v === 'object') freeze(v); return Object.freeze(o); };
+
 let edge = null;
 let remotes = []; // JWK Sets fetched at run time: { issuer, url, cache_seconds, min_refresh_seconds, timeout_ms, max_bytes, max_stale_seconds, fetchedAt, triedAt, held }
 
 function load() {
   try {
     edge = new Edge(BAKED, MATCHER, VERIFIED);
+    responses.length = 0; // a new instance numbers its responses afresh
     for (const w of edge.warnings()) console.log(JSON.stringify({ level: 'warn', message: w }));
     remotes = JSON.parse(edge.remote_jwks()).map((r) => ({ ...r, fetchedAt: 0, triedAt: 0, held: false }));
   } catch (e) {
@@ -82,11 +93,6 @@ async function refreshKeys(unknownKid) {
     }
   }));
 }
-
-// Result codes of Edge.decide/handle (edge-auth/wasm/src/lib.rs).
-const KIND = 3; const FORWARD = 0; const CHANGED = 1; const FALLBACK = 3;
-const LOG = 4; const DEFERRED = 8;
-const FIRST = 0; const MAY_RETRY = 1; const AGAIN = 2;
 
 // The request's few fields as one string for Edge.decide, NUL-separated (see
 // edge-auth/event/src/packed.rs): uri, method, clientIp, querystring, "=" and
@@ -159,10 +165,12 @@ exports.handler = async (event) => {
       let at = 0;
       for (let nl = lines.indexOf('\n'); nl !== -1; at = nl + 1, nl = lines.indexOf('\n', at)) console.log(lines.slice(at, nl));
     }
-    const request = event.Records[0].cf.request;
-    if ((code & KIND) === FORWARD) return request;
+    if ((code & KIND) === FORWARD) return event.Records[0].cf.request;
+    const slot = code >>> SLOT_SHIFT;
+    if (slot !== 0 && responses[slot] !== undefined) return responses[slot];
     const out = JSON.parse(edge.result());
-    if ((code & KIND) !== CHANGED) return out.response;
+    if ((code & KIND) !== CHANGED) return slot === 0 ? out.response : (responses[slot] = freeze(out.response));
+    const request = event.Records[0].cf.request;
     // The changes the core asked for: the canonical URI, the query string
     // without the signed-link parameter, the credentials cut (see `render`).
     if (out.uri !== null) request.uri = out.uri;

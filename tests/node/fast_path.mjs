@@ -7,7 +7,7 @@
 // as shipped, one whose decide() always answers FALLBACK (so every event takes
 // the JSON path). Their answers must be identical on every fixture and on
 // hostile events (a NUL smuggling a header, names spelled twice, a lone
-// surrogate, wrong shapes); the events that must not be packed must not be,
+// surrogate, wrong shapes), and none may make the shim throw; the events that must not be packed must not be,
 // and the others must be. Then the [logging] policy, through the real
 // console.log: a forwarded request prints nothing, a refusal its record, and
 // the counts come out as one EMF line once flush_seconds have passed.
@@ -25,7 +25,10 @@ let clock = nowMs;
 Date.now = () => clock;
 let printed = [];
 console.log = (line) => printed.push(line);
-console.error = () => {};
+// The shim's own error line: no event, however malformed, may throw inside
+// the handler (a throw drops the warm instance and its state).
+const shimErrors = [];
+console.error = (line) => shimErrors.push(String(line));
 
 const FALLBACK = 3;
 const dirs = [];
@@ -117,6 +120,7 @@ for (const line of printed) {
   if (line.includes('\n') || line.includes('198.51.100.4') || line.includes(token.slice(7, 40))) failures.push(`a printed line leaks or spans lines: ${line}`);
 }
 
+for (const e of shimErrors) if (e.includes('internal_error')) failures.push(`the shim threw: ${e.slice(0, 200)}`);
 for (const d of dirs) rmSync(d, { recursive: true, force: true });
 if (failures.length) {
   for (const f of failures) console.warn(`FAIL ${f}`);

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use edge_auth_core::config::{Forwarded, Logging};
 use edge_auth_core::{CfRequest, Decision, Outcome};
 
-use crate::{Aws, log_struct};
+use crate::{Aws, LogRecord, log_struct, write_record};
 
 /// What forwarded requests are counted by: reason, bot category, claim
 /// status and claimed operator (`none` when verified by no means).
@@ -45,20 +45,15 @@ pub struct Ledger {
 }
 
 /// One aggregated EMF record.
-#[derive(serde::Serialize)]
 struct CountRecord<'a> {
-    #[serde(rename = "_aws")]
     aws: Aws,
     requests: u64,
     token_cache_hits: u64,
     reason: &'static str,
     decision: &'static str,
     status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     bot_category: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     bot_claim: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     bot_operator: Option<&'a str>,
     /// The span the counts cover, in seconds (since the last write).
     window_seconds: u64,
@@ -89,7 +84,7 @@ impl Ledger {
         let since = *self.since_ms.get_or_insert(now_ms);
         let forwarded = matches!(outcome.decision, Decision::Forward { .. });
         if !forwarded || policy.forwarded == Forwarded::All {
-            write_line(out, &log_struct(outcome, request, request_id, now_ms));
+            write_full(out, log_struct(outcome, request, request_id, now_ms));
         } else {
             let key: Key = (
                 outcome.reason.as_str(),
@@ -116,7 +111,7 @@ impl Ledger {
                     record.requests = None;
                     record.token_cache_hits = None;
                     record.sampled = Some(policy.sample_every);
-                    write_line(out, &record);
+                    write_full(out, record);
                 }
                 self.forwarded += 1;
             }
@@ -153,11 +148,41 @@ impl Ledger {
     }
 }
 
-fn write_line(out: &mut String, record: &impl serde::Serialize) {
-    // Serializing these structs cannot fail (string keys, no maps of other keys).
-    if let Ok(line) = serde_json::to_string(record) {
-        out.push_str(&line);
-        out.push('\n');
+/// Appends a full record as one line (the `_aws` directive spliced in).
+fn write_full(out: &mut String, mut record: LogRecord<'_>) {
+    let aws = record.aws.take();
+    write_record(out, aws.as_ref(), &record);
+}
+
+/// Appends an aggregated record as one line.
+fn write_line(out: &mut String, record: &CountRecord<'_>) {
+    write_record(out, Some(&record.aws), &CountFields(record));
+}
+
+/// A count record's fields without its directive (spliced in by `write_record`).
+struct CountFields<'r, 'a>(&'r CountRecord<'a>);
+
+impl serde::Serialize for CountFields<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("requests", &r.requests)?;
+        m.serialize_entry("token_cache_hits", &r.token_cache_hits)?;
+        m.serialize_entry("reason", r.reason)?;
+        m.serialize_entry("decision", r.decision)?;
+        m.serialize_entry("status", r.status)?;
+        if let Some(c) = r.bot_category {
+            m.serialize_entry("bot_category", c)?;
+        }
+        if let Some(c) = r.bot_claim {
+            m.serialize_entry("bot_claim", c)?;
+        }
+        if let Some(o) = r.bot_operator {
+            m.serialize_entry("bot_operator", o)?;
+        }
+        m.serialize_entry("window_seconds", &r.window_seconds)?;
+        m.end()
     }
 }
 

@@ -460,7 +460,56 @@ struct Aws {
     cloud_watch_metrics: [Directive; 1],
 }
 
+/// `CloudWatchMetrics` as [`Aws::new`] serializes it, written out once per
+/// dimension set (by bot category, by claim): the records of the per-request
+/// path splice these in instead of serializing the same constant each time
+/// (a test holds each to the serde form).
+const DIRECTIVES_JSON: [&str; 4] = [
+    r#"[{"Namespace":"EdgeAuth","Dimensions":[["reason"],["decision"]],"Metrics":[{"Name":"requests","Unit":"Count"},{"Name":"token_cache_hits","Unit":"Count"}]}]"#,
+    r#"[{"Namespace":"EdgeAuth","Dimensions":[["reason"],["decision"],["bot_category"]],"Metrics":[{"Name":"requests","Unit":"Count"},{"Name":"token_cache_hits","Unit":"Count"}]}]"#,
+    r#"[{"Namespace":"EdgeAuth","Dimensions":[["reason"],["decision"],["bot_claim","bot_operator"]],"Metrics":[{"Name":"requests","Unit":"Count"},{"Name":"token_cache_hits","Unit":"Count"}]}]"#,
+    r#"[{"Namespace":"EdgeAuth","Dimensions":[["reason"],["decision"],["bot_category"],["bot_claim","bot_operator"]],"Metrics":[{"Name":"requests","Unit":"Count"},{"Name":"token_cache_hits","Unit":"Count"}]}]"#,
+];
+
+/// Appends `record` as one line: `{"_aws":{...}, ...fields}` then `\n`.
+/// The same JSON as serializing the record with its `_aws` (a test holds the
+/// two to one another), with the constant directive spliced in.
+fn write_record<T: serde::Serialize>(out: &mut String, aws: Option<&Aws>, fields: &T) {
+    // Serializing these structs cannot fail (string keys, no maps of other keys).
+    let Ok(body) = serde_json::to_string(fields) else {
+        return;
+    };
+    match aws {
+        Some(a) => {
+            let which = a.dimension_set();
+            out.push_str("{\"_aws\":{\"Timestamp\":");
+            out.push_str(&a.timestamp.to_string());
+            out.push_str(",\"CloudWatchMetrics\":");
+            out.push_str(DIRECTIVES_JSON[which]);
+            out.push('}');
+            match body.strip_prefix('{') {
+                Some("}") | None => out.push('}'),
+                Some(rest) => {
+                    out.push(',');
+                    out.push_str(rest);
+                }
+            }
+        }
+        None => out.push_str(&body),
+    }
+    out.push('\n');
+}
+
 impl Aws {
+    /// Which of [`DIRECTIVES_JSON`] this directive is (by its dimensions'
+    /// content, compared as strings: constants have no fixed address).
+    fn dimension_set(&self) -> usize {
+        let dims = self.cloud_watch_metrics[0].dimensions;
+        let bot = dims.iter().any(|d| d == &["bot_category"]);
+        let claim = dims.iter().any(|d| d.first() == Some(&"bot_claim"));
+        usize::from(bot) + 2 * usize::from(claim)
+    }
+
     /// The directive at `now_ms` for a record with or without a bot
     /// category and a claim (the dimensions it can be counted by).
     fn new(now_ms: u64, bot: bool, claim: bool) -> Aws {
@@ -581,6 +630,30 @@ fn log_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spliced_directives_are_the_serde_form() {
+        for bot in [false, true] {
+            for claim in [false, true] {
+                let aws = Aws::new(1_800_000_100_123, bot, claim);
+                let fields = json!({ "reason": "x", "requests": 1 });
+                let mut line = String::new();
+                write_record(&mut line, Some(&aws), &fields);
+                let mut whole = fields.clone();
+                whole["_aws"] = serde_json::to_value(&aws).unwrap();
+                assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+                let got: Value = serde_json::from_str(&line).unwrap();
+                assert_eq!(got, whole, "bot {bot}, claim {claim}");
+                let mut empty = String::new();
+                write_record(&mut empty, Some(&aws), &json!({}));
+                let got: Value = serde_json::from_str(&empty).unwrap();
+                assert_eq!(got, json!({ "_aws": serde_json::to_value(&aws).unwrap() }));
+            }
+        }
+        let mut plain = String::new();
+        write_record(&mut plain, None, &json!({ "a": 1 }));
+        assert_eq!(plain, "{\"a\":1}\n");
+    }
 
     #[test]
     fn canonical_keys() {

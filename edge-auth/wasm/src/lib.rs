@@ -25,8 +25,8 @@ use std::collections::BTreeMap;
 
 use bot_signatures_matcher::Matcher;
 use edge_auth_core::{
-    CfRequest, Ctx, Decision, EdgeConfig, EdgeState, Outcome, Reason, VerifiedBots, decide,
-    decide_again,
+    CfRequest, Ctx, Decision, EdgeConfig, EdgeState, Outcome, Reason, Response, VerifiedBots,
+    decide, decide_again,
 };
 use edge_auth_event::Ledger;
 use serde::Deserialize;
@@ -67,6 +67,27 @@ pub const LOG: u32 = 4;
 /// Bit: an `unknown_kid` held back unlogged ([`MAY_RETRY`]): refresh the
 /// keys, then decide [`AGAIN`] or [`Edge::record_last`].
 pub const DEFERRED: u32 = 8;
+/// Bits from here: the response's slot (1 to [`SLOTS`]; 0 for none). The
+/// same slot is always the same response, so the shim parses each once
+/// ([`Edge::result`]) and returns its copy after that.
+pub const SLOT_SHIFT: u32 = 4;
+/// How many distinct responses get a slot (403, 401s, 400, 503, ...; a 429's
+/// `Retry-After` varies, so most of those get none).
+pub const SLOTS: usize = 16;
+
+/// The slot of `response` (1-based), given one if there is room; 0 if not.
+fn slot(responses: &mut Vec<Response>, response: &Response) -> u32 {
+    let at = match responses.iter().position(|r| r == response) {
+        Some(i) => i,
+        None if responses.len() < SLOTS => {
+            responses.push(response.clone());
+            responses.len() - 1
+        }
+        None => return 0,
+    };
+    u32::try_from(at + 1).unwrap_or(0)
+}
+
 /// Mode: a first decision.
 pub const FIRST: u32 = 0;
 /// Mode: a first decision that the shim may retry after fetching keys.
@@ -105,6 +126,7 @@ pub struct Edge {
     ledger: Ledger,
     log: String,
     last: Last,
+    responses: Vec<Response>,
 }
 
 #[wasm_bindgen]
@@ -149,6 +171,7 @@ impl Edge {
             ledger: Ledger::new(),
             log: String::new(),
             last: Last::None,
+            responses: Vec::new(),
         })
     }
 
@@ -260,7 +283,7 @@ impl Edge {
         self.code()
     }
 
-    fn code(&self) -> u32 {
+    fn code(&mut self) -> u32 {
         let kind = match &self.last {
             Last::Decided(o) if edge_auth_event::forwards_unchanged(o) => FORWARD,
             Last::Held(h) if edge_auth_event::forwards_unchanged(&h.0) => FORWARD,
@@ -268,6 +291,10 @@ impl Edge {
                 decision: Decision::Forward { .. },
                 ..
             }) => CHANGED,
+            Last::Decided(Outcome {
+                decision: Decision::Respond(r),
+                ..
+            }) => RESPOND | (slot(&mut self.responses, r) << SLOT_SHIFT),
             _ => RESPOND,
         };
         kind | if self.log.is_empty() { 0 } else { LOG }
