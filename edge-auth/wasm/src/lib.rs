@@ -127,6 +127,9 @@ pub struct Edge {
     log: String,
     last: Last,
     responses: Vec<Response>,
+    /// The last packed request, kept for its memory.
+    request: CfRequest,
+    request_id: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -172,6 +175,8 @@ impl Edge {
             log: String::new(),
             last: Last::None,
             responses: Vec::new(),
+            request: CfRequest::default(),
+            request_id: None,
         })
     }
 
@@ -186,10 +191,22 @@ impl Edge {
     /// [`LOG`] and [`DEFERRED`] bits, or [`FALLBACK`] when the packed form is
     /// not exactly `fields` fields (the shim then calls [`Edge::handle`]).
     pub fn decide(&mut self, packed: &str, fields: u32, now_ms: f64, mode: u32) -> u32 {
-        match edge_auth_event::parse_packed(packed, fields as usize) {
-            Some((request, request_id)) => self.finish(request, request_id, now_ms, mode),
-            None => FALLBACK,
-        }
+        // The last request's memory, reused: nothing allocated once warm.
+        let mut request = std::mem::take(&mut self.request);
+        let mut id = self.request_id.take();
+        let code = if edge_auth_event::packed::parse_packed_into(
+            packed,
+            fields as usize,
+            &mut request,
+            &mut id,
+        ) {
+            self.finish(&request, id.as_deref(), now_ms, mode)
+        } else {
+            FALLBACK
+        };
+        self.request = request;
+        self.request_id = id;
+        code
     }
 
     /// Decides one event given as JSON (`JSON.stringify(event)`): the path
@@ -197,7 +214,7 @@ impl Edge {
     /// [`Edge::decide`]; an event that cannot be read answers 503 (`RESPOND`).
     pub fn handle(&mut self, event_json: &str, now_ms: f64, mode: u32) -> u32 {
         match edge_auth_event::parse_request(event_json) {
-            Ok((request, request_id)) => self.finish(request, request_id, now_ms, mode),
+            Ok((request, request_id)) => self.finish(&request, request_id.as_deref(), now_ms, mode),
             Err(e) => {
                 self.log
                     .push_str(&edge_auth_event::malformed_record(&e, clock(now_ms)));
@@ -250,8 +267,8 @@ impl Edge {
 
     fn finish(
         &mut self,
-        request: CfRequest,
-        request_id: Option<String>,
+        request: &CfRequest,
+        request_id: Option<&str>,
         now_ms: f64,
         mode: u32,
     ) -> u32 {
@@ -263,19 +280,24 @@ impl Edge {
             verified: Some(&self.verified),
         };
         let outcome = if mode == AGAIN {
-            decide_again(&request, &ctx, &mut self.state)
+            decide_again(request, &ctx, &mut self.state)
         } else {
-            decide(&request, &ctx, &mut self.state)
+            decide(request, &ctx, &mut self.state)
         };
         if mode == MAY_RETRY && outcome.reason == Reason::UnknownKid {
-            self.last = Last::Held(Box::new((outcome, request, request_id, now_ms)));
+            self.last = Last::Held(Box::new((
+                outcome,
+                request.clone(),
+                request_id.map(str::to_owned),
+                now_ms,
+            )));
             return self.code() | DEFERRED;
         }
         self.ledger.record(
             &self.config.logging,
             &outcome,
-            &request,
-            request_id.as_deref(),
+            request,
+            request_id,
             now_ms,
             &mut self.log,
         );
