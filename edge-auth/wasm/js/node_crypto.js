@@ -1,11 +1,15 @@
 // Signature math on Node's native crypto for edge-auth-wasm: each key (a JWK,
 // also its cache key) is imported into a KeyObject once and reused. Every JWT
 // rule stays in Rust; this only answers "does this signature verify".
-const crypto = require('node:crypto');
+// node:crypto is loaded on the first verification, not at start: loading it
+// costs a cold start 6-8 ms on the build machine, and an instance that only
+// serves public pages never needs it.
+let crypto = null;
+let ALGS = null;
 
 const keys = new Map();
 
-const ALGS = {
+const algs = () => ({
   HS256: ['sha256', null], HS384: ['sha384', null], HS512: ['sha512', null],
   RS256: ['sha256', {}], RS384: ['sha384', {}], RS512: ['sha512', {}],
   PS256: ['sha256', { padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }],
@@ -13,7 +17,7 @@ const ALGS = {
   PS512: ['sha512', { padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }],
   ES256: ['sha256', { dsaEncoding: 'ieee-p1363' }], ES384: ['sha384', { dsaEncoding: 'ieee-p1363' }],
   EdDSA: [null, {}],
-};
+});
 
 function importKey(jwkJson) {
   const jwk = JSON.parse(jwkJson);
@@ -24,6 +28,10 @@ function importKey(jwkJson) {
 
 function node_verify(jwkJson, alg, message, signature) {
   try {
+    if (crypto === null) {
+      crypto = require('node:crypto');
+      ALGS = algs();
+    }
     const spec = ALGS[alg];
     if (spec === undefined) return false;
     let key = keys.get(jwkJson);
