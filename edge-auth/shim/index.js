@@ -8,7 +8,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { Edge } = require('./edge_auth_wasm.js');
+const { Edge, read_headers: readHeaders } = require('./edge_auth_wasm.js');
 
 const BAKED = fs.readFileSync(path.join(__dirname, 'edge-config.json'), 'utf8');
 const MATCHER = fs.readFileSync(path.join(__dirname, 'bot-matcher.bin'));
@@ -94,14 +94,19 @@ async function refreshKeys(unknownKid) {
   }));
 }
 
+// The headers the core reads (lowercase); a request with a signature-input
+// gets all of its headers packed, since a signature may cover any.
+const WANTED = new Set(readHeaders().split(','));
+
 // The request's few fields as one string for Edge.decide, NUL-separated (see
 // edge-auth/event/src/packed.rs): uri, method, clientIp, querystring, "=" and
-// the request id (or nothing), then every header value as name, value. Returns
-// the count of fields written beside it, or null for anything not plainly a
-// viewer-request event: that goes to Edge.handle as JSON, the reference path.
-// A NUL inside a value adds fields, so the count no longer matches and the
-// core refuses the packed form (FALLBACK); a lone surrogate, which the string
-// crossing would replace, is sent as JSON too.
+// the request id (or nothing), then every value of the headers the core reads
+// as name, value. Returns the count of fields written beside it, or null for
+// anything not plainly a viewer-request event: that goes to Edge.handle as
+// JSON, the reference path. Every header's shape is checked, read or not, as
+// the JSON path checks it. A NUL inside a value adds fields, so the count no
+// longer matches and the core refuses the packed form (FALLBACK); a lone
+// surrogate, which the string crossing would replace, is sent as JSON too.
 function pack(event) {
   const records = event && event.Records;
   if (!Array.isArray(records) || records.length !== 1) return null;
@@ -121,13 +126,21 @@ function pack(event) {
   let fields = 5;
   if (headers !== undefined) {
     if (!headers || typeof headers !== 'object' || Array.isArray(headers)) return null;
+    let all = false;
     for (const name in headers) {
       const list = headers[name];
       if (!Array.isArray(list)) return null;
       for (let i = 0; i < list.length; i++) {
         const item = list[i];
         if (!item || typeof item.value !== 'string') return null;
-        s += `\0${name}\0${item.value}`;
+      }
+      if (!all && name.length === 15 && name.toLowerCase() === 'signature-input') all = true;
+    }
+    for (const name in headers) {
+      if (!all && !WANTED.has(name.toLowerCase())) continue;
+      const list = headers[name];
+      for (let i = 0; i < list.length; i++) {
+        s += `\0${name}\0${list[i].value}`;
         fields += 2;
       }
     }

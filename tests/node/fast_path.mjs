@@ -7,7 +7,8 @@
 // as shipped, one whose decide() always answers FALLBACK (so every event takes
 // the JSON path). Their answers must be identical on every fixture and on
 // hostile events (a NUL smuggling a header, names spelled twice, a lone
-// surrogate, wrong shapes), and none may make the shim throw; the events that must not be packed must not be,
+// surrogate, wrong shapes, a signature covering a header the core does not
+// read by name), and none may make the shim throw; the events that must not be packed must not be,
 // and the others must be. Then the [logging] policy, through the real
 // console.log: a forwarded request prints nothing, a refusal its record, and
 // the counts come out as one EMF line once flush_seconds have passed.
@@ -68,7 +69,9 @@ const one = (k, v) => [{ key: k, value: v }];
 // [name, event text, must it be packed?]
 const hostile = [
   ['a NUL in the user-agent smuggles an Authorization header', ev('/private/alice/a.jpg', { 'user-agent': one('User-Agent', `${CHROME}\u0000authorization\u0000${token}`) }), false],
-  ['a NUL in a header name', ev('/public/a.css', { 'user-agent\u0000authorization': one('x', token), 'user-agent': one('User-Agent', CHROME) }), false],
+  ['a NUL in the name of a header the core does not read (left out, so packed)', ev('/public/a.css', { 'user-agent\u0000authorization': one('x', token), 'user-agent': one('User-Agent', CHROME) }), true],
+  ['a NUL in a header name, all headers packed (a signature-input is present)', ev('/public/a.css', { 'user-agent\u0000authorization': one('x', token), 'user-agent': one('User-Agent', CHROME), 'Signature-Input': one('Signature-Input', 'sig1=("@authority");created=1;keyid="k"') }), false],
+  ['a browser with its usual headers (only the read ones packed)', ev('/public/a.css', { host: one('Host', 'd111111abcdef8.cloudfront.net'), 'user-agent': one('User-Agent', CHROME), accept: one('Accept', 'text/css,*/*;q=0.1'), 'accept-encoding': one('Accept-Encoding', 'gzip, deflate, br, zstd'), 'accept-language': one('Accept-Language', 'en-GB,en;q=0.9'), referer: one('Referer', 'https://d111111abcdef8.cloudfront.net/'), 'sec-ch-ua': one('sec-ch-ua', '"Chromium";v="131", "Not_A Brand";v="24"'), 'sec-fetch-dest': one('Sec-Fetch-Dest', 'style'), cookie: one('Cookie', 'theme=dark') }), true],
   ['User-Agent and user-agent both present (a bot second)', ev('/public/a.css', { 'user-agent': one('User-Agent', CHROME), 'User-Agent': one('User-Agent', 'python-requests/2.32.3') }), true],
   ['user-agent and User-Agent both present (a bot first)', ev('/public/a.css', { 'User-Agent': one('User-Agent', CHROME), 'user-agent': one('User-Agent', 'python-requests/2.32.3') }), true],
   ['two authorization values', ev('/private/alice/a.jpg', { 'user-agent': one('User-Agent', CHROME), authorization: [{ value: 'Bearer x' }, { value: token }] }), true],

@@ -21,11 +21,14 @@ const AGENT = '"https://signer.demo.example"';
 // The fixtures' clock: workspace_tests::FIXTURE_NOW_S, read from its one definition.
 const NOW = Number(/pub const FIXTURE_NOW_S: u64 = ([0-9_]+);/.exec(readFileSync(new URL('../src/lib.rs', import.meta.url), 'utf8'))[1].replaceAll('_', ''));
 
-function signed({ host = HOST, created = NOW - 100, expires = NOW + 500, tag = 'web-bot-auth' }) {
-  const params = `("@authority" "signature-agent");created=${created};expires=${expires};keyid="${keyid}";alg="ed25519";tag="${tag}"`;
-  const base = `"@authority": ${host}\n"signature-agent": ${AGENT}\n"@signature-params": ${params}`;
+// `covered`: more headers the signature covers, { name: value } (sent too).
+function signed({ host = HOST, created = NOW - 100, expires = NOW + 500, tag = 'web-bot-auth', covered = {} }) {
+  const names = ['"@authority"', '"signature-agent"', ...Object.keys(covered).map((n) => `"${n}"`)].join(' ');
+  const params = `(${names});created=${created};expires=${expires};keyid="${keyid}";alg="ed25519";tag="${tag}"`;
+  const lines = [`"@authority": ${host}`, `"signature-agent": ${AGENT}`, ...Object.entries(covered).map(([n, v]) => `"${n}": ${v}`)];
+  const base = `${lines.join('\n')}\n"@signature-params": ${params}`;
   const sig = sign(null, Buffer.from(base), key).toString('base64');
-  return { 'signature-agent': AGENT, 'signature-input': `sig1=${params}`, signature: `sig1=:${sig}:` };
+  return { ...covered, 'signature-agent': AGENT, 'signature-input': `sig1=${params}`, signature: `sig1=:${sig}:` };
 }
 
 function event(id, ua, extra, host = HOST) {
@@ -57,6 +60,9 @@ const cases = {
   'signed-agent-other-host-403': event('wba-04', agentUa, signed({ host: 'other.example' })),
   // Tagged for something else: not a Web Bot Auth signature.
   'signed-agent-wrong-tag-403': event('wba-05', agentUa, signed({ tag: 'not-web-bot-auth' })),
+  // The signature also covers a header the decision never reads by name
+  // (accept-language): it verifies only if that header reaches the core.
+  'signed-agent-covers-accept-language': event('wba-07', agentUa, signed({ covered: { 'accept-language': 'en-GB, en;q=0.8' } })),
   // A valid signature proves who is asking, not that it may: AhrefsBot stays blocked.
   'ahrefs-signed-by-agent-403': event('wba-06', ahrefs, signed({})),
 };

@@ -29,9 +29,42 @@ pub struct CfRequest {
     pub headers: Vec<Header>,
 }
 
+/// Every header the decision reads by name, besides the ones a Web Bot Auth
+/// signature covers (read only when the request has a `signature-input`,
+/// through [`CfRequest::covered_header_values`]). The Node shim hands the
+/// core these headers and no others, unless the request carries a
+/// `signature-input`: then every header. Reading a header not listed here
+/// panics in debug builds (every test), so the list cannot fall behind.
+pub const READ_HEADERS: &[&str] = &[
+    "user-agent",
+    "authorization",
+    "cookie",
+    "access-control-request-method",
+    "accept",
+    "origin",
+    "host",
+    "signature",
+    "signature-input",
+    "signature-agent",
+];
+
 impl CfRequest {
-    /// Every value of header `name` (lowercase).
+    /// Every value of header `name` (lowercase; one of [`READ_HEADERS`]).
     pub fn header_values<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        debug_assert!(
+            READ_HEADERS.contains(&name),
+            "the core reads header {name:?}: add it to READ_HEADERS (the shim passes only those)"
+        );
+        self.covered_header_values(name)
+    }
+
+    /// Every value of header `name`, any name: for the components a Web Bot
+    /// Auth signature covers (the shim passes every header when a request
+    /// carries a `signature-input`).
+    pub fn covered_header_values<'a, 'n>(
         &'a self,
         name: &'n str,
     ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {

@@ -248,7 +248,7 @@ struct Parsed {
 }
 
 fn joined(req: &CfRequest, name: &str) -> Option<String> {
-    let values: Vec<&str> = req.header_values(name).map(str::trim).collect();
+    let values: Vec<&str> = req.covered_header_values(name).map(str::trim).collect();
     (!values.is_empty()).then(|| values.join(", "))
 }
 

@@ -363,6 +363,14 @@ impl Edge {
     }
 }
 
+/// The headers the decision reads by name (`edge_auth_core::request::READ_HEADERS`),
+/// comma-separated: the shim packs only these, unless a request carries a
+/// `signature-input` (then every header: a signature may cover any).
+#[wasm_bindgen]
+pub fn read_headers() -> String {
+    edge_auth_core::request::READ_HEADERS.join(",")
+}
+
 /// The bot matcher alone, for benchmarks and for hosts that only classify.
 #[wasm_bindgen]
 pub struct BotMatcher {
