@@ -16,9 +16,11 @@ const child = process.argv[3];
 
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
-const event = (uri, headers, qs = '', ip = '203.0.113.10') => ({
+// Each event is parsed from JSON, as the Lambda runtime hands it over (built
+// before the clock starts): objects of the shape V8 gives a parsed payload.
+const event = (uri, headers, qs = '', ip = '203.0.113.10') => JSON.parse(JSON.stringify({
   Records: [{ cf: { config: { eventType: 'viewer-request', requestId: 'b' }, request: { clientIp: ip, method: 'GET', uri, querystring: qs, headers } } }],
-});
+}));
 const h = (obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, [{ key: k, value: v }]]));
 
 const now = Math.floor(Date.now() / 1000);
@@ -114,6 +116,16 @@ const workloads = {
     return event('/private/alice/a.jpg', h({ 'user-agent': CHROME }), '', nextIp());
   },
   'public page, browser': (i) => event('/public/index.html', h({ 'user-agent': CHROME }), '', nextIp()),
+  // The same with the headers Chrome sends for a stylesheet (CloudFront
+  // passes the viewer's headers to viewer-request): the shim packs only the
+  // ones the core reads.
+  'public page, browser with its usual headers': (i) => event(`/public/a${i % 40}.css`, h({
+    host: 'd111111abcdef8.cloudfront.net', 'user-agent': CHROME, accept: 'text/css,*/*;q=0.1',
+    'accept-encoding': 'gzip, deflate, br, zstd', 'accept-language': 'en-GB,en-US;q=0.9,en;q=0.8',
+    referer: 'https://d111111abcdef8.cloudfront.net/public/index.html', 'sec-ch-ua': '"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"',
+    'sec-ch-ua-mobile': '?0', 'sec-ch-ua-platform': '"Windows"', 'sec-fetch-dest': 'style', 'sec-fetch-mode': 'no-cors',
+    'sec-fetch-site': 'same-origin', cookie: 'theme=dark; _ga=GA1.1.1234567890.1732700000',
+  }), '', nextIp()),
   // Googlebot from Google's published ranges (verified: forwarded; every
   // address of its IPv4 list in turn, so the per-client rate limit is not
   // what is measured) and the same user-agent from elsewhere (spoofed: 403).

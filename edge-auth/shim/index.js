@@ -8,7 +8,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { Edge, read_headers: readHeaders } = require('./edge_auth_wasm.js');
+const { Edge, read_headers: readHeaders, wasm_memory: memory } = require('./edge_auth_wasm.js');
 
 const BAKED = fs.readFileSync(path.join(__dirname, 'edge-config.json'), 'utf8');
 const MATCHER = fs.readFileSync(path.join(__dirname, 'bot-matcher.bin'));
@@ -27,6 +27,12 @@ const SLOT_SHIFT = 4;
 const responses = [];
 const freeze = (o) => { for (const v of Object.values(o)) if (v && typeof v === 'object') freeze(v); return Object.freeze(o); };
 
+// The packed request is written straight into the instance's input buffer in
+// wasm memory (a view made again whenever the memory grows); one too long for
+// it crosses as a string.
+const encoder = new TextEncoder();
+const wasmMemory = memory();
+let input = null;
 let edge = null;
 let remotes = []; // JWK Sets fetched at run time: { issuer, url, cache_seconds, min_refresh_seconds, timeout_ms, max_bytes, max_stale_seconds, fetchedAt, triedAt, held }
 
@@ -34,6 +40,7 @@ function load() {
   try {
     edge = new Edge(BAKED, MATCHER, VERIFIED);
     responses.length = 0; // a new instance numbers its responses afresh
+    input = null; // and has its own input buffer
     for (const w of edge.warnings()) console.log(JSON.stringify({ level: 'warn', message: w }));
     remotes = JSON.parse(edge.remote_jwks()).map((r) => ({ ...r, fetchedAt: 0, triedAt: 0, held: false }));
   } catch (e) {
@@ -97,7 +104,6 @@ async function refreshKeys(unknownKid) {
 // The headers the core reads (lowercase); a request with a signature-input
 // gets all of its headers packed, since a signature may cover any.
 const WANTED = new Set(readHeaders().split(','));
-
 // The request's few fields as one string for Edge.decide, NUL-separated (see
 // edge-auth/event/src/packed.rs): uri, method, clientIp, querystring, "=" and
 // the request id (or nothing), then every value of the headers the core reads
@@ -122,37 +128,41 @@ function pack(event) {
   if (qs === undefined) qs = '';
   if (typeof uri !== 'string' || typeof method !== 'string' || typeof clientIp !== 'string' || typeof qs !== 'string') return null;
   const id = config && config.requestId;
-  let s = `${uri}\0${method}\0${clientIp}\0${qs}\0${typeof id === 'string' ? '=' + id : ''}`;
-  let fields = 5;
+  // Joined at the end: one flat string (a chain of `+=` is a rope, which the
+  // string crossing into wasm reads byte by byte much more slowly).
+  const parts = [uri, method, clientIp, qs, typeof id === 'string' ? '=' + id : ''];
   if (headers !== undefined) {
     if (!headers || typeof headers !== 'object' || Array.isArray(headers)) return null;
-    let all = false;
+    // CloudFront spells header names in lowercase; any other spelling of
+    // signature-input (rare) goes to the JSON path rather than a second pass.
+    const all = headers['signature-input'] !== undefined;
     for (const name in headers) {
       const list = headers[name];
       if (!Array.isArray(list)) return null;
+      // (CloudFront's lowercase spelling first; another spelling is lowered.)
+      const keep = all || WANTED.has(name) || WANTED.has(name.toLowerCase());
+      if (!all && name.length === 15 && name !== 'signature-input' && name.toLowerCase() === 'signature-input') return null;
       for (let i = 0; i < list.length; i++) {
         const item = list[i];
         if (!item || typeof item.value !== 'string') return null;
-      }
-      if (!all && name.length === 15 && name.toLowerCase() === 'signature-input') all = true;
-    }
-    for (const name in headers) {
-      if (!all && !WANTED.has(name.toLowerCase())) continue;
-      const list = headers[name];
-      for (let i = 0; i < list.length; i++) {
-        s += `\0${name}\0${list[i].value}`;
-        fields += 2;
+        if (keep) parts.push(name, item.value);
       }
     }
   }
+  const s = parts.join('\0');
   if (!s.isWellFormed()) return null;
-  return [s, fields];
+  return [s, parts.length];
 }
 
 function run(event, mode) {
   const packed = pack(event);
   if (packed !== null) {
-    const code = edge.decide(packed[0], packed[1], Date.now(), mode);
+    const [s, fields] = packed;
+    if (input === null || input.buffer !== wasmMemory.buffer) input = new Uint8Array(wasmMemory.buffer, edge.input_ptr(), edge.input_len());
+    const { read, written } = encoder.encodeInto(s, input);
+    const code = read === s.length
+      ? edge.decide_input(written, fields, Date.now(), mode)
+      : edge.decide(s, fields, Date.now(), mode);
     if ((code & KIND) !== FALLBACK) return code;
   }
   return edge.handle(JSON.stringify(event), Date.now(), mode);

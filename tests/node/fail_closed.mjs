@@ -72,7 +72,8 @@ const inject = (method) => (d) => {
 };
 // The packed path (every plain event) and the JSON path (an event the shim
 // does not pack: here a user-agent holding a NUL).
-expect503(await run('decide() throws', inject('decide')));
+expect503(await run('decide_input() throws', inject('decide_input')));
+expect503(await run('decide() throws (a request too long for the input buffer)', inject('decide'), { make: () => { const e = event(); e.Records[0].cf.request.headers.cookie = [{ key: 'Cookie', value: 'x='.padEnd(20000, 'y') }]; return e; } }));
 const unpacked = () => {
   const e = event();
   e.Records[0].cf.request.headers['user-agent'][0].value += '\u0000';
@@ -90,4 +91,4 @@ if (failures.length) {
   for (const f of failures) console.warn(`FAIL ${f}`);
   process.exit(1);
 }
-console.warn('fail-closed: ok (7 broken bundles, each answered 503 twice; both controls forwarded)');
+console.warn('fail-closed: ok (8 broken bundles, each answered 503 twice; both controls forwarded)');

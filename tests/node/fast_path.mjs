@@ -44,16 +44,18 @@ function instance(patch = '') {
 }
 const packedCalls = { packed: 0, refused: 0 };
 globalThis.__fastPathCount = packedCalls;
-const counting = `
-const __decide = module.exports.Edge.prototype.decide;
-module.exports.Edge.prototype.decide = function (...a) {
-  const code = __decide.apply(this, a);
+// Both ways a packed request crosses (the input buffer, or a string when too
+// long for it) are counted, and both refused on the JSON-only instance.
+const counting = ['decide', 'decide_input'].map((m) => `
+const __${m} = module.exports.Edge.prototype.${m};
+module.exports.Edge.prototype.${m} = function (...a) {
+  const code = __${m}.apply(this, a);
   if ((code & 3) === ${FALLBACK}) globalThis.__fastPathCount.refused++; else globalThis.__fastPathCount.packed++;
   return code;
 };
-`;
+`).join('');
 const fast = instance(counting);
-const json = instance(`\nmodule.exports.Edge.prototype.decide = function () { return ${FALLBACK}; };\n`);
+const json = instance(['decide', 'decide_input'].map((m) => `\nmodule.exports.Edge.prototype.${m} = function () { return ${FALLBACK}; };\n`).join(''));
 
 const fixtureDir = resolve(here, '../fixtures/viewer-request');
 const fixtures = readdirSync(fixtureDir)
@@ -71,6 +73,7 @@ const hostile = [
   ['a NUL in the user-agent smuggles an Authorization header', ev('/private/alice/a.jpg', { 'user-agent': one('User-Agent', `${CHROME}\u0000authorization\u0000${token}`) }), false],
   ['a NUL in the name of a header the core does not read (left out, so packed)', ev('/public/a.css', { 'user-agent\u0000authorization': one('x', token), 'user-agent': one('User-Agent', CHROME) }), true],
   ['a NUL in a header name, all headers packed (a signature-input is present)', ev('/public/a.css', { 'user-agent\u0000authorization': one('x', token), 'user-agent': one('User-Agent', CHROME), 'Signature-Input': one('Signature-Input', 'sig1=("@authority");created=1;keyid="k"') }), false],
+  ['a cookie too long for the input buffer (crosses as a string)', ev('/private/alice/a.jpg', { 'user-agent': one('User-Agent', CHROME), cookie: one('Cookie', `access_token=${token.slice(7)}; pad=${'p'.repeat(20000)}`) }), true],
   ['a browser with its usual headers (only the read ones packed)', ev('/public/a.css', { host: one('Host', 'd111111abcdef8.cloudfront.net'), 'user-agent': one('User-Agent', CHROME), accept: one('Accept', 'text/css,*/*;q=0.1'), 'accept-encoding': one('Accept-Encoding', 'gzip, deflate, br, zstd'), 'accept-language': one('Accept-Language', 'en-GB,en;q=0.9'), referer: one('Referer', 'https://d111111abcdef8.cloudfront.net/'), 'sec-ch-ua': one('sec-ch-ua', '"Chromium";v="131", "Not_A Brand";v="24"'), 'sec-fetch-dest': one('Sec-Fetch-Dest', 'style'), cookie: one('Cookie', 'theme=dark') }), true],
   ['User-Agent and user-agent both present (a bot second)', ev('/public/a.css', { 'user-agent': one('User-Agent', CHROME), 'User-Agent': one('User-Agent', 'python-requests/2.32.3') }), true],
   ['user-agent and User-Agent both present (a bot first)', ev('/public/a.css', { 'User-Agent': one('User-Agent', CHROME), 'user-agent': one('User-Agent', 'python-requests/2.32.3') }), true],

@@ -565,6 +565,11 @@ fn forward(req: &CfRequest, canonical: &CanonicalUri, cfg: &EdgeConfig) -> Decis
 /// The Cookie header values without every cookie named `name`, or `None`
 /// when none was there.
 fn without_cookie(req: &CfRequest, name: &str) -> Option<Vec<String>> {
+    // Most requests carry cookies but not this one: look before building.
+    let named = |pair: &str| pair.split_once('=').map_or(pair, |(k, _)| k).trim() == name;
+    if !req.header_values("cookie").any(|v| v.split(';').any(named)) {
+        return None;
+    }
     let mut found = false;
     let mut out = Vec::new();
     for value in req.header_values("cookie") {

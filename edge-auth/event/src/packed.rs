@@ -12,10 +12,13 @@
 //! whose shape the shim does not recognise (the JSON path is the reference:
 //! `parse_request` on `JSON.stringify(event)`).
 //!
-//! Headers come back in [`parse_request`](crate::parse_request)'s order:
-//! sorted by the name as spelled (its map is a `BTreeMap`), each name's values
-//! in order, names lowercased (ASCII) after sorting. `key` (the original
-//! spelling) is not carried: no decision reads it.
+//! Every name reads the same values, in the same order, as through
+//! [`parse_request`](crate::parse_request) (names lowercased, ASCII): when
+//! every name is spelled in lowercase (as CloudFront spells them) the names
+//! are distinct keys of the event and their order does not matter; otherwise
+//! they are sorted by the name as spelled, as the JSON path's `BTreeMap` has
+//! them, so values of `User-Agent` come before those of `user-agent`. `key`
+//! (the original spelling) is not carried: no decision reads it.
 
 use edge_auth_core::{CfRequest, Header};
 
@@ -95,13 +98,21 @@ pub fn parse_packed_into(
     if parts.next().is_some() {
         return false;
     }
-    // `BTreeMap` order by the spelled name; a stable sort keeps each name's
-    // values in order (the shim writes one name's values together).
-    if !sorted {
+    // Only the order among values of one lowercased name can change what the
+    // core reads, and names spelled in lowercase (CloudFront's spelling) are
+    // distinct keys of the event: then any order reads the same. Otherwise
+    // `BTreeMap` order by the spelled name, as the JSON path has it; a stable
+    // sort keeps each name's values in order (the shim writes them together).
+    let spelled_lower = headers
+        .iter()
+        .all(|h| !h.name.bytes().any(|b| b.is_ascii_uppercase()));
+    if !sorted && !spelled_lower {
         headers.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    for h in headers.iter_mut() {
-        h.name.make_ascii_lowercase();
+    if !spelled_lower {
+        for h in headers.iter_mut() {
+            h.name.make_ascii_lowercase();
+        }
     }
     true
 }
@@ -168,10 +179,13 @@ mod tests {
     use super::*;
     use crate::parse_request;
 
+    /// The request as the core reads it: keys dropped, names in order
+    /// (a stable sort: each name's values keep theirs).
     fn without_keys(mut r: CfRequest) -> CfRequest {
         for h in &mut r.headers {
             h.key = None;
         }
+        r.headers.sort_by(|a, b| a.name.cmp(&b.name));
         r
     }
 
@@ -194,9 +208,14 @@ mod tests {
             let json = parse_request(&text);
             match pack_event(&value) {
                 Some((p, n)) => {
-                    let fast = parse_packed(&p, n).expect("a packed fixture reads back");
+                    let (fast, fast_id) = parse_packed(&p, n).expect("a packed fixture reads back");
                     let (r, id) = json.expect("what packs, parses");
-                    assert_eq!(fast, (without_keys(r), id), "{}", path.display());
+                    assert_eq!(
+                        (without_keys(fast), fast_id),
+                        (without_keys(r), id),
+                        "{}",
+                        path.display()
+                    );
                     packed += 1;
                 }
                 None => fallback += 1,
@@ -223,6 +242,25 @@ mod tests {
     }
 
     #[test]
+    fn lowercase_names_in_any_order_read_as_the_json_path_reads_them() {
+        // The shim's order (the event's), not sorted: every name still reads
+        // the values the JSON path gives it, in order.
+        let packed =
+            "/p\0GET\x001.2.3.4\0\0\0user-agent\0ua\0cookie\0a=1\0cookie\0b=2\0accept\0*/*";
+        let (fast, _) = parse_packed(packed, 13).unwrap();
+        let text = r#"{"Records":[{"cf":{"request":{"uri":"/p","method":"GET","clientIp":"1.2.3.4","headers":{"user-agent":[{"value":"ua"}],"cookie":[{"value":"a=1"},{"value":"b=2"}],"accept":[{"value":"*/*"}]}}}}]}"#;
+        let (json, _) = parse_request(text).unwrap();
+        for name in ["user-agent", "cookie", "accept", "host"] {
+            assert_eq!(
+                fast.covered_header_values(name).collect::<Vec<_>>(),
+                json.covered_header_values(name).collect::<Vec<_>>(),
+                "{name}"
+            );
+        }
+        assert_eq!(without_keys(fast), without_keys(json));
+    }
+
+    #[test]
     fn a_reused_request_holds_nothing_of_the_last_one() {
         let mut r = CfRequest::default();
         let mut id = None;
@@ -246,8 +284,11 @@ mod tests {
         let (p, n) = pack_event(&value).unwrap();
         let fast = parse_packed(&p, n).unwrap();
         let (r, id) = parse_request(text).unwrap();
-        assert_eq!(fast, (without_keys(r), id));
-        let ua: Vec<&str> = fast.0.header_values("user-agent").collect();
+        assert_eq!(
+            (without_keys(fast.0.clone()), fast.1.clone()),
+            (without_keys(r), id)
+        );
+        let ua: Vec<&str> = fast.0.covered_header_values("user-agent").collect();
         assert_eq!(ua, ["a", "c", "b"], "sorted by spelled name: 'U' < 'u'");
         assert_eq!(fast.1.as_deref(), Some("r1"));
         // No request id, an empty one, and one that is not marked.

@@ -88,6 +88,17 @@ fn slot(responses: &mut Vec<Response>, response: &Response) -> u32 {
     u32::try_from(at + 1).unwrap_or(0)
 }
 
+/// The input buffer's size: a request's fields as CloudFront allows them
+/// (URI and query string under 8,192 characters) and the headers the core
+/// reads fit; a larger one crosses as a string.
+pub const INPUT_BYTES: usize = 16 * 1024;
+
+/// The wasm memory, for the shim to write into the input buffer.
+#[wasm_bindgen]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
 /// Mode: a first decision.
 pub const FIRST: u32 = 0;
 /// Mode: a first decision that the shim may retry after fetching keys.
@@ -127,6 +138,9 @@ pub struct Edge {
     log: String,
     last: Last,
     responses: Vec<Response>,
+    /// Where the shim writes a packed request ([`Edge::decide_input`]); its
+    /// length never changes, so neither does its address.
+    input: Vec<u8>,
     /// The last packed request, kept for its memory.
     request: CfRequest,
     request_id: Option<String>,
@@ -175,6 +189,7 @@ impl Edge {
             log: String::new(),
             last: Last::None,
             responses: Vec::new(),
+            input: vec![0; INPUT_BYTES],
             request: CfRequest::default(),
             request_id: None,
         })
@@ -207,6 +222,32 @@ impl Edge {
         self.request = request;
         self.request_id = id;
         code
+    }
+
+    /// [`Edge::decide`] on the first `len` bytes of the input buffer
+    /// ([`Edge::input_ptr`]), where the shim wrote the packed request with
+    /// `TextEncoder.encodeInto`: no allocation and no byte-by-byte copy
+    /// across the boundary. Bytes that are not UTF-8 (the shim writes only
+    /// well-formed strings) or a `len` past the buffer answer [`FALLBACK`].
+    pub fn decide_input(&mut self, len: u32, fields: u32, now_ms: f64, mode: u32) -> u32 {
+        let input = std::mem::take(&mut self.input);
+        let code = match input.get(..len as usize).map(std::str::from_utf8) {
+            Some(Ok(packed)) => self.decide(packed, fields, now_ms, mode),
+            _ => FALLBACK,
+        };
+        self.input = input;
+        code
+    }
+
+    /// Where the input buffer starts in the wasm memory ([`wasm_memory`]).
+    pub fn input_ptr(&self) -> u32 {
+        self.input.as_ptr() as usize as u32
+    }
+
+    /// How many bytes the input buffer holds; a longer packed request is
+    /// passed as a string to [`Edge::decide`].
+    pub fn input_len(&self) -> u32 {
+        u32::try_from(self.input.len()).unwrap_or(0)
     }
 
     /// Decides one event given as JSON (`JSON.stringify(event)`): the path
