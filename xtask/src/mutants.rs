@@ -1,4 +1,4 @@
-//! `cargo xtask mutants [--part core|matcher|waf-sync] [--file F]... [--own-tests] [--iterate]`:
+//! `cargo xtask mutants [--part core|matcher|event|waf-sync] [--file F]... [--own-tests] [--iterate]`:
 //! mutation testing with cargo-mutants (pinned, 27.1.0), to show which tests
 //! bite. Each part names the package, the files #19 asks about and the tests
 //! that judge a mutant: the core's own and the edge integration suite (no
@@ -58,7 +58,19 @@ fn plan(part: &str) -> anyhow::Result<Plan> {
             test_args: &["--lib"],
             timeout_s: 120,
         },
-        other => bail!("unknown part {other:?}: core, matcher or waf-sync"),
+        "event" => Plan {
+            package: "edge-auth-event",
+            files: &[
+                "edge-auth/event/src/packed.rs",
+                "edge-auth/event/src/ledger.rs",
+            ],
+            // Its own tests (the packed format against the JSON path, the
+            // logging policies) and the CLI's, which prints the ledger.
+            test_packages: &["edge-auth-event", "edge-auth-cli"],
+            test_args: &[],
+            timeout_s: 120,
+        },
+        other => bail!("unknown part {other:?}: core, matcher, event or waf-sync"),
     })
 }
 

@@ -209,6 +209,20 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 ),
                 None => println!("  rate limit: off"),
             }
+            let l = cfg.logging;
+            let flush = l.flush_ms / 1000;
+            match l.forwarded {
+                edge_auth_core::config::Forwarded::All => {
+                    println!("  logging: every request in full")
+                }
+                edge_auth_core::config::Forwarded::Count => println!(
+                    "  logging: refusals in full; forwarded requests counted (EMF, every {flush} s)"
+                ),
+                edge_auth_core::config::Forwarded::Sample => println!(
+                    "  logging: refusals in full; forwarded requests counted (EMF, every {flush} s) and 1 in {} in full",
+                    l.sample_every
+                ),
+            }
             Ok(0)
         }
         Command::Serve {
