@@ -240,6 +240,20 @@ pub fn crawler_user_agents(
         .collect()
 }
 
+/// The user-agents isbot's entries take their examples from: isbot's crawler
+/// fixtures, then crawler-user-agents' instances (pinned beside it), so more
+/// entries get an example to be checked against. One place for the CLI's
+/// `import` and the drift test.
+pub fn isbot_examples(fixtures: Vec<String>, crawler_user_agents: &[UpstreamEntry]) -> Vec<String> {
+    let mut examples = fixtures;
+    examples.extend(
+        crawler_user_agents
+            .iter()
+            .flat_map(|e| e.instances.iter().cloned()),
+    );
+    examples
+}
+
 /// The drafts for isbot's patterns: generic signatures (a specific signature
 /// always decides before them), each with up to three examples from isbot's
 /// crawler fixtures, those the rest of the catalog does not already decide

@@ -785,23 +785,25 @@ fn import_one(
                     ))
                 })?,
             };
-            let mut fixtures = BrowserCorpus::load(&fixtures)
+            let fixtures = BrowserCorpus::load(&fixtures)
                 .map_err(|e| fail(exit::IO)(e.into()))?
                 .user_agents;
-            // crawler-user-agents' examples too (pinned beside isbot): more
-            // isbot entries get an example to be checked against.
-            if let Some(cua) =
-                find_upwards("node_modules/crawler-user-agents/crawler-user-agents.json")
-            {
-                let text = std::fs::read_to_string(&cua)
-                    .with_context(|| format!("reading {}", cua.display()))
-                    .map_err(fail(exit::IO))?;
-                let upstream: Vec<import::UpstreamEntry> = serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not a crawler-user-agents list", cua.display()))
-                    .map_err(fail(exit::IO))?;
-                fixtures.extend(upstream.into_iter().flat_map(|e| e.instances));
-            }
-            let (drafts, skipped) = import::isbot(&patterns, &fixtures, &existing, &package, date);
+            let upstream: Vec<import::UpstreamEntry> =
+                match find_upwards("node_modules/crawler-user-agents/crawler-user-agents.json") {
+                    Some(cua) => {
+                        let text = std::fs::read_to_string(&cua)
+                            .with_context(|| format!("reading {}", cua.display()))
+                            .map_err(fail(exit::IO))?;
+                        serde_json::from_str(&text)
+                            .with_context(|| {
+                                format!("{} is not a crawler-user-agents list", cua.display())
+                            })
+                            .map_err(fail(exit::IO))?
+                    }
+                    None => Vec::new(),
+                };
+            let examples = import::isbot_examples(fixtures, &upstream);
+            let (drafts, skipped) = import::isbot(&patterns, &examples, &existing, &package, date);
             (drafts, skipped, patterns.len())
         }
     };

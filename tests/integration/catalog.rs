@@ -84,11 +84,12 @@ fn assert_import_is_fresh(source: Source) {
             let patterns =
                 import::isbot_patterns(&std::fs::read_to_string(pkg.join("index.js")).unwrap())
                     .unwrap();
-            let mut examples =
+            let examples = import::isbot_examples(
                 BrowserCorpus::load(&root.join(bot_signatures::corpus::ISBOT_FIXTURES))
                     .unwrap()
-                    .user_agents;
-            examples.extend(crawler_user_agents().into_iter().flat_map(|e| e.instances));
+                    .user_agents,
+                &crawler_user_agents(),
+            );
             import::isbot(&patterns, &examples, &existing, &package, &import_date)
         }
     };
