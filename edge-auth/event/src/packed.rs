@@ -261,6 +261,20 @@ mod tests {
     }
 
     #[test]
+    fn names_spelled_with_capitals_are_read_in_lowercase() {
+        // Every name capitalised (a hand-made event, not CloudFront's spelling).
+        let (r, _) =
+            parse_packed("/p\0GET\x001.2.3.4\0\0\0User-Agent\0ua\0Cookie\0a=1", 9).unwrap();
+        assert_eq!(r.header("user-agent"), Some("ua"));
+        assert_eq!(r.header("cookie"), Some("a=1"));
+        let json = r#"{"Records":[{"cf":{"request":{"uri":"/p","method":"GET","clientIp":"1.2.3.4","headers":{"User-Agent":[{"value":"ua"}],"Cookie":[{"value":"a=1"}]}}}}]}"#;
+        assert_eq!(
+            without_keys(r),
+            without_keys(parse_request(json).unwrap().0)
+        );
+    }
+
+    #[test]
     fn a_reused_request_holds_nothing_of_the_last_one() {
         let mut r = CfRequest::default();
         let mut id = None;
