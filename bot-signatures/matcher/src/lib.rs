@@ -909,15 +909,8 @@ impl Matcher {
 
     /// The signature that decides `user_agent`, or `None` when none matches.
     pub fn classify(&self, user_agent: &str) -> Option<Verdict<'_>> {
-        let mut candidates = Candidates::default();
-        self.candidates(user_agent, &mut candidates);
-        let mut present = None;
-        let found = candidates
-            .sorted()
-            .iter()
-            .copied()
-            .find(|&index| self.confirm(index as usize, user_agent, &mut present))?;
-        Some(self.verdict(found))
+        // The first match in precedence order decides; the rest are never confirmed.
+        self.matches(user_agent).next()
     }
 
     /// Every signature that matches `user_agent`, in precedence order (the
@@ -1036,12 +1029,6 @@ impl Candidates {
             }
             self.spill.push(index);
         }
-    }
-
-    /// Sorted (precedence order) and deduplicated.
-    fn sorted(&mut self) -> &[u32] {
-        let kept = self.sort_dedup();
-        &self.list()[..kept]
     }
 
     /// Sorts and deduplicates in place; returns how many are kept (the

@@ -565,29 +565,23 @@ fn forward(req: &CfRequest, canonical: &CanonicalUri, cfg: &EdgeConfig) -> Decis
 /// The Cookie header values without every cookie named `name`, or `None`
 /// when none was there.
 fn without_cookie(req: &CfRequest, name: &str) -> Option<Vec<String>> {
-    // Most requests carry cookies but not this one: look before building.
     let named = |pair: &str| pair.split_once('=').map_or(pair, |(k, _)| k).trim() == name;
+    // Most requests carry cookies but not this one: look before building.
     if !req.header_values("cookie").any(|v| v.split(';').any(named)) {
         return None;
     }
-    let mut found = false;
     let mut out = Vec::new();
     for value in req.header_values("cookie") {
         let kept: Vec<&str> = value
             .split(';')
-            .filter(|pair| {
-                let cookie_name = pair.split_once('=').map_or(*pair, |(k, _)| k).trim();
-                let ours = cookie_name == name;
-                found |= ours;
-                !ours && !pair.trim().is_empty()
-            })
+            .filter(|pair| !named(pair) && !pair.trim().is_empty())
             .map(str::trim)
             .collect();
         if !kept.is_empty() {
             out.push(kept.join("; "));
         }
     }
-    found.then_some(out)
+    Some(out)
 }
 
 fn respond(response: Response, reason: Reason, bot: Option<BotMatch>) -> Outcome {

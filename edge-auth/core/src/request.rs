@@ -127,10 +127,9 @@ impl From<u128> for ClientKey {
 /// address has (a /64 key's low 64 bits are zero, an IPv4 key's top 80 are).
 pub fn client_key(client_ip: &str) -> ClientKey {
     match client_ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => ClientKey(u128::from(v4.to_ipv6_mapped())),
-            None => ClientKey(u128::from(v6) & !u128::from(u64::MAX)),
-        },
+        // An IPv4-mapped address is already the IPv4 key.
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_some() => ClientKey(u128::from(v6)),
+        Ok(std::net::IpAddr::V6(v6)) => ClientKey(u128::from(v6) & !u128::from(u64::MAX)),
         Ok(std::net::IpAddr::V4(v4)) => ClientKey(u128::from(v4.to_ipv6_mapped())),
         Err(_) => ClientKey(u128::MAX),
     }
