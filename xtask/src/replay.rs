@@ -252,32 +252,31 @@ pub fn remote_jwks(root: &Path, out_dir: &Path) -> anyhow::Result<()> {
 
 /// The shim's fail-closed paths, for real: `tests/node/fail_closed.mjs` breaks
 /// copies of the built bundle (corrupt config, refused config, truncated
-/// matcher, a throwing `handle`, a NaN clock) and expects 503s.
+/// matcher, a throwing `decide_input`, `decide` or `handle`, a NaN clock) and
+/// expects 503s.
 pub fn fail_closed(root: &Path, bundle: &Path) -> anyhow::Result<()> {
-    let out = Command::new("node")
-        .arg(root.join("tests/node/fail_closed.mjs"))
-        .arg(bundle)
-        .arg(now_arg())
-        .output()?;
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() {
-        bail!("fail-closed check failed");
-    }
-    Ok(())
+    node_check(root, bundle, "tests/node/fail_closed.mjs", "fail-closed")
 }
 
 /// The shim's packed path against its JSON path, and its logging policy, for
 /// real: `tests/node/fast_path.mjs` (fixtures and hostile events through two
 /// instances of the bundle, one forced onto the JSON path).
 pub fn fast_path(root: &Path, bundle: &Path) -> anyhow::Result<()> {
+    node_check(root, bundle, "tests/node/fast_path.mjs", "fast-path")
+}
+
+/// Runs a Node check script on the bundle at the fixtures' clock, passing its
+/// report (stderr) through; a non-zero exit fails the step.
+fn node_check(root: &Path, bundle: &Path, script: &str, what: &str) -> anyhow::Result<()> {
     let out = Command::new("node")
-        .arg(root.join("tests/node/fast_path.mjs"))
+        .arg(root.join(script))
         .arg(bundle)
         .arg(now_arg())
-        .output()?;
+        .output()
+        .with_context(|| format!("running {script}"))?;
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
-        bail!("fast-path check failed");
+        bail!("{what} check failed");
     }
     Ok(())
 }

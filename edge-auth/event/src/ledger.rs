@@ -44,16 +44,20 @@ pub struct Ledger {
     forwarded: u64,
 }
 
-/// One aggregated EMF record.
+/// One aggregated EMF record's fields (its `_aws` directive is spliced in
+/// by `write_record`).
+#[derive(serde::Serialize)]
 struct CountRecord<'a> {
-    aws: Aws,
     requests: u64,
     token_cache_hits: u64,
     reason: &'static str,
     decision: &'static str,
     status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     bot_category: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     bot_claim: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     bot_operator: Option<&'a str>,
     /// The span the counts cover, in seconds (since the last write).
     window_seconds: u64,
@@ -128,10 +132,10 @@ impl Ledger {
         for ((reason, category, claim, operator), (requests, hits)) in
             std::mem::take(&mut self.counts)
         {
-            write_line(
+            write_record(
                 out,
+                Some(&Aws::new(now_ms, category.is_some(), claim.is_some())),
                 &CountRecord {
-                    aws: Aws::new(now_ms, category.is_some(), claim.is_some()),
                     requests,
                     token_cache_hits: hits,
                     reason,
@@ -152,38 +156,6 @@ impl Ledger {
 fn write_full(out: &mut String, mut record: LogRecord<'_>) {
     let aws = record.aws.take();
     write_record(out, aws.as_ref(), &record);
-}
-
-/// Appends an aggregated record as one line.
-fn write_line(out: &mut String, record: &CountRecord<'_>) {
-    write_record(out, Some(&record.aws), &CountFields(record));
-}
-
-/// A count record's fields without its directive (spliced in by `write_record`).
-struct CountFields<'r, 'a>(&'r CountRecord<'a>);
-
-impl serde::Serialize for CountFields<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let r = self.0;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("requests", &r.requests)?;
-        m.serialize_entry("token_cache_hits", &r.token_cache_hits)?;
-        m.serialize_entry("reason", r.reason)?;
-        m.serialize_entry("decision", r.decision)?;
-        m.serialize_entry("status", r.status)?;
-        if let Some(c) = r.bot_category {
-            m.serialize_entry("bot_category", c)?;
-        }
-        if let Some(c) = r.bot_claim {
-            m.serialize_entry("bot_claim", c)?;
-        }
-        if let Some(o) = r.bot_operator {
-            m.serialize_entry("bot_operator", o)?;
-        }
-        m.serialize_entry("window_seconds", &r.window_seconds)?;
-        m.end()
-    }
 }
 
 #[cfg(test)]

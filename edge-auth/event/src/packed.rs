@@ -191,19 +191,8 @@ mod tests {
 
     #[test]
     fn packed_fixtures_read_as_the_json_path_reads_them() {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/viewer-request"
-        );
         let (mut packed, mut fallback) = (0, 0);
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.to_string_lossy().ends_with(".decision.json")
-                || path.extension().is_none_or(|e| e != "json")
-            {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
+        for (path, text) in crate::tests::fixture_events() {
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();
             let json = parse_request(&text);
             match pack_event(&value) {

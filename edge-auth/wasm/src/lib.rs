@@ -289,13 +289,6 @@ impl Edge {
         std::mem::take(&mut self.log)
     }
 
-    /// Writes the forwarded-request counts held now (the shim's test hook and
-    /// a host that ends an instance on purpose; Lambda gives no such moment).
-    pub fn flush_log(&mut self, now_ms: f64) -> bool {
-        self.ledger.flush(clock(now_ms), &mut self.log);
-        !self.log.is_empty()
-    }
-
     /// The last decision's `edge_auth_event::decision_json` (asked for only when
     /// it is not "forward unchanged").
     pub fn result(&self) -> String {
@@ -349,7 +342,6 @@ impl Edge {
     fn code(&mut self) -> u32 {
         let kind = match &self.last {
             Last::Decided(o) if edge_auth_event::forwards_unchanged(o) => FORWARD,
-            Last::Held(h) if edge_auth_event::forwards_unchanged(&h.0) => FORWARD,
             Last::Decided(Outcome {
                 decision: Decision::Forward { .. },
                 ..
@@ -358,6 +350,8 @@ impl Edge {
                 decision: Decision::Respond(r),
                 ..
             }) => RESPOND | (slot(&mut self.responses, r) << SLOT_SHIFT),
+            // A held decision is an `unknown_kid` (a 401), and a malformed
+            // event a 503: answered, without a slot.
             _ => RESPOND,
         };
         kind | if self.log.is_empty() { 0 } else { LOG }
