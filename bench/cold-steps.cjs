@@ -18,7 +18,7 @@ if (process.argv[2] === '--child') {
   const mark = (name) => { const t = process.hrtime.bigint(); out.push([name, Number(t - last) / 1e6]); last = t; };
   require('node:crypto'); mark('require node:crypto');
   const glue = require(path.join(dir, 'edge_auth_wasm.js')); mark('require the glue (compile + instantiate)');
-  const baked = fs.readFileSync(path.join(dir, 'edge-config.json'), 'utf8');
+  const baked = fs.readFileSync(path.join(dir, 'edge-config.bin'));
   const matcher = fs.readFileSync(path.join(dir, 'bot-matcher.bin'));
   const verified = fs.readFileSync(path.join(dir, 'bot-verify.bin')); mark('read the baked files');
   const edge = new glue.Edge(baked, matcher, verified); mark('new Edge, first');

@@ -1,20 +1,21 @@
 // What each [logging] policy prints, measured through the real bundle and
 // console.log, and what it costs in CloudWatch Logs. Usage:
-//   cargo xtask dist --config examples/demo/edge.toml --out target/dist
-//   node bench/logging.mjs target/dist
-// For each policy the bundle is copied with its baked config's [logging]
-// rewritten, loaded fresh, and sent the same 200,000 requests of a static
+//   node bench/logging.mjs
+// For each policy a bundle is built (`cargo xtask dist`, the demo config
+// with its [logging] table set), loaded fresh, and sent the same 200,000
+// requests of a static
 // site's mix on a simulated clock (one instance, at each of two request
 // rates); every byte console.log receives is counted, plus the prefix the
 // Lambda Node.js runtime writes before each line (timestamp, request id,
 // level: about 70 bytes). Scaled to a million requests.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const require = createRequire(import.meta.url);
-const dist = resolve(process.argv[2] ?? 'target/dist');
+const demo = resolve(new URL('..', import.meta.url).pathname, 'examples/demo');
 const N = 200_000;
 const LAMBDA_PREFIX = '2026-11-27T03:40:11.123Z\t7c3e1f7a-5b2d-4c1e-9f3a-2b8d4e6f1a0c\tINFO\t'.length + 1;
 // CloudWatch Logs standard-class ingestion, us-east-1 list price (USD per GB);
@@ -40,22 +41,28 @@ function request(i) {
 }
 
 const policies = [
-  ['all', { forwarded: 'all' }],
-  ['sample (1 in 100)', { forwarded: 'sample', sample_every: 100 }],
-  ['count (flushed every 60 s)', { forwarded: 'count', flush_seconds: 60 }],
+  ['all', 'forwarded = "all"'],
+  ['sample (1 in 100)', 'forwarded = "sample"\nsample_every = 100'],
+  ['count (flushed every 60 s)', 'forwarded = "count"\nflush_seconds = 60'],
 ];
+// The demo config with `logging` as its [logging] table, built into a bundle.
+function bundleWith(logging) {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-logging-'));
+  writeFileSync(join(dir, 'edge.toml'), `${readFileSync(join(demo, 'edge.toml'), 'utf8')}\n[logging]\n${logging}\n`);
+  copyFileSync(join(demo, 'jwks.json'), join(dir, 'jwks.json'));
+  execFileSync('cargo', ['xtask', 'dist', '--config', join(dir, 'edge.toml'), '--out', join(dir, 'dist')], { stdio: 'pipe' });
+  return dir;
+}
 const rates = [10, 100]; // requests per second per instance
 
 const realLog = console.log;
 const rows = [];
 for (const [name, logging] of policies) {
+  const built = bundleWith(logging);
   for (const rate of rates) {
-    const dir = mkdtempSync(join(tmpdir(), 'edge-logging-'));
-    cpSync(join(dist, 'bundle'), dir, { recursive: true });
-    const bakedPath = join(dir, 'edge-config.json');
-    const baked = JSON.parse(readFileSync(bakedPath, 'utf8'));
-    baked.config_json = JSON.stringify({ ...JSON.parse(baked.config_json), logging });
-    writeFileSync(bakedPath, JSON.stringify(baked));
+    // A copy per run: a fresh module (and instance) each time.
+    const dir = mkdtempSync(join(tmpdir(), 'edge-logging-run-'));
+    cpSync(join(built, 'dist/bundle'), dir, { recursive: true });
     let clock = Date.UTC(2026, 10, 27);
     const realNow = Date.now;
     Date.now = () => clock;
@@ -76,6 +83,7 @@ for (const [name, logging] of policies) {
     const perMillion = (bytes * 1_000_000) / N;
     rows.push({ name, rate, lines: (lines * 1_000_000) / N, perMillion, forwarded: (forwardBytes * 1_000_000) / N, cost: (perMillion / 1e9) * PRICE_PER_GB });
   }
+  rmSync(built, { recursive: true, force: true });
 }
 
 const out = (s) => process.stdout.write(s + '\n');

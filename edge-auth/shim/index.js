@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { Edge, read_headers: readHeaders, wasm_memory: memory } = require('./edge_auth_wasm.js');
 
-const BAKED = fs.readFileSync(path.join(__dirname, 'edge-config.json'), 'utf8');
+const BAKED = fs.readFileSync(path.join(__dirname, 'edge-config.bin'));
 const MATCHER = fs.readFileSync(path.join(__dirname, 'bot-matcher.bin'));
 const VERIFIED = fs.readFileSync(path.join(__dirname, 'bot-verify.bin'));
 // The fail-closed 503, as the core defines it (written by `cargo xtask dist`

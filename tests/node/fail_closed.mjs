@@ -1,7 +1,7 @@
 // The shim's fail-closed paths, run for real: `node tests/node/fail_closed.mjs BUNDLE_DIR NOW_S`
 // (NOW_S: the fixtures' clock, workspace_tests::FIXTURE_NOW_S, which `cargo xtask ci` passes).
 // Each case copies the built bundle to a temporary directory, breaks one thing
-// (a corrupt edge-config.json, a truncated bot-matcher.bin or bot-verify.bin, a decide() or
+// (a corrupt or truncated edge-config.bin, a truncated bot-matcher.bin or bot-verify.bin, a decide() or
 // handle() that throws, a clock that reads NaN), loads it fresh and sends a request that a
 // working bundle would forward (a browser on a public page): the answer must
 // be the 503 (or, for the clock, the core's 503 bad_clock), never a forward.
@@ -22,7 +22,9 @@ const event = () => ({ Records: [{ cf: { config: { eventType: 'viewer-request', 
   clientIp: '203.0.113.9', method: 'GET', uri: '/public/index.html', querystring: '',
   headers: { 'user-agent': [{ key: 'User-Agent', value: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0' }] } } } }] });
 
+let broken = 0;
 async function run(name, breakIt, { now = () => nowMs, make = event } = {}) {
+  if (!name.startsWith('control')) broken++;
   const dir = mkdtempSync(join(tmpdir(), 'edge-fail-closed-'));
   try {
     cpSync(bundle, dir, { recursive: true });
@@ -52,11 +54,21 @@ const expect503 = ([name, ...results]) => {
 const [, ok] = await run('control', () => {});
 if (ok.status !== undefined || ok.uri !== '/public/index.html') failures.push(`control: expected a forward, got ${JSON.stringify(ok).slice(0, 200)}`);
 
-expect503(await run('corrupt edge-config.json', (d) => writeFileSync(join(d, 'edge-config.json'), '{"config_json": "not a config", ')));
-expect503(await run('config the core refuses', (d) => {
-  const baked = JSON.parse(readFileSync(join(d, 'edge-config.json'), 'utf8'));
-  baked.config_json = JSON.stringify({ ...JSON.parse(baked.config_json), pipeline: ['bots'] });
-  writeFileSync(join(d, 'edge-config.json'), JSON.stringify(baked));
+expect503(await run('corrupt edge-config.bin', (d) => writeFileSync(join(d, 'edge-config.bin'), '{"config_json": "not a config", ')));
+expect503(await run('truncated edge-config.bin', (d) => {
+  const c = readFileSync(join(d, 'edge-config.bin'));
+  writeFileSync(join(d, 'edge-config.bin'), c.subarray(0, c.length - 1));
+}));
+// The baked config's first field (edge-auth/core/src/config/baked.rs) is the
+// pipeline after 8 bytes of magic: a u32 count, then a byte a step (bots 0,
+// rate_limit 1, auth 2). Cut to [bots, rate_limit]: no auth, which the core
+// refuses even from a well-formed file.
+expect503(await run('config the core refuses (a pipeline without auth)', (d) => {
+  const c = readFileSync(join(d, 'edge-config.bin'));
+  const head = Buffer.from(c.subarray(0, 15));
+  if (head.readUInt32LE(8) !== 3 || head[14] !== 2) throw new Error(`the demo's pipeline is not [bots, rate_limit, auth]: ${head.toString('hex')}`);
+  head.writeUInt32LE(2, 8);
+  writeFileSync(join(d, 'edge-config.bin'), Buffer.concat([head.subarray(0, 14), c.subarray(15)]));
 }));
 expect503(await run('truncated bot-matcher.bin', (d) => {
   const m = readFileSync(join(d, 'bot-matcher.bin'));
@@ -91,4 +103,4 @@ if (failures.length) {
   for (const f of failures) console.warn(`FAIL ${f}`);
   process.exit(1);
 }
-console.warn('fail-closed: ok (8 broken bundles, each answered 503 twice; both controls forwarded)');
+console.warn(`fail-closed: ok (${broken} broken bundles, each answered 503 twice; both controls forwarded)`);

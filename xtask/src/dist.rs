@@ -5,7 +5,6 @@
 //! and a reproducible zip (sorted entries, fixed timestamps). Fails when the
 //! zip is over Lambda@Edge's 1 MB viewer-request limit.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,16 +55,14 @@ pub fn locked_version(root: &Path, name: &str) -> anyhow::Result<String> {
 }
 
 pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
-    // 1. The config, read the way the edge will read it: every file it names is baked.
+    // 1. The config, parsed and validated here; the bundle gets it built,
+    // keys included (`EdgeConfig::to_baked`): no parser runs at the edge.
     let config_text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;
     let base = args.config.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let mut files = BTreeMap::new();
     let cfg = edge_auth_core::EdgeConfig::parse(&config_text, |name| {
-        let text = std::fs::read_to_string(base.join(name))
-            .map_err(|e| format!("{e} ({})", base.join(name).display()))?;
-        files.insert(name.to_owned(), text.clone());
-        Ok(text)
+        std::fs::read_to_string(base.join(name))
+            .map_err(|e| format!("{e} ({})", base.join(name).display()))
     })
     .map_err(|e| {
         anyhow::anyhow!(
@@ -95,17 +92,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
             "the bot catalog has errors (run `cargo run -p bot-signatures -- check`); first:\n{d}"
         );
     }
-    let config_json = edge_auth_core::EdgeConfig::toml_to_json(&config_text).map_err(|e| {
-        anyhow::anyhow!(
-            "config refused: {}",
-            e.in_file(&args.config.display().to_string())
-        )
-    })?;
-    let baked = serde_json::json!({
-        "config_json": config_json,
-        "files": files,
-        "crypto": if args.rust_crypto { "rust" } else { "node" },
-    });
+    let baked = cfg.to_baked();
     let matcher_bin = report.compiled.artifact.to_bytes();
     // The verified-bot table: `verified/` beside the catalog directory.
     let catalog_dir = args
@@ -212,7 +199,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         bundle.join("index.js"),
     )
     .context("copying the shim")?;
-    std::fs::write(bundle.join("edge-config.json"), serde_json::to_vec(&baked)?)?;
+    std::fs::write(bundle.join("edge-config.bin"), &baked)?;
     std::fs::write(
         bundle.join("fail-closed.json"),
         serde_json::to_vec(&edge_auth_event::internal_error())?,

@@ -9,7 +9,14 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-pub const TARGETS: &[&str] = &["token", "event", "request", "catalog", "waf_regex"];
+pub const TARGETS: &[&str] = &[
+    "token",
+    "event",
+    "request",
+    "catalog",
+    "waf_regex",
+    "config",
+];
 
 /// Writes the seed corpus of each target from the fixtures.
 fn seed(root: &Path) -> anyhow::Result<()> {
@@ -32,6 +39,22 @@ fn seed(root: &Path) -> anyhow::Result<()> {
             let token: String = text[at + 7..].chars().take_while(|c| *c != '"').collect();
             std::fs::write(tokens.join(&name), token)?;
         }
+    }
+    // The baked configs of the demo and of the conformance suite.
+    let configs = dir("config")?;
+    for (name, toml) in [
+        ("demo", root.join("examples/demo/edge.toml")),
+        (
+            "conformance",
+            root.join("tests/fixtures/conformance/edge.toml"),
+        ),
+    ] {
+        let base = toml.parent().unwrap_or(root).to_path_buf();
+        let cfg = edge_auth_core::EdgeConfig::parse(&std::fs::read_to_string(&toml)?, |f| {
+            std::fs::read_to_string(base.join(f)).map_err(|e| e.to_string())
+        })
+        .map_err(|e| anyhow::anyhow!("{}: {e}", toml.display()))?;
+        std::fs::write(configs.join(name), cfg.to_baked())?;
     }
     let (catalogs, patterns) = (dir("catalog")?, dir("waf_regex")?);
     std::fs::copy(

@@ -133,6 +133,13 @@ pub enum KeySetError {
     DuplicateKid(String),
 }
 
+/// The size in bits of a big-endian modulus without leading zero bytes (an
+/// empty one, or one of zeros, has 0).
+pub(crate) fn modulus_bits(n: &[u8]) -> usize {
+    n.first()
+        .map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize)
+}
+
 /// Decodes strict base64url (no padding, canonical).
 pub fn b64url(s: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(s).ok()
@@ -200,7 +207,7 @@ fn usable(jwk: &Jwk) -> Result<VerifyKey, String> {
             let n = field(&jwk.n, "n")?;
             let e = field(&jwk.e, "e")?;
             let n_trim: &[u8] = &n[n.iter().position(|&b| b != 0).unwrap_or(n.len())..];
-            let bits = n_trim.len() * 8 - n_trim.first().map_or(8, |b| b.leading_zeros() as usize);
+            let bits = modulus_bits(n_trim);
             if bits < MIN_RSA_BITS {
                 return Err(format!(
                     "RSA modulus of {bits} bits; at least {MIN_RSA_BITS} are required"
@@ -366,6 +373,19 @@ mod tests {
         // One bit short, though it takes as many bytes: refused.
         assert_eq!(bits(MIN_RSA_BITS - 1), None);
         assert_eq!(bits(1024), None);
+        // An empty modulus, or one of zero bytes, has no bits (this once
+        // underflowed: found by the `config` fuzz target on the same sum).
+        for n in ["", "AA", "AAAA"] {
+            let set = one(&format!(
+                "{{\"kty\": \"RSA\", \"kid\": \"r\", \"n\": \"{n}\", \"e\": \"AQAB\"}}"
+            ));
+            assert!(set.keys.is_empty(), "{n:?}");
+            assert!(
+                set.warnings[0].contains("RSA modulus of 0 bits"),
+                "{:?}",
+                set.warnings
+            );
+        }
         assert_eq!(
             KeyKind::Rsa { bits: 3071 }.signature_len(Algorithm::RS256),
             384

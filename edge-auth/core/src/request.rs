@@ -101,6 +101,13 @@ pub fn query_params(querystring: &str) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// Whether [`query_params`] has a parameter named `name` (nothing allocated).
+pub fn has_query_param(querystring: &str, name: &str) -> bool {
+    querystring
+        .split('&')
+        .any(|p| !p.is_empty() && p.split_once('=').map_or(p, |(k, _)| k) == name)
+}
+
 /// `querystring` without every parameter named `name` (order kept).
 pub fn remove_query_param(querystring: &str, name: &str) -> String {
     querystring
@@ -189,6 +196,22 @@ mod tests {
         assert_eq!(remove_query_param("token=x", "token"), "");
         assert_eq!(remove_query_param("tokenx=1", "token"), "tokenx=1");
         assert_eq!(query_params("a=1&&b"), vec![("a", "1"), ("b", "")]);
+        for (qs, name) in [
+            ("a=1&&b", "b"),
+            ("a=1&&b", "a"),
+            ("a=1&&b", ""),
+            ("", ""),
+            ("b=", "b"),
+            ("=x", ""),
+            ("ab=1", "a"),
+            ("&", ""),
+        ] {
+            assert_eq!(
+                has_query_param(qs, name),
+                query_params(qs).iter().any(|(k, _)| *k == name),
+                "{qs:?} {name:?}"
+            );
+        }
     }
 
     #[test]

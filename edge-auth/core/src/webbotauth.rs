@@ -66,6 +66,17 @@ pub struct DirectoryJwk {
 }
 
 impl AgentKey {
+    /// A key whose material and thumbprint were checked when the config was
+    /// built (the baked config, see `config::baked`).
+    pub(crate) fn from_parts(thumbprint: String, key: DecodingKey) -> AgentKey {
+        AgentKey { thumbprint, key }
+    }
+
+    /// The key material, for baking.
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
+
     /// An Ed25519 public key from its JWK; anything else is refused.
     pub fn from_jwk(jwk: &DirectoryJwk) -> Result<AgentKey, String> {
         if jwk.d.is_some() {
@@ -282,10 +293,17 @@ fn parse(req: &CfRequest) -> Result<Option<Parsed>, Failure> {
     else {
         return Ok(None);
     };
-    let inputs: Dictionary = Parser::new(&input)
+    parse_fields(&input, &sig)
+}
+
+/// The signature fields parsed. Out of line: most requests are unsigned and
+/// stop above, and a cold instance compiles only what it calls.
+#[inline(never)]
+fn parse_fields(input: &str, sig: &str) -> Result<Option<Parsed>, Failure> {
+    let inputs: Dictionary = Parser::new(input)
         .parse_dictionary()
         .map_err(|_| Failure::Malformed)?;
-    let sigs: Dictionary = Parser::new(&sig)
+    let sigs: Dictionary = Parser::new(sig)
         .parse_dictionary()
         .map_err(|_| Failure::Malformed)?;
     let tagged = inputs.iter().find_map(|(label, entry)| match entry {
@@ -513,6 +531,7 @@ pub fn check<'a>(
     }
 }
 
+#[inline(never)]
 fn verify_parsed<'a>(
     req: &CfRequest,
     signed_path: &str,

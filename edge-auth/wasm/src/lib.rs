@@ -1,8 +1,9 @@
 //! edge-auth-wasm: the adapter that runs the edge decision inside the
 //! Lambda@Edge Node.js handler. The only crate that knows wasm-bindgen.
 //!
-//! [`Edge::new`] takes the baked bundle configuration (the edge config as JSON,
-//! the files it names) and the compiled bot matcher (the binary artifact).
+//! [`Edge::new`] takes the baked configuration (the validated edge config in
+//! binary, keys included: no config parser runs at the edge) and the compiled
+//! bot matcher and verified-bot table (binary artifacts).
 //! [`Edge::decide`] takes the few fields of a request, packed by the shim into
 //! one string (`edge_auth_event::packed`), plus `Date.now()`, and returns a
 //! small number: forward unchanged, forward with changes, or answer, and
@@ -21,29 +22,13 @@
 
 pub mod node_crypto;
 
-use std::collections::BTreeMap;
-
 use bot_signatures_matcher::Matcher;
 use edge_auth_core::{
     CfRequest, Ctx, Decision, EdgeConfig, EdgeState, Outcome, Reason, Response, VerifiedBots,
     decide, decide_again,
 };
 use edge_auth_event::Ledger;
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
-
-/// What `cargo xtask dist` bakes into `edge-config.json`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Baked {
-    /// The edge config, as the JSON `EdgeConfig::toml_to_json` writes.
-    config_json: String,
-    /// Files the config names, by the name used in the config.
-    files: BTreeMap<String, String>,
-    /// `"node"` (default) or `"rust"`: who does RSA/ECDSA/EdDSA math.
-    #[serde(default)]
-    crypto: Option<String>,
-}
 
 fn into_js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
@@ -148,35 +133,18 @@ pub struct Edge {
 
 #[wasm_bindgen]
 impl Edge {
-    /// Loads the baked configuration (`edge-config.json`), bot matcher
-    /// (`bot-matcher.bin`) and verified-bot table (`bot-verify.bin`); a
-    /// config, matcher or table the core refuses is an error
-    /// (the shim then answers 503 to every request: fail closed).
+    /// Loads the baked configuration (`edge-config.bin`, written by
+    /// `EdgeConfig::to_baked`), bot matcher (`bot-matcher.bin`) and
+    /// verified-bot table (`bot-verify.bin`); a config, matcher or table the
+    /// core refuses is an error (the shim then answers 503 to every request:
+    /// fail closed).
     #[wasm_bindgen(constructor)]
-    pub fn new(baked_json: &str, matcher: Vec<u8>, verified: &[u8]) -> Result<Edge, JsError> {
-        let baked: Baked = serde_json::from_str(baked_json).map_err(into_js_error)?;
-        match baked.crypto.as_deref() {
-            None | Some("node") => node_crypto::install(),
-            Some("rust") if cfg!(feature = "rust-crypto") => {}
-            Some("rust") => {
-                return Err(JsError::new(
-                    "this bundle asks for RustCrypto but was built without it: rebuild with `cargo xtask dist --rust-crypto`",
-                ));
-            }
-            Some(other) => {
-                return Err(JsError::new(&format!(
-                    "unknown crypto backend {other:?} in the bundle (expected \"node\" or \"rust\")"
-                )));
-            }
-        }
-        let config = EdgeConfig::parse_json(&baked.config_json, |name| {
-            baked
-                .files
-                .get(name)
-                .cloned()
-                .ok_or_else(|| format!("{name} is not in the bundle"))
-        })
-        .map_err(into_js_error)?;
+    pub fn new(config: &[u8], matcher: Vec<u8>, verified: &[u8]) -> Result<Edge, JsError> {
+        // Signature math: Node's crypto, unless RustCrypto is compiled in
+        // (`cargo xtask dist --rust-crypto`), which jsonwebtoken then uses.
+        #[cfg(not(feature = "rust-crypto"))]
+        node_crypto::install();
+        let config = EdgeConfig::from_baked(config).map_err(into_js_error)?;
         let matcher = Matcher::from_vec(matcher).map_err(into_js_error)?;
         let verified = VerifiedBots::from_bytes(verified).map_err(into_js_error)?;
         let state = EdgeState::new(&config);

@@ -813,13 +813,6 @@ mod tests {
             (e.kind, e.key.as_str(), e.line),
             (Kind::File, "jwt.jwks_file", Some(5))
         );
-        // The same refusal from the baked JSON has no line to give.
-        let json = EdgeConfig::toml_to_json("pipeline = [\"bots\"]\n[jwt]\nissuer = \"x\"\naudience = \"a\"\nalgorithms = [\"HS256\"]\nhmac_secret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMjM0NQ\"\n").unwrap();
-        let e = EdgeConfig::parse_json(&json, |f| Err(f.to_owned())).unwrap_err();
-        assert_eq!(
-            (e.kind, e.key.as_str(), e.line),
-            (Kind::Unsafe, "pipeline", None)
-        );
     }
 
     fn ok(extra: &str) -> bool {

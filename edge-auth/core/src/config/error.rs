@@ -49,6 +49,7 @@ impl ConfigError {
     }
 
     /// The parser's error (its message carries its own position).
+    #[cfg(feature = "toml")]
     pub(crate) fn syntax(message: impl Into<String>) -> Self {
         ConfigError::new(ConfigErrorKind::Syntax, "", message)
     }

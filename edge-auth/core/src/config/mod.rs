@@ -1,12 +1,14 @@
 //! The edge configuration: TOML, every table with unknown fields refused,
 //! validated at load with precise errors. Files the config names (the JWK Set)
 //! are read through a callback, so this module does no I/O itself: the CLI
-//! reads the disk, the wasm build reads what `cargo xtask dist` baked in.
+//! and `cargo xtask dist` read the disk.
 //!
-//! Three parts: [`raw`] is what is parsed (serde shapes and defaults),
+//! Four parts: `raw` is what is parsed (serde shapes and defaults),
 //! `build` what is validated (one function per table, each refusal a typed
-//! [`ConfigError`] with its key path and line), and this module the compiled
-//! policy the core reads ([`EdgeConfig`]).
+//! [`ConfigError`] with its key path and line), both native only (feature
+//! `toml`); this module the compiled policy the core reads ([`EdgeConfig`]);
+//! and `baked` that policy in the binary form the bundle carries, which is
+//! all the wasm reads ([`EdgeConfig::from_baked`]).
 //!
 //! The `[jwt]` table of DESIGN.md is the one-issuer form; `[[issuers]]` lists
 //! several (one of the two, not both).
@@ -18,10 +20,14 @@ use crate::keys::KeySet;
 use crate::policy::Glob;
 use crate::uri::UriPolicy;
 
+mod baked;
+#[cfg(feature = "toml")]
 mod build;
 mod error;
+#[cfg(feature = "toml")]
 pub mod raw;
 
+pub use baked::{BakedError, MAGIC as BAKED_MAGIC};
 pub use error::{ConfigError, ConfigErrorKind};
 
 /// What to do with a good bot's claim that its operator's published
@@ -227,16 +233,6 @@ pub struct EdgeConfig {
     baked_fingerprint: u64,
 }
 
-#[cfg(feature = "toml")]
-fn contains_datetime(v: &toml::Value) -> bool {
-    match v {
-        toml::Value::Datetime(_) => true,
-        toml::Value::Array(a) => a.iter().any(contains_datetime),
-        toml::Value::Table(t) => t.values().any(contains_datetime),
-        _ => false,
-    }
-}
-
 impl EdgeConfig {
     /// Parses and validates `toml_text`. `read_file` returns the contents of a
     /// file the config names (e.g. `jwks_file`), relative to the config file.
@@ -248,34 +244,6 @@ impl EdgeConfig {
         let raw: raw::RawConfig =
             toml::from_str(toml_text).map_err(|e| ConfigError::syntax(e.to_string().trim_end()))?;
         build::from_raw(raw, read_file).map_err(|e| e.located(toml_text))
-    }
-
-    /// The same config as JSON (the TOML document's data model, as
-    /// [`EdgeConfig::toml_to_json`] writes it): what `cargo xtask dist` bakes,
-    /// so that the bundle needs no TOML parser.
-    pub fn parse_json(
-        json_text: &str,
-        read_file: impl FnMut(&str) -> Result<String, String>,
-    ) -> Result<EdgeConfig, ConfigError> {
-        let raw: raw::RawConfig =
-            serde_json::from_str(json_text).map_err(|e| ConfigError::syntax(e.to_string()))?;
-        build::from_raw(raw, read_file)
-    }
-
-    /// Converts a TOML config to the JSON that [`EdgeConfig::parse_json`]
-    /// reads. Refuses what [`EdgeConfig::parse`] refuses.
-    #[cfg(feature = "toml")]
-    pub fn toml_to_json(toml_text: &str) -> Result<String, ConfigError> {
-        let value: toml::Value =
-            toml::from_str(toml_text).map_err(|e| ConfigError::syntax(e.to_string().trim_end()))?;
-        if contains_datetime(&value) {
-            return Err(ConfigError::new(
-                ConfigErrorKind::Invalid,
-                "",
-                "a date or time is not a config value",
-            ));
-        }
-        serde_json::to_string(&value).map_err(|e| ConfigError::syntax(e.to_string()))
     }
 }
 
@@ -451,20 +419,5 @@ mod tests {
         assert_ne!(a.keys_fingerprint(), first);
         a.set_remote_keys(0, &fetched).unwrap();
         assert_eq!(a.keys_fingerprint(), first, "the same keys, the same print");
-    }
-
-    #[test]
-    fn a_date_anywhere_in_the_toml_is_refused_for_the_bundle() {
-        for text in [
-            "x = 1979-05-27",
-            "x = [1, [1979-05-27]]",
-            "[t]\ny = { z = 07:32:00 }",
-        ] {
-            assert!(EdgeConfig::toml_to_json(text).is_err(), "{text}");
-        }
-        assert_eq!(
-            EdgeConfig::toml_to_json("x = [1, \"1979-05-27\"]").unwrap(),
-            r#"{"x":[1,"1979-05-27"]}"#
-        );
     }
 }
