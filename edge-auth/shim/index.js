@@ -104,6 +104,24 @@ async function refreshKeys(unknownKid) {
 // The headers the core reads (lowercase); a request with a signature-input
 // gets all of its headers packed, since a signature may cover any.
 const WANTED = new Set(readHeaders().split(','));
+// What pack does with a header name (without a signature-input, when every
+// header goes): KEEP it (one the core reads, in any spelling: it is lowered),
+// SKIP it, or REFUSE to pack the request (signature-input spelled other than
+// CloudFront's lowercase: rare, left to the JSON path rather than a second
+// pass). Names repeat from request to request, so each is looked at once;
+// the table is bounded.
+const SKIP = 0; const KEEP = 1; const REFUSE = 2;
+const uses = new Map();
+function headerUse(name) {
+  let what = uses.get(name);
+  if (what === undefined) {
+    const lower = name.toLowerCase();
+    what = lower === 'signature-input' && name !== lower ? REFUSE
+      : WANTED.has(name) || WANTED.has(lower) ? KEEP : SKIP;
+    if (uses.size < 1024) uses.set(name, what);
+  }
+  return what;
+}
 // The request's few fields as one string for Edge.decide, NUL-separated (see
 // edge-auth/event/src/packed.rs): uri, method, clientIp, querystring, "=" and
 // the request id (or nothing), then every value of the headers the core reads
@@ -139,13 +157,12 @@ function pack(event) {
     for (const name in headers) {
       const list = headers[name];
       if (!Array.isArray(list)) return null;
-      // (CloudFront's lowercase spelling first; another spelling is lowered.)
-      const keep = all || WANTED.has(name) || WANTED.has(name.toLowerCase());
-      if (!all && name.length === 15 && name !== 'signature-input' && name.toLowerCase() === 'signature-input') return null;
+      const what = all ? KEEP : headerUse(name);
+      if (what === REFUSE) return null;
       for (let i = 0; i < list.length; i++) {
         const item = list[i];
         if (!item || typeof item.value !== 'string') return null;
-        if (keep) parts.push(name, item.value);
+        if (what === KEEP) parts.push(name, item.value);
       }
     }
   }

@@ -42,7 +42,6 @@ pub const READ_HEADERS: &[&str] = &[
     "access-control-request-method",
     "accept",
     "origin",
-    "host",
     "signature",
     "signature-input",
     "signature-agent",

@@ -374,7 +374,10 @@ pub fn signature_base(
     params: &str,
 ) -> Result<String, Failure> {
     let authority = || {
-        req.header("host")
+        // Read only for a request with a `signature-input` (every header
+        // then crosses), so not one of `READ_HEADERS`.
+        req.covered_header_values("host")
+            .next()
             .map(|h| h.trim().to_ascii_lowercase())
             .map(|h| h.strip_suffix(":443").map(str::to_owned).unwrap_or(h))
             .ok_or(Failure::MissingComponent)

@@ -212,12 +212,15 @@ fn header_component(name: &str) -> CoveredComponent {
 impl Message {
     fn value(&self, c: &CoveredComponent) -> Vec<String> {
         match c {
-            CoveredComponent::HTTP(HTTPField { name, .. }) => {
-                self.req.header_values(name).map(str::to_owned).collect()
-            }
+            CoveredComponent::HTTP(HTTPField { name, .. }) => self
+                .req
+                .covered_header_values(name)
+                .map(str::to_owned)
+                .collect(),
             CoveredComponent::Derived(DerivedComponent::Authority { .. }) => self
                 .req
-                .header("host")
+                .covered_header_values("host")
+                .next()
                 .map(str::to_owned)
                 .into_iter()
                 .collect(),

@@ -329,9 +329,12 @@ impl Edge {
     /// `[{"issuer": 0, "url": ..., "cache_seconds": ..., "min_refresh_seconds": ...,
     /// "timeout_ms": ..., "max_bytes": ..., "max_stale_seconds": ...}]`.
     pub fn remote_jwks(&self) -> String {
-        let list: Vec<serde_json::Value> = self
-            .config
-            .remote_jwks()
+        let remote = self.config.remote_jwks();
+        if remote.is_empty() {
+            // Most bundles: no JSON writer to compile on a cold start.
+            return "[]".to_owned();
+        }
+        let list: Vec<serde_json::Value> = remote
             .into_iter()
             .map(|(i, r)| serde_json::json!({ "issuer": i, "url": r.url, "cache_seconds": r.cache_s, "min_refresh_seconds": r.min_refresh_s, "timeout_ms": r.timeout_ms, "max_bytes": r.max_bytes, "max_stale_seconds": r.max_stale_s }))
             .collect();
