@@ -35,6 +35,7 @@ fn plan(part: &str) -> anyhow::Result<Plan> {
                 "edge-auth/core/src/cache.rs",
                 "edge-auth/core/src/uri.rs",
                 "edge-auth/core/src/config/build.rs",
+                "edge-auth/core/src/config/baked.rs",
             ],
             test_packages: &["edge-auth-core", "workspace-tests"],
             // The catalog's tests judge bot-signatures, not the core, and

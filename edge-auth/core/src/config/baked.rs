@@ -753,10 +753,17 @@ impl EdgeConfig {
 #[cfg(test)]
 #[cfg(feature = "toml")]
 mod tests {
-    use super::{BakedError, EdgeConfig, MAGIC};
+    use super::{
+        BakedError, EdgeConfig, KIND_ED25519, KIND_HMAC, KIND_P256, KIND_RSA, MAGIC, Reader, STEPS,
+        Writer,
+    };
+    use crate::keys::KeyKind;
 
     /// The demo's ES256 key set.
     const JWKS: &str = include_str!("../../../../examples/demo/jwks.json");
+    /// The test keys: P-256 (two), P-384, RSA 2048, Ed25519, and two skipped
+    /// with a warning (RSA 1024, `use: enc`).
+    const TEST_JWKS: &str = include_str!("../../../../tests/fixtures/keys/jwks.json");
     /// A 32-byte secret, base64url.
     const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMjM0NQ";
 
@@ -769,6 +776,7 @@ mod tests {
              jwks_file = \"jwks.json\"\njwks_url = \"https://keys.test/jwks.json\"\ntyp = [\"at+jwt\"]\n\
              max_age_seconds = 600\nrequired_claims = [\"sub\"]\n\
              [[issuers]]\nissuer = \"https://b.test\"\naudience = \"z\"\nalgorithms = [\"HS256\", \"HS512\"]\nhmac_secret = \"{SECRET}\"\n\
+             [[issuers]]\nissuer = \"https://c.test\"\naudience = \"c\"\nalgorithms = [\"ES256\", \"ES384\", \"RS256\", \"PS256\", \"EdDSA\"]\njwks_file = \"test-jwks.json\"\n\
              [bots]\nempty_user_agent = \"allow\"\nunverified_claim = \"ignore\"\nrate_limit_per_minute = 30\n\
              [[bots.signed_agents]]\nname = \"a\"\nagent = \"https://agent.test\"\nsignatures = [\"s\"]\n\
              keys = [{{ kty = \"OKP\", crv = \"Ed25519\", x = \"JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs\" }}]\n\
@@ -782,7 +790,15 @@ mod tests {
              [[paths]]\nprefix = \"/p/\"\naccess = \"token\"\nrequire_scope = [\"read\"]\npath_claim = \"paths\"\n\
              [[paths]]\nprefix = \"/u/\"\naccess = \"token\"\nsub_prefix = \"/u/{{sub}}/\"\n"
         );
-        EdgeConfig::parse(&text, |_| Ok(JWKS.to_owned())).unwrap()
+        EdgeConfig::parse(&text, |f| {
+            Ok(if f == "test-jwks.json" {
+                TEST_JWKS
+            } else {
+                JWKS
+            }
+            .to_owned())
+        })
+        .unwrap()
     }
 
     #[test]
@@ -795,6 +811,19 @@ mod tests {
         assert_eq!(back.to_baked(), baked);
         assert_eq!(back.issuers()[0].keys.len(), 1);
         assert!(back.issuers()[1].hmac.is_some());
+        let kinds: Vec<KeyKind> = back.issuers()[2].keys.iter().map(|k| k.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                KeyKind::P256,
+                KeyKind::P256,
+                KeyKind::P384,
+                KeyKind::Rsa { bits: 2048 },
+                KeyKind::Ed25519
+            ]
+        );
+        assert_eq!(back.warnings.len(), cfg.warnings.len());
+        assert!(back.warnings.len() >= 2, "{:?}", back.warnings);
         assert_eq!(back.signed_agents[0].keys.len(), 1);
     }
 
@@ -849,8 +878,10 @@ mod tests {
         );
     }
 
-    /// Offsets of the fields after the magic, for the refusals below: the
-    /// pipeline is the first field.
+    /// Well-formed bytes that break what the decision relies on are refused:
+    /// a pipeline with a step twice or without `auth`, an EC key that is not
+    /// an uncompressed point. (The pipeline is the first field after the
+    /// magic: a count, then a byte per step.)
     #[test]
     fn the_invariants_the_decision_relies_on_are_checked_again() {
         let baked = config().to_baked();
@@ -888,5 +919,142 @@ mod tests {
         );
         // Another file altogether.
         assert!(EdgeConfig::from_baked(br#"{"config_json": "{}"}"#).is_err());
+    }
+
+    fn reader(bytes: &[u8]) -> Reader<'_> {
+        Reader { bytes, at: 0 }
+    }
+
+    /// Where and why each primitive refuses: the offset is the refused byte.
+    #[test]
+    fn refusals_name_the_refused_byte() {
+        let e = reader(&[2]).bool("a flag").unwrap_err();
+        assert_eq!((e.offset, e.what), (0, "a flag"));
+        let e = reader(&[3]).code(&STEPS, "a step").unwrap_err();
+        assert_eq!((e.offset, e.what), (0, "a step"));
+        let e = reader(&[0, 9]).verify_key().unwrap_err();
+        assert_eq!((e.offset, e.what), (1, "an unknown key kind"));
+        let e = reader(&[7]).path_rule().unwrap_err();
+        assert_eq!((e.offset, e.what), (0, "an unknown path match"));
+        // A count the rest cannot hold, at the count; one that fills the rest
+        // exactly is read.
+        let e = reader(&[3, 0, 0, 0, 7, 8])
+            .list(1, "a list", |r| r.u8("x"))
+            .unwrap_err();
+        assert_eq!((e.offset, e.what), (0, "a list"));
+        let mut r = reader(&[2, 0, 0, 0, 7, 8]);
+        assert_eq!(r.list(1, "a list", |r| r.u8("x")).unwrap(), [7, 8]);
+        let e = reader(&[0xFF, 0xFF, 0xFF, 0xFF])
+            .bytes("a string")
+            .unwrap_err();
+        assert_eq!((e.offset, e.what), (0, "a string"));
+        let mut r = reader(&[1, 0, 0, 0, 2, 0, 0, 0, 0xC3, 0x28]);
+        r.at = 4;
+        let e = r.str("a string").unwrap_err();
+        assert_eq!((e.offset, e.what), (4, "a string"), "not UTF-8");
+    }
+
+    #[test]
+    fn a_rate_is_positive_finite_with_a_burst() {
+        let rate = |per_second: f64, burst: u32| {
+            let mut b = per_second.to_le_bytes().to_vec();
+            b.extend_from_slice(&burst.to_le_bytes());
+            reader(&b).rate("a rate").map(|r| (r.per_second, r.burst))
+        };
+        assert_eq!(rate(0.5, 1), Ok((0.5, 1)));
+        for (p, b) in [
+            (0.0, 1),
+            (-1.0, 1),
+            (f64::NAN, 1),
+            (f64::INFINITY, 1),
+            (1.0, 0),
+        ] {
+            assert!(rate(p, b).is_err(), "{p} {b}");
+        }
+    }
+
+    /// A key as the writer bakes it, read back.
+    fn key_bytes(kind: KeyKind, material: &[&[u8]]) -> Vec<u8> {
+        let mut w = Writer(Vec::new());
+        w.opt_str(Some(&"k".to_owned()));
+        match kind {
+            KeyKind::Rsa { bits } => {
+                w.u8(KIND_RSA);
+                w.u32(bits);
+            }
+            KeyKind::P256 => w.u8(KIND_P256),
+            KeyKind::Ed25519 => w.u8(KIND_ED25519),
+            _ => w.u8(KIND_HMAC),
+        }
+        w.opt(None::<&u8>, |w, a| w.u8(*a));
+        for m in material {
+            w.bytes(m);
+        }
+        w.0
+    }
+
+    #[test]
+    fn key_material_must_have_its_kinds_shape() {
+        let read = |b: Vec<u8>| reader(&b).verify_key().map(|k| k.kind);
+        let mut n = vec![0xFF; 256];
+        assert!(read(key_bytes(KeyKind::Rsa { bits: 2048 }, &[&n, &[1, 0, 1]])).is_ok());
+        // The size must be the modulus's, at least 2048 bits, with an exponent.
+        assert!(read(key_bytes(KeyKind::Rsa { bits: 2047 }, &[&n, &[1, 0, 1]])).is_err());
+        assert!(read(key_bytes(KeyKind::Rsa { bits: 2048 }, &[&n, &[]])).is_err());
+        n[0] = 0x7F;
+        assert!(read(key_bytes(KeyKind::Rsa { bits: 2047 }, &[&n, &[1, 0, 1]])).is_err());
+        let small = vec![0xFF; 128];
+        assert!(
+            read(key_bytes(
+                KeyKind::Rsa { bits: 1024 },
+                &[&small, &[1, 0, 1]]
+            ))
+            .is_err()
+        );
+        let mut point = vec![4; 65];
+        assert!(read(key_bytes(KeyKind::P256, &[&point])).is_ok());
+        point.push(4);
+        assert!(read(key_bytes(KeyKind::P256, &[&point])).is_err());
+        assert!(read(key_bytes(KeyKind::Ed25519, &[&[9; 32]])).is_ok());
+        assert!(read(key_bytes(KeyKind::Ed25519, &[&[9; 31]])).is_err());
+        assert!(read(key_bytes(KeyKind::Hmac, &[&[9; 32]])).is_ok());
+        assert!(read(key_bytes(KeyKind::Hmac, &[&[9; 31]])).is_err());
+    }
+
+    #[test]
+    fn keys_stay_in_their_places() {
+        let cfg = config();
+        let read = |i: &crate::jwt::Issuer| {
+            let mut w = Writer(Vec::new());
+            w.issuer(i);
+            reader(&w.0).issuer().map(|_| ())
+        };
+        let hmac_issuer = &cfg.issuers()[1];
+        let es_issuer = &cfg.issuers()[0];
+        assert!(read(hmac_issuer).is_ok() && read(es_issuer).is_ok());
+        // An EC key in the HMAC slot; an HMAC key among the JWK Set's.
+        let mut bad = hmac_issuer.clone();
+        bad.hmac = Some(es_issuer.keys[0].clone());
+        assert!(read(&bad).is_err());
+        let mut bad = es_issuer.clone();
+        bad.keys.push(hmac_issuer.hmac.clone().unwrap());
+        assert!(read(&bad).is_err());
+        // More baked keys than keys.
+        let mut bad = es_issuer.clone();
+        bad.baked_keys = bad.keys.len() + 1;
+        assert_eq!(read(&bad).unwrap_err().what, "an issuer's baked key count");
+        bad.baked_keys = bad.keys.len();
+        assert!(read(&bad).is_ok());
+    }
+
+    #[test]
+    fn logging_needs_a_sample_and_a_flush_period() {
+        for (sample_every, flush_ms) in [(0, 1000), (1, 0)] {
+            let mut cfg = config();
+            cfg.logging.sample_every = sample_every;
+            cfg.logging.flush_ms = flush_ms;
+            let e = EdgeConfig::from_baked(&cfg.to_baked()).unwrap_err();
+            assert_eq!(e.what, "logging");
+        }
     }
 }
