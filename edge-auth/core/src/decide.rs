@@ -10,7 +10,7 @@ use bot_signatures_matcher::{Action as BotAction, Matcher, Verdict};
 
 use crate::cache::TokenCache;
 use crate::config::{
-    Access, EdgeConfig, EmptyUserAgent, Preflight, Step, TokenSource, UnverifiedClaim,
+    Access, EdgeConfig, EmptyUserAgent, PathRule, Preflight, Step, TokenSource, UnverifiedClaim,
 };
 use crate::jwt::{self, Verified};
 use crate::policy;
@@ -612,6 +612,21 @@ fn auth(
     {
         return Ok((Reason::CorsPreflight, false));
     }
+    auth_token(req, canonical, ctx, cache, rule)
+}
+
+/// The token part of [`auth`]: found, verified (or taken from the cache),
+/// and held to the path rule. Out of line: a public page never runs it, and
+/// a cold instance compiles only the functions it calls.
+#[inline(never)]
+fn auth_token(
+    req: &CfRequest,
+    canonical: &CanonicalUri,
+    ctx: &Ctx<'_>,
+    cache: &mut TokenCache,
+    rule: Option<&PathRule>,
+) -> Result<Pass, Deny> {
+    let cfg = ctx.config;
     let token = match find_token(req, cfg) {
         Found::One(token) => token,
         Found::None => {
