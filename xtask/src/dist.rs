@@ -93,6 +93,13 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         );
     }
     let baked = cfg.to_baked();
+    // Read back as the edge will read it: a writer and reader out of step fail
+    // the build here, not every request at the edge.
+    let back = edge_auth_core::EdgeConfig::from_baked(&baked)
+        .map_err(|e| anyhow::anyhow!("the baked config does not read back: {e}"))?;
+    if back.to_baked() != baked {
+        bail!("the baked config reads back as another config");
+    }
     let matcher_bin = report.compiled.artifact.to_bytes();
     // The verified-bot table: `verified/` beside the catalog directory.
     let catalog_dir = args
