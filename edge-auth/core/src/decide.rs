@@ -16,7 +16,7 @@ use crate::jwt::{self, Verified};
 use crate::policy;
 use crate::rate::RateLimiter;
 use crate::reason::Reason;
-use crate::request::{CfRequest, client_key, has_query_param, query_params, remove_query_param};
+use crate::request::{CfRequest, client_key, query_params, remove_query_param};
 use crate::uri::{self, CanonicalUri};
 use crate::webbotauth::{self, Check, NonceCache, SignedAgent};
 
@@ -539,7 +539,8 @@ pub fn bot_verdict_signed<'m>(
 /// configured) the bearer token and token cookie out of the headers.
 fn forward(req: &CfRequest, canonical: &CanonicalUri, cfg: &EdgeConfig) -> Decision {
     let uri = (canonical.encoded != req.uri).then(|| canonical.encoded.clone());
-    let querystring = has_query_param(&req.querystring, &cfg.query_param)
+    let querystring = query_params(&req.querystring)
+        .any(|(k, _)| k == cfg.query_param)
         .then(|| remove_query_param(&req.querystring, &cfg.query_param));
     let strip = cfg.strip_before_origin;
     let drop_authorization = strip
@@ -702,7 +703,6 @@ fn find_token<'r>(req: &'r CfRequest, cfg: &EdgeConfig) -> Found<'r> {
                 c
             }
             TokenSource::Query => query_params(&req.querystring)
-                .into_iter()
                 .filter(|(k, _)| *k == cfg.query_param)
                 .map(|(_, v)| v)
                 .collect(),
