@@ -1000,6 +1000,12 @@ fn decide_alike(a: &EdgeConfig, b: &EdgeConfig) {
             tokens.extend([Some(t), Some(tampered)]);
         }
     }
+    let ctx = |config| Ctx {
+        now_ms: NOW * 1000,
+        config,
+        matcher: Some(shipped_matcher()),
+        verified: None,
+    };
     let (mut n, mut accepted) = (0, 0);
     for path in [
         "/public/x.css",
@@ -1017,15 +1023,19 @@ fn decide_alike(a: &EdgeConfig, b: &EdgeConfig) {
                     // The cookie names of the cases (`access_token`, `t`).
                     headers.push(("cookie", format!("access_token={t}; t={t}")));
                 }
-                let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                let mut r = req(path, &h);
-                r.headers.remove(0); // `req`'s own user-agent: `ua` is the one
-                r.client_ip = format!("198.18.{}.{}", n >> 8, n & 255); // one client each
-                let ctx = |config| Ctx {
-                    now_ms: NOW * 1000,
-                    config,
-                    matcher: Some(shipped_matcher()),
-                    verified: None,
+                let r = CfRequest {
+                    client_ip: format!("198.18.{}.{}", n >> 8, n & 255), // one client each
+                    method: "GET".into(),
+                    uri: path.into(),
+                    querystring: String::new(),
+                    headers: headers
+                        .into_iter()
+                        .map(|(name, value)| Header {
+                            name: name.into(),
+                            key: None,
+                            value,
+                        })
+                        .collect(),
                 };
                 let oa = decide(&r, &ctx(a), &mut sa);
                 let ob = decide(&r, &ctx(b), &mut sb);

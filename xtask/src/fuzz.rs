@@ -49,10 +49,10 @@ fn seed(root: &Path) -> anyhow::Result<()> {
             root.join("tests/fixtures/conformance/edge.toml"),
         ),
     ] {
-        let base = toml.parent().unwrap_or(root).to_path_buf();
-        let cfg = edge_auth_core::EdgeConfig::parse(&std::fs::read_to_string(&toml)?, |f| {
-            std::fs::read_to_string(base.join(f)).map_err(|e| e.to_string())
-        })
+        let cfg = workspace_tests::config_in(
+            toml.parent().unwrap_or(root),
+            &std::fs::read_to_string(&toml)?,
+        )
         .map_err(|e| anyhow::anyhow!("{}: {e}", toml.display()))?;
         std::fs::write(configs.join(name), cfg.to_baked())?;
     }
