@@ -79,7 +79,12 @@ pub fn compile(catalog: &Catalog) -> Compiled {
             category: s.category.clone(),
             generic: s.generic,
             pattern: s.pattern.clone(),
-            exact: lits.is_some_and(|(l, _)| l.exact),
+            exact: lits.as_ref().is_some_and(|(l, _)| l.exact),
+            // Only a regex that runs needs to know where to start.
+            lead: lits
+                .as_ref()
+                .filter(|(l, _)| !l.exact)
+                .and_then(|(l, _)| u16::try_from(l.lead?).ok()),
             unless: s.unless.as_ref().map(|(u, _)| u.clone()),
         });
         source.push(i);
@@ -108,5 +113,53 @@ mod tests {
             "cua-googlebot"
         );
         assert_eq!(m.classify("curl/8.5.0").unwrap().signature.id, "cua-curl");
+    }
+
+    /// Starting a regex a lead before its literal's first hit changes no
+    /// verdict: the shipped catalog decides every user-agent of the guard
+    /// and import data (bots and devices) alike with its leads and with
+    /// them cleared (every regex from the start of the text). Counts the
+    /// user-agents a signature with a lead decides, so the check cannot
+    /// pass on data no lead touches.
+    #[test]
+    fn leads_change_no_verdict() {
+        let (catalog, _) = crate::Catalog::embedded();
+        let compiled = super::compile(&catalog);
+        let with = compiled.matcher().unwrap();
+        let mut cleared = compiled.artifact.clone();
+        for s in &mut cleared.signatures {
+            s.lead = None;
+        }
+        let without = bot_signatures_matcher::Matcher::new(cleared).unwrap();
+        let led = with.signatures().filter(|s| s.lead.is_some()).count();
+        assert!(led >= 10, "only {led} signatures have a lead");
+        let url = with.signatures().find(|s| s.id == "generic-contact-url");
+        assert_eq!(
+            url.and_then(|s| s.lead),
+            Some(1),
+            "one class byte before \"http\""
+        );
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+        let (mut checked, mut decided_by_lead) = (0, 0);
+        for file in [
+            "isbot/crawlers.txt",
+            "isbot/browsers.txt",
+            "uap-core/spiders-guard.txt",
+            "uap-core/devices-guard.txt",
+            "whichbrowser/bots-guard.txt",
+            "whichbrowser/devices-guard.txt",
+        ] {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            for ua in text.lines() {
+                let a = with.classify(ua).map(|v| v.index);
+                assert_eq!(a, without.classify(ua).map(|v| v.index), "{file}: {ua:?}");
+                checked += 1;
+                decided_by_lead += usize::from(a.is_some_and(|i| with.signature(i).lead.is_some()));
+            }
+        }
+        assert!(
+            checked > 10_000 && decided_by_lead >= 100,
+            "{checked} checked, {decided_by_lead} decided by a signature with a lead"
+        );
     }
 }

@@ -269,6 +269,11 @@ pub struct Literals {
     /// True when the pattern matches exactly when the text contains one of
     /// `set` (ASCII case-insensitively): no regex needs to run.
     pub exact: bool,
+    /// The *lead*: at most how many bytes before an occurrence of one of `set`
+    /// a match can start, for the occurrence every match contains; `None`
+    /// when unbounded (`.*foo`). The edge starts the confirming regex that
+    /// many bytes before the first hit instead of at the start of the text.
+    pub lead: Option<u32>,
 }
 
 impl Literals {
@@ -290,6 +295,16 @@ pub fn literals(hir: &Hir) -> Option<Literals> {
         !all.iter()
             .any(|o| o.len() < l.len() && l.contains(o.as_str()))
     });
+    // A pruned literal's occurrence holds a kept one, at most their
+    // difference in length further on: the lead grows by that much.
+    if lits.set.len() < all.len() {
+        let longest = all.iter().map(String::len).max().unwrap_or(0);
+        let grow = u32::try_from(longest - lits.shortest()).ok();
+        lits.lead = lits
+            .lead
+            .zip(grow)
+            .and_then(|(lead, g)| lead.checked_add(g));
+    }
     (lits.shortest() >= MIN_LITERAL_LEN).then_some(lits)
 }
 
@@ -594,9 +609,14 @@ fn required(hir: &Hir) -> Option<Literals> {
             Some(Literals {
                 set: vec![s],
                 exact: true,
+                lead: Some(0),
             })
         }
-        HirKind::Class(class) => small_class(class).map(|set| Literals { set, exact: true }),
+        HirKind::Class(class) => small_class(class).map(|set| Literals {
+            set,
+            exact: true,
+            lead: Some(0),
+        }),
         HirKind::Capture(cap) => required(&cap.sub),
         HirKind::Repetition(rep) if rep.min >= 1 => {
             let sub = required(&rep.sub)?;
@@ -610,19 +630,25 @@ fn required(hir: &Hir) -> Option<Literals> {
             let sub = required(&rep.sub).filter(|l| l.exact)?;
             let mut set = sub.set;
             set.push(String::new());
-            Some(Literals { set, exact: true })
+            Some(Literals {
+                set,
+                exact: true,
+                lead: Some(0),
+            })
         }
         HirKind::Alternation(subs) => {
             let mut set = Vec::new();
             let mut exact = true;
+            let mut lead = Some(0);
             for sub in subs {
                 let l = required(sub)?;
                 exact &= l.exact;
+                lead = lead.zip(l.lead).map(|(a, b)| a.max(b));
                 set.extend(l.set);
             }
             set.sort();
             set.dedup();
-            Some(Literals { set, exact })
+            Some(Literals { set, exact, lead })
         }
         HirKind::Concat(subs) => concat(subs),
         _ => None,
@@ -633,8 +659,11 @@ fn required(hir: &Hir) -> Option<Literals> {
 /// best run or part (longest shortest literal, then fewest literals) is kept.
 fn concat(subs: &[Hir]) -> Option<Literals> {
     let mut best: Option<Literals> = None;
-    let mut run: Option<Vec<String>> = None;
+    // The run so far and its lead (where it starts in a match).
+    let mut run: Option<(Vec<String>, Option<u32>)> = None;
     let mut run_covers_all = true;
+    // How far into a match the current part can start, at most.
+    let mut offset = Some(0u32);
     let consider = |cand: Literals, best: &mut Option<Literals>| {
         let better = match best {
             None => true,
@@ -647,59 +676,61 @@ fn concat(subs: &[Hir]) -> Option<Literals> {
             *best = Some(cand);
         }
     };
+    let inexact = |(set, lead): (Vec<String>, Option<u32>)| Literals {
+        set,
+        exact: false,
+        lead,
+    };
     for sub in subs {
         match required(sub) {
             Some(l) if l.exact => {
+                let starts = offset.zip(l.lead).and_then(|(o, lead)| o.checked_add(lead));
                 run = Some(match run.take() {
-                    None => l.set,
-                    Some(prev) if prev.len() * l.set.len() <= MAX_LITERAL_SET => prev
-                        .iter()
-                        .flat_map(|a| l.set.iter().map(move |b| format!("{a}{b}")))
-                        .collect(),
+                    None => (l.set, starts),
+                    Some((prev, lead)) if prev.len() * l.set.len() <= MAX_LITERAL_SET => (
+                        prev.iter()
+                            .flat_map(|a| l.set.iter().map(move |b| format!("{a}{b}")))
+                            .collect(),
+                        lead,
+                    ),
                     Some(prev) => {
                         run_covers_all = false;
-                        consider(
-                            Literals {
-                                set: prev,
-                                exact: false,
-                            },
-                            &mut best,
-                        );
-                        l.set
+                        consider(inexact(prev), &mut best);
+                        (l.set, starts)
                     }
                 });
             }
             other => {
                 run_covers_all = false;
                 if let Some(prev) = run.take() {
+                    consider(inexact(prev), &mut best);
+                }
+                if let Some(l) = other {
+                    let lead = offset.zip(l.lead).and_then(|(o, lead)| o.checked_add(lead));
                     consider(
                         Literals {
-                            set: prev,
                             exact: false,
+                            lead,
+                            ..l
                         },
                         &mut best,
                     );
                 }
-                if let Some(l) = other {
-                    consider(Literals { exact: false, ..l }, &mut best);
-                }
             }
         }
+        offset = offset
+            .zip(sub.properties().maximum_len())
+            .and_then(|(o, len)| o.checked_add(u32::try_from(len).ok()?));
     }
-    if let Some(prev) = run {
+    if let Some((set, lead)) = run {
         if run_covers_all {
             return Some(Literals {
-                set: prev,
+                set,
                 exact: true,
+                lead,
             });
         }
-        consider(
-            Literals {
-                set: prev,
-                exact: false,
-            },
-            &mut best,
-        );
+        consider(inexact((set, lead)), &mut best);
     }
     best
 }
@@ -830,7 +861,8 @@ mod tests {
             lits(r"Googlebot\/"),
             Some(Literals {
                 set: vec!["googlebot/".into()],
-                exact: true
+                exact: true,
+                lead: Some(0),
             })
         );
     }
@@ -867,14 +899,17 @@ mod tests {
             lits(r"(foo)?ba"),
             Some(Literals {
                 set: vec!["ba".into()],
-                exact: true
+                exact: true,
+                // "ba" is 3 bytes in when "foo" is there (the pruned "fooba").
+                lead: Some(3),
             })
         );
         assert_eq!(
             lits(r"\+https?:"),
             Some(Literals {
                 set: vec!["+http:".into(), "+https:".into()],
-                exact: true
+                exact: true,
+                lead: Some(0),
             })
         );
         assert_eq!(lits(r"xy?"), None, "\"x\" alone is too short to index");
@@ -882,11 +917,44 @@ mod tests {
             lits(r"(foo)+?ba"),
             Some(Literals {
                 set: vec!["foo".into()],
-                exact: false
+                exact: false,
+                lead: Some(0),
             })
         );
         assert_eq!(lits(r"a.b"), None);
         assert_eq!(lits(r".*"), None);
+    }
+
+    #[test]
+    fn leads_bound_where_a_match_starts() {
+        let lead = |p: &str| lits(p).unwrap().lead;
+        assert_eq!(lead(r"^foobot/\d"), Some(0));
+        // A small class and an optional space join the literal run.
+        assert_eq!(lead(r"[+;] ?foobot"), Some(0));
+        // Unicode digits are up to four bytes each (regex-syntax's measure;
+        // the edge's are ASCII, so the bound is loose, never short).
+        assert_eq!(lead(r"\d\dfoobot"), Some(8));
+        // Unicode classes count up to four bytes a character.
+        assert_eq!(lead(r".foobot"), Some(4));
+        assert_eq!(lead(r"[a-z]+foobot"), None, "unbounded");
+        assert_eq!(lead(r"^.*foobot"), None);
+        // The widest branch.
+        assert_eq!(lead(r"(?:x.|yyy)foobot|barbot"), Some(1 + 4));
+        assert_eq!(lead(r"[a-z]+foobot|barbot"), None);
+        // A repetition's first copy holds the literal.
+        assert_eq!(lead(r"(?:a?foobot)+"), Some(1));
+        // The literal after the best part, not the first one.
+        assert_eq!(lead(r"ab.{1,3}longerbot"), Some(5 + 4 * 3 - 3));
+        // Pruning moves the occurrence a match is sure to hold: "xbbby1"
+        // matches from 0, its first "bbb" is at 1, and from 1 nothing matches.
+        let l = lits(r"(?:bbb|xbbby)\d").unwrap();
+        assert_eq!((l.set.clone(), l.lead), (vec!["bbb".to_owned()], Some(2)));
+        let re = regex_lite::Regex::new(r"(?:bbb|xbbby)\d").unwrap();
+        assert!(re.is_match_at("xbbby1", 1 - 1) && !re.is_match_at("xbbby1", 1));
+        // The generic contact-URL shape: one byte of class, then the run.
+        let l = lits(r"[+(;, ]https?:|^https?:[^ ]*$").unwrap();
+        assert_eq!(l.set, vec!["http:", "https:"]);
+        assert_eq!(l.lead, Some(1));
     }
 
     #[test]
@@ -1030,6 +1098,8 @@ mod properties {
         );
         let mut runner = proptest::test_runner::TestRunner::deterministic();
         let (mut matched, mut unmatched, mut exact, mut indexed) = (0, 0, 0, 0);
+        // Matches whose search the lead moved off the start of the text.
+        let mut led = 0;
         for _ in 0..4000 {
             let (p, pre, post, picks, random) = case.new_tree(&mut runner).unwrap().current();
             let Ok(hir) = check(&p) else { continue };
@@ -1058,6 +1128,26 @@ mod properties {
                     "{p:?} matches {text:?} but no literal of {:?} is in it",
                     lits.set
                 );
+                // The edge starts the regex `lead` bytes before the first
+                // literal hit: a match must still be found from there.
+                let first = lits
+                    .set
+                    .iter()
+                    .filter_map(|l| lower.find(l.as_str()))
+                    .min()
+                    .unwrap_or(0);
+                if let Some(lead) = lits.lead {
+                    let mut from = first.saturating_sub(lead as usize);
+                    while !text.is_char_boundary(from) {
+                        from -= 1;
+                    }
+                    led += usize::from(from > 0);
+                    assert!(
+                        re.is_match_at(&text, from),
+                        "{p:?} matches {text:?}, but not from {from} (first hit {first}, lead {lead}, literals {:?})",
+                        lits.set
+                    );
+                }
             } else {
                 unmatched += 1;
             }
@@ -1072,11 +1162,11 @@ mod properties {
             }
         }
         eprintln!(
-            "reached: {indexed} indexed patterns, {matched} matching texts, {unmatched} not matching, {exact} exact sets"
+            "reached: {indexed} indexed patterns, {matched} matching texts ({led} searched from past the start), {unmatched} not matching, {exact} exact sets"
         );
         assert!(
-            matched >= 300 && unmatched >= 150 && exact >= 100,
-            "generator too narrow: {matched} matched, {unmatched} unmatched, {exact} exact of {indexed}"
+            matched >= 300 && unmatched >= 150 && exact >= 100 && led >= 100,
+            "generator too narrow: {matched} matched ({led} led), {unmatched} unmatched, {exact} exact of {indexed}"
         );
     }
 

@@ -150,6 +150,12 @@ pub struct SignatureMeta {
     /// True when any hit of one of this signature's literals is a match, so the
     /// regex never needs to run.
     pub exact: bool,
+    /// For a signature whose regex runs: at most how many bytes before the
+    /// first hit of one of its literals a match can start, so the regex
+    /// starts there, not at the start of the user-agent; `None` when that is
+    /// unbounded or the signature has no literal (the regex reads it all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead: Option<u16>,
     /// A generic rule's exception: a regex that, when it matches anywhere in
     /// the user-agent, means this signature does not (a device-name family
     /// such as handset vendors for the single-token rule). With `exact`, the
@@ -275,6 +281,8 @@ pub struct Signature<'m> {
     pub pattern: &'m str,
     /// True when a literal hit alone is a match.
     pub exact: bool,
+    /// See [`SignatureMeta::lead`].
+    pub lead: Option<u16>,
     /// The exception regex, if any ([`SignatureMeta::unless`]).
     pub unless: Option<&'m str>,
 }
@@ -289,6 +297,7 @@ impl Signature<'_> {
             generic: self.generic,
             pattern: self.pattern.to_owned(),
             exact: self.exact,
+            lead: self.lead,
             unless: self.unless.map(str::to_owned),
         }
     }
@@ -324,6 +333,8 @@ struct Record {
     action: Action,
     generic: bool,
     exact: bool,
+    /// See [`SignatureMeta::lead`].
+    lead: Option<u16>,
 }
 
 /// A loaded matcher; cheap to query, holds lazily compiled confirmation regexes.
@@ -365,10 +376,16 @@ fn action_from_code(c: u8) -> Option<Action> {
 
 /// Bytes of a span in the binary artifact: start and length, u32 each.
 const SPAN: usize = 8;
-/// Bytes of a signature record: action, flags, two zero bytes, three spans.
+/// Bytes of a signature record: action, flags, lead (u16), four spans.
 const SIGNATURE_RECORD: usize = 4 + 4 * SPAN;
 /// Bytes of a literal record: owner, plan, span.
 const LITERAL_RECORD: usize = 4 + 4 + SPAN;
+
+/// A lead as the binary artifact stores it: 0 for none, else lead + 1
+/// (65,534 at most; a longer lead is stored as none, which is only slower).
+fn lead_code(lead: Option<u16>) -> u16 {
+    lead.and_then(|l| l.checked_add(1)).unwrap_or(0)
+}
 
 /// Appends `s` to `text`, returning its span.
 fn push_span(text: &mut String, s: &str) -> Span {
@@ -384,7 +401,9 @@ impl CompiledCatalog {
     /// The binary form the edge loads ([`Matcher::from_bytes`]): the same
     /// content plus the literal index's plan. Layout (integers u32
     /// little-endian): [`BINARY_MAGIC`]; the signature count, then per
-    /// signature its action, flags (1 generic, 2 exact), two zero bytes and
+    /// signature its action, flags (1 generic, 2 exact), its lead (u16, 0 for
+    /// none, else the lead plus one: an artifact written before leads, with
+    /// zero there, keeps its meaning) and
     /// the (start, length) spans of its id, category, pattern and exception
     /// (empty for none); the literal
     /// count, then per literal its owner (the low 24 bits; the high 8 its
@@ -409,9 +428,8 @@ impl CompiledCatalog {
             out.extend([
                 action_code(s.action),
                 u8::from(s.generic) | (u8::from(s.exact) << 1),
-                0,
-                0,
             ]);
+            out.extend(lead_code(s.lead).to_le_bytes());
             put_span(&mut out, &mut text, &s.id);
             put_span(&mut out, &mut text, &s.category);
             put_span(&mut out, &mut text, &s.pattern);
@@ -607,9 +625,10 @@ impl<'a> Reader<'a> {
     fn record(&mut self, spans: &mut Vec<(usize, Span)>) -> Result<Record, MatcherError> {
         let head = self.take(4, "signature")?;
         let action = action_from_code(head[0]).ok_or_else(|| self.fail("unknown action"))?;
-        if head[1] > 3 || head[2..] != [0, 0] {
+        if head[1] > 3 {
             return Err(self.fail("unknown signature flags"));
         }
+        let lead = u16::from_le_bytes([head[2], head[3]]).checked_sub(1);
         let (id, category, pattern, unless) = (
             self.span("id")?,
             self.span("category")?,
@@ -626,6 +645,7 @@ impl<'a> Reader<'a> {
             action,
             generic: head[1] & 1 != 0,
             exact: head[1] & 2 != 0,
+            lead,
         })
     }
 
@@ -888,6 +908,7 @@ impl Matcher {
             generic: r.generic,
             pattern: self.str(r.pattern),
             exact: r.exact,
+            lead: r.lead,
             unless: (r.unless.len > 0).then(|| self.str(r.unless)),
         }
     }
@@ -943,13 +964,13 @@ impl Matcher {
     /// without literals.
     fn candidates(&self, user_agent: &str, out: &mut Candidates) {
         for &index in &self.unindexed {
-            out.push(index);
+            out.push(index, 0);
         }
         let bytes = user_agent.as_bytes();
         self.index.for_each_hit(user_agent, |literal, start, end| {
             let shape = self.literal_shape[literal as usize];
             if shape == 0 || shape::fits(shape, bytes, start, end) {
-                out.push(self.literal_owner[literal as usize]);
+                out.push(self.literal_owner[literal as usize], start);
             }
         });
     }
@@ -957,8 +978,15 @@ impl Matcher {
     /// Whether signature `index` (a candidate) matches `user_agent`; cheapest
     /// test first: the alphabet (with `present`, the user-agent's bytes,
     /// computed once per call when first needed), the exception's words, the
-    /// pattern's regex, the rest of the exception.
-    fn confirm(&self, index: usize, user_agent: &str, present: &mut Option<[u64; 4]>) -> bool {
+    /// pattern's regex (from `first_hit`, the first hit of one of its
+    /// literals, less its lead), the rest of the exception.
+    fn confirm(
+        &self,
+        index: usize,
+        user_agent: &str,
+        first_hit: usize,
+        present: &mut Option<[u64; 4]>,
+    ) -> bool {
         let record = &self.records[index];
         let text = user_agent.as_bytes();
         if let Some(a) = self.alphabets.get(record.alphabet as usize) {
@@ -987,12 +1015,26 @@ impl Matcher {
             };
             // A pattern that does not compile here never matches; `bot-signatures
             // check` refuses such patterns, so this only guards a hand-edited artifact.
-            if !lazy_regex(slot, self.str(record.pattern)).is_some_and(|r| r.is_match(user_agent)) {
+            let from = record
+                .lead
+                .map_or(0, |lead| first_hit.saturating_sub(usize::from(lead)));
+            if !lazy_regex(slot, self.str(record.pattern))
+                .is_some_and(|r| r.is_match_at(user_agent, char_start(user_agent, from)))
+            {
                 return false;
             }
         }
         !exception.is_some_and(|e| e.spares_by_rest(user_agent))
     }
+}
+
+/// The start of the character at byte `at` of `text` (or its end).
+fn char_start(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// The regex in `slot`, compiled (ASCII case-insensitively) the first time.
@@ -1009,32 +1051,34 @@ fn lazy_regex<'a>(
     .as_ref()
 }
 
-/// Candidate signature indices: on the stack for the usual handful, on the
-/// heap past that.
+/// Candidate signatures, each with where one of its literals was hit
+/// (signature index in the high 32 bits, byte offset in the low ones): on the
+/// stack for the usual handful, on the heap past that.
 #[derive(Default)]
 struct Candidates {
-    inline: [u32; 16],
+    inline: [u64; 16],
     len: usize,
-    spill: Vec<u32>,
+    spill: Vec<u64>,
 }
 
 impl Candidates {
-    fn push(&mut self, index: u32) {
+    fn push(&mut self, index: u32, hit: usize) {
+        let entry = (u64::from(index) << 32) | u64::from(u32::try_from(hit).unwrap_or(u32::MAX));
         if self.len < self.inline.len() {
-            self.inline[self.len] = index;
+            self.inline[self.len] = entry;
             self.len += 1;
         } else {
             if self.spill.is_empty() {
                 self.spill.extend_from_slice(&self.inline);
             }
-            self.spill.push(index);
+            self.spill.push(entry);
         }
     }
 
-    /// Sorts and deduplicates in place; returns how many are kept (the
-    /// first ones of [`Candidates::list`]).
+    /// Sorts and keeps one entry per signature, its first hit; returns how
+    /// many are kept (the first ones of [`Candidates::list`]).
     fn sort_dedup(&mut self) -> usize {
-        let list: &mut [u32] = if self.spill.is_empty() {
+        let list: &mut [u64] = if self.spill.is_empty() {
             &mut self.inline[..self.len]
         } else {
             &mut self.spill
@@ -1042,7 +1086,7 @@ impl Candidates {
         list.sort_unstable();
         let mut kept = 0;
         for i in 0..list.len() {
-            if kept == 0 || list[i] != list[kept - 1] {
+            if kept == 0 || list[i] >> 32 != list[kept - 1] >> 32 {
                 list[kept] = list[i];
                 kept += 1;
             }
@@ -1050,7 +1094,7 @@ impl Candidates {
         kept
     }
 
-    fn list(&self) -> &[u32] {
+    fn list(&self) -> &[u64] {
         if self.spill.is_empty() {
             &self.inline[..self.len]
         } else {
@@ -1075,12 +1119,15 @@ impl<'m> Iterator for Matches<'m, '_> {
 
     fn next(&mut self) -> Option<Verdict<'m>> {
         while self.at < self.len {
-            let index = self.candidates.list()[self.at];
+            let entry = self.candidates.list()[self.at];
             self.at += 1;
-            if self
-                .matcher
-                .confirm(index as usize, self.user_agent, &mut self.present)
-            {
+            let (index, first_hit) = ((entry >> 32) as u32, entry as u32 as usize);
+            if self.matcher.confirm(
+                index as usize,
+                self.user_agent,
+                first_hit,
+                &mut self.present,
+            ) {
                 return Some(self.matcher.verdict(index));
             }
         }
@@ -1100,6 +1147,7 @@ mod tests {
             generic,
             pattern: pattern.into(),
             exact,
+            lead: None,
             unless: None,
         }
     }
@@ -1395,8 +1443,14 @@ mod tests {
             version: ARTIFACT_VERSION,
             signatures: vec![
                 meta("googlebot", Action::Allow, false, "googlebot", true),
-                meta("foo-version", Action::Block, false, r"foo/\d", false),
-                meta("go-client", Action::RateLimit, false, "^go ", false),
+                SignatureMeta {
+                    lead: Some(0),
+                    ..meta("foo-version", Action::Block, false, r"foo/\d", false)
+                },
+                SignatureMeta {
+                    lead: Some(0x0129),
+                    ..meta("go-client", Action::RateLimit, false, "^go ", false)
+                },
                 SignatureMeta {
                     unless: Some("gopher".into()),
                     ..meta("generic-go", Action::Monitor, true, "go", false)
@@ -1450,16 +1504,17 @@ mod tests {
     }
 
     #[test]
-    fn flags_and_padding_of_a_record_are_checked() {
-        let bytes = round_trip_catalog().to_bytes();
+    fn flags_and_lead_of_a_record_are_checked() {
+        let catalog = round_trip_catalog();
+        let bytes = catalog.to_bytes();
         // The first record's head follows the magic and the count.
         let head = BINARY_MAGIC.len() + 4;
         assert_eq!(
             &bytes[head + 1..head + 4],
             &[2, 0, 0],
-            "exact, not generic, padding"
+            "exact, not generic, no lead"
         );
-        for (byte, value) in [(1, 4u8), (1, 0x83), (2, 1), (3, 0x80)] {
+        for (byte, value) in [(1, 4u8), (1, 0x83)] {
             let mut bad = bytes.clone();
             bad[head + byte] = value;
             assert!(
@@ -1473,6 +1528,79 @@ mod tests {
                 "byte {byte} = {value:#x}"
             );
         }
+        // The lead is stored plus one, little-endian; zero is none (what an
+        // artifact written before leads holds there).
+        let second = head + SIGNATURE_RECORD;
+        let third = second + SIGNATURE_RECORD;
+        assert_eq!(&bytes[second + 2..second + 4], &[1, 0]);
+        assert_eq!(&bytes[third + 2..third + 4], &[0x2A, 0x01]);
+        let m = Matcher::from_bytes(&bytes).unwrap();
+        let leads: Vec<_> = m.signatures().map(|s| s.lead).collect();
+        assert_eq!(
+            leads,
+            catalog
+                .signatures
+                .iter()
+                .map(|s| s.lead)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(leads[..3], [None, Some(0), Some(0x0129)]);
+        let mut none = bytes.clone();
+        none[third + 2..third + 4].copy_from_slice(&[0, 0]);
+        assert_eq!(Matcher::from_bytes(&none).unwrap().signature(2).lead, None);
+        assert_eq!(lead_code(Some(u16::MAX)), 0, "too long to store: none");
+    }
+
+    /// The regex of a signature with a lead starts that many bytes before
+    /// its literal's first hit: a match that starts earlier than the lead
+    /// allows is not found (so the lead is what bounds the search), one
+    /// within it is, and so is a match at a later hit of the literal.
+    #[test]
+    fn the_regex_starts_a_lead_before_the_first_hit() {
+        let with_lead = |lead| {
+            Matcher::new(CompiledCatalog {
+                version: ARTIFACT_VERSION,
+                signatures: vec![SignatureMeta {
+                    lead,
+                    ..meta("x-foo", Action::Block, false, r"x+foo/\d", false)
+                }],
+                literals: vec![("foo/".into(), 0)],
+                literal_shapes: vec![],
+                unindexed: vec![],
+                alphabets: vec![],
+            })
+            .unwrap()
+        };
+        let ua = "a xxxfoo/1";
+        assert!(with_lead(None).classify(ua).is_some());
+        // The match starts three bytes before the hit.
+        assert!(with_lead(Some(3)).classify(ua).is_some());
+        assert!(with_lead(Some(1)).classify(ua).is_some(), "x+ needs one x");
+        assert!(
+            with_lead(Some(0)).classify(ua).is_none(),
+            "no x after the start"
+        );
+        // A later hit that matches is found from an earlier one.
+        assert!(with_lead(Some(1)).classify("foo/ xfoo/1").is_some());
+        // Look-around sees the bytes before the start: no word boundary
+        // invented mid-word.
+        let bounded = Matcher::new(CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures: vec![SignatureMeta {
+                lead: Some(0),
+                ..meta("b-foo", Action::Block, false, r"\bfoo/\d", false)
+            }],
+            literals: vec![("foo/".into(), 0)],
+            literal_shapes: vec![],
+            unindexed: vec![],
+            alphabets: vec![],
+        })
+        .unwrap();
+        assert!(bounded.classify("xfoo/1").is_none());
+        assert!(bounded.classify("x foo/1").is_some());
+        // A start inside a character moves back to its first byte.
+        assert_eq!(char_start("aé", 2), 1);
+        assert_eq!(char_start("aé", 9), 3);
     }
 
     #[test]
@@ -1594,6 +1722,7 @@ mod precedence_tests {
             generic,
             pattern,
             exact: true,
+            lead: None,
             unless: None,
         }
     }
