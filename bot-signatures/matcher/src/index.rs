@@ -181,7 +181,7 @@ struct Entry {
     /// The literal's first (up to) eight bytes, little-endian.
     head: u64,
     gram: u32,
-    /// The literal's bytes are `blob[start..start + len]`.
+    /// The literal's bytes are `text[start..start + len]`.
     start: u32,
     literal: u32,
     len: u16,
@@ -203,7 +203,9 @@ impl Entry {
 /// Every literal, findable in one pass.
 #[derive(Debug, Clone)]
 pub struct LiteralIndex {
-    blob: Vec<u8>,
+    /// The text every literal is a span of (for a matcher, the artifact's
+    /// text, which the index then holds for it).
+    text: String,
     /// Entries sorted by gram.
     entries: Vec<Entry>,
     /// Bit `k` set when some literal is filed under a gram whose [`key7`] is
@@ -241,16 +243,15 @@ fn file_pair(lit: &[u8], literal: u32, pairs: &mut Vec<(u16, u32)>, first: &mut 
     set_bit(first, usize::from(a));
 }
 
-/// Copies a literal (lowercased) to `blob`; its entry, filed under the gram
-/// at `offset` (checked to fit by the caller).
+/// The entry of the literal `text[start..start + len]`, filed under the gram
+/// at `offset` (checked to fit by the caller). Nothing is copied: the
+/// literal's tail is compared where it lies, case-folded on both sides.
 #[inline(never)]
-fn file_literal(lit: &[u8], literal: u32, offset: u32, blob: &mut Vec<u8>) -> Entry {
-    let start = blob.len();
-    blob.extend(lit.iter().map(u8::to_ascii_lowercase));
-    let len = lit.len();
+fn file_literal(text: &[u8], start: usize, len: usize, literal: u32, offset: u32) -> Entry {
+    let lit = &text[start..start + len];
     Entry {
-        head: load8(&blob[start..start + len.min(8)], 0),
-        gram: gram(&blob[start + offset as usize..]),
+        head: lower8(load8(&lit[..len.min(8)], 0)),
+        gram: folded_gram(&lit[offset as usize..]),
         start: start as u32,
         literal,
         len: len as u16,
@@ -315,6 +316,106 @@ pub fn plan<'a>(literals: impl IntoIterator<Item = &'a str>) -> Vec<Plan> {
     plans
 }
 
+/// The literals of [`LiteralIndex::over_text`], filed by length: entries
+/// (three bytes or more, in literal order), pairs and singles.
+struct Filed {
+    entries: Vec<Entry>,
+    pairs: Vec<(u16, u32)>,
+    pair_first: [u64; 4],
+    singles: Vec<(u8, u32)>,
+}
+
+#[inline(never)]
+fn file_literals(bytes: &[u8], spans: &[(u32, u32)], plans: &[Plan]) -> Result<Filed, BadPlan> {
+    if spans.len() != plans.len() {
+        return Err(BadPlan {
+            literal: spans.len().min(plans.len()),
+        });
+    }
+    let mut filed = Filed {
+        entries: Vec::with_capacity(plans.len()),
+        pairs: Vec::new(),
+        pair_first: [0; 4],
+        singles: Vec::new(),
+    };
+    for (i, (&(start, len), &plan)) in spans.iter().zip(plans).enumerate() {
+        let (start, len) = (start as usize, len as usize);
+        let Some(lit) = start.checked_add(len).and_then(|end| bytes.get(start..end)) else {
+            return Err(BadPlan { literal: i });
+        };
+        match (len, plan) {
+            (0, None) => {}
+            (1, None) => filed.singles.push((lit[0].to_ascii_lowercase(), i as u32)),
+            (2, None) => file_pair(lit, i as u32, &mut filed.pairs, &mut filed.pair_first),
+            (len, Some(offset))
+                if (3..=usize::from(u16::MAX)).contains(&len) && (offset as usize) + 3 <= len =>
+            {
+                filed
+                    .entries
+                    .push(file_literal(bytes, start, len, i as u32, offset));
+            }
+            _ => return Err(BadPlan { literal: i }),
+        }
+    }
+    Ok(filed)
+}
+
+#[inline(never)]
+fn is_in_gram_order(entries: &[Entry]) -> bool {
+    entries.is_sorted_by_key(|e| e.gram)
+}
+
+/// Only for literals given out of gram order (not the binary artifact's).
+#[cold]
+#[inline(never)]
+fn sort_by_gram(entries: &mut [Entry]) {
+    entries.sort_by_key(|e| e.gram);
+}
+
+/// The gram filter and the slot table of entries in gram order.
+#[inline(never)]
+#[allow(clippy::type_complexity)]
+fn file_grams(entries: &[Entry]) -> (Box<[u64; KEYS / 64]>, Vec<(u32, u32)>, u32) {
+    let mut grams: Box<[u64; KEYS / 64]> = vec![0u64; KEYS / 64]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("KEYS / 64 words"));
+    let distinct = entries
+        .windows(2)
+        .filter(|w| w[0].gram != w[1].gram)
+        .count()
+        + 1;
+    // At most half full: a look-up usually takes one probe.
+    let slot_bits = (2 * distinct).next_power_of_two().max(16).trailing_zeros();
+    let mut slots = vec![(EMPTY, 0u32); 1 << slot_bits];
+    for (k, e) in entries.iter().enumerate() {
+        if k == 0 || entries[k - 1].gram != e.gram {
+            file_gram(e.gram, k as u32, &mut grams, &mut slots, slot_bits);
+        }
+    }
+    (grams, slots, slot_bits)
+}
+
+/// The clean [`BROWSER_OPENINGS`] past the generic one, longest first, and
+/// whether the generic one is clean.
+#[inline(never)]
+fn clean_openings(grams: &[u64; KEYS / 64]) -> (Vec<&'static [u8]>, bool) {
+    let clean = |p: &[u8]| {
+        let mut k = 0;
+        p.iter().enumerate().all(|(i, &b)| {
+            k = roll(k, b);
+            i < 2 || !has_bit(grams, k as usize)
+        })
+    };
+    let mut openings: Vec<&'static [u8]> = BROWSER_OPENINGS[1..]
+        .iter()
+        .map(|p| p.as_bytes())
+        .filter(|p| clean(p))
+        .collect();
+    openings.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    (openings, clean(BROWSER_OPENINGS[0].as_bytes()))
+}
+
 impl LiteralIndex {
     /// Indexes ASCII literals (matched case-insensitively), planning where
     /// each is filed. An empty literal is ignored.
@@ -334,73 +435,46 @@ impl LiteralIndex {
         literals: impl IntoIterator<Item = &'a str>,
         plans: &[Plan],
     ) -> Result<LiteralIndex, BadPlan> {
-        let mut blob = Vec::new();
-        let mut entries: Vec<Entry> = Vec::with_capacity(plans.len());
-        let mut pairs = Vec::new();
-        let mut pair_first = [0u64; 4];
-        let mut singles = Vec::new();
-        let mut count = 0;
-        for (i, lit) in literals.into_iter().enumerate() {
-            count += 1;
-            let plan = *plans.get(i).ok_or(BadPlan { literal: i })?;
-            match (lit.len(), plan) {
-                (0, None) => {}
-                (1, None) => singles.push((lit.as_bytes()[0].to_ascii_lowercase(), i as u32)),
-                (2, None) => file_pair(lit.as_bytes(), i as u32, &mut pairs, &mut pair_first),
-                (len, Some(offset))
-                    if (3..=usize::from(u16::MAX)).contains(&len)
-                        && (offset as usize) + 3 <= len =>
-                {
-                    entries.push(file_literal(lit.as_bytes(), i as u32, offset, &mut blob));
-                }
-                _ => return Err(BadPlan { literal: i }),
-            }
-        }
-        if count != plans.len() {
-            return Err(BadPlan { literal: count });
-        }
+        let mut text = String::new();
+        let spans: Vec<(u32, u32)> = literals
+            .into_iter()
+            .map(|l| {
+                let start = text.len() as u32;
+                text.push_str(l);
+                (start, l.len() as u32)
+            })
+            .collect();
+        LiteralIndex::over_text(text, &spans, plans)
+    }
+
+    /// [`LiteralIndex::with_plan`] for literals that are `(start, length)`
+    /// spans of `text`, which the index keeps ([`LiteralIndex::text`]): a
+    /// matcher's literals are strings of its artifact's text, so loading
+    /// copies none of them. A span outside `text` fails like a corrupt plan.
+    pub fn over_text(
+        text: String,
+        spans: &[(u32, u32)],
+        plans: &[Plan],
+    ) -> Result<LiteralIndex, BadPlan> {
+        // Each step in a function of its own, see `file_pair`.
+        let Filed {
+            mut entries,
+            pairs,
+            pair_first,
+            singles,
+        } = file_literals(text.as_bytes(), spans, plans)?;
         // The binary artifact lists literals in gram order (see
         // `CompiledCatalog::to_bytes`), so loading it sorts nothing.
-        if !entries.is_sorted_by_key(|e| e.gram) {
-            entries.sort_by_key(|e| e.gram);
+        if !is_in_gram_order(&entries) {
+            sort_by_gram(&mut entries);
         }
-        let mut grams: Box<[u64; KEYS / 64]> = vec![0u64; KEYS / 64]
-            .into_boxed_slice()
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("KEYS / 64 words"));
-        let distinct = entries
-            .windows(2)
-            .filter(|w| w[0].gram != w[1].gram)
-            .count()
-            + 1;
-        // At most half full: a look-up usually takes one probe.
-        let slot_bits = (2 * distinct).next_power_of_two().max(16).trailing_zeros();
-        let mut slots = vec![(EMPTY, 0u32); 1 << slot_bits];
-        for (k, e) in entries.iter().enumerate() {
-            if k == 0 || entries[k - 1].gram != e.gram {
-                file_gram(e.gram, k as u32, &mut grams, &mut slots, slot_bits);
-            }
-        }
-        let clean = |p: &[u8]| {
-            let mut k = 0;
-            p.iter().enumerate().all(|(i, &b)| {
-                k = roll(k, b);
-                i < 2 || !has_bit(&grams, k as usize)
-            })
-        };
-        let generic = BROWSER_OPENINGS[0].as_bytes();
-        let mut openings: Vec<&'static [u8]> = BROWSER_OPENINGS[1..]
-            .iter()
-            .map(|p| p.as_bytes())
-            .filter(|p| clean(p))
-            .collect();
-        openings.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        let generic_opening_clean = clean(generic);
+        let (grams, slots, slot_bits) = file_grams(&entries);
+        let (openings, generic_opening_clean) = clean_openings(&grams);
         Ok(LiteralIndex {
             openings,
             generic_opening_clean,
             grams,
-            blob,
+            text,
             entries,
             slots,
             slot_bits,
@@ -408,6 +482,11 @@ impl LiteralIndex {
             pair_first,
             singles,
         })
+    }
+
+    /// The text the literals are spans of.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// Calls `hit(literal, start, end)` for every occurrence of every literal
@@ -516,8 +595,8 @@ impl LiteralIndex {
             if len <= 8
                 || text[start + 8..start + len]
                     .iter()
-                    .zip(&self.blob[s + 8..s + len])
-                    .all(|(&t, &l)| FOLD[usize::from(t)] == l)
+                    .zip(&self.text.as_bytes()[s + 8..s + len])
+                    .all(|(&t, &l)| FOLD[usize::from(t)] == FOLD[usize::from(l)])
             {
                 hit(e.literal, start, start + len);
             }
@@ -666,6 +745,44 @@ mod tests {
         idx.for_each_hit("q@q", |l, start, end| at.push((l, start, end)));
         at.sort();
         assert_eq!(at, [(0, 1, 2), (1, 0, 1), (1, 2, 3)]);
+    }
+
+    /// Literals as spans of a text the index keeps: found in any case,
+    /// their own case included (a tail past the first eight bytes is folded
+    /// on both sides); a span past the text or a plan that does not fit is
+    /// refused, naming the literal.
+    #[test]
+    fn literals_over_a_text_are_found_where_they_lie() {
+        use super::*;
+        let text = "id: FooCrawlerLongName, then xybot".to_owned();
+        let spans = [(4u32, 18u32), (31, 3), (29, 2)];
+        let plans = [Some(15), Some(0), None];
+        let idx = LiteralIndex::over_text(text.clone(), &spans, &plans).unwrap();
+        assert_eq!(idx.text(), text);
+        let hits = |t: &str| {
+            let mut v = Vec::new();
+            idx.for_each_hit(t, |l, s, e| v.push((l, s, e)));
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(hits("a foocrawlerlongname/1"), vec![(0, 2, 20)]);
+        assert_eq!(
+            hits("a FOOCRAWLERLONGNAME/1 BOT"),
+            vec![(0, 2, 20), (1, 23, 26)]
+        );
+        assert_eq!(hits("a foocrawlerlongnamf"), vec![], "last byte differs");
+        assert_eq!(hits("XY"), vec![(2, 0, 2)]);
+        for (spans, plans, bad) in [
+            (vec![(4u32, 18u32), (31, 4)], vec![Some(0), Some(0)], 1),
+            (vec![(u32::MAX, 2)], vec![None], 0),
+            (vec![(4, 18)], vec![Some(16)], 0),
+            (vec![(4, 18), (31, 3)], vec![Some(0)], 1),
+        ] {
+            assert_eq!(
+                LiteralIndex::over_text(text.clone(), &spans, &plans).err(),
+                Some(BadPlan { literal: bad })
+            );
+        }
     }
 
     #[test]

@@ -340,8 +340,6 @@ struct Record {
 /// A loaded matcher; cheap to query, holds lazily compiled confirmation regexes.
 #[derive(Debug)]
 pub struct Matcher {
-    /// Every id, category, pattern and literal, back to back.
-    text: String,
     records: Vec<Record>,
     /// Signature index for each literal.
     literal_owner: Vec<u32>,
@@ -578,17 +576,6 @@ impl<'a> Reader<'a> {
         String::from_utf8(b.to_vec()).map_err(|_| self.fail(what))
     }
 
-    fn span(&mut self, what: &'static str) -> Result<(usize, Span), MatcherError> {
-        let at = self.at;
-        Ok((
-            at,
-            Span {
-                start: self.u32(what)?,
-                len: self.u32(what)?,
-            },
-        ))
-    }
-
     fn magic(&mut self) -> Result<(), MatcherError> {
         const BAD_MAGIC: &str = "not a bot matcher artifact (bad magic)";
         if self.take(BINARY_MAGIC.len(), BAD_MAGIC)? != BINARY_MAGIC {
@@ -600,83 +587,77 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// The signature records, and their spans (with where each was read), to
-    /// be checked once the text is known.
+    /// The signature records, and where the first one starts (their spans
+    /// are checked once the text is known, [`check_spans`]).
     ///
     /// This and the other parts of the load are small functions of their own,
-    /// out of line: a cold start runs each loop once, and V8 recompiles a
-    /// function whose loops run long enough with TurboFan, on a background
-    /// thread, mid-load. A small function is cheap to recompile; the loader as
-    /// one function took 3-7 ms of TurboFan (on Lambda@Edge, CPU taken from
-    /// the same small share as the cold start's).
+    /// out of line, each one plain loop over fixed-size records: V8 counts
+    /// the code each function runs and recompiles one that runs enough with
+    /// TurboFan, on a background thread, mid-load (on Lambda@Edge, CPU taken
+    /// from the same small share as the cold start's). A record read field by
+    /// field through the bounds-checked reader ran enough to be recompiled
+    /// (7 ms of TurboFan for the record reader alone at 1,541 signatures).
     #[inline(never)]
-    #[allow(clippy::type_complexity)]
-    fn records(&mut self) -> Result<(Vec<Record>, Vec<(usize, Span)>), MatcherError> {
+    fn records(&mut self) -> Result<(Vec<Record>, usize), MatcherError> {
         let n = self.count(SIGNATURE_RECORD, "signature count")?;
+        let at = self.at;
+        let block = self.take(n * SIGNATURE_RECORD, "signature")?;
         let mut records = Vec::with_capacity(n);
-        let mut spans = Vec::with_capacity(4 * n);
-        for _ in 0..n {
-            records.push(self.record(&mut spans)?);
+        for (i, r) in block.chunks_exact(SIGNATURE_RECORD).enumerate() {
+            // Where the reader stood when it found a bad head: past it.
+            let fail = |what| MatcherError::Binary {
+                offset: at + i * SIGNATURE_RECORD + 4,
+                what,
+            };
+            let action = action_from_code(r[0]).ok_or_else(|| fail("unknown action"))?;
+            if r[1] > 3 {
+                return Err(fail("unknown signature flags"));
+            }
+            records.push(Record {
+                id: span_at(r, 4),
+                category: span_at(r, 4 + SPAN),
+                pattern: span_at(r, 4 + 2 * SPAN),
+                unless: span_at(r, 4 + 3 * SPAN),
+                alphabet: u32::MAX,
+                action,
+                generic: r[1] & 1 != 0,
+                exact: r[1] & 2 != 0,
+                lead: u16::from_le_bytes([r[2], r[3]]).checked_sub(1),
+            });
         }
-        Ok((records, spans))
+        Ok((records, at))
     }
 
-    #[inline(never)]
-    fn record(&mut self, spans: &mut Vec<(usize, Span)>) -> Result<Record, MatcherError> {
-        let head = self.take(4, "signature")?;
-        let action = action_from_code(head[0]).ok_or_else(|| self.fail("unknown action"))?;
-        if head[1] > 3 {
-            return Err(self.fail("unknown signature flags"));
-        }
-        let lead = u16::from_le_bytes([head[2], head[3]]).checked_sub(1);
-        let (id, category, pattern, unless) = (
-            self.span("id")?,
-            self.span("category")?,
-            self.span("pattern")?,
-            self.span("unless")?,
-        );
-        spans.extend([id, category, pattern, unless]);
-        Ok(Record {
-            id: id.1,
-            category: category.1,
-            pattern: pattern.1,
-            unless: unless.1,
-            alphabet: u32::MAX,
-            action,
-            generic: head[1] & 1 != 0,
-            exact: head[1] & 2 != 0,
-            lead,
-        })
-    }
-
-    /// The literals: their owners, their plans and their spans (which also go
-    /// to `spans`).
+    /// The literals: their owners, shapes, plans and spans, and where the
+    /// first one starts.
     #[inline(never)]
     #[allow(clippy::type_complexity)]
     fn literals(
         &mut self,
-        spans: &mut Vec<(usize, Span)>,
-    ) -> Result<(Vec<u32>, Vec<u8>, Vec<index::Plan>, Vec<Span>), MatcherError> {
+    ) -> Result<(Vec<u32>, Vec<u8>, Vec<index::Plan>, Vec<Span>, usize), MatcherError> {
         let n = self.count(LITERAL_RECORD, "literal count")?;
+        let at = self.at;
+        let block = self.take(n * LITERAL_RECORD, "literal")?;
         let mut owners = Vec::with_capacity(n);
         let mut shapes = Vec::with_capacity(n);
         let mut plans = Vec::with_capacity(n);
         let mut literals = Vec::with_capacity(n);
-        for _ in 0..n {
-            let owner = self.u32("literal owner")?;
+        for (i, r) in block.chunks_exact(LITERAL_RECORD).enumerate() {
+            let owner = le32(r, 0);
             let shape = (owner >> 24) as u8;
             if shape & !shape::ALL != 0 {
-                return Err(self.fail("unknown literal shape"));
+                return Err(MatcherError::Binary {
+                    offset: at + i * LITERAL_RECORD + 4,
+                    what: "unknown literal shape",
+                });
             }
             owners.push(owner & 0x00FF_FFFF);
             shapes.push(shape);
-            let plan = self.u32("literal plan")?;
+            let plan = le32(r, 4);
             plans.push((plan != u32::MAX).then_some(plan));
-            let span = self.span("literal")?;
-            spans.push(span);
-            literals.push(span.1);
+            literals.push(span_at(r, 8));
         }
-        Ok((owners, shapes, plans, literals))
+        Ok((owners, shapes, plans, literals, at))
     }
 
     #[inline(never)]
@@ -742,21 +723,102 @@ fn into_text(mut bytes: Vec<u8>, text_at: usize) -> Result<String, MatcherError>
     })
 }
 
+/// The u32 at `at` of a record (little-endian; `at + 4` within it).
+fn le32(record: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([record[at], record[at + 1], record[at + 2], record[at + 3]])
+}
+
+/// The (start, length) span at `at` of a record.
+fn span_at(record: &[u8], at: usize) -> Span {
+    Span {
+        start: le32(record, at),
+        len: le32(record, at + 4),
+    }
+}
+
+/// Whether `span` is a string of `text`: in bounds and on character
+/// boundaries.
+fn fits(text: &str, span: Span) -> bool {
+    let end = u64::from(span.start) + u64::from(span.len);
+    usize::try_from(end).is_ok_and(|end| text.get(span.start as usize..end).is_some())
+}
+
+/// Where a span ends.
+fn end(span: Span) -> u64 {
+    u64::from(span.start) + u64::from(span.len)
+}
+
 /// Refuses any span that is not a string of `text`, naming the byte of the
-/// artifact it was read at.
+/// artifact it was read at: the records' four spans each (the first record
+/// at `records_at`), then the literals' (from `literals_at`). In an all-ASCII
+/// text (every artifact `bot-signatures` writes) any span in bounds is a
+/// string: one comparison per record settles it.
 #[inline(never)]
-fn check_spans(text: &str, spans: &[(usize, Span)]) -> Result<(), MatcherError> {
-    for &(at, span) in spans {
-        let (start, len) = (span.start as usize, span.len as usize);
-        if start
-            .checked_add(len)
-            .and_then(|end| text.get(start..end))
-            .is_none()
+fn check_spans(
+    text: &str,
+    records: &[Record],
+    records_at: usize,
+    literals: &[Span],
+    literals_at: usize,
+) -> Result<(), MatcherError> {
+    if all_ascii(text.as_bytes()) {
+        let len = text.len() as u64;
+        let in_bounds = records.iter().all(|r| {
+            end(r.id)
+                .max(end(r.category))
+                .max(end(r.pattern))
+                .max(end(r.unless))
+                <= len
+        }) && literals.iter().all(|&s| end(s) <= len);
+        if in_bounds {
+            return Ok(());
+        }
+    }
+    first_bad_span(text, records, records_at, literals, literals_at)
+}
+
+/// [`str::is_ascii`], 32 bytes a turn: on wasm32 the library's version
+/// reads four bytes a turn, and on a cold start V8 counts every turn
+/// towards recompiling the function that runs it.
+#[inline(never)]
+fn all_ascii(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(32);
+    let mut high = 0u64;
+    for c in &mut chunks {
+        for w in c.chunks_exact(8) {
+            high |= u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        }
+    }
+    high & 0x8080_8080_8080_8080 == 0 && chunks.remainder().is_ascii()
+}
+
+/// [`check_spans`], span by span, on boundaries too.
+#[cold]
+#[inline(never)]
+fn first_bad_span(
+    text: &str,
+    records: &[Record],
+    records_at: usize,
+    literals: &[Span],
+    literals_at: usize,
+) -> Result<(), MatcherError> {
+    let outside = |offset| MatcherError::Binary {
+        offset,
+        what: "a string is outside the text",
+    };
+    for (i, r) in records.iter().enumerate() {
+        for (k, span) in [r.id, r.category, r.pattern, r.unless]
+            .into_iter()
+            .enumerate()
         {
-            return Err(MatcherError::Binary {
-                offset: at,
-                what: "a string is outside the text",
-            });
+            if !fits(text, span) {
+                return Err(outside(records_at + i * SIGNATURE_RECORD + 4 + k * SPAN));
+            }
+        }
+    }
+    for (i, &span) in literals.iter().enumerate() {
+        if !fits(text, span) {
+            return Err(outside(literals_at + i * LITERAL_RECORD + 8));
         }
     }
     Ok(())
@@ -783,25 +845,23 @@ impl Matcher {
             at: 0,
         };
         r.magic()?;
-        let (records, mut spans) = r.records()?;
-        let (literal_owner, literal_shape, plans, literals) = r.literals(&mut spans)?;
+        let (records, records_at) = r.records()?;
+        let (literal_owner, literal_shape, plans, literals, literals_at) = r.literals()?;
         let unindexed = r.unindexed()?;
         let alphabets = r.alphabets()?;
         let text_at = r.text()?;
         let text = into_text(bytes, text_at)?;
-        check_spans(&text, &spans)?;
-        let index = index::LiteralIndex::with_plan(
-            literals
-                .iter()
-                .map(|s| &text[s.start as usize..(s.start + s.len) as usize]),
-            &plans,
-        )
-        .map_err(|e| MatcherError::Binary {
-            offset: e.literal,
-            what: "a literal's index plan does not fit the literal",
+        check_spans(&text, &records, records_at, &literals, literals_at)?;
+        // The index keeps the text (every id, category, pattern and literal,
+        // back to back): the literals are found where they lie.
+        let spans: Vec<(u32, u32)> = literals.iter().map(|s| (s.start, s.len)).collect();
+        let index = index::LiteralIndex::over_text(text, &spans, &plans).map_err(|e| {
+            MatcherError::Binary {
+                offset: literals_at + e.literal * LITERAL_RECORD + 4,
+                what: "a literal's index plan does not fit the literal",
+            }
         })?;
         Matcher::assemble(
-            text,
             records,
             literal_owner,
             literal_shape,
@@ -832,7 +892,6 @@ impl Matcher {
     }
 
     fn assemble(
-        text: String,
         records: Vec<Record>,
         literal_owner: Vec<u32>,
         literal_shape: Vec<u8>,
@@ -877,7 +936,6 @@ impl Matcher {
         }
         let unless = (0..excepted).map(|_| OnceLock::new()).collect();
         Ok(Matcher {
-            text,
             records,
             literal_owner,
             literal_shape,
@@ -892,7 +950,7 @@ impl Matcher {
     }
 
     fn str(&self, span: Span) -> &str {
-        &self.text[span.start as usize..(span.start + span.len) as usize]
+        &self.index.text()[span.start as usize..(span.start + span.len) as usize]
     }
 
     /// The signature at `index` in precedence order.
@@ -1601,6 +1659,84 @@ mod tests {
         // A start inside a character moves back to its first byte.
         assert_eq!(char_start("aé", 2), 1);
         assert_eq!(char_start("aé", 9), 3);
+    }
+
+    /// A span past the text, or splitting a character, is refused at the
+    /// byte it was read from: each of a record's four spans, and a literal's.
+    #[test]
+    fn a_string_outside_the_text_is_refused_where_it_was_read() {
+        let catalog = round_trip_catalog();
+        let bytes = catalog.to_bytes();
+        let records_at = BINARY_MAGIC.len() + 4;
+        let literals_at = records_at + catalog.signatures.len() * SIGNATURE_RECORD + 4;
+        let mut places: Vec<usize> = (0..4)
+            .map(|k| records_at + SIGNATURE_RECORD + 4 + k * SPAN)
+            .collect();
+        places.push(literals_at + 2 * LITERAL_RECORD + 8);
+        for at in places {
+            for (start, len) in [(u32::MAX - 1, 4u32), (0, u32::MAX), (1_000_000, 0)] {
+                let mut bad = bytes.clone();
+                bad[at..at + 4].copy_from_slice(&start.to_le_bytes());
+                bad[at + 4..at + 8].copy_from_slice(&len.to_le_bytes());
+                match Matcher::from_bytes(&bad) {
+                    Err(MatcherError::Binary { offset, what }) => {
+                        assert_eq!((offset, what), (at, "a string is outside the text"));
+                    }
+                    other => panic!("span ({start}, {len}) at {at}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    /// `all_ascii` agrees with the library's `is_ascii` for every length up
+    /// to three chunks and a high byte at every position.
+    #[test]
+    fn all_ascii_is_is_ascii() {
+        let mut checked = (0, 0);
+        for len in 0..100 {
+            let plain = vec![b'a'; len];
+            assert!(all_ascii(&plain));
+            for at in 0..len {
+                for high in [0x80u8, 0xC3, 0xFF] {
+                    let mut b = plain.clone();
+                    b[at] = high;
+                    assert_eq!(all_ascii(&b), b.is_ascii(), "len {len}, {high:#x} at {at}");
+                    checked.0 += 1;
+                }
+            }
+            checked.1 += 1;
+        }
+        assert_eq!(checked, (3 * 99 * 100 / 2, 100));
+    }
+
+    /// In a text that is not all ASCII, a span must also start and end on
+    /// character boundaries.
+    #[test]
+    fn a_span_splitting_a_character_is_refused() {
+        let mut catalog = round_trip_catalog();
+        catalog.signatures[1].category = "crawler \u{e9}t\u{e9}".into();
+        let bytes = catalog.to_bytes();
+        assert!(Matcher::from_bytes(&bytes).is_ok());
+        let e_acute = bytes.windows(2).position(|w| w == [0xC3, 0xA9]).unwrap();
+        // The text is the artifact's tail, after its length; spans count
+        // from its start.
+        let text_start = (4..bytes.len())
+            .rev()
+            .find(|&k| {
+                u32::from_le_bytes(bytes[k - 4..k].try_into().unwrap()) as usize == bytes.len() - k
+            })
+            .unwrap();
+        let inside = (e_acute - text_start + 1) as u32;
+        let at = BINARY_MAGIC.len() + 4 + SIGNATURE_RECORD + 4 + SPAN;
+        let mut bad = bytes.clone();
+        bad[at..at + 4].copy_from_slice(&inside.to_le_bytes());
+        bad[at + 4..at + 8].copy_from_slice(&1u32.to_le_bytes());
+        match Matcher::from_bytes(&bad) {
+            Err(MatcherError::Binary { offset, what }) => {
+                assert_eq!((offset, what), (at, "a string is outside the text"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
