@@ -96,7 +96,11 @@ if (input.bundle) {
     load_ms_median: loads[loads.length >> 1],
     memory_added_mb: (after.rss - before.rss) / 1048576,
   };
-  fns.push(['wasm', (ua) => m.is_bot(ua)]);
+  // As the edge passes a request (the input buffer), and as a string
+  // argument (wasm-bindgen's glue copies it a character at a time).
+  const { inputPath } = await import('./bot-input.mjs');
+  fns.push(['wasm', inputPath(m, require(`${input.bundle}/edge_auth_wasm.js`).wasm_memory())]);
+  fns.push(['wasm-string', (ua) => m.is_bot(ua)]);
 }
 if (process.argv[3] === '--paired') {
   // Paired rounds for `versus.rs`: on each "time" line, one untimed and one

@@ -451,6 +451,7 @@ fn main() {
                 }
                 w
             }),
+            "wasm-string": anchors.get("wasm-string").map(|w| w["median_ns"].clone()),
             "versions": anchors["versions"],
         },
         "paired_rounds": {
@@ -487,7 +488,13 @@ fn main() {
     );
     if let Some(w) = anchors.get("wasm") {
         row(
-            "ours, wasm in Node (is_bot)",
+            "ours, wasm in Node (input buffer, as the edge)",
+            w["median_ns"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+    if let Some(w) = anchors.get("wasm-string") {
+        row(
+            "ours, wasm in Node (string argument)",
             w["median_ns"].as_f64().unwrap_or(f64::NAN),
         );
     }

@@ -265,6 +265,13 @@ pub fn fast_path(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     node_check(root, bundle, "tests/node/fast_path.mjs", "fast-path")
 }
 
+/// The bot matcher's input-buffer path against its string argument, for
+/// real: `tests/node/bot_matcher.mjs` (isbot's fixtures and hostile
+/// user-agents, lengths past the buffer, bytes that are not UTF-8).
+pub fn bot_matcher(root: &Path, bundle: &Path) -> anyhow::Result<()> {
+    node_check(root, bundle, "tests/node/bot_matcher.mjs", "bot-matcher")
+}
+
 /// Runs a Node check script on the bundle at the fixtures' clock, passing its
 /// report (stderr) through; a non-zero exit fails the step.
 fn node_check(root: &Path, bundle: &Path, script: &str, what: &str) -> anyhow::Result<()> {
