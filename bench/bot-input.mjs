@@ -10,8 +10,9 @@ const encoder = new TextEncoder();
 export function inputPath(matcher, memory) {
   let view = null;
   return (ua) => {
-    // A view made again whenever the memory grows (its buffer is replaced).
-    if (view === null || view.buffer !== memory.buffer) {
+    // A view made again whenever the memory grows: growing detaches the old
+    // buffer, and a view of a detached buffer has length 0.
+    if (view === null || view.length === 0) {
       view = new Uint8Array(memory.buffer, matcher.input_ptr(), matcher.input_len());
     }
     const { read, written } = encoder.encodeInto(ua, view);

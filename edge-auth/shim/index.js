@@ -175,7 +175,9 @@ function run(event, mode) {
   const packed = pack(event);
   if (packed !== null) {
     const [s, fields] = packed;
-    if (input === null || input.buffer !== wasmMemory.buffer) input = new Uint8Array(wasmMemory.buffer, edge.input_ptr(), edge.input_len());
+    // Growing the memory detaches its old buffer, and a view of a detached
+    // buffer has length 0: no call into the memory's getter per request.
+    if (input === null || input.length === 0) input = new Uint8Array(wasmMemory.buffer, edge.input_ptr(), edge.input_len());
     const { read, written } = encoder.encodeInto(s, input);
     const code = read === s.length
       ? edge.decide_input(written, fields, Date.now(), mode)

@@ -47,6 +47,20 @@ for (const ua of uas) {
   }
   if (a) bots++; else others++;
 }
+// After the memory grows (its old buffer detached), the input path makes its
+// view again and keeps agreeing, through the buffer, not the string.
+let fallbacks = 0;
+const isBotString = matcher.is_bot.bind(matcher);
+matcher.is_bot = (ua) => { fallbacks++; return isBotString(ua); };
+for (const grow of [1, 16]) {
+  memory.grow(grow);
+  for (const ua of uas.slice(0, 200)) {
+    if (viaInput(ua) !== isBotString(ua)) { failures++; console.error(`after growing by ${grow} pages, disagree on ${JSON.stringify(ua)}`); }
+  }
+}
+if (fallbacks !== 0) { failures++; console.error(`after growing, ${fallbacks} user-agents crossed as strings`); }
+matcher.is_bot = isBotString;
+
 // Past the buffer, and bytes that are not UTF-8: refused, not read.
 const view = new Uint8Array(memory.buffer, matcher.input_ptr(), size);
 view.set([0x66, 0x6f, 0xff, 0x62, 0x6f, 0x74]);

@@ -33,16 +33,18 @@ console.error = (line) => shimErrors.push(String(line));
 
 const FALLBACK = 3;
 const dirs = [];
+let lastDir = null;
 // A fresh copy of the bundle, with `patch` appended to its wasm glue.
 function instance(patch = '') {
   const dir = mkdtempSync(join(tmpdir(), 'edge-fast-path-'));
   dirs.push(dir);
+  lastDir = dir;
   cpSync(bundle, dir, { recursive: true });
   const glue = join(dir, 'edge_auth_wasm.js');
   writeFileSync(glue, readFileSync(glue, 'utf8') + patch);
   return require(join(dir, 'index.js')).handler;
 }
-const packedCalls = { packed: 0, refused: 0 };
+const packedCalls = { packed: 0, refused: 0, input: 0 };
 globalThis.__fastPathCount = packedCalls;
 // Both ways a packed request crosses (the input buffer, or a string when too
 // long for it) are counted, and both refused on the JSON-only instance.
@@ -51,10 +53,12 @@ const __${m} = module.exports.Edge.prototype.${m};
 module.exports.Edge.prototype.${m} = function (...a) {
   const code = __${m}.apply(this, a);
   if ((code & 3) === ${FALLBACK}) globalThis.__fastPathCount.refused++; else globalThis.__fastPathCount.packed++;
+  if ('${m}' === 'decide_input') globalThis.__fastPathCount.input++;
   return code;
 };
 `).join('');
 const fast = instance(counting);
+const fastGlue = require(join(lastDir, 'edge_auth_wasm.js'));
 const json = instance(['decide', 'decide_input'].map((m) => `\nmodule.exports.Edge.prototype.${m} = function () { return ${FALLBACK}; };\n`).join(''));
 
 const fixtureDir = resolve(here, '../fixtures/viewer-request');
@@ -101,6 +105,17 @@ for (const [name, text, pack] of [...fixtures.map(([f, t]) => [f, t, null]), ...
   if (pack !== null && wasPacked !== pack) failures.push(`${name}: ${wasPacked ? 'packed' : 'not packed'}, expected ${pack ? 'packed' : 'the JSON path'}`);
   if (pack === null && !wasPacked && !name.startsWith('not-an-event')) failures.push(`${name}: a plain fixture was not packed`);
   if (pack) shouldPack++;
+}
+// The memory grows (its old buffer detached): the shim makes its view of the
+// input buffer again, and a plain request still crosses through the buffer.
+for (const pages of [1, 16]) {
+  fastGlue.wasm_memory().grow(pages);
+  const [name, text] = fixtures.find(([f]) => f.startsWith('public'));
+  const before = packedCalls.input;
+  const a = await fast(JSON.parse(text));
+  const b = await json(JSON.parse(text));
+  if (!same(a, b)) failures.push(`${name} after the memory grew by ${pages} pages: the paths differ`);
+  if (packedCalls.input !== before + 1) failures.push(`${name} after the memory grew by ${pages} pages: not through the input buffer`);
 }
 const smuggled = await fast(JSON.parse(hostile[0][1]));
 if (smuggled.status !== '401') failures.push(`NUL-smuggled token: expected 401, got ${JSON.stringify(smuggled).slice(0, 200)}`);
