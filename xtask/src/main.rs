@@ -54,7 +54,7 @@ enum Task {
     },
     /// Mutation testing with cargo-mutants: which tests bite (not in CI: hours).
     Mutants {
-        /// core (jwt, policy, decide, keys, cache, uri, config), matcher, event (packed, ledger), or waf-sync (plan, derive).
+        /// core (jwt, policy, decide, keys, cache, uri, config), matcher, event (packed, ledger), waf-sync (plan, derive), or patterns (bot-signatures' pattern analysis: literals, shapes, leads).
         #[arg(long, default_value = "core")]
         part: String,
         /// Only these files (paths from the repository root) instead of the part's list.

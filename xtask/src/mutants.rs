@@ -1,4 +1,4 @@
-//! `cargo xtask mutants [--part core|matcher|event|waf-sync] [--file F]... [--own-tests] [--iterate]`:
+//! `cargo xtask mutants [--part core|matcher|event|waf-sync|patterns] [--file F]... [--own-tests] [--iterate]`:
 //! mutation testing with cargo-mutants (pinned, 27.1.0), to show which tests
 //! bite. Each part names the package, the files #19 asks about and the tests
 //! that judge a mutant: the core's own and the edge integration suite (no
@@ -71,7 +71,17 @@ fn plan(part: &str) -> anyhow::Result<Plan> {
             test_args: &[],
             timeout_s: 120,
         },
-        other => bail!("unknown part {other:?}: core, matcher, event or waf-sync"),
+        "patterns" => Plan {
+            package: "bot-signatures",
+            // What the edge's speed-ups rest on: the literals, shapes, leads
+            // and alphabets extracted from each pattern.
+            files: &["bot-signatures/src/pattern.rs"],
+            test_packages: &["bot-signatures"],
+            // The unit and property tests; the CLI's suites run the binary.
+            test_args: &["--lib"],
+            timeout_s: 120,
+        },
+        other => bail!("unknown part {other:?}: core, matcher, event, waf-sync or patterns"),
     })
 }
 

@@ -804,6 +804,17 @@ mod tests {
         }
     }
 
+    /// An empty literal is ignored, not refused (`LiteralIndex::new` says
+    /// so), and the others are found.
+    #[test]
+    fn an_empty_literal_is_ignored() {
+        use super::*;
+        let idx = LiteralIndex::new(["", "quokka", ""]);
+        let mut hits = Vec::new();
+        idx.for_each_hit("a Quokka", |l, s, e| hits.push((l, s, e)));
+        assert_eq!(hits, vec![(1, 2, 8)]);
+    }
+
     #[test]
     fn opens_with_is_starts_with() {
         use super::opens_with;
@@ -815,7 +826,11 @@ mod tests {
             for at in 0..prefix.len() {
                 let mut other = prefix.to_vec();
                 other[at] ^= 0x20;
-                assert_eq!(opens_with(text, &other), text.starts_with(&other), "{len} {at}");
+                assert_eq!(
+                    opens_with(text, &other),
+                    text.starts_with(&other),
+                    "{len} {at}"
+                );
                 checked += 1;
             }
         }

@@ -1372,6 +1372,45 @@ mod tests {
         );
         // Bytes outside the alphabet are not needed bytes: the regex decides.
         assert!(m.classify("quokka/1.0 xx").is_none());
+        // An alphabet that allows ';' is not turned away by the one-search
+        // shortcut for ';'.
+        let m = Matcher::new(CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures: vec![meta("semi", Action::Block, true, r"^[a-z;]+$", false)],
+            literals: vec![],
+            literal_shapes: vec![],
+            unindexed: vec![0],
+            alphabets: vec![(
+                0,
+                set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ;"),
+                vec![],
+                [0; 4],
+            )],
+        })
+        .unwrap();
+        assert!(m.classify("quokka;numbat").is_some());
+        assert!(m.classify("quokka;numbat/1").is_none());
+    }
+
+    /// A literal whose plan does not fit it is refused at the byte of that
+    /// plan in the artifact.
+    #[test]
+    fn a_bad_plan_is_refused_where_it_was_read() {
+        let catalog = round_trip_catalog();
+        let bytes = catalog.to_bytes();
+        let literals_at = BINARY_MAGIC.len() + 4 + catalog.signatures.len() * SIGNATURE_RECORD + 4;
+        for k in [0, 3] {
+            let plan_at = literals_at + k * LITERAL_RECORD + 4;
+            let mut bad = bytes.clone();
+            bad[plan_at..plan_at + 4].copy_from_slice(&1000u32.to_le_bytes());
+            match Matcher::from_bytes(&bad) {
+                Err(MatcherError::Binary { offset, what }) => assert_eq!(
+                    (offset, what),
+                    (plan_at, "a literal's index plan does not fit the literal")
+                ),
+                other => panic!("plan of literal {k}: {other:?}"),
+            }
+        }
     }
 
     #[test]
