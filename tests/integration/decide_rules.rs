@@ -30,8 +30,7 @@ fn token(claims: serde_json::Value) -> String {
     for (k, v) in claims.as_object().unwrap() {
         c[k] = v.clone();
     }
-    let key =
-        EncodingKey::from_ec_pem(&std::fs::read(fixture("keys/es256.key.pem")).unwrap()).unwrap();
+    let key = workspace_tests::signing_key(&fixture("keys/es256.key.pem"), Algorithm::ES256);
     let mut h = jsonwebtoken::Header::new(Algorithm::ES256);
     h.kid = Some("es256-1".into());
     jsonwebtoken::encode(&h, &c, &key).unwrap()
@@ -387,8 +386,7 @@ fn typ_is_checked_when_configured() {
         h.kid = Some("es256-1".into());
         h.typ = typ.map(str::to_owned);
         let claims = json!({"iss": "https://issuer.test", "aud": "edge-tests", "sub": "alice", "iat": NOW, "exp": NOW + 600});
-        let key = EncodingKey::from_ec_pem(&std::fs::read(fixture("keys/es256.key.pem")).unwrap())
-            .unwrap();
+        let key = workspace_tests::signing_key(&fixture("keys/es256.key.pem"), Algorithm::ES256);
         format!(
             "Bearer {}",
             jsonwebtoken::encode(&h, &claims, &key).unwrap()
@@ -935,51 +933,30 @@ fn baked_config_is_the_toml_config() {
 /// and `b` decide each alike, and both accept some tokens.
 fn decide_alike(a: &EdgeConfig, b: &EdgeConfig) {
     let (mut sa, mut sb) = (EdgeState::new(a), EdgeState::new(b));
-    let pem = |p: &str| std::fs::read(fixture(p)).unwrap();
-    let demo_pem =
-        std::fs::read(workspace_tests::repo_root().join("examples/demo/demo-es256.key.pem"))
-            .unwrap();
     let secret = base64::Engine::decode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
         "vzvRv-zay-LaV2Pc3P4HkCvRvQhCrrdZd5_gL1rIqUU",
     )
     .unwrap();
+    let demo = workspace_tests::repo_root().join("examples/demo/demo-es256.key.pem");
+    let signed_by =
+        |alg, kid, path: &std::path::Path| (alg, kid, workspace_tests::signing_key(path, alg));
     let keys = [
-        (
-            Algorithm::ES256,
-            "es256-1",
-            EncodingKey::from_ec_pem(&pem("keys/es256.key.pem")).unwrap(),
-        ),
-        (
-            Algorithm::ES384,
-            "es384-1",
-            EncodingKey::from_ec_pem(&pem("keys/es384.key.pem")).unwrap(),
-        ),
-        (
-            Algorithm::RS256,
-            "rs256-1",
-            EncodingKey::from_rsa_pem(&pem("keys/rs256.key.pem")).unwrap(),
-        ),
-        (
-            Algorithm::PS256,
-            "rs256-1",
-            EncodingKey::from_rsa_pem(&pem("keys/rs256.key.pem")).unwrap(),
-        ),
-        (
+        signed_by(Algorithm::ES256, "es256-1", &fixture("keys/es256.key.pem")),
+        signed_by(Algorithm::ES384, "es384-1", &fixture("keys/es384.key.pem")),
+        signed_by(Algorithm::RS256, "rs256-1", &fixture("keys/rs256.key.pem")),
+        signed_by(Algorithm::PS256, "rs256-1", &fixture("keys/rs256.key.pem")),
+        signed_by(
             Algorithm::EdDSA,
             "ed25519-1",
-            EncodingKey::from_ed_pem(&pem("keys/ed25519.key.pem")).unwrap(),
+            &fixture("keys/ed25519.key.pem"),
         ),
-        (
+        signed_by(
             Algorithm::ES256,
             "partner-1",
-            EncodingKey::from_ec_pem(&pem("keys/other-issuer-es256.key.pem")).unwrap(),
+            &fixture("keys/other-issuer-es256.key.pem"),
         ),
-        (
-            Algorithm::ES256,
-            "demo-es256-1",
-            EncodingKey::from_ec_pem(&demo_pem).unwrap(),
-        ),
+        signed_by(Algorithm::ES256, "demo-es256-1", &demo),
         (Algorithm::HS256, "hmac", EncodingKey::from_secret(&secret)),
     ];
     let mut tokens = vec![None];

@@ -13,7 +13,7 @@ use edge_auth_core::jwt::verify;
 use edge_auth_core::{EdgeConfig, Reason};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-use workspace_tests::{config_in, fixture, repo_root};
+use workspace_tests::{config_in, fixture, repo_root, signing_key};
 
 pub const NOW: u64 = 1_800_000_000;
 const LEEWAY: u64 = 30;
@@ -29,10 +29,6 @@ pub fn config() -> EdgeConfig {
     .unwrap()
 }
 
-fn pem(name: &str) -> Vec<u8> {
-    std::fs::read(fixture("keys").join(name)).unwrap()
-}
-
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -45,7 +41,7 @@ fn signed(header: &str, payload: &str, alg: Algorithm, key: &EncodingKey) -> Str
 }
 
 fn es256() -> EncodingKey {
-    EncodingKey::from_ec_pem(&pem("es256.key.pem")).unwrap()
+    signing_key(&fixture("keys/es256.key.pem"), Algorithm::ES256)
 }
 
 fn claims(extra: Value) -> String {
@@ -116,7 +112,7 @@ pub fn cases() -> Vec<Case> {
         let p: Vec<&str> = valid_es256.split('.').collect();
         (p[0].to_owned(), p[1].to_owned(), p[2].to_owned())
     };
-    let rs = EncodingKey::from_rsa_pem(&pem("rs256.key.pem")).unwrap();
+    let rs = signing_key(&fixture("keys/rs256.key.pem"), Algorithm::RS256);
     let rs_public_pem = {
         // The attacker's HMAC secret in an RS->HS confusion: the issuer's public key bytes.
         let jwks: Value =
@@ -154,7 +150,7 @@ pub fn cases() -> Vec<Case> {
                 r#"{"alg":"ES384","kid":"es384-1"}"#,
                 &good,
                 Algorithm::ES384,
-                &EncodingKey::from_ec_pem(&pem("es384.key.pem")).unwrap(),
+                &signing_key(&fixture("keys/es384.key.pem"), Algorithm::ES384),
             ),
             Ok(()),
             "P-384 key, ES384",
@@ -176,7 +172,7 @@ pub fn cases() -> Vec<Case> {
                 r#"{"alg":"EdDSA","kid":"ed25519-1"}"#,
                 &good,
                 Algorithm::EdDSA,
-                &EncodingKey::from_ed_pem(&pem("ed25519.key.pem")).unwrap(),
+                &signing_key(&fixture("keys/ed25519.key.pem"), Algorithm::EdDSA),
             ),
             Ok(()),
             "Ed25519 key",
@@ -187,7 +183,7 @@ pub fn cases() -> Vec<Case> {
                 r#"{"alg":"ES256","kid":"es256-2"}"#,
                 &good,
                 Algorithm::ES256,
-                &EncodingKey::from_ec_pem(&pem("es256-b.key.pem")).unwrap(),
+                &signing_key(&fixture("keys/es256-b.key.pem"), Algorithm::ES256),
             ),
             Ok(()),
             "two keys at once (rotation); the JWK has no alg, its curve fixes ES256",
@@ -209,7 +205,10 @@ pub fn cases() -> Vec<Case> {
                 r#"{"alg":"ES256","kid":"partner-1"}"#,
                 &json!({"iss":"https://partner.test","aud":"partner-aud","exp":NOW+60}).to_string(),
                 Algorithm::ES256,
-                &EncodingKey::from_ec_pem(&pem("other-issuer-es256.key.pem")).unwrap(),
+                &signing_key(
+                    &fixture("keys/other-issuer-es256.key.pem"),
+                    Algorithm::ES256,
+                ),
             ),
             Ok(()),
             "a second issuer with its own audience and keys",
@@ -300,7 +299,7 @@ pub fn cases() -> Vec<Case> {
                 r#"{"alg":"ES384","kid":"es256-2"}"#,
                 &good,
                 Algorithm::ES384,
-                &EncodingKey::from_ec_pem(&pem("es384.key.pem")).unwrap(),
+                &signing_key(&fixture("keys/es384.key.pem"), Algorithm::ES384),
             ),
             Err(AlgKeyMismatch),
             "the key's curve fixes the algorithm",
@@ -320,7 +319,10 @@ pub fn cases() -> Vec<Case> {
                     &json!({"iss":"https://partner.test","aud":"partner-aud","exp":NOW+60})
                         .to_string(),
                     Algorithm::ES256,
-                    &EncodingKey::from_ec_pem(&pem("other-issuer-es256.key.pem")).unwrap(),
+                    &signing_key(
+                        &fixture("keys/other-issuer-es256.key.pem"),
+                        Algorithm::ES256,
+                    ),
                 ),
                 Err(KidRequired),
                 "asymmetric tokens must name their key, even where the issuer has one",
@@ -363,7 +365,7 @@ pub fn cases() -> Vec<Case> {
                 r#"{"alg":"RS256","kid":"rsa1024-weak"}"#,
                 &good,
                 Algorithm::RS256,
-                &EncodingKey::from_rsa_pem(&pem("rsa1024.key.pem")).unwrap(),
+                &signing_key(&fixture("keys/rsa1024.key.pem"), Algorithm::RS256),
             ),
             Err(UnknownKid),
             "RSA keys under 2048 bits are skipped at load",

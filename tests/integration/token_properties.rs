@@ -88,25 +88,16 @@ fn cases() -> impl Strategy<Value = Case> {
 }
 
 fn key(signer: Signer) -> (EncodingKey, Algorithm) {
-    let pem = |rel: &str| std::fs::read(repo_root().join(rel)).unwrap();
-    match signer {
-        Signer::Demo => (
-            EncodingKey::from_ec_pem(&pem("examples/demo/demo-es256.key.pem")).unwrap(),
-            Algorithm::ES256,
-        ),
-        Signer::OtherEs256 => (
-            EncodingKey::from_ec_pem(&pem("tests/fixtures/keys/es256-b.key.pem")).unwrap(),
-            Algorithm::ES256,
-        ),
-        Signer::Rs256 => (
-            EncodingKey::from_rsa_pem(&pem("tests/fixtures/keys/rs256.key.pem")).unwrap(),
-            Algorithm::RS256,
-        ),
-        Signer::Ed25519 => (
-            EncodingKey::from_ed_pem(&pem("tests/fixtures/keys/ed25519.key.pem")).unwrap(),
-            Algorithm::EdDSA,
-        ),
-    }
+    let (rel, alg) = match signer {
+        Signer::Demo => ("examples/demo/demo-es256.key.pem", Algorithm::ES256),
+        Signer::OtherEs256 => ("tests/fixtures/keys/es256-b.key.pem", Algorithm::ES256),
+        Signer::Rs256 => ("tests/fixtures/keys/rs256.key.pem", Algorithm::RS256),
+        Signer::Ed25519 => ("tests/fixtures/keys/ed25519.key.pem", Algorithm::EdDSA),
+    };
+    (
+        workspace_tests::signing_key(&repo_root().join(rel), alg),
+        alg,
+    )
 }
 
 /// The token as the case describes it: canonical base64url JSON, the

@@ -38,6 +38,24 @@ pub fn fixture(rel: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(rel)
 }
 
+/// A signing key for test tokens: the PEM private key at `path`, read the way
+/// `alg` needs (EC for ES*, RSA for RS* and PS*, Ed25519 for EdDSA). HMAC
+/// keys are secrets, not PEM files: `EncodingKey::from_secret`.
+///
+/// # Panics
+/// When the file cannot be read or parsed, or `alg` takes no PEM key (HMAC).
+pub fn signing_key(path: &Path, alg: jsonwebtoken::Algorithm) -> jsonwebtoken::EncodingKey {
+    use jsonwebtoken::{Algorithm::*, EncodingKey};
+    let pem = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let key = match alg {
+        ES256 | ES384 => EncodingKey::from_ec_pem(&pem),
+        RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => EncodingKey::from_rsa_pem(&pem),
+        EdDSA => EncodingKey::from_ed_pem(&pem),
+        other => panic!("{other:?}: not a PEM key (an HMAC secret is EncodingKey::from_secret)"),
+    };
+    key.unwrap_or_else(|e| panic!("{} as a {alg:?} key: {e}", path.display()))
+}
+
 /// Parses a config whose files are relative to `dir` (tests only).
 pub fn config_in(dir: &Path, toml: &str) -> Result<EdgeConfig, edge_auth_core::ConfigError> {
     EdgeConfig::parse(toml, |rel| {
