@@ -665,11 +665,18 @@ fn concat(subs: &[Hir]) -> Option<Literals> {
     // How far into a match the current part can start, at most.
     let mut offset = Some(0u32);
     let consider = |cand: Literals, best: &mut Option<Literals>| {
+        // Longest shortest literal, then fewest literals, then the smaller
+        // lead (bounded before unbounded): `foo\d+bar` keeps "foo", whose
+        // matches start where it does.
+        let lead = |l: &Literals| std::cmp::Reverse(l.lead.unwrap_or(u32::MAX));
         let better = match best {
             None => true,
             Some(b) => {
-                (cand.shortest(), std::cmp::Reverse(cand.set.len()))
-                    > (b.shortest(), std::cmp::Reverse(b.set.len()))
+                (
+                    cand.shortest(),
+                    std::cmp::Reverse(cand.set.len()),
+                    lead(&cand),
+                ) > (b.shortest(), std::cmp::Reverse(b.set.len()), lead(b))
             }
         };
         if better {
@@ -923,6 +930,50 @@ mod tests {
         );
         assert_eq!(lits(r"a.b"), None);
         assert_eq!(lits(r".*"), None);
+    }
+
+    /// A part that may repeat zero or more times is not "the set or
+    /// nothing": `ab(?:cd)*ef` matches "abcdcdef", which holds neither
+    /// "abcdef" nor "abef".
+    #[test]
+    fn zero_or_more_is_not_optional() {
+        for (p, text) in [
+            (r"ab(?:cd)*ef", "abcdcdef"),
+            (r"ab(?:cd){0,3}ef", "abcdcdef"),
+        ] {
+            let l = lits(p).unwrap();
+            let re = regex_lite::Regex::new(p).unwrap();
+            assert!(re.is_match(text));
+            assert!(
+                l.set.iter().any(|lit| text.contains(lit.as_str())),
+                "{p}: {:?} misses {text}",
+                l.set
+            );
+            assert!(!l.exact, "{p}");
+        }
+        // `x{1}` is `x`.
+        assert!(lits(r"(?:abc){1}d").unwrap().exact);
+    }
+
+    /// Multiplying out small classes stops at MAX_LITERAL_SET literals.
+    #[test]
+    fn literal_sets_stay_small() {
+        let l = lits(r"[ab][cd][ef][gh][ij][kl][mn]xyz").unwrap();
+        assert!(l.set.len() <= MAX_LITERAL_SET, "{}", l.set.len());
+        let l = lits(r"[ab][cd][ef][gh][ij][kl]xyz").unwrap();
+        assert_eq!(l.set.len(), 64);
+        assert!(l.exact);
+    }
+
+    /// Between parts as good, the first with the smaller lead is kept.
+    #[test]
+    fn ties_keep_the_part_a_match_starts_with() {
+        let l = lits(r"foo\d+bar").unwrap();
+        assert_eq!((l.set, l.lead), (vec!["foo".to_owned()], Some(0)));
+        let l = lits(r"\d+foo\d+bar").unwrap();
+        assert_eq!(l.set, vec!["foo".to_owned()], "the first of two unbounded");
+        let l = lits(r"\d+foo.bar").unwrap();
+        assert_eq!((l.set, l.lead), (vec!["foo".to_owned()], None));
     }
 
     #[test]
