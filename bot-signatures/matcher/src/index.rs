@@ -137,16 +137,20 @@ fn slot_of(g: u32, bits: u32) -> usize {
     (g.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
 }
 
+/// The first eight bytes of `b` as a little-endian word.
+pub(crate) fn le64(b: &[u8]) -> u64 {
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
 /// `text.starts_with(prefix)`, eight bytes a turn: in wasm, `memcmp` compares
 /// one byte at a time, and a browser's opening is 14 to 90 bytes.
 fn opens_with(text: &[u8], prefix: &[u8]) -> bool {
     let Some(head) = text.get(..prefix.len()) else {
         return false;
     };
-    let word = |b: &[u8]| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     let (a, b) = (head.chunks_exact(8), prefix.chunks_exact(8));
     let (ra, rb) = (a.remainder(), b.remainder());
-    a.zip(b).all(|(x, y)| word(x) == word(y)) && ra == rb
+    a.zip(b).all(|(x, y)| le64(x) == le64(y)) && ra == rb
 }
 
 /// Marks an empty slot (a gram has 24 bits).
@@ -164,14 +168,13 @@ fn lower8(x: u64) -> u64 {
 
 /// Up to eight bytes of `text` from `at`, little-endian, zero-padded.
 fn load8(text: &[u8], at: usize) -> u64 {
-    let word = |b: &[u8]| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     if let Some(b) = text.get(at..at + 8) {
-        return word(b);
+        return le64(b);
     }
     let n = text.len();
     if n >= 8 && at < n {
         // The last eight bytes, shifted so that `text[at]` comes first.
-        return word(&text[n - 8..]) >> (8 * (at + 8 - n));
+        return le64(&text[n - 8..]) >> (8 * (at + 8 - n));
     }
     text.get(at..)
         .unwrap_or_default()

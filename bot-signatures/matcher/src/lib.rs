@@ -558,8 +558,7 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self, what: &'static str) -> Result<u32, MatcherError> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(le32(self.take(4, what)?, 0))
     }
 
     fn u128(&mut self, what: &'static str) -> Result<u128, MatcherError> {
@@ -634,7 +633,7 @@ impl<'a> Reader<'a> {
     #[allow(clippy::type_complexity)]
     fn literals(
         &mut self,
-    ) -> Result<(Vec<u32>, Vec<u8>, Vec<index::Plan>, Vec<Span>, usize), MatcherError> {
+    ) -> Result<(Vec<u32>, Vec<u8>, Vec<index::Plan>, Vec<(u32, u32)>, usize), MatcherError> {
         let n = self.count(LITERAL_RECORD, "literal count")?;
         let at = self.at;
         let block = self.take(n * LITERAL_RECORD, "literal")?;
@@ -655,7 +654,7 @@ impl<'a> Reader<'a> {
             shapes.push(shape);
             let plan = le32(r, 4);
             plans.push((plan != u32::MAX).then_some(plan));
-            literals.push(span_at(r, 8));
+            literals.push((le32(r, 8), le32(r, 12)));
         }
         Ok((owners, shapes, plans, literals, at))
     }
@@ -673,11 +672,7 @@ impl<'a> Reader<'a> {
             .map(|_| {
                 let signature = self.u32("alphabet signature")?;
                 let b = self.take(64, "alphabet")?;
-                let word = |i: usize| {
-                    let mut w = [0u8; 8];
-                    w.copy_from_slice(&b[8 * i..8 * i + 8]);
-                    u64::from_le_bytes(w)
-                };
+                let word = |i: usize| index::le64(&b[8 * i..]);
                 let l = self.take(8, "alphabet limits")?;
                 let limits = [(l[0], l[1]), (l[2], l[3]), (l[4], l[5]), (l[6], l[7])];
                 Ok(Alphabet {
@@ -739,8 +734,7 @@ fn span_at(record: &[u8], at: usize) -> Span {
 /// Whether `span` is a string of `text`: in bounds and on character
 /// boundaries.
 fn fits(text: &str, span: Span) -> bool {
-    let end = u64::from(span.start) + u64::from(span.len);
-    usize::try_from(end).is_ok_and(|end| text.get(span.start as usize..end).is_some())
+    usize::try_from(end(span)).is_ok_and(|end| text.get(span.start as usize..end).is_some())
 }
 
 /// Where a span ends.
@@ -758,18 +752,20 @@ fn check_spans(
     text: &str,
     records: &[Record],
     records_at: usize,
-    literals: &[Span],
+    literals: &[(u32, u32)],
     literals_at: usize,
 ) -> Result<(), MatcherError> {
     if all_ascii(text.as_bytes()) {
-        let len = text.len() as u64;
+        let text_len = text.len() as u64;
         let in_bounds = records.iter().all(|r| {
             end(r.id)
                 .max(end(r.category))
                 .max(end(r.pattern))
                 .max(end(r.unless))
-                <= len
-        }) && literals.iter().all(|&s| end(s) <= len);
+                <= text_len
+        }) && literals
+            .iter()
+            .all(|&(start, len)| end(Span { start, len }) <= text_len);
         if in_bounds {
             return Ok(());
         }
@@ -786,7 +782,7 @@ fn all_ascii(bytes: &[u8]) -> bool {
     let mut high = 0u64;
     for c in &mut chunks {
         for w in c.chunks_exact(8) {
-            high |= u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            high |= index::le64(w);
         }
     }
     high & 0x8080_8080_8080_8080 == 0 && chunks.remainder().is_ascii()
@@ -799,7 +795,7 @@ fn first_bad_span(
     text: &str,
     records: &[Record],
     records_at: usize,
-    literals: &[Span],
+    literals: &[(u32, u32)],
     literals_at: usize,
 ) -> Result<(), MatcherError> {
     let outside = |offset| MatcherError::Binary {
@@ -816,8 +812,8 @@ fn first_bad_span(
             }
         }
     }
-    for (i, &span) in literals.iter().enumerate() {
-        if !fits(text, span) {
+    for (i, &(start, len)) in literals.iter().enumerate() {
+        if !fits(text, Span { start, len }) {
             return Err(outside(literals_at + i * LITERAL_RECORD + 8));
         }
     }
@@ -854,8 +850,7 @@ impl Matcher {
         check_spans(&text, &records, records_at, &literals, literals_at)?;
         // The index keeps the text (every id, category, pattern and literal,
         // back to back): the literals are found where they lie.
-        let spans: Vec<(u32, u32)> = literals.iter().map(|s| (s.start, s.len)).collect();
-        let index = index::LiteralIndex::over_text(text, &spans, &plans).map_err(|e| {
+        let index = index::LiteralIndex::over_text(text, &literals, &plans).map_err(|e| {
             MatcherError::Binary {
                 offset: literals_at + e.literal * LITERAL_RECORD + 4,
                 what: "a literal's index plan does not fit the literal",
@@ -1398,18 +1393,14 @@ mod tests {
     fn a_bad_plan_is_refused_where_it_was_read() {
         let catalog = round_trip_catalog();
         let bytes = catalog.to_bytes();
-        let literals_at = BINARY_MAGIC.len() + 4 + catalog.signatures.len() * SIGNATURE_RECORD + 4;
+        let (_, literals_at) = records_and_literals_at(&catalog);
         for k in [0, 3] {
             let plan_at = literals_at + k * LITERAL_RECORD + 4;
-            let mut bad = bytes.clone();
-            bad[plan_at..plan_at + 4].copy_from_slice(&1000u32.to_le_bytes());
-            match Matcher::from_bytes(&bad) {
-                Err(MatcherError::Binary { offset, what }) => assert_eq!(
-                    (offset, what),
-                    (plan_at, "a literal's index plan does not fit the literal")
-                ),
-                other => panic!("plan of literal {k}: {other:?}"),
-            }
+            let bad = with_words(&bytes, plan_at, &[1000]);
+            assert_eq!(
+                refusal(&bad, &format!("plan of literal {k}")),
+                (plan_at, "a literal's index plan does not fit the literal")
+            );
         }
     }
 
@@ -1569,6 +1560,34 @@ mod tests {
         }
     }
 
+    /// Where the first signature record and the first literal record of
+    /// `catalog`'s binary form start.
+    fn records_and_literals_at(catalog: &CompiledCatalog) -> (usize, usize) {
+        let records_at = BINARY_MAGIC.len() + 4;
+        (
+            records_at,
+            records_at + catalog.signatures.len() * SIGNATURE_RECORD + 4,
+        )
+    }
+
+    /// `bytes` with `words` (u32, little-endian) written from byte `at`.
+    fn with_words(bytes: &[u8], at: usize, words: &[u32]) -> Vec<u8> {
+        let mut bad = bytes.to_vec();
+        for (k, w) in words.iter().enumerate() {
+            bad[at + 4 * k..at + 4 * k + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        bad
+    }
+
+    /// Where and why the binary artifact `bytes` is refused; panics, saying
+    /// `case`, when it loads or fails otherwise.
+    fn refusal(bytes: &[u8], case: &str) -> (usize, &'static str) {
+        match Matcher::from_bytes(bytes) {
+            Err(MatcherError::Binary { offset, what }) => (offset, what),
+            other => panic!("{case}: {other:?}"),
+        }
+    }
+
     /// Every byte of a valid artifact, flipped in several ways: refused, or a
     /// matcher whose every string lies in its text and that classifies
     /// without panicking. Counts both, so the loop cannot go vacuous.
@@ -1706,23 +1725,18 @@ mod tests {
     fn a_string_outside_the_text_is_refused_where_it_was_read() {
         let catalog = round_trip_catalog();
         let bytes = catalog.to_bytes();
-        let records_at = BINARY_MAGIC.len() + 4;
-        let literals_at = records_at + catalog.signatures.len() * SIGNATURE_RECORD + 4;
+        let (records_at, literals_at) = records_and_literals_at(&catalog);
         let mut places: Vec<usize> = (0..4)
             .map(|k| records_at + SIGNATURE_RECORD + 4 + k * SPAN)
             .collect();
         places.push(literals_at + 2 * LITERAL_RECORD + 8);
         for at in places {
             for (start, len) in [(u32::MAX - 1, 4u32), (0, u32::MAX), (1_000_000, 0)] {
-                let mut bad = bytes.clone();
-                bad[at..at + 4].copy_from_slice(&start.to_le_bytes());
-                bad[at + 4..at + 8].copy_from_slice(&len.to_le_bytes());
-                match Matcher::from_bytes(&bad) {
-                    Err(MatcherError::Binary { offset, what }) => {
-                        assert_eq!((offset, what), (at, "a string is outside the text"));
-                    }
-                    other => panic!("span ({start}, {len}) at {at}: {other:?}"),
-                }
+                let bad = with_words(&bytes, at, &[start, len]);
+                assert_eq!(
+                    refusal(&bad, &format!("span ({start}, {len}) at {at}")),
+                    (at, "a string is outside the text")
+                );
             }
         }
     }
@@ -1766,16 +1780,14 @@ mod tests {
             })
             .unwrap();
         let inside = (e_acute - text_start + 1) as u32;
-        let at = BINARY_MAGIC.len() + 4 + SIGNATURE_RECORD + 4 + SPAN;
-        let mut bad = bytes.clone();
-        bad[at..at + 4].copy_from_slice(&inside.to_le_bytes());
-        bad[at + 4..at + 8].copy_from_slice(&1u32.to_le_bytes());
-        match Matcher::from_bytes(&bad) {
-            Err(MatcherError::Binary { offset, what }) => {
-                assert_eq!((offset, what), (at, "a string is outside the text"));
-            }
-            other => panic!("{other:?}"),
-        }
+        let (records_at, _) = records_and_literals_at(&catalog);
+        // The second record's category.
+        let at = records_at + SIGNATURE_RECORD + 4 + SPAN;
+        let bad = with_words(&bytes, at, &[inside, 1]);
+        assert_eq!(
+            refusal(&bad, "a span inside the \u{e9}"),
+            (at, "a string is outside the text")
+        );
     }
 
     #[test]

@@ -78,6 +78,34 @@ fn slot(responses: &mut Vec<Response>, response: &Response) -> u32 {
 /// reads fit; a larger one crosses as a string.
 pub const INPUT_BYTES: usize = 16 * 1024;
 
+/// A buffer in wasm memory that the host writes text into with
+/// `TextEncoder.encodeInto` (no allocation, no copy in JavaScript), then
+/// passes only its length: the shim's way in for a request
+/// ([`Edge::decide_input`]), and a user-agent's for [`BotMatcher::is_bot_input`].
+#[derive(Default)]
+struct InputBuffer(Vec<u8>);
+
+impl InputBuffer {
+    fn new(bytes: usize) -> InputBuffer {
+        InputBuffer(vec![0; bytes])
+    }
+
+    /// The first `len` bytes as text, or `None` when they are not UTF-8 or
+    /// `len` is past the buffer.
+    fn text(&self, len: u32) -> Option<&str> {
+        std::str::from_utf8(self.0.get(..len as usize)?).ok()
+    }
+
+    /// Where the buffer starts in the wasm memory ([`wasm_memory`]).
+    fn ptr(&self) -> u32 {
+        self.0.as_ptr() as usize as u32
+    }
+
+    fn len(&self) -> u32 {
+        u32::try_from(self.0.len()).unwrap_or(0)
+    }
+}
+
 /// The wasm memory, for the shim to write into the input buffer.
 #[wasm_bindgen]
 pub fn wasm_memory() -> JsValue {
@@ -125,7 +153,7 @@ pub struct Edge {
     responses: Vec<Response>,
     /// Where the shim writes a packed request ([`Edge::decide_input`]); its
     /// length never changes, so neither does its address.
-    input: Vec<u8>,
+    input: InputBuffer,
     /// The last packed request, kept for its memory.
     request: CfRequest,
     request_id: Option<String>,
@@ -157,7 +185,7 @@ impl Edge {
             log: String::new(),
             last: Last::None,
             responses: Vec::new(),
-            input: vec![0; INPUT_BYTES],
+            input: InputBuffer::new(INPUT_BYTES),
             request: CfRequest::default(),
             request_id: None,
         })
@@ -199,9 +227,9 @@ impl Edge {
     /// well-formed strings) or a `len` past the buffer answer [`FALLBACK`].
     pub fn decide_input(&mut self, len: u32, fields: u32, now_ms: f64, mode: u32) -> u32 {
         let input = std::mem::take(&mut self.input);
-        let code = match input.get(..len as usize).map(std::str::from_utf8) {
-            Some(Ok(packed)) => self.decide(packed, fields, now_ms, mode),
-            _ => FALLBACK,
+        let code = match input.text(len) {
+            Some(packed) => self.decide(packed, fields, now_ms, mode),
+            None => FALLBACK,
         };
         self.input = input;
         code
@@ -209,13 +237,13 @@ impl Edge {
 
     /// Where the input buffer starts in the wasm memory ([`wasm_memory`]).
     pub fn input_ptr(&self) -> u32 {
-        self.input.as_ptr() as usize as u32
+        self.input.ptr()
     }
 
     /// How many bytes the input buffer holds; a longer packed request is
     /// passed as a string to [`Edge::decide`].
     pub fn input_len(&self) -> u32 {
-        u32::try_from(self.input.len()).unwrap_or(0)
+        self.input.len()
     }
 
     /// Decides one event given as JSON (`JSON.stringify(event)`): the path
@@ -384,7 +412,7 @@ pub struct BotMatcher {
     /// Where a host writes a user-agent with `TextEncoder.encodeInto`
     /// ([`BotMatcher::is_bot_input`]), as the shim writes a request for
     /// [`Edge::decide_input`].
-    input: Vec<u8>,
+    input: InputBuffer,
 }
 
 #[wasm_bindgen]
@@ -395,7 +423,7 @@ impl BotMatcher {
     pub fn new(artifact: Vec<u8>) -> Result<BotMatcher, JsError> {
         Ok(BotMatcher {
             matcher: Matcher::from_vec(artifact).map_err(into_js_error)?,
-            input: vec![0; BOT_INPUT_BYTES],
+            input: InputBuffer::new(BOT_INPUT_BYTES),
         })
     }
 
@@ -418,20 +446,20 @@ impl BotMatcher {
     /// none, 2 when the bytes are not UTF-8 or `len` is past the buffer
     /// (pass the string to `is_bot` then).
     pub fn is_bot_input(&self, len: u32) -> u32 {
-        match self.input.get(..len as usize).map(std::str::from_utf8) {
-            Some(Ok(user_agent)) => u32::from(self.is_bot(user_agent)),
-            _ => 2,
+        match self.input.text(len) {
+            Some(user_agent) => u32::from(self.is_bot(user_agent)),
+            None => 2,
         }
     }
 
     /// Where the input buffer starts in the wasm memory ([`wasm_memory`]).
     pub fn input_ptr(&self) -> u32 {
-        self.input.as_ptr() as usize as u32
+        self.input.ptr()
     }
 
     /// How many bytes the input buffer holds.
     pub fn input_len(&self) -> u32 {
-        u32::try_from(self.input.len()).unwrap_or(0)
+        self.input.len()
     }
 }
 
