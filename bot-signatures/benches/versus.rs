@@ -370,6 +370,7 @@ fn main() {
             .collect(),
         unindexed: vec![],
         alphabets: vec![],
+        lead_sets: vec![],
         ..compiled.artifact.clone()
     };
     let one_path = out_dir.join("one-signature.bin");

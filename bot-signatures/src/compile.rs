@@ -44,6 +44,7 @@ pub fn compile(catalog: &Catalog) -> Compiled {
         literal_shapes: Vec::new(),
         unindexed: Vec::new(),
         alphabets: Vec::new(),
+        lead_sets: Vec::new(),
     };
     let mut source = Vec::with_capacity(order.len());
     for (rank, (i, s, hir)) in order.into_iter().enumerate() {
@@ -67,6 +68,16 @@ pub fn compile(catalog: &Catalog) -> Compiled {
                     .extend(std::iter::repeat_n(*shape, l.set.len()));
             }
             None => artifact.unindexed.push(rank),
+        }
+        // A regex whose start no lead bounds starts where the run of the
+        // bytes that can come before its literal starts; not worth storing
+        // when that run is every printable byte (`.*foo`).
+        if let Some((l, _)) = &lits
+            && !l.exact
+            && l.lead.and_then(|lead| u16::try_from(lead).ok()).is_none()
+            && !(0x20u8..0x7F).all(|b| l.before[usize::from(b >> 6)] >> (b & 63) & 1 != 0)
+        {
+            artifact.lead_sets.push((rank, l.before));
         }
         if let Some(a) = pattern::anchored(&hir) {
             artifact
@@ -115,12 +126,14 @@ mod tests {
         assert_eq!(m.classify("curl/8.5.0").unwrap().signature.id, "cua-curl");
     }
 
-    /// Starting a regex a lead before its literal's first hit changes no
-    /// verdict: the shipped catalog decides every user-agent of the guard
-    /// and import data (bots and devices) alike with its leads and with
-    /// them cleared (every regex from the start of the text). Counts the
-    /// user-agents a signature with a lead decides, so the check cannot
-    /// pass on data no lead touches.
+    /// Starting a regex a lead before its literal's first hit, or where the
+    /// run of its lead set before that hit starts, changes no verdict: the
+    /// shipped catalog decides every user-agent of the guard and import data
+    /// (bots and devices) alike with its leads and lead sets and with them
+    /// cleared (every regex from the start of the text), every matching
+    /// signature in order. Counts the user-agents a signature with a lead
+    /// decides and those one with a lead set matches, so the check cannot
+    /// pass on data neither touches.
     #[test]
     fn leads_change_no_verdict() {
         let (catalog, _) = crate::Catalog::embedded();
@@ -130,6 +143,20 @@ mod tests {
         for s in &mut cleared.signatures {
             s.lead = None;
         }
+        cleared.lead_sets.clear();
+        let walked: Vec<u32> = compiled
+            .artifact
+            .lead_sets
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
+        let email = with
+            .signatures()
+            .position(|s| s.id == "generic-contact-email");
+        assert!(
+            email.is_some_and(|i| walked.contains(&(i as u32))),
+            "the e-mail rule's lead is unbounded: it has a lead set"
+        );
         let without = bot_signatures_matcher::Matcher::new(cleared).unwrap();
         let led = with.signatures().filter(|s| s.lead.is_some()).count();
         assert!(led >= 10, "only {led} signatures have a lead");
@@ -140,7 +167,7 @@ mod tests {
             "one class byte before \"http\""
         );
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-        let (mut checked, mut decided_by_lead) = (0, 0);
+        let (mut checked, mut decided_by_lead, mut matched_by_set) = (0, 0, 0);
         for file in [
             "isbot/crawlers.txt",
             "isbot/browsers.txt",
@@ -155,11 +182,25 @@ mod tests {
                 assert_eq!(a, without.classify(ua).map(|v| v.index), "{file}: {ua:?}");
                 checked += 1;
                 decided_by_lead += usize::from(a.is_some_and(|i| with.signature(i).lead.is_some()));
+                // Every signature that matches, not only the deciding one (a
+                // lead set's rule is rarely the first to match), also with a
+                // contact address after the user-agent and before it.
+                for text in [
+                    ua.to_owned(),
+                    format!("{ua} (+ops.team@example.org)"),
+                    format!("ops@example.org; {ua}"),
+                ] {
+                    let all: Vec<usize> = with.matches(&text).map(|v| v.index).collect();
+                    let cleared: Vec<usize> = without.matches(&text).map(|v| v.index).collect();
+                    assert_eq!(all, cleared, "{file}: {text:?}");
+                    matched_by_set +=
+                        usize::from(all.iter().any(|&i| walked.contains(&(i as u32))));
+                }
             }
         }
         assert!(
-            checked > 10_000 && decided_by_lead >= 100,
-            "{checked} checked, {decided_by_lead} decided by a signature with a lead"
+            checked > 10_000 && decided_by_lead >= 100 && matched_by_set >= 10_000,
+            "{checked} checked, {decided_by_lead} decided by a signature with a lead, {matched_by_set} matched by one with a lead set"
         );
     }
 }

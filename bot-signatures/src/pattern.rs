@@ -274,12 +274,35 @@ pub struct Literals {
     /// when unbounded (`.*foo`). The edge starts the confirming regex that
     /// many bytes before the first hit instead of at the start of the text.
     pub lead: Option<u32>,
+    /// Every byte that can lie between the start of a match and that
+    /// occurrence (a 256-bit set, ASCII letters in both cases): a match
+    /// starts no earlier than the run of these bytes that ends where the
+    /// first hit starts ([`bot_signatures_matcher::walk_back`]), which bounds
+    /// the search when `lead` does not (`[a-z0-9.]+@` starts inside the run
+    /// of letters, digits and dots before the `@`).
+    pub before: [u64; 4],
 }
 
 impl Literals {
     fn shortest(&self) -> usize {
         self.set.iter().map(String::len).min().unwrap_or(0)
     }
+}
+
+/// The union of two byte sets.
+fn union(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
+    [a[0] | b[0], a[1] | b[1], a[2] | b[2], a[3] | b[3]]
+}
+
+/// The bytes of `strings`, ASCII letters in both cases.
+fn bytes_of<'a>(strings: impl IntoIterator<Item = &'a String>) -> [u64; 4] {
+    let mut set = [0u64; 4];
+    for b in strings.into_iter().flat_map(|s| s.bytes()) {
+        for c in [b.to_ascii_lowercase(), b.to_ascii_uppercase()] {
+            set[usize::from(c >> 6)] |= 1 << (c & 63);
+        }
+    }
+    set
 }
 
 /// Extracts the required literals of a checked pattern, or `None` when no
@@ -304,6 +327,8 @@ pub fn literals(hir: &Hir) -> Option<Literals> {
             .lead
             .zip(grow)
             .and_then(|(lead, g)| lead.checked_add(g));
+        // And the bytes before the kept literal may be the pruned one's.
+        lits.before = union(lits.before, bytes_of(&all));
     }
     (lits.shortest() >= MIN_LITERAL_LEN).then_some(lits)
 }
@@ -610,12 +635,14 @@ fn required(hir: &Hir) -> Option<Literals> {
                 set: vec![s],
                 exact: true,
                 lead: Some(0),
+                before: [0; 4],
             })
         }
         HirKind::Class(class) => small_class(class).map(|set| Literals {
             set,
             exact: true,
             lead: Some(0),
+            before: [0; 4],
         }),
         HirKind::Capture(cap) => required(&cap.sub),
         HirKind::Repetition(rep) if rep.min >= 1 => {
@@ -634,21 +661,29 @@ fn required(hir: &Hir) -> Option<Literals> {
                 set,
                 exact: true,
                 lead: Some(0),
+                before: [0; 4],
             })
         }
         HirKind::Alternation(subs) => {
             let mut set = Vec::new();
             let mut exact = true;
             let mut lead = Some(0);
+            let mut before = [0; 4];
             for sub in subs {
                 let l = required(sub)?;
                 exact &= l.exact;
                 lead = lead.zip(l.lead).map(|(a, b)| a.max(b));
+                before = union(before, l.before);
                 set.extend(l.set);
             }
             set.sort();
             set.dedup();
-            Some(Literals { set, exact, lead })
+            Some(Literals {
+                set,
+                exact,
+                lead,
+                before,
+            })
         }
         HirKind::Concat(subs) => concat(subs),
         _ => None,
@@ -659,11 +694,14 @@ fn required(hir: &Hir) -> Option<Literals> {
 /// best run or part (longest shortest literal, then fewest literals) is kept.
 fn concat(subs: &[Hir]) -> Option<Literals> {
     let mut best: Option<Literals> = None;
-    // The run so far and its lead (where it starts in a match).
-    let mut run: Option<(Vec<String>, Option<u32>)> = None;
+    // The run so far, its lead (where it starts in a match) and the bytes
+    // that can come before it in a match.
+    let mut run: Option<(Vec<String>, Option<u32>, [u64; 4])> = None;
     let mut run_covers_all = true;
-    // How far into a match the current part can start, at most.
+    // How far into a match the current part can start, at most, and the
+    // bytes the parts before it can match.
     let mut offset = Some(0u32);
+    let mut prefix = [0u64; 4];
     let consider = |cand: Literals, best: &mut Option<Literals>| {
         // Longest shortest literal, then fewest literals, then the smaller
         // lead (bounded before unbounded): `foo\d+bar` keeps "foo", whose
@@ -683,27 +721,34 @@ fn concat(subs: &[Hir]) -> Option<Literals> {
             *best = Some(cand);
         }
     };
-    let inexact = |(set, lead): (Vec<String>, Option<u32>)| Literals {
+    let inexact = |(set, lead, before): (Vec<String>, Option<u32>, [u64; 4])| Literals {
         set,
         exact: false,
         lead,
+        before,
     };
     for sub in subs {
         match required(sub) {
             Some(l) if l.exact => {
                 let starts = offset.zip(l.lead).and_then(|(o, lead)| o.checked_add(lead));
+                let before = union(prefix, l.before);
                 run = Some(match run.take() {
-                    None => (l.set, starts),
-                    Some((prev, lead)) if prev.len() * l.set.len() <= MAX_LITERAL_SET => (
-                        prev.iter()
-                            .flat_map(|a| l.set.iter().map(move |b| format!("{a}{b}")))
-                            .collect(),
-                        lead,
-                    ),
+                    None => (l.set, starts, before),
+                    Some((prev, lead, prev_before))
+                        if prev.len() * l.set.len() <= MAX_LITERAL_SET =>
+                    {
+                        (
+                            prev.iter()
+                                .flat_map(|a| l.set.iter().map(move |b| format!("{a}{b}")))
+                                .collect(),
+                            lead,
+                            prev_before,
+                        )
+                    }
                     Some(prev) => {
                         run_covers_all = false;
                         consider(inexact(prev), &mut best);
-                        (l.set, starts)
+                        (l.set, starts, before)
                     }
                 });
             }
@@ -718,6 +763,7 @@ fn concat(subs: &[Hir]) -> Option<Literals> {
                         Literals {
                             exact: false,
                             lead,
+                            before: union(prefix, l.before),
                             ..l
                         },
                         &mut best,
@@ -728,16 +774,18 @@ fn concat(subs: &[Hir]) -> Option<Literals> {
         offset = offset
             .zip(sub.properties().maximum_len())
             .and_then(|(o, len)| o.checked_add(u32::try_from(len).ok()?));
+        collect_bytes(sub, &mut prefix);
     }
-    if let Some((set, lead)) = run {
+    if let Some((set, lead, before)) = run {
         if run_covers_all {
             return Some(Literals {
                 set,
                 exact: true,
                 lead,
+                before,
             });
         }
-        consider(inexact((set, lead)), &mut best);
+        consider(inexact((set, lead, before)), &mut best);
     }
     best
 }
@@ -784,6 +832,7 @@ fn small_class(class: &Class) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bot_signatures_matcher::walk_back;
 
     fn lits(p: &str) -> Option<Literals> {
         literals(&check(p).unwrap())
@@ -870,6 +919,7 @@ mod tests {
                 set: vec!["googlebot/".into()],
                 exact: true,
                 lead: Some(0),
+                before: [0; 4],
             })
         );
     }
@@ -909,6 +959,7 @@ mod tests {
                 exact: true,
                 // "ba" is 3 bytes in when "foo" is there (the pruned "fooba").
                 lead: Some(3),
+                before: bytes_of(&["ba".to_owned(), "fooba".to_owned()]),
             })
         );
         assert_eq!(
@@ -917,6 +968,7 @@ mod tests {
                 set: vec!["+http:".into(), "+https:".into()],
                 exact: true,
                 lead: Some(0),
+                before: [0; 4],
             })
         );
         assert_eq!(lits(r"xy?"), None, "\"x\" alone is too short to index");
@@ -926,6 +978,7 @@ mod tests {
                 set: vec!["foo".into()],
                 exact: false,
                 lead: Some(0),
+                before: [0; 4],
             })
         );
         assert_eq!(lits(r"a.b"), None);
@@ -974,6 +1027,39 @@ mod tests {
         assert_eq!(l.set, vec!["foo".to_owned()], "the first of two unbounded");
         let l = lits(r"\d+foo.bar").unwrap();
         assert_eq!((l.set, l.lead), (vec!["foo".to_owned()], None));
+    }
+
+    /// Where a lead is unbounded, the bytes before the literal bound the
+    /// search instead: a match starts inside the run of them before the hit.
+    #[test]
+    fn bytes_before_bound_an_unbounded_lead() {
+        let set = |s: &str| bytes_of(&[s.to_owned()]);
+        let l = lits(r"[a-c]+foobot").unwrap();
+        assert_eq!((l.lead, l.before), (None, set("abc")));
+        // The e-mail shape: separators, an optional space, the local part.
+        let hir = check(r"[;,+] ?[a-z0-9_.+-]+@[a-z]+\.[a-z]{2,}").unwrap();
+        let l = required(&hir).unwrap();
+        assert_eq!(l.set, vec!["@"]);
+        assert_eq!(l.lead, None);
+        let local = "abcdefghijklmnopqrstuvwxyz0123456789_.+-;, ";
+        assert_eq!(l.before, set(local));
+        let ua = b"Foo/1.0 (compatible; +me.x@example.org)";
+        let at = ua.iter().position(|&b| b == b'@').unwrap();
+        // Back over "compatible; +me.x" (letters are in the set) to the "(".
+        assert_eq!(walk_back(ua, at, &l.before), 9);
+        assert_eq!(walk_back(b"@", 0, &l.before), 0);
+        assert_eq!(walk_back(b"x(ab@", 4, &l.before), 2);
+        // Branches add up; pruning adds the pruned literal's bytes.
+        let l = lits(r"(?:[x]+|[y]+)foobot").unwrap();
+        assert_eq!(l.before, set("xy"));
+        let l = lits(r"[z]+(?:bbb|xbbby)\d").unwrap();
+        assert_eq!(l.before, union(set("z"), set("xbby")));
+        // "zxbbby1" matches from 0; its first "bbb" is at 2, past the "x".
+        assert_eq!(walk_back(b"zxbbby1", 2, &l.before), 0);
+        // Parts before the chosen one count, whatever they are.
+        let l = lits(r"q[0-9]+foobot").unwrap();
+        assert_eq!(l.before, set("q0123456789"));
+        assert_eq!(lits(r"foobot[a-z]+").unwrap().before, [0; 4]);
     }
 
     #[test]
@@ -1065,6 +1151,7 @@ mod properties {
     //! text contains one of the pattern's literals (else the matcher would miss
     //! it); and arbitrary input never panics.
     use super::*;
+    use bot_signatures_matcher::walk_back;
     use proptest::prelude::*;
 
     fn atom() -> impl Strategy<Value = String> {
@@ -1149,8 +1236,9 @@ mod properties {
         );
         let mut runner = proptest::test_runner::TestRunner::deterministic();
         let (mut matched, mut unmatched, mut exact, mut indexed) = (0, 0, 0, 0);
-        // Matches whose search the lead moved off the start of the text.
-        let mut led = 0;
+        // Matches whose search the lead moved off the start of the text, and
+        // those the bytes before the literal moved (for any lead).
+        let (mut led, mut walked) = (0, 0);
         for _ in 0..4000 {
             let (p, pre, post, picks, random) = case.new_tree(&mut runner).unwrap().current();
             let Ok(hir) = check(&p) else { continue };
@@ -1199,6 +1287,19 @@ mod properties {
                         lits.set
                     );
                 }
+                // The edge starts a regex whose lead is unbounded where the
+                // run of `before` bytes ending at the first hit starts.
+                let mut from = walk_back(text.as_bytes(), first, &lits.before);
+                while !text.is_char_boundary(from) {
+                    from -= 1;
+                }
+                walked += usize::from(from > 0);
+                assert!(
+                    re.is_match_at(&text, from),
+                    "{p:?} matches {text:?}, but not from {from} (first hit {first}, bytes before {:x?}, literals {:?})",
+                    lits.before,
+                    lits.set
+                );
             } else {
                 unmatched += 1;
             }
@@ -1213,11 +1314,11 @@ mod properties {
             }
         }
         eprintln!(
-            "reached: {indexed} indexed patterns, {matched} matching texts ({led} searched from past the start), {unmatched} not matching, {exact} exact sets"
+            "reached: {indexed} indexed patterns, {matched} matching texts ({led} searched from past the start by the lead, {walked} by the bytes before), {unmatched} not matching, {exact} exact sets"
         );
         assert!(
-            matched >= 300 && unmatched >= 150 && exact >= 100 && led >= 100,
-            "generator too narrow: {matched} matched ({led} led), {unmatched} unmatched, {exact} exact of {indexed}"
+            matched >= 300 && unmatched >= 150 && exact >= 100 && led >= 100 && walked >= 100,
+            "generator too narrow: {matched} matched ({led} led, {walked} walked), {unmatched} unmatched, {exact} exact of {indexed}"
         );
     }
 

@@ -30,10 +30,12 @@ pub mod verify;
 use index::LiteralIndex;
 
 /// Version of the artifact layout; bumped on any incompatible change.
-pub const ARTIFACT_VERSION: u32 = 2;
+pub const ARTIFACT_VERSION: u32 = 3;
 
-/// The first bytes of the binary artifact: magic and layout version 1.
-pub const BINARY_MAGIC: &[u8; 8] = b"BOTSIG\x00\x02";
+/// The first bytes of the binary artifact: magic and layout version 3
+/// (version 2 had no [`CompiledCatalog::lead_sets`]; an older reader refuses
+/// a newer artifact by its magic, never misreads it).
+pub const BINARY_MAGIC: &[u8; 8] = b"BOTSIG\x00\x03";
 
 /// What the edge does with a user-agent that a signature decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -241,6 +243,28 @@ pub struct CompiledCatalog {
     /// is refused before the regex runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alphabets: Vec<AlphabetEntry>,
+    /// `(signature, bytes)` for signatures whose regex runs and whose lead
+    /// is unbounded (`[a-z0-9.]+@`): every byte that can lie between the
+    /// start of a match and its literal (a 256-bit set, ASCII letters in
+    /// both cases). The regex starts where the run of these bytes ending at
+    /// the first hit starts ([`walk_back`]), not at the start of the text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lead_sets: Vec<(u32, [u64; 4])>,
+}
+
+/// Where a match can start at the earliest when it starts no earlier than
+/// the run of `before` bytes (a 256-bit set) that ends at byte `hit` of
+/// `text`: the start of that run. Sound for a signature's
+/// [`CompiledCatalog::lead_sets`] entry and the first hit of any of its
+/// literals: every byte from a match's start to the occurrence of the
+/// literal it holds is in the set, and that occurrence is at or past the
+/// first hit.
+pub fn walk_back(text: &[u8], hit: usize, before: &[u64; 4]) -> usize {
+    let mut at = hit.min(text.len());
+    while at > 0 && (before[usize::from(text[at - 1] >> 6)] >> (text[at - 1] & 63)) & 1 != 0 {
+        at -= 1;
+    }
+    at
 }
 
 /// Why an artifact could not be loaded. The edge treats this as a broken
@@ -330,6 +354,8 @@ struct Record {
     unless: Span,
     /// Index into [`Matcher::alphabets`], or `u32::MAX`.
     alphabet: u32,
+    /// Index into [`Matcher::lead_sets`], or `u32::MAX`.
+    lead_set: u32,
     action: Action,
     generic: bool,
     exact: bool,
@@ -357,6 +383,8 @@ pub struct Matcher {
     unless_slot: Vec<u32>,
     /// See [`CompiledCatalog::alphabets`].
     alphabets: Vec<Alphabet>,
+    /// See [`CompiledCatalog::lead_sets`].
+    lead_sets: Vec<[u64; 4]>,
 }
 
 fn action_code(a: Action) -> u8 {
@@ -407,8 +435,10 @@ impl CompiledCatalog {
     /// count, then per literal its owner (the low 24 bits; the high 8 its
     /// [`shape`]), its plan (gram offset, or u32::MAX) and its span, in the
     /// order of the grams the literals are filed under;
-    /// the unindexed count and indices; the text's length and the text
-    /// (UTF-8) every span points into, each distinct string once.
+    /// the unindexed count and indices; the alphabet count and alphabets;
+    /// the lead set count, then per lead set its signature and 32 bytes of
+    /// set; the text's length and the text (UTF-8) every span points into,
+    /// each distinct string once.
     pub fn to_bytes<'a>(&'a self) -> Vec<u8> {
         let mut text = String::new();
         let mut out = Vec::with_capacity(64 * 1024);
@@ -473,6 +503,13 @@ impl CompiledCatalog {
             for k in 0..4 {
                 let (b, n) = limits.get(k).copied().unwrap_or((0, u8::MAX));
                 out.extend([b, n]);
+            }
+        }
+        out.extend((self.lead_sets.len() as u32).to_le_bytes());
+        for (signature, bytes) in &self.lead_sets {
+            out.extend(signature.to_le_bytes());
+            for word in bytes {
+                out.extend(word.to_le_bytes());
             }
         }
         out.extend((text.len() as u32).to_le_bytes());
@@ -618,6 +655,7 @@ impl<'a> Reader<'a> {
                 pattern: span_at(r, 4 + 2 * SPAN),
                 unless: span_at(r, 4 + 3 * SPAN),
                 alphabet: u32::MAX,
+                lead_set: u32::MAX,
                 action,
                 generic: r[1] & 1 != 0,
                 exact: r[1] & 2 != 0,
@@ -681,6 +719,19 @@ impl<'a> Reader<'a> {
                     limits,
                     needs: [word(4), word(5), word(6), word(7)],
                 })
+            })
+            .collect()
+    }
+
+    #[inline(never)]
+    fn lead_sets(&mut self) -> Result<Vec<(u32, [u64; 4])>, MatcherError> {
+        let n = self.count(4 + 32, "lead set count")?;
+        (0..n)
+            .map(|_| {
+                let signature = self.u32("lead set signature")?;
+                let b = self.take(32, "lead set")?;
+                let word = |i: usize| index::le64(&b[8 * i..]);
+                Ok((signature, [word(0), word(1), word(2), word(3)]))
             })
             .collect()
     }
@@ -845,6 +896,7 @@ impl Matcher {
         let (literal_owner, literal_shape, plans, literals, literals_at) = r.literals()?;
         let unindexed = r.unindexed()?;
         let alphabets = r.alphabets()?;
+        let lead_sets = r.lead_sets()?;
         let text_at = r.text()?;
         let text = into_text(bytes, text_at)?;
         check_spans(&text, &records, records_at, &literals, literals_at)?;
@@ -863,6 +915,7 @@ impl Matcher {
             index,
             unindexed,
             alphabets,
+            lead_sets,
         )
     }
 
@@ -893,6 +946,7 @@ impl Matcher {
         index: LiteralIndex,
         unindexed: Vec<u32>,
         alphabets: Vec<Alphabet>,
+        lead_sets: Vec<(u32, [u64; 4])>,
     ) -> Result<Matcher, MatcherError> {
         let len = records.len();
         let mut records = records;
@@ -901,8 +955,12 @@ impl Matcher {
             .iter()
             .chain(&unindexed)
             .chain(alphabets.iter().map(|a| &a.signature))
+            .chain(lead_sets.iter().map(|(s, _)| s))
             .fold(0u32, |m, &i| m.max(i));
-        let any = !literal_owner.is_empty() || !unindexed.is_empty() || !alphabets.is_empty();
+        let any = !literal_owner.is_empty()
+            || !unindexed.is_empty()
+            || !alphabets.is_empty()
+            || !lead_sets.is_empty();
         if any && highest as usize >= len {
             return Err(MatcherError::BadIndex {
                 index: highest,
@@ -912,6 +970,10 @@ impl Matcher {
         for (slot, a) in alphabets.iter().enumerate() {
             records[a.signature as usize].alphabet = slot as u32;
         }
+        for (slot, (signature, _)) in lead_sets.iter().enumerate() {
+            records[*signature as usize].lead_set = slot as u32;
+        }
+        let lead_sets = lead_sets.into_iter().map(|(_, bytes)| bytes).collect();
         let mut regex_slot = vec![u32::MAX; len];
         let mut inexact = 0u32;
         for (slot, r) in regex_slot.iter_mut().zip(&records) {
@@ -941,6 +1003,7 @@ impl Matcher {
             unless,
             unless_slot,
             alphabets,
+            lead_sets,
         })
     }
 
@@ -1068,9 +1131,11 @@ impl Matcher {
             };
             // A pattern that does not compile here never matches; `bot-signatures
             // check` refuses such patterns, so this only guards a hand-edited artifact.
-            let from = record
-                .lead
-                .map_or(0, |lead| first_hit.saturating_sub(usize::from(lead)));
+            let from = match (record.lead, self.lead_sets.get(record.lead_set as usize)) {
+                (Some(lead), _) => first_hit.saturating_sub(usize::from(lead)),
+                (None, Some(before)) => walk_back(text, first_hit, before),
+                (None, None) => 0,
+            };
             if !lazy_regex(slot, self.str(record.pattern))
                 .is_some_and(|r| r.is_match_at(user_agent, char_start(user_agent, from)))
             {
@@ -1221,6 +1286,7 @@ mod tests {
             literal_shapes: vec![],
             unindexed: vec![],
             alphabets: vec![],
+            lead_sets: vec![],
         })
         .unwrap()
     }
@@ -1260,6 +1326,7 @@ mod tests {
             literal_shapes: vec![],
             unindexed: vec![],
             alphabets: vec![],
+            lead_sets: vec![],
         })
         .unwrap()
     }
@@ -1348,6 +1415,7 @@ mod tests {
             literal_shapes: vec![],
             unindexed: vec![0],
             alphabets: vec![(0, set(&letters), vec![(b'/', 1), (b' ', 1)], set(b"x/"))],
+            lead_sets: vec![],
         })
         .unwrap();
         assert!(m.classify("quokka/1.0 x").is_some());
@@ -1381,6 +1449,7 @@ mod tests {
                 vec![],
                 [0; 4],
             )],
+            lead_sets: vec![],
         })
         .unwrap();
         assert!(m.classify("quokka;numbat").is_some());
@@ -1427,6 +1496,7 @@ mod tests {
             literal_shapes: vec![shape::WORD_END],
             unindexed: vec![],
             alphabets: vec![],
+            lead_sets: vec![],
         })
         .unwrap();
         assert!(m.signature(0).exact);
@@ -1465,6 +1535,7 @@ mod tests {
             literal_shapes: vec![],
             unindexed: vec![],
             alphabets: vec![],
+            lead_sets: vec![],
         };
         assert!(matches!(
             Matcher::new(c.clone()),
@@ -1557,6 +1628,9 @@ mod tests {
             literal_shapes: vec![0, 0, 0, 0, shape::WORD_START | shape::VERSION_AFTER, 0],
             unindexed: vec![1],
             alphabets: vec![],
+            // Digits, space and punctuation before "go" (changes no verdict
+            // here; puts a lead set in every artifact the tests corrupt).
+            lead_sets: vec![(3, [u64::MAX, 0, 0, 0])],
         }
     }
 
@@ -1684,6 +1758,7 @@ mod tests {
                 literal_shapes: vec![],
                 unindexed: vec![],
                 alphabets: vec![],
+                lead_sets: vec![],
             })
             .unwrap()
         };
@@ -1710,6 +1785,7 @@ mod tests {
             literal_shapes: vec![],
             unindexed: vec![],
             alphabets: vec![],
+            lead_sets: vec![],
         })
         .unwrap();
         assert!(bounded.classify("xfoo/1").is_none());
@@ -1717,6 +1793,65 @@ mod tests {
         // A start inside a character moves back to its first byte.
         assert_eq!(char_start("aé", 2), 1);
         assert_eq!(char_start("aé", 9), 3);
+    }
+
+    /// With no lead, the regex starts where the run of the signature's lead
+    /// set ends at the first hit: a match starting before that run is not
+    /// found (so the set is what bounds the search, and it is read from the
+    /// artifact), one inside it is.
+    #[test]
+    fn an_unbounded_lead_starts_the_regex_at_the_run_before_the_hit() {
+        let bytes = |s: &[u8]| {
+            let mut set = [0u64; 4];
+            for &b in s {
+                set[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+            set
+        };
+        let with_set = |set: Option<[u64; 4]>| {
+            Matcher::new(CompiledCatalog {
+                version: ARTIFACT_VERSION,
+                signatures: vec![meta(
+                    "mail",
+                    Action::Block,
+                    false,
+                    r"[;+] ?[a-z.]+@x\.org",
+                    false,
+                )],
+                literals: vec![("@x.org".into(), 0)],
+                literal_shapes: vec![],
+                unindexed: vec![],
+                alphabets: vec![],
+                lead_sets: set.map(|s| (0, s)).into_iter().collect(),
+            })
+            .unwrap()
+        };
+        let ua = "Foo/1.0 (+me.too@x.org)";
+        let right = bytes(b";+ abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.");
+        assert!(
+            with_set(None).classify(ua).is_some(),
+            "no set: from the start"
+        );
+        assert!(with_set(Some(right)).classify(ua).is_some());
+        assert!(
+            with_set(Some(bytes(b"abcdefghijklmnopqrstuvwxyz.")))
+                .classify(ua)
+                .is_none(),
+            "a set without the '+' stops the walk after it"
+        );
+        // A later hit that matches is found from an earlier one.
+        assert!(
+            with_set(Some(right))
+                .classify("a@x.org; me@x.org")
+                .is_some()
+        );
+        assert_eq!(walk_back(b"ab(cd@", 5, &bytes(b"abcd")), 3);
+        assert_eq!(walk_back(b"cd@", 2, &bytes(b"abcd")), 0);
+        assert_eq!(walk_back(b"cd@", 9, &bytes(b"abcd@")), 0, "past the end");
+        assert_eq!(
+            walk_back("é@".as_bytes(), 2, &[0, 0, u64::MAX, u64::MAX]),
+            0
+        );
     }
 
     /// A span past the text, or splitting a character, is refused at the
@@ -1830,6 +1965,13 @@ mod tests {
             Matcher::new(c),
             Err(MatcherError::BadIndex { index: 9, len: l }) if l == len
         ));
+        // So is a lead set's.
+        let mut c = round_trip_catalog();
+        c.lead_sets.push((7, [0; 4]));
+        assert!(matches!(
+            Matcher::new(c),
+            Err(MatcherError::BadIndex { index: 7, len: l }) if l == len
+        ));
     }
 
     #[test]
@@ -1846,6 +1988,7 @@ mod tests {
             literal_shapes: vec![],
             unindexed: vec![],
             alphabets: vec![],
+            lead_sets: vec![],
         })
         .unwrap();
         assert_eq!((empty.len(), empty.is_empty()), (0, true));
@@ -1873,6 +2016,7 @@ mod tests {
             literal_shapes: vec![],
             unindexed: vec![],
             alphabets: vec![],
+            lead_sets: vec![],
         })
         .unwrap();
         let ua: String = (0..n)
