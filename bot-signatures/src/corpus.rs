@@ -1,6 +1,6 @@
 //! The guard corpus: real browser and device user-agents that no signature may
 //! match (the false-positive guard of `check`, `import` and `export waf`). By
-//! default it is five sources together ([`GUARD`]): the npm package
+//! default it is six sources together ([`GUARD`]): the npm package
 //! `user-agents` (BSD-2-Clause, current desktop and mobile browsers), installed
 //! at a pinned version by `npm ci` at the repository root, and the guard half
 //! of uap-core's device test fixtures (Apache-2.0; old and new phones, TVs,
@@ -8,8 +8,10 @@
 //! says where it comes from and which half is held out of every choice),
 //! ua-parser-js's device fixtures (npm, MIT), and the guard half of
 //! WhichBrowser's device fixtures (MIT; desktops, phones, TVs, consoles,
-//! e-readers, cars), and isbot's browser fixtures (Unlicense; rare, old,
-//! in-app and embedded browsers). Any JSON array of strings or of
+//! e-readers, cars), isbot's browser fixtures (Unlicense; rare, old,
+//! in-app and embedded browsers), and browscap's test fixtures filed as
+//! browsers (MIT; 17,000 desktop, mobile, text and embedded browsers from
+//! two decades). Any JSON array of strings or of
 //! `{"userAgent": ...}` / `{"ua": ...}` objects, or a text file with one
 //! user-agent per line, works too.
 
@@ -30,13 +32,18 @@ pub const WHICHBROWSER_GUARD: &str = "bot-signatures/data/whichbrowser/devices-g
 /// isbot's browser fixtures: rare and old browsers, in-app and embedded ones.
 pub const ISBOT_BROWSERS: &str = "bot-signatures/data/isbot/browsers.txt";
 
+/// browscap's test fixtures whose `Browser_Type` is "Browser" (a development
+/// source: no half of it is held out).
+pub const BROWSCAP_BROWSERS: &str = "bot-signatures/data/browscap/devices-guard.txt";
+
 /// The default guard corpus: every file, relative to the repository root.
-pub const GUARD: [&str; 5] = [
+pub const GUARD: [&str; 6] = [
     DEFAULT_RELATIVE,
     UAP_CORE_GUARD,
     UA_PARSER_JS_DEVICES,
     WHICHBROWSER_GUARD,
     ISBOT_BROWSERS,
+    BROWSCAP_BROWSERS,
 ];
 
 /// isbot's crawler fixtures: the examples of imported isbot entries.

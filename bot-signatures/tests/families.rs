@@ -214,3 +214,89 @@ fn scanners_monitors_transcoders_link_checkers_and_bare_names_are_flagged() {
         ],
     );
 }
+
+/// The families browscap's browser fixtures showed the generic rules
+/// flagging (text-mode and old browsers that send their bare name, handsets
+/// named by maker and model, browsers that give their home page, Internet
+/// Explorer 11 with tokens its administrators added, Android apps that send
+/// their user's account), and the bot families its bot fixtures showed them
+/// missing (a contact address after a parenthesis or a space, old Java
+/// runtimes, asynchronous HTTP clients, APT, screenshot services, mail image
+/// proxies). Written for this test, not taken from browscap.
+#[test]
+fn browscap_families() {
+    let m = shipped();
+    people(
+        &m,
+        "text-mode and old browsers' bare names",
+        &[
+            "Dillo/3.2.0",
+            "ELinks/0.13.5",
+            "w3m/0.5.3",
+            "NetSurf/3.11",
+            "Opera/8.54",
+        ],
+    );
+    people(
+        &m,
+        "handsets by maker and model",
+        &["Lemon T109", "iBall Slide 3G"],
+    );
+    people(
+        &m,
+        "browsers that give their home page, and IE 11 with administrators' tokens",
+        &[
+            "Quokka Browser/1.0 (http://quokka.example)",
+            "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; http://intranet.numbat.example; rv:11.0) like Gecko",
+            "Mozilla/5.0 (Windows NT 6.1; Trident/7.0; ab-9QxZ;kLmBOt; rv:11.0) like Gecko",
+            "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0; EmbeddedWB 14.52 from: http://www.numbat.example/ EmbeddedWB 14.52)",
+        ],
+    );
+    people(
+        &m,
+        "Android apps that send their user's account",
+        &["(Android)(13)(someone@numbat.example)(Pixel 7)(quokka)(com.example.quokka)"],
+    );
+    // IE 11's shape spares only what ends as IE 11 does: a crawler's URL
+    // after it is still a contact.
+    bots(
+        &m,
+        "a URL after IE 11's shape",
+        &[
+            "Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko (+https://wombat.example/crawler)",
+        ],
+    );
+    bots(
+        &m,
+        "a contact address after a parenthesis, a colon or a space",
+        &[
+            "numbat_3.1 (ops@numbat.example)",
+            "Wombat mapping study. Contact research@wombat.example",
+            "quokka/2.0 team@quokka.example",
+            "NumbatIndex - (contact: me@numbat.example)",
+        ],
+    );
+    bots(
+        &m,
+        "old Java runtimes, asynchronous HTTP clients and APT",
+        &[
+            "Java1.5.0_22",
+            "Quokka-HttpAsyncClient/4.1 (Java/1.8.0_392)",
+            "Debian APT-HTTP/1.3 (2.6.1)",
+        ],
+    );
+    let counted = bots(
+        &m,
+        "screenshot services and mail image proxies",
+        &[
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) numbat2png/0.3 Safari/537.36",
+            "Mozilla/5.0 (compatible; Quokka ScreenshotService/1.0)",
+            "Mozilla/5.0 QuokkaImageProxy/1.1",
+            "Mozilla/5.0 (compatible; Wombat E-mail Proxy 2.0)",
+        ],
+    );
+    assert!(
+        counted.iter().all(|a| *a == Action::Monitor),
+        "rendered or fetched on someone's behalf: counted, not refused: {counted:?}"
+    );
+}
