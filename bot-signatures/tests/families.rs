@@ -283,8 +283,34 @@ fn browscap_families() {
             "Java1.5.0_22",
             "Quokka-HttpAsyncClient/4.1 (Java/1.8.0_392)",
             "Debian APT-HTTP/1.3 (2.6.1)",
+            "fasthttp, Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+            "Serf/1.3.10 (mod_quokka/1.0)",
         ],
     );
+    // An agent's name inside the engine's parentheses: counted (Google's
+    // renderers write theirs there), and a known bot there is still refused.
+    let slot = bots(
+        &m,
+        "a name inside '(KHTML, like Gecko)'",
+        &[
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko; Numbat Widget Renderer) Chrome/120.0 Safari/537.36",
+        ],
+    );
+    assert_eq!(slot, [Action::Monitor]);
+    let v = m
+        .classify("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; QuokkaBot/1.0; +https://quokka.example/bot) Chrome/120.0 Safari/537.36")
+        .expect("flagged");
+    assert_eq!(v.signature.action, Action::Block, "{}", v.signature.id);
+    let counted = bots(
+        &m,
+        "feed readers that do not say so, and monitoring that does not either",
+        &[
+            "NetNewsWire/6.1.4 (Quokka)",
+            "newsboat/2.35.0 (Linux x86_64)",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; Neustar WPM) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        ],
+    );
+    assert!(counted.iter().all(|a| *a == Action::Monitor), "{counted:?}");
     let counted = bots(
         &m,
         "screenshot services and mail image proxies",
