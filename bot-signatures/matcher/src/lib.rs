@@ -951,21 +951,18 @@ impl Matcher {
         let len = records.len();
         let mut records = records;
         // Plain loops: a cold start runs this once, in V8's baseline code.
+        // The highest signature index anything refers to, if anything does.
         let highest = literal_owner
             .iter()
             .chain(&unindexed)
             .chain(alphabets.iter().map(|a| &a.signature))
             .chain(lead_sets.iter().map(|(s, _)| s))
-            .fold(0u32, |m, &i| m.max(i));
-        let any = !literal_owner.is_empty()
-            || !unindexed.is_empty()
-            || !alphabets.is_empty()
-            || !lead_sets.is_empty();
-        if any && highest as usize >= len {
-            return Err(MatcherError::BadIndex {
-                index: highest,
-                len,
-            });
+            .copied()
+            .max();
+        if let Some(index) = highest
+            && index as usize >= len
+        {
+            return Err(MatcherError::BadIndex { index, len });
         }
         for (slot, a) in alphabets.iter().enumerate() {
             records[a.signature as usize].alphabet = slot as u32;
@@ -1965,12 +1962,35 @@ mod tests {
             Matcher::new(c),
             Err(MatcherError::BadIndex { index: 9, len: l }) if l == len
         ));
-        // So is a lead set's.
+        // So is a lead set's, also when nothing else refers to a signature
+        // (no signature at all, here), and nothing else is.
         let mut c = round_trip_catalog();
         c.lead_sets.push((7, [0; 4]));
         assert!(matches!(
             Matcher::new(c),
             Err(MatcherError::BadIndex { index: 7, len: l }) if l == len
+        ));
+        let empty = || CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures: vec![],
+            literals: vec![],
+            literal_shapes: vec![],
+            unindexed: vec![],
+            alphabets: vec![],
+            lead_sets: vec![],
+        };
+        assert!(Matcher::new(empty()).is_ok(), "an empty catalog loads");
+        let mut c = empty();
+        c.lead_sets.push((0, [0; 4]));
+        assert!(matches!(
+            Matcher::new(c),
+            Err(MatcherError::BadIndex { index: 0, len: 0 })
+        ));
+        let mut c = empty();
+        c.alphabets.push((0, [0; 4], vec![], [0; 4]));
+        assert!(matches!(
+            Matcher::new(c),
+            Err(MatcherError::BadIndex { index: 0, len: 0 })
         ));
     }
 
