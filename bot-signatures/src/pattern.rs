@@ -1060,6 +1060,14 @@ mod tests {
         let l = lits(r"q[0-9]+foobot").unwrap();
         assert_eq!(l.before, set("q0123456789"));
         assert_eq!(lits(r"foobot[a-z]+").unwrap().before, [0; 4]);
+        // Each branch's bytes, joined: all but ' ', and all but '/'.
+        let l = lits(r"[^ ]+foobot|[^/]+barbot").unwrap();
+        assert_eq!(l.lead, None);
+        assert_eq!(l.before, [u64::MAX; 4]);
+        // A class that allows non-ASCII characters puts every byte from 0x80
+        // up in the set, so a walk back crosses them whole.
+        let l = lits(r"[^ ]+foobot").unwrap();
+        assert_eq!(walk_back("x ééfoobot".as_bytes(), 6, &l.before), 2);
     }
 
     #[test]
