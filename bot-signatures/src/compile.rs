@@ -69,12 +69,15 @@ pub fn compile(catalog: &Catalog) -> Compiled {
             }
             None => artifact.unindexed.push(rank),
         }
-        // A regex whose start no lead bounds starts where the run of the
-        // bytes that can come before its literal starts; not worth storing
-        // when that run is every printable byte (`.*foo`).
-        if let Some((l, _)) = &lits
-            && !l.exact
-            && l.lead.and_then(|lead| u16::try_from(lead).ok()).is_none()
+        // Only a regex that runs needs to know where to start: its lead
+        // before the first hit, or, with no lead (or one too long to store),
+        // where the run of the bytes that can come before its literal starts;
+        // that set is not worth storing when it holds every printable byte
+        // (`.*foo`).
+        let inexact = lits.as_ref().map(|(l, _)| l).filter(|l| !l.exact);
+        let lead = inexact.and_then(|l| u16::try_from(l.lead?).ok());
+        if let Some(l) = inexact
+            && lead.is_none()
             && !(0x20u8..0x7F).all(|b| l.before[usize::from(b >> 6)] >> (b & 63) & 1 != 0)
         {
             artifact.lead_sets.push((rank, l.before));
@@ -91,11 +94,7 @@ pub fn compile(catalog: &Catalog) -> Compiled {
             generic: s.generic,
             pattern: s.pattern.clone(),
             exact: lits.as_ref().is_some_and(|(l, _)| l.exact),
-            // Only a regex that runs needs to know where to start.
-            lead: lits
-                .as_ref()
-                .filter(|(l, _)| !l.exact)
-                .and_then(|(l, _)| u16::try_from(l.lead?).ok()),
+            lead,
             unless: s.unless.as_ref().map(|(u, _)| u.clone()),
         });
         source.push(i);

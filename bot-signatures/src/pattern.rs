@@ -294,13 +294,12 @@ fn union(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
     [a[0] | b[0], a[1] | b[1], a[2] | b[2], a[3] | b[3]]
 }
 
-/// The bytes of `strings`, ASCII letters in both cases.
+/// The bytes of `strings` as [`collect_bytes`] counts a literal's: ASCII
+/// letters in both cases.
 fn bytes_of<'a>(strings: impl IntoIterator<Item = &'a String>) -> [u64; 4] {
     let mut set = [0u64; 4];
-    for b in strings.into_iter().flat_map(|s| s.bytes()) {
-        for c in [b.to_ascii_lowercase(), b.to_ascii_uppercase()] {
-            set[usize::from(c >> 6)] |= 1 << (c & 63);
-        }
+    for s in strings {
+        collect_bytes(&Hir::literal(s.as_bytes()), &mut set);
     }
     set
 }
@@ -1159,7 +1158,7 @@ mod properties {
     //! text contains one of the pattern's literals (else the matcher would miss
     //! it); and arbitrary input never panics.
     use super::*;
-    use bot_signatures_matcher::walk_back;
+    use bot_signatures_matcher::regex_start;
     use proptest::prelude::*;
 
     fn atom() -> impl Strategy<Value = String> {
@@ -1276,18 +1275,18 @@ mod properties {
                     lits.set
                 );
                 // The edge starts the regex `lead` bytes before the first
-                // literal hit: a match must still be found from there.
+                // literal hit, or where the run of `before` bytes ending at
+                // it starts: a match must still be found from there.
                 let first = lits
                     .set
                     .iter()
                     .filter_map(|l| lower.find(l.as_str()))
                     .min()
                     .unwrap_or(0);
-                if let Some(lead) = lits.lead {
-                    let mut from = first.saturating_sub(lead as usize);
-                    while !text.is_char_boundary(from) {
-                        from -= 1;
-                    }
+                // Each bound on its own (the edge takes the lead when there
+                // is one): `regex_start` is where the edge starts the regex.
+                if let Some(lead) = lits.lead.and_then(|l| u16::try_from(l).ok()) {
+                    let from = regex_start(&text, first, Some(lead), None);
                     led += usize::from(from > 0);
                     assert!(
                         re.is_match_at(&text, from),
@@ -1295,12 +1294,7 @@ mod properties {
                         lits.set
                     );
                 }
-                // The edge starts a regex whose lead is unbounded where the
-                // run of `before` bytes ending at the first hit starts.
-                let mut from = walk_back(text.as_bytes(), first, &lits.before);
-                while !text.is_char_boundary(from) {
-                    from -= 1;
-                }
+                let from = regex_start(&text, first, None, Some(&lits.before));
                 walked += usize::from(from > 0);
                 assert!(
                     re.is_match_at(&text, from),

@@ -122,7 +122,7 @@ const KEYS: usize = 1 << 21;
 
 /// Bit `k` of a bitmap held in 64-bit words.
 #[inline(always)]
-fn has_bit<const W: usize>(bits: &[u64; W], k: usize) -> bool {
+pub(crate) fn has_bit<const W: usize>(bits: &[u64; W], k: usize) -> bool {
     (bits[k >> 6] >> (k & 63)) & 1 != 0
 }
 

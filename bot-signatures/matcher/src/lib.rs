@@ -261,7 +261,7 @@ pub struct CompiledCatalog {
 /// first hit.
 pub fn walk_back(text: &[u8], hit: usize, before: &[u64; 4]) -> usize {
     let mut at = hit.min(text.len());
-    while at > 0 && (before[usize::from(text[at - 1] >> 6)] >> (text[at - 1] & 63)) & 1 != 0 {
+    while at > 0 && index::has_bit(before, usize::from(text[at - 1])) {
         at -= 1;
     }
     at
@@ -529,7 +529,7 @@ struct Alphabet {
 
 impl Alphabet {
     fn allows(&self, b: u8) -> bool {
-        self.bytes[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+        index::has_bit(&self.bytes, usize::from(b))
     }
 
     /// Whether a match could span all of `text`, whose bytes are `present`:
@@ -710,14 +710,13 @@ impl<'a> Reader<'a> {
             .map(|_| {
                 let signature = self.u32("alphabet signature")?;
                 let b = self.take(64, "alphabet")?;
-                let word = |i: usize| index::le64(&b[8 * i..]);
                 let l = self.take(8, "alphabet limits")?;
                 let limits = [(l[0], l[1]), (l[2], l[3]), (l[4], l[5]), (l[6], l[7])];
                 Ok(Alphabet {
                     signature,
-                    bytes: [word(0), word(1), word(2), word(3)],
+                    bytes: byte_set(&b[..32]),
                     limits,
-                    needs: [word(4), word(5), word(6), word(7)],
+                    needs: byte_set(&b[32..]),
                 })
             })
             .collect()
@@ -730,8 +729,7 @@ impl<'a> Reader<'a> {
             .map(|_| {
                 let signature = self.u32("lead set signature")?;
                 let b = self.take(32, "lead set")?;
-                let word = |i: usize| index::le64(&b[8 * i..]);
-                Ok((signature, [word(0), word(1), word(2), word(3)]))
+                Ok((signature, byte_set(b)))
             })
             .collect()
     }
@@ -756,6 +754,12 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
+}
+
+/// A 256-bit byte set as the artifact stores it: four little-endian words.
+fn byte_set(b: &[u8]) -> [u64; 4] {
+    let word = |i: usize| index::le64(&b[8 * i..]);
+    [word(0), word(1), word(2), word(3)]
 }
 
 /// The artifact's text, which runs from `text_at` to the end, as a string in
@@ -1128,19 +1132,35 @@ impl Matcher {
             };
             // A pattern that does not compile here never matches; `bot-signatures
             // check` refuses such patterns, so this only guards a hand-edited artifact.
-            let from = match (record.lead, self.lead_sets.get(record.lead_set as usize)) {
-                (Some(lead), _) => first_hit.saturating_sub(usize::from(lead)),
-                (None, Some(before)) => walk_back(text, first_hit, before),
-                (None, None) => 0,
-            };
+            let before = self.lead_sets.get(record.lead_set as usize);
+            let from = regex_start(user_agent, first_hit, record.lead, before);
             if !lazy_regex(slot, self.str(record.pattern))
-                .is_some_and(|r| r.is_match_at(user_agent, char_start(user_agent, from)))
+                .is_some_and(|r| r.is_match_at(user_agent, from))
             {
                 return false;
             }
         }
         !exception.is_some_and(|e| e.spares_by_rest(user_agent))
     }
+}
+
+/// Where the edge starts a signature's confirming regex in `text`, given the
+/// first hit of one of its literals: `lead` bytes before it when the lead is
+/// bounded, else where the run of its lead set's bytes ending at the hit
+/// starts ([`walk_back`]), else the start of the text; always on a character
+/// boundary (a start inside a character moves back to its first byte).
+pub fn regex_start(
+    text: &str,
+    first_hit: usize,
+    lead: Option<u16>,
+    before: Option<&[u64; 4]>,
+) -> usize {
+    let from = match (lead, before) {
+        (Some(lead), _) => first_hit.saturating_sub(usize::from(lead)),
+        (None, Some(before)) => walk_back(text.as_bytes(), first_hit, before),
+        (None, None) => 0,
+    };
+    char_start(text, from)
 }
 
 /// The start of the character at byte `at` of `text` (or its end).
@@ -1264,6 +1284,19 @@ mod tests {
             exact,
             lead: None,
             unless: None,
+        }
+    }
+
+    /// A catalog of no signatures, at the current version.
+    fn empty() -> CompiledCatalog {
+        CompiledCatalog {
+            version: ARTIFACT_VERSION,
+            signatures: vec![],
+            literals: vec![],
+            literal_shapes: vec![],
+            unindexed: vec![],
+            alphabets: vec![],
+            lead_sets: vec![],
         }
     }
 
@@ -1970,15 +2003,6 @@ mod tests {
             Matcher::new(c),
             Err(MatcherError::BadIndex { index: 7, len: l }) if l == len
         ));
-        let empty = || CompiledCatalog {
-            version: ARTIFACT_VERSION,
-            signatures: vec![],
-            literals: vec![],
-            literal_shapes: vec![],
-            unindexed: vec![],
-            alphabets: vec![],
-            lead_sets: vec![],
-        };
         assert!(Matcher::new(empty()).is_ok(), "an empty catalog loads");
         let mut c = empty();
         c.lead_sets.push((0, [0; 4]));
@@ -2001,16 +2025,7 @@ mod tests {
         assert_eq!(Action::RateLimit.as_str(), "rate_limit");
         let m = sample();
         assert_eq!((m.len(), m.is_empty()), (3, false));
-        let empty = Matcher::new(CompiledCatalog {
-            version: ARTIFACT_VERSION,
-            signatures: vec![],
-            literals: vec![],
-            literal_shapes: vec![],
-            unindexed: vec![],
-            alphabets: vec![],
-            lead_sets: vec![],
-        })
-        .unwrap();
+        let empty = Matcher::new(empty()).unwrap();
         assert_eq!((empty.len(), empty.is_empty()), (0, true));
     }
 
