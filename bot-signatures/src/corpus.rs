@@ -1,6 +1,6 @@
 //! The guard corpus: real browser and device user-agents that no signature may
 //! match (the false-positive guard of `check`, `import` and `export waf`). By
-//! default it is six sources together ([`GUARD`]): the npm package
+//! default it is seven sources together ([`GUARD`]): the npm package
 //! `user-agents` (BSD-2-Clause, current desktop and mobile browsers), installed
 //! at a pinned version by `npm ci` at the repository root, and the guard half
 //! of uap-core's device test fixtures (Apache-2.0; old and new phones, TVs,
@@ -11,7 +11,8 @@
 //! e-readers, cars), isbot's browser fixtures (Unlicense; rare, old,
 //! in-app and embedded browsers), and browscap's test fixtures filed as
 //! browsers (MIT; 17,000 desktop, mobile, text and embedded browsers from
-//! two decades). Any JSON array of strings or of
+//! two decades), and yauaa's test cases filed as a browser on a device
+//! (Apache-2.0; 3,700 phones, TVs, consoles, cars, webviews). Any JSON array of strings or of
 //! `{"userAgent": ...}` / `{"ua": ...}` objects, or a text file with one
 //! user-agent per line, works too.
 
@@ -36,14 +37,19 @@ pub const ISBOT_BROWSERS: &str = "bot-signatures/data/isbot/browsers.txt";
 /// source: no half of it is held out).
 pub const BROWSCAP_BROWSERS: &str = "bot-signatures/data/browscap/devices-guard.txt";
 
+/// yauaa's test cases filed as a browser or webview on a device (a
+/// development source, like browscap).
+pub const YAUAA_BROWSERS: &str = "bot-signatures/data/yauaa/devices-guard.txt";
+
 /// The default guard corpus: every file, relative to the repository root.
-pub const GUARD: [&str; 6] = [
+pub const GUARD: [&str; 7] = [
     DEFAULT_RELATIVE,
     UAP_CORE_GUARD,
     UA_PARSER_JS_DEVICES,
     WHICHBROWSER_GUARD,
     ISBOT_BROWSERS,
     BROWSCAP_BROWSERS,
+    YAUAA_BROWSERS,
 ];
 
 /// isbot's crawler fixtures: the examples of imported isbot entries.

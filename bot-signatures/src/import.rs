@@ -400,6 +400,12 @@ pub fn is_android_build_id(pattern: &str) -> bool {
         && parts[2].bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Where a product token starts: the start of the user-agent, or after a
+/// space, `/`, `;`, `(`, `+`, `,` or `:`. Not after `.`, `-` or `_`, which
+/// join the parts of one token (`OMI/4.20.3.54.Catcher2` is a TV's firmware,
+/// not the Catchpoint monitor).
+pub const TOKEN_START: &str = r"(?:^|[\s/;(+,:])";
+
 /// The forms a pattern can be tightened to, strictest last: anchored at a
 /// token boundary on the left; on both sides; and with a version after the
 /// product (`/1.0`, ` 2`, `/v3`). Empty when the pattern is already anchored
@@ -441,7 +447,8 @@ pub fn tighter_forms(pattern: &str) -> Vec<String> {
 /// [`tighter_forms`] that keeps every example (a product as its examples spell
 /// it: `Fever/1.38` makes `\bFever/v?\d`, a bare `Expanse,` makes
 /// `\bExpanse\b`), else the pattern as it is; then, while real devices of
-/// `guard` still match, the stricter forms that keep at least one example.
+/// `guard` still match, the stricter forms that keep at least one example,
+/// each also tried at a token's start ([`TOKEN_START`]) in place of `\b`.
 /// Returns the pattern and the examples it keeps, or `None` when every form
 /// that keeps an example still matches a device.
 pub fn tighten(
@@ -469,8 +476,14 @@ pub fn tighten(
     if clean(&best.0) {
         return Some(best);
     }
-    for form in &forms {
-        let Some(re) = case_insensitive(form) else {
+    let candidates = forms.iter().flat_map(|f| {
+        let at_token = f
+            .strip_prefix(r"\b")
+            .map(|rest| format!("{TOKEN_START}{rest}"));
+        std::iter::once(f.clone()).chain(at_token)
+    });
+    for form in candidates {
+        let Some(re) = case_insensitive(&form) else {
             continue;
         };
         let kept: Vec<String> = instances
@@ -478,8 +491,8 @@ pub fn tighten(
             .filter(|i| re.is_match(i.as_bytes()))
             .cloned()
             .collect();
-        if !kept.is_empty() && clean(form) {
-            return Some((form.clone(), kept));
+        if !kept.is_empty() && clean(&form) {
+            return Some((form, kept));
         }
     }
     None
@@ -794,6 +807,21 @@ mod tests {
         // An example glued to more letters: the left boundary.
         let speedy = strings(&["Speedy Spider", "SpeedyAds bot"]);
         assert_eq!(tighten("Speedy", &speedy, None).unwrap().0, r"\bSpeedy");
+        // When a device of the guard has the word inside a dotted or dashed
+        // token (a TV's firmware build, a phone's model; none of these is in
+        // the fixtures), the same form at a token's start.
+        let tv = guard(&[
+            "Mozilla/5.0 (Linux armv7l) Chrome/90.0 Safari/537.36 NAV/2.1.0.77.Wombatter4.12 Model/ACME-T9",
+            "Mozilla/5.0 (Linux; Android 12; Zeta-Wombatline 5G) Chrome/120.0 Mobile Safari/537.36",
+        ]);
+        let monitor = strings(&[
+            "Mozilla/5.0 (compatible; Wombatpoint)",
+            "Mozilla/5.0 (X11; Linux x86_64; Wombatpoint) Chrome/75.0",
+        ]);
+        let (form, kept) = tighten("wombat", &monitor, Some(&tv)).unwrap();
+        assert_eq!(form, r"(?:^|[\s/;(+,:])wombat");
+        assert_eq!(kept, monitor);
+        assert!(tighten(r"\bwombat", &monitor, Some(&tv)).is_none());
         // Every example spells the next word the same: the product's name.
         let spider = strings(&[
             "Mozilla/5.0 (compatible; Speedy Spider; +http://s.example)",

@@ -326,3 +326,47 @@ fn browscap_families() {
         "rendered or fetched on someone's behalf: counted, not refused: {counted:?}"
     );
 }
+
+/// Families found with yauaa's test cases (a development source, like
+/// browscap): each shown with user-agents written for this test.
+#[test]
+fn yauaa_families() {
+    let m = shipped();
+    // A TV's firmware build glues the word to a dotted version: it is not the
+    // product the imported word names, which starts a token of its own.
+    people(
+        &m,
+        "an imported word inside a dotted firmware token",
+        &[
+            "Mozilla/5.0 (Linux armv7l) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/88.0.4324.93 Safari/537.36 OPR/46.0.2207.0 OMI/4.24.1.7.Catcher9.3 Model/Numbat-TV7 VIDAA/7.0(Quokka;SmartTV;65Q9;MT9618/V0000.07.00K.N0101;UHD)",
+        ],
+    );
+    bots(
+        &m,
+        "the same word where a token starts",
+        &[
+            "Mozilla/5.0 (X11; Linux x86_64; Catchpoint) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        ],
+    );
+    bots(
+        &m,
+        "a contact address after an equals sign, page renderers, HTTP libraries, CI runners",
+        &[
+            "QuokkaData 2.1; email=crawl@quokka.example",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/534.34 (KHTML, like Gecko) wkhtmltopdf Safari/534.34",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/534.34 (KHTML, like Gecko) wkhtmltoimage Safari/534.34",
+            "hackney/1.20.1",
+            "hackney/1.8.0, Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0",
+            "gitlab-runner 18.1.2 (18-1-stable; go1.24.4; linux/arm64)",
+            "gitlab-kas/v18.2.0/v18.2.0",
+        ],
+    );
+    // Build ids with an '@' after a slash stay a phone's.
+    people(
+        &m,
+        "a firmware build with an address-like name",
+        &[
+            "Mozilla/5.0 (Linux; U; Android 4.0.4; xx; Numbat-Q2 Build/quokka@wombat-rom.v2) AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Mobile Safari/534.30",
+        ],
+    );
+}
