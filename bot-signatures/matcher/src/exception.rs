@@ -15,7 +15,14 @@ use crate::shape;
 #[derive(Debug)]
 pub(crate) struct Exception {
     words: Option<(LiteralIndex, Vec<u8>)>,
+    /// The alternatives of the rest with no literal every match of theirs
+    /// contains, as one regex.
     rest: Option<regex_lite::Regex>,
+    /// The other alternatives of the rest, each with its required literal
+    /// (ASCII lowercase): run only when the literal is in the text, so a
+    /// regex over a long text (`\btrident/7\.0;[^()]*\brv:11\.0\) like
+    /// gecko$`) is skipped for every text it could never match.
+    gated: Vec<(Vec<u8>, regex_lite::Regex)>,
     /// The rest did not compile: the exception excepts nothing (fail closed).
     broken: bool,
 }
@@ -31,15 +38,15 @@ impl Exception {
                 None => rest.push(alternative),
             }
         }
-        let (rest, broken) = if rest.is_empty() {
-            (None, false)
+        let (rest, gated, broken) = if rest.is_empty() {
+            (None, Vec::new(), false)
         } else {
-            match regex_lite::RegexBuilder::new(&rest.join("|"))
-                .case_insensitive(true)
-                .build()
-            {
-                Ok(re) => (Some(re), false),
-                Err(_) => (None, true),
+            match insensitive(&rest.join("|")) {
+                Some(all) => {
+                    let (rest, gated) = gate(&rest).unwrap_or((Some(all), Vec::new()));
+                    (rest, gated, false)
+                }
+                None => (None, Vec::new(), true),
             }
         };
         let words = (!words.is_empty()).then(|| {
@@ -49,6 +56,7 @@ impl Exception {
         Exception {
             words,
             rest,
+            gated,
             broken,
         }
     }
@@ -78,8 +86,160 @@ impl Exception {
 
     /// Whether the rest of the exception, the regex, matches `text`.
     pub(crate) fn spares_by_rest(&self, text: &str) -> bool {
-        !self.broken && self.rest.as_ref().is_some_and(|re| re.is_match(text))
+        !self.broken
+            && (self.rest.as_ref().is_some_and(|re| re.is_match(text))
+                || self.gated.iter().any(|(literal, re)| {
+                    contains_ignore_case(text.as_bytes(), literal) && re.is_match(text)
+                }))
     }
+}
+
+/// `pattern` compiled as the edge reads an exception (ASCII
+/// case-insensitive), or `None` when it does not compile.
+fn insensitive(pattern: &str) -> Option<regex_lite::Regex> {
+    regex_lite::RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .build()
+        .ok()
+}
+
+/// The rest's alternatives split into those without a required literal (one
+/// regex, or none) and those with one (each its own regex); `None` when no
+/// alternative has one (the rest stays one regex) or one does not compile
+/// alone. Same meaning: the rest matches when one of its alternatives does.
+#[allow(clippy::type_complexity)] // a pair of the two halves, used once
+fn gate(
+    alternatives: &[&str],
+) -> Option<(Option<regex_lite::Regex>, Vec<(Vec<u8>, regex_lite::Regex)>)> {
+    let mut plain: Vec<&str> = Vec::new();
+    let mut gated = Vec::new();
+    for alternative in alternatives {
+        match required_literal(alternative) {
+            Some(literal) => gated.push((literal, insensitive(alternative)?)),
+            None => plain.push(alternative),
+        }
+    }
+    if gated.is_empty() {
+        return None;
+    }
+    let plain = if plain.is_empty() {
+        None
+    } else {
+        Some(insensitive(&plain.join("|"))?)
+    };
+    Some((plain, gated))
+}
+
+/// The longest run of literal bytes (three or more, ASCII lowercase) that
+/// every match of `alternative`, a regex with no top-level `|`, contains: the
+/// bytes at the top level between groups, classes, anchors and repeats (a
+/// byte made optional by `?`, `*` or `{..}` is not in it). `None` when there
+/// is none, or for anything this reading does not know (an escape other than
+/// punctuation and `\b \B \d \D \w \W \s \S \A \z`, non-ASCII text,
+/// an unbalanced group or class).
+pub(crate) fn required_literal(alternative: &str) -> Option<Vec<u8>> {
+    if !alternative.is_ascii() {
+        return None;
+    }
+    let b = alternative.as_bytes();
+    let mut runs: Vec<Vec<u8>> = Vec::new();
+    let mut run: Vec<u8> = Vec::new();
+    let mut last_literal = false;
+    let mut i = 0;
+    while i < b.len() {
+        let mut literal = None;
+        match b[i] {
+            b'\\' => {
+                let e = *b.get(i + 1)?;
+                if e.is_ascii_alphanumeric() {
+                    if !b"bBdDwWsSAz".contains(&e) {
+                        return None;
+                    }
+                } else {
+                    literal = Some(e);
+                }
+                i += 2;
+            }
+            b'[' => i = class_end(b, i)? + 1,
+            b'(' => i = group_end(b, i)? + 1,
+            b'.' | b'^' | b'$' => i += 1,
+            q @ (b'?' | b'*' | b'+' | b'{') => {
+                if q == b'{' {
+                    i += b[i..].iter().position(|&c| c == b'}')? + 1;
+                } else {
+                    i += 1;
+                }
+                if last_literal && q != b'+' {
+                    run.pop();
+                }
+                runs.push(std::mem::take(&mut run));
+                last_literal = false;
+                continue;
+            }
+            b')' | b']' | b'|' => return None,
+            c => {
+                literal = Some(c);
+                i += 1;
+            }
+        }
+        match literal {
+            Some(c) => run.push(c.to_ascii_lowercase()),
+            None => runs.push(std::mem::take(&mut run)),
+        }
+        last_literal = literal.is_some();
+    }
+    runs.push(run);
+    runs.into_iter()
+        .filter(|r| r.len() >= 3)
+        .max_by_key(|r| r.len())
+}
+
+/// Where the class opening at `b[open]` ends (its `]`).
+fn class_end(b: &[u8], open: usize) -> Option<usize> {
+    let mut j = open + 1;
+    if b.get(j) == Some(&b'^') {
+        j += 1;
+    }
+    if b.get(j) == Some(&b']') {
+        j += 1;
+    }
+    while *b.get(j)? != b']' {
+        j += if b[j] == b'\\' { 2 } else { 1 };
+    }
+    Some(j)
+}
+
+/// Where the group opening at `b[open]` ends (its matching `)`), classes and
+/// escapes inside read as such.
+fn group_end(b: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut j = open;
+    loop {
+        match *b.get(j)? {
+            b'\\' => j += 1,
+            b'[' => j = class_end(b, j)?,
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+}
+
+/// Whether `needle` (ASCII lowercase) is in `hay`, ASCII case-insensitively.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay).any(|at| {
+        hay.get(at + 1..at + needle.len())
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
+    })
 }
 
 /// The top-level alternatives of a regex (`|` outside groups and classes).
@@ -226,6 +386,86 @@ mod tests {
         ] {
             assert_eq!(e.spares(text), re.is_match(text), "{text}");
         }
+    }
+
+    #[test]
+    fn required_literals_are_what_every_match_contains() {
+        let lit = |p: &str| required_literal(p).map(|l| String::from_utf8(l).unwrap());
+        assert_eq!(
+            lit("\\btrident/7\\.0;[^()]*\\brv:11\\.0\\) like gecko$").as_deref(),
+            Some("rv:11.0) like gecko")
+        );
+        // A repeated byte is optional unless it is '+'; a group, a class, a
+        // dot or an anchor ends a run.
+        assert_eq!(lit("abcd?xy").as_deref(), Some("abc"));
+        assert_eq!(lit("abcd*xy").as_deref(), Some("abc"));
+        assert_eq!(lit("abcd{0,2}xy").as_deref(), Some("abc"));
+        assert_eq!(lit("abcd+xy").as_deref(), Some("abcd"));
+        assert_eq!(lit("ab(?:cd)efgh").as_deref(), Some("efgh"));
+        assert_eq!(lit("ab[(]cd)efgh"), None);
+        assert_eq!(lit("x[^)]*(?:[)]y)ABCD").as_deref(), Some("abcd"));
+        assert_eq!(lit("a.bcd").as_deref(), Some("bcd"));
+        assert_eq!(
+            lit("android [\\d.]+;(?: u;)? [^;)/]*bot\\b").as_deref(),
+            Some("android ")
+        );
+        assert_eq!(lit("^http/1\\.[01] ").as_deref(), Some("http/1."));
+        // Nothing long enough, or something this reading does not know.
+        for no in [
+            "ab",
+            "a.b.c",
+            "^[^/ ]*(?:[a-z][0-9])",
+            "\\x41bcd",
+            "\\p{L}abc",
+            "ab)cd",
+            "[abc",
+            "(abc",
+            "é123",
+            "",
+        ] {
+            assert_eq!(lit(no), None, "{no}");
+        }
+    }
+
+    #[test]
+    fn a_gated_rest_spares_exactly_what_the_regex_matches() {
+        // The shipped catalog's kinds of exception, and texts around their
+        // literals (the catalog-wide check is the integration test
+        // `binary_artifact_matches_exactly_what_the_regexes_match`).
+        let patterns = [
+            "\\bbrowser\\b|\\bembeddedwb\\b|\\btrident/7\\.0;[^()]*\\brv:11\\.0\\) like gecko$",
+            "cubot|android [\\d.]+;(?: u;)?(?: [a-z]{2}[-_][a-z]{2};)? [^;)/]*bot\\b[^;)/]*(?: build/|;|\\))|\\btrident/7\\.0;[^()]*\\brv:11\\.0\\) like gecko$",
+            "^http/1\\.[01] ",
+            "^[^/ ]*(?:[a-z][0-9])|abc+d|x[0-9]{3}yz",
+        ];
+        let texts = [
+            "Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko",
+            "Mozilla/5.0 (Windows NT 10.0; TRIDENT/7.0; x; RV:11.0) LIKE GECKO",
+            "Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko (+https://q.example)",
+            "Mozilla/5.0 (Trident/7.0; (x) rv:11.0) like Gecko",
+            "rv:11.0) like gecko",
+            "Mozilla/5.0 (Linux; Android 12; Numbat Bot 5 Build/SP1A) Mobile",
+            "Mozilla/5.0 (Linux; Android 12; U; en-us; Numbat Bot 5) Mobile",
+            "Mozilla/5.0 (Linux; android 12;  bot)",
+            "HTTP/1.1 Nokia6300/2.0",
+            "http/1.2 x",
+            "abccccd",
+            "abd",
+            "x123yz",
+            "x12yz",
+            "q1",
+            "",
+        ];
+        let mut gated = 0;
+        for pattern in patterns {
+            let e = Exception::new(pattern);
+            gated += e.gated.len();
+            let re = insensitive(pattern).unwrap();
+            for text in texts {
+                assert_eq!(e.spares(text), re.is_match(text), "{pattern} on {text}");
+            }
+        }
+        assert_eq!(gated, 5, "the alternatives with a literal are gated");
     }
 
     #[test]
