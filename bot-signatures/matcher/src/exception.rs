@@ -410,6 +410,11 @@ mod tests {
             Some("android ")
         );
         assert_eq!(lit("^http/1\\.[01] ").as_deref(), Some("http/1."));
+        // A repeat's bounds are skipped as a whole; a class that opens with
+        // ']' (or '^]') holds it.
+        assert_eq!(lit("ab{2}cdefg").as_deref(), Some("cdefg"));
+        assert_eq!(lit("[]a]bcdef").as_deref(), Some("bcdef"));
+        assert_eq!(lit("x[^]a]bcdef").as_deref(), Some("bcdef"));
         // Nothing long enough, or something this reading does not know.
         for no in [
             "ab",
@@ -425,6 +430,20 @@ mod tests {
         ] {
             assert_eq!(lit(no), None, "{no}");
         }
+    }
+
+    #[test]
+    fn the_gate_finds_a_literal_in_any_case() {
+        let hay = b"Mozilla/5.0 (Windows NT 6.1; TRIDENT/7.0; rv:11.0)";
+        assert!(contains_ignore_case(hay, b"trident/7.0;"));
+        assert!(contains_ignore_case(hay, b"rv:11.0)"));
+        assert!(contains_ignore_case(hay, b""));
+        // Absent, cut off by the end of the text, or a first byte that
+        // occurs without the rest.
+        assert!(!contains_ignore_case(hay, b"gecko"));
+        assert!(!contains_ignore_case(hay, b"rv:11.0) like"));
+        assert!(!contains_ignore_case(b"tttt", b"trident"));
+        assert!(!contains_ignore_case(b"", b"x"));
     }
 
     #[test]
