@@ -1066,7 +1066,7 @@ impl Matcher {
             candidates,
             at: 0,
             len,
-            present: None,
+            present: Seen::default(),
         }
     }
 
@@ -1093,8 +1093,9 @@ impl Matcher {
     }
 
     /// Whether signature `index` (a candidate) matches `user_agent`; cheapest
-    /// test first: the alphabet (with `present`, the user-agent's bytes,
-    /// computed once per call when first needed), the exception's words, the
+    /// test first: the alphabet (with `present`: whether the user-agent has a
+    /// `;`, and its bytes, each computed once per user-agent when first
+    /// needed), the exception's words, the
     /// pattern's regex (from `first_hit`, the first hit of one of its
     /// literals, less its lead), the rest of the exception.
     fn confirm(
@@ -1102,18 +1103,22 @@ impl Matcher {
         index: usize,
         user_agent: &str,
         first_hit: usize,
-        present: &mut Option<[u64; 4]>,
+        present: &mut Seen,
     ) -> bool {
         let record = &self.records[index];
         let text = user_agent.as_bytes();
         if let Some(a) = self.alphabets.get(record.alphabet as usize) {
             // Most user-agents have a ';', which few anchored patterns allow:
             // one fast search before the pass over every byte.
-            if !a.allows(b';') && memchr::memchr(b';', text).is_some() {
+            if !a.allows(b';')
+                && *present
+                    .semicolon
+                    .get_or_insert_with(|| memchr::memchr(b';', text).is_some())
+            {
                 return false;
             }
-            let present = present.get_or_insert_with(|| bytes_present(text));
-            if !a.admits(present, text) {
+            let bytes = present.bytes.get_or_insert_with(|| bytes_present(text));
+            if !a.admits(bytes, text) {
                 return false;
             }
         }
@@ -1246,7 +1251,17 @@ pub struct Matches<'m, 'u> {
     candidates: Candidates,
     at: usize,
     len: usize,
-    present: Option<[u64; 4]>,
+    present: Seen,
+}
+
+/// What the alphabet checks learnt about one user-agent, each computed the
+/// first time a candidate needs it: whether it has a `;` (most do, and few
+/// anchored patterns allow one: the signatures without literals, which are
+/// candidates for every user-agent, all ask), and which bytes it has.
+#[derive(Default)]
+struct Seen {
+    semicolon: Option<bool>,
+    bytes: Option<[u64; 4]>,
 }
 
 impl<'m> Iterator for Matches<'m, '_> {
