@@ -311,6 +311,12 @@ fn main() {
         .filter(|u| seen.insert(u.clone()))
         .collect();
     workload.sort_by_key(|u| u.len() % 7);
+    // Laid out in memory in the order it is read, as Node's JSON.parse lays
+    // out the same list for isbot: sorting moved only the `String` headers,
+    // and reading texts scattered over 6 MB cost ours about a quarter more
+    // time than reading them in order (a harness effect the edge, which sees
+    // one user-agent per request, does not have).
+    let workload: Vec<String> = workload.iter().map(|u| u.as_str().to_owned()).collect();
     let bots_in_workload: usize = sources
         .iter()
         .filter(|s| s.bots)
