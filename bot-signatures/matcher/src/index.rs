@@ -31,7 +31,17 @@ mozilla/5.0 (compatible; crawler/1.0; +https://example.org/crawler.htm) spider (
 search engine index indexer archive archiver monitoring monitor uptime agent content link links checker \
 check preview fetch fetcher feed reader proxy scanner security research analytics marketing seo \
 google bing yandex baidu apple facebook amazon microsoft cloudflare openai page site web service \
-crawling robot robots spider spiders scraper api client library python java node version info about";
+crawling robot robots spider spiders scraper api client library python java node version info about \
+mozilla/4.0 (compatible; msie 8.0; windows nt 6.1; wow64; trident/4.0; slcc2; .net clr 2.0.50727; \
+media center pc 6.0; infopath.3; tablet pc 2.0) (windows nt 6.3; trident/7.0; touch; rv:11.0) like gecko \
+opera/9.80 (series 60; opera mini/7.1.32444/191.255; u; en) presto/2.12.423 version/12.16 \
+nokia6300/2.0 (05.00) profile/midp-2.0 configuration/cldc-1.1 symbianos/9.4; series60/5.0 \
+(linux; u; android 4.4.2; de-de; fr-fr; es-es; pt-br; zh-cn; ru-ru; ja-jp; sm-g900f build/kot49h) \
+version/4.0 mobile safari/534.30 samsung galaxy gt-i9300 sonyericsson sony xperia lg-d855 htc motorola \
+moto lenovo huawei honor xiaomi redmi oneplus oppo vivo realme pixel nexus zte alcatel asus acer \
+blackberry; bb10; touch) windows phone 8.1; iemobile/11.0; arm; nokia; lumia 930) kindle silk \
+smart-tv smarttv tizen webos hbbtv crkey playstation nintendo xbox ucbrowser miuibrowser yabrowser \
+qqbrowser baidubrowser maxthon vivaldi seamonkey thunderbird epiphany midori konqueror";
 
 /// How most browsers' (and many crawlers') user-agents open (generic
 /// templates, not anyone's user-agent). At load, each that holds no gram a literal is filed under is
@@ -294,12 +304,20 @@ fn file_gram(
 
 /// Chooses the gram each literal is filed under. Short literals choose first
 /// (they have the fewest grams); each takes the gram least common in
-/// browsers, then the one fewest literals share, so no gram is shared by
-/// every "...bot" literal. Literals are lowercased first.
+/// browsers ([`COMMON`] and the [`BROWSER_OPENINGS`], whose grams a literal
+/// filed elsewhere leaves clean), then the one fewest literals share, so no
+/// gram is shared by every "...bot" literal. Literals are lowercased first.
 pub fn plan<'a>(literals: impl IntoIterator<Item = &'a str>) -> Vec<Plan> {
     let mut common = std::collections::HashMap::<u32, u32>::new();
-    for w in COMMON.as_bytes().windows(3) {
-        *common.entry(gram(w)).or_default() += 1;
+    let openings: Vec<Vec<u8>> = BROWSER_OPENINGS
+        .iter()
+        .map(|o| o.to_ascii_lowercase().into_bytes())
+        .collect();
+    let browser_text = std::iter::once(COMMON.as_bytes()).chain(openings.iter().map(Vec::as_slice));
+    for text in browser_text {
+        for w in text.windows(3) {
+            *common.entry(gram(w)).or_default() += 1;
+        }
     }
     let literals: Vec<Vec<u8>> = literals
         .into_iter()
