@@ -316,7 +316,7 @@ fn main() {
     // and reading texts scattered over 6 MB cost ours about a quarter more
     // time than reading them in order (a harness effect the edge, which sees
     // one user-agent per request, does not have).
-    let workload: Vec<String> = workload.iter().map(|u| u.as_str().to_owned()).collect();
+    let workload: Vec<String> = workload.to_vec();
     let bots_in_workload: usize = sources
         .iter()
         .filter(|s| s.bots)

@@ -8,6 +8,7 @@
 //! meaning of the regex (an alternative this module cannot read as words
 //! stays in the regex).
 
+use crate::edge_regex;
 use crate::index::LiteralIndex;
 use crate::shape;
 
@@ -40,12 +41,13 @@ impl Exception {
         }
         let (rest, gated, broken) = if rest.is_empty() {
             (None, Vec::new(), false)
+        } else if let Some((plain, gated)) = gate(&rest) {
+            // Every alternative compiled on its own, so their alternation
+            // does too: nothing is compiled twice.
+            (plain, gated, false)
         } else {
-            match insensitive(&rest.join("|")) {
-                Some(all) => {
-                    let (rest, gated) = gate(&rest).unwrap_or((Some(all), Vec::new()));
-                    (rest, gated, false)
-                }
+            match edge_regex(&rest.join("|")) {
+                Some(all) => (Some(all), Vec::new(), false),
                 None => (None, Vec::new(), true),
             }
         };
@@ -94,15 +96,6 @@ impl Exception {
     }
 }
 
-/// `pattern` compiled as the edge reads an exception (ASCII
-/// case-insensitive), or `None` when it does not compile.
-fn insensitive(pattern: &str) -> Option<regex_lite::Regex> {
-    regex_lite::RegexBuilder::new(pattern)
-        .case_insensitive(true)
-        .build()
-        .ok()
-}
-
 /// The rest's alternatives split into those without a required literal (one
 /// regex, or none) and those with one (each its own regex); `None` when no
 /// alternative has one (the rest stays one regex) or one does not compile
@@ -115,7 +108,7 @@ fn gate(
     let mut gated = Vec::new();
     for alternative in alternatives {
         match required_literal(alternative) {
-            Some(literal) => gated.push((literal, insensitive(alternative)?)),
+            Some(literal) => gated.push((literal, edge_regex(alternative)?)),
             None => plain.push(alternative),
         }
     }
@@ -125,7 +118,7 @@ fn gate(
     let plain = if plain.is_empty() {
         None
     } else {
-        Some(insensitive(&plain.join("|"))?)
+        Some(edge_regex(&plain.join("|"))?)
     };
     Some((plain, gated))
 }
@@ -363,10 +356,7 @@ mod tests {
             "\\b(?:nokia|sie-)|android|^opera/|\\bios\\b|^[^/ ]*[a-z][0-9]|[0-9]{3}x[0-9]{3}";
         let e = Exception::new(pattern);
         assert!(e.words.is_some() && e.rest.is_some());
-        let re = regex_lite::RegexBuilder::new(pattern)
-            .case_insensitive(true)
-            .build()
-            .unwrap();
+        let re = edge_regex(pattern).unwrap();
         for text in [
             "Nokia6300/2.0",
             "xnokia",
@@ -479,7 +469,7 @@ mod tests {
         for pattern in patterns {
             let e = Exception::new(pattern);
             gated += e.gated.len();
-            let re = insensitive(pattern).unwrap();
+            let re = edge_regex(pattern).unwrap();
             for text in texts {
                 assert_eq!(e.spares(text), re.is_match(text), "{pattern} on {text}");
             }

@@ -1095,9 +1095,9 @@ impl Matcher {
     /// Whether signature `index` (a candidate) matches `user_agent`; cheapest
     /// test first: the alphabet (with `present`: whether the user-agent has a
     /// `;`, and its bytes, each computed once per user-agent when first
-    /// needed), the exception's words, the
-    /// pattern's regex (from `first_hit`, the first hit of one of its
-    /// literals, less its lead), the rest of the exception.
+    /// needed), the exception's words, the pattern's regex (from `first_hit`,
+    /// the first hit of one of its literals, less its lead), the rest of the
+    /// exception.
     fn confirm(
         &self,
         index: usize,
@@ -1182,13 +1182,16 @@ fn lazy_regex<'a>(
     slot: &'a OnceLock<Option<regex_lite::Regex>>,
     pattern: &str,
 ) -> Option<&'a regex_lite::Regex> {
-    slot.get_or_init(|| {
-        regex_lite::RegexBuilder::new(pattern)
-            .case_insensitive(true)
-            .build()
-            .ok()
-    })
-    .as_ref()
+    slot.get_or_init(|| edge_regex(pattern)).as_ref()
+}
+
+/// `pattern` compiled as the edge reads patterns and exceptions (ASCII
+/// case-insensitive), or `None` when it does not compile.
+pub(crate) fn edge_regex(pattern: &str) -> Option<regex_lite::Regex> {
+    regex_lite::RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .build()
+        .ok()
 }
 
 /// Candidate signatures, each with where one of its literals was hit
