@@ -12,9 +12,9 @@
 //! in-app and embedded browsers), and browscap's test fixtures filed as
 //! browsers (MIT; 17,000 desktop, mobile, text and embedded browsers from
 //! two decades), and yauaa's test cases filed as a browser on a device
-//! (Apache-2.0; 3,700 phones, TVs, consoles, cars, webviews). Any JSON array of strings or of
-//! `{"userAgent": ...}` / `{"ua": ...}` objects, or a text file with one
-//! user-agent per line, works too.
+//! (Apache-2.0; 3,700 phones, TVs, consoles, cars, webviews). Any JSON array
+//! of strings or of `{"userAgent": ...}` / `{"ua": ...}` objects, or a text
+//! file with one user-agent per line, works too.
 
 use std::path::{Path, PathBuf};
 
