@@ -214,7 +214,10 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     std::fs::write(bundle.join("bot-matcher.bin"), &matcher_bin)?;
     std::fs::write(bundle.join("bot-verify.bin"), &verify_bin)?;
 
-    // 6. A reproducible zip.
+    // 6. A reproducible zip, deflated by zopfli: plain deflate that any unzip
+    // reads, 4-9% smaller than zlib's level 9 (wasm 219.5 -> 209.7 KB, catalog
+    // 54.1 -> 49.2 KB; one iteration, level 10, gets nearly all of it: 15
+    // iterations saved 0.5 KB more for 17 s more). Decompression is no slower.
     let zip_path = args.out.join("edge-auth.zip");
     let mut entries = Vec::new();
     collect(&bundle, &bundle, &mut entries)?;
@@ -222,7 +225,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path)?);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(9))
+        .compression_level(Some(10))
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o644);
     for rel in &entries {
