@@ -1,10 +1,10 @@
 // Lambda@Edge viewer-request handler: the Rust decision core (wasm) with the
 // config, keys and bot matcher baked into this bundle. Fails closed: a refused
-// config or any error answers 503, never forwards. Logs one JSON line per
-// refusal and, per the config's [logging] policy, for forwarded requests a
-// record each, a sample, or counts (reason code, redacted client), never a
-// token or cookie. A request crosses into wasm as one packed string of the few
-// fields the core reads, not as the JSON event.
+// config, an event it cannot read or any error answers 503, never forwards.
+// Logs one JSON line per refusal and, per the config's [logging] policy, for
+// forwarded requests a record each, a sample, or counts (reason code,
+// redacted client), never a token or cookie. A request crosses into wasm as
+// one packed string of the few fields the core reads, never as the JSON event.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -17,7 +17,7 @@ const VERIFIED = fs.readFileSync(path.join(__dirname, 'bot-verify.bin'));
 // from edge_auth_event::internal_error); if it cannot be read the module
 // fails to load and CloudFront answers an error itself: closed either way.
 const FAIL_CLOSED = JSON.parse(fs.readFileSync(path.join(__dirname, 'fail-closed.json'), 'utf8'));
-// Result codes of Edge.decide/handle (edge-auth/wasm/src/lib.rs).
+// Result codes of Edge.decide (edge-auth/wasm/src/lib.rs).
 const KIND = 3; const FORWARD = 0; const CHANGED = 1; const FALLBACK = 3;
 const LOG = 4; const DEFERRED = 8;
 const FIRST = 0; const MAY_RETRY = 1; const AGAIN = 2;
@@ -106,17 +106,17 @@ async function refreshKeys(unknownKid) {
 const WANTED = new Set(readHeaders().split(','));
 // What pack does with a header name (without a signature-input, when every
 // header goes): KEEP it (one the core reads, in any spelling: it is lowered),
-// SKIP it, or REFUSE to pack the request (signature-input spelled other than
-// CloudFront's lowercase: rare, left to the JSON path rather than a second
-// pass). Names repeat from request to request, so each is looked at once;
+// SKIP it, or start again packing EVERY header (signature-input spelled other
+// than CloudFront's lowercase: rare, so found in passing rather than looked up
+// first). Names repeat from request to request, so each is looked at once;
 // the table is bounded.
-const SKIP = 0; const KEEP = 1; const REFUSE = 2;
+const SKIP = 0; const KEEP = 1; const EVERY = 2;
 const uses = new Map();
 function headerUse(name) {
   let what = uses.get(name);
   if (what === undefined) {
     const lower = name.toLowerCase();
-    what = lower === 'signature-input' && name !== lower ? REFUSE
+    what = lower === 'signature-input' && name !== lower ? EVERY
       : WANTED.has(name) || WANTED.has(lower) ? KEEP : SKIP;
     if (uses.size < 1024) uses.set(name, what);
   }
@@ -125,66 +125,83 @@ function headerUse(name) {
 // The request's few fields as one string for Edge.decide, NUL-separated (see
 // edge-auth/event/src/packed.rs): uri, method, clientIp, querystring, "=" and
 // the request id (or nothing), then every value of the headers the core reads
-// as name, value. Returns the count of fields written beside it, or null for
-// anything not plainly a viewer-request event: that goes to Edge.handle as
-// JSON, the reference path. Every header's shape is checked, read or not, as
-// the JSON path checks it. A NUL inside a value adds fields, so the count no
-// longer matches and the core refuses the packed form (FALLBACK); a lone
-// surrogate, which the string crossing would replace, is sent as JSON too.
-function pack(event) {
+// (all of them with a signature-input) as name, value. Returns it with the
+// count of fields written, or, for anything that is not a viewer-request event
+// as CloudFront writes one, why not (a string, for the log; never a value):
+// the shim answers those 503. Every header's shape is checked, read or not.
+// A NUL inside a value adds fields, so the count no longer matches and the
+// core refuses the packed form (FALLBACK: also answered 503); a lone
+// surrogate, which the string crossing would replace, is refused here.
+function pack(event, every) {
   const records = event && event.Records;
-  if (!Array.isArray(records) || records.length !== 1) return null;
+  if (!Array.isArray(records)) return 'missing Records array';
+  if (records.length !== 1) return 'Records must hold exactly one record';
   const cf = records[0] && records[0].cf;
-  if (!cf || typeof cf !== 'object') return null;
+  if (!cf || typeof cf !== 'object') return 'missing Records[0].cf';
   const config = cf.config;
   const type = config && config.eventType;
-  if (typeof type === 'string' && type !== 'viewer-request') return null;
+  if (typeof type === 'string' && type !== 'viewer-request') return `eventType is ${JSON.stringify(type.slice(0, 40))}, expected "viewer-request"`;
   const r = cf.request;
-  if (!r || typeof r !== 'object' || Array.isArray(r)) return null;
+  if (!r || typeof r !== 'object' || Array.isArray(r)) return 'Records[0].cf.request is not an object';
   const { uri, method, clientIp, headers } = r;
   let qs = r.querystring;
   if (qs === undefined) qs = '';
-  if (typeof uri !== 'string' || typeof method !== 'string' || typeof clientIp !== 'string' || typeof qs !== 'string') return null;
+  if (typeof uri !== 'string') return 'request.uri must be a string';
+  if (uri.charCodeAt(0) !== 47) return "request.uri must start with '/'";
+  if (typeof method !== 'string') return 'request.method must be a string';
+  if (typeof clientIp !== 'string') return 'request.clientIp must be a string';
+  if (typeof qs !== 'string') return 'request.querystring must be a string';
   const id = config && config.requestId;
   // Joined at the end: one flat string (a chain of `+=` is a rope, which the
   // string crossing into wasm reads byte by byte much more slowly).
   const parts = [uri, method, clientIp, qs, typeof id === 'string' ? '=' + id : ''];
   if (headers !== undefined) {
-    if (!headers || typeof headers !== 'object' || Array.isArray(headers)) return null;
+    if (!headers || typeof headers !== 'object' || Array.isArray(headers)) return 'request.headers must be an object';
     // CloudFront spells header names in lowercase; any other spelling of
-    // signature-input (rare) goes to the JSON path rather than a second pass.
-    const all = headers['signature-input'] !== undefined;
+    // signature-input (rare) starts the packing again, every header kept.
+    const all = every || headers['signature-input'] !== undefined;
     for (const name in headers) {
       const list = headers[name];
-      if (!Array.isArray(list)) return null;
+      if (!Array.isArray(list)) return 'a header is not a list';
       const what = all ? KEEP : headerUse(name);
-      if (what === REFUSE) return null;
+      if (what === EVERY) return pack(event, true);
       for (let i = 0; i < list.length; i++) {
         const item = list[i];
-        if (!item || typeof item.value !== 'string') return null;
+        if (!item || typeof item.value !== 'string') return "a header's value is not a string";
         if (what === KEEP) parts.push(name, item.value);
       }
     }
   }
   const s = parts.join('\0');
-  if (!s.isWellFormed()) return null;
+  if (!s.isWellFormed()) return 'a field is not well-formed UTF-16 (a lone surrogate)';
   return [s, parts.length];
 }
 
+// Decides `event`; null when it cannot be read (`unread` says why).
+let unread = '';
 function run(event, mode) {
-  const packed = pack(event);
-  if (packed !== null) {
-    const [s, fields] = packed;
-    // Growing the memory detaches its old buffer, and a view of a detached
-    // buffer has length 0: no call into the memory's getter per request.
-    if (input === null || input.length === 0) input = new Uint8Array(wasmMemory.buffer, edge.input_ptr(), edge.input_len());
-    const { read, written } = encoder.encodeInto(s, input);
-    const code = read === s.length
-      ? edge.decide_input(written, fields, Date.now(), mode)
-      : edge.decide(s, fields, Date.now(), mode);
-    if ((code & KIND) !== FALLBACK) return code;
+  const packed = pack(event, false);
+  if (typeof packed === 'string') {
+    unread = packed;
+    return null;
   }
-  return edge.handle(JSON.stringify(event), Date.now(), mode);
+  const [s, fields] = packed;
+  // Growing the memory detaches its old buffer, and a view of a detached
+  // buffer has length 0: no call into the memory's getter per request.
+  if (input === null || input.length === 0) input = new Uint8Array(wasmMemory.buffer, edge.input_ptr(), edge.input_len());
+  const { read, written } = encoder.encodeInto(s, input);
+  const code = read === s.length
+    ? edge.decide_input(written, fields, Date.now(), mode)
+    : edge.decide(s, fields, Date.now(), mode);
+  if ((code & KIND) !== FALLBACK) return code;
+  unread = 'a field holds a NUL';
+  return null;
+}
+
+// An event that cannot be read: its record, and the fail-closed 503.
+function malformed() {
+  console.log(JSON.stringify({ reason: 'malformed_event', status: 503, timestamp: Date.now(), error: unread }));
+  return FAIL_CLOSED;
 }
 
 exports.handler = async (event) => {
@@ -193,6 +210,7 @@ exports.handler = async (event) => {
   try {
     if (remotes.length && remotes.some(due)) await refreshKeys(false);
     let code = run(event, remotes.length ? MAY_RETRY : FIRST);
+    if (code === null) return malformed();
     if (code & DEFERRED) {
       // unknown_kid: a key rotated in since the last fetch? Fetch (penalty
       // box permitting) and decide again, without charging the rate limits
@@ -200,6 +218,7 @@ exports.handler = async (event) => {
       const before = remotes.map((r) => r.fetchedAt).join();
       await refreshKeys(true);
       code = remotes.map((r) => r.fetchedAt).join() !== before ? run(event, AGAIN) : edge.record_last();
+      if (code === null) return malformed();
     }
     // Every refusal's record, and per [logging] the forwarded ones or counts.
     if (code & LOG) {

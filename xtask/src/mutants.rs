@@ -65,7 +65,7 @@ fn plan(part: &str) -> anyhow::Result<Plan> {
                 "edge-auth/event/src/packed.rs",
                 "edge-auth/event/src/ledger.rs",
             ],
-            // Its own tests (the packed format against the JSON path, the
+            // Its own tests (the packed format against `parse_request`, the
             // logging policies) and the CLI's, which prints the ledger.
             test_packages: &["edge-auth-event", "edge-auth-cli"],
             test_args: &[],

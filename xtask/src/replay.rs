@@ -252,15 +252,16 @@ pub fn remote_jwks(root: &Path, out_dir: &Path) -> anyhow::Result<()> {
 
 /// The shim's fail-closed paths, for real: `tests/node/fail_closed.mjs` breaks
 /// copies of the built bundle (corrupt config, refused config, truncated
-/// matcher, a throwing `decide_input`, `decide` or `handle`, a NaN clock) and
+/// matcher, a throwing `decide_input` or `decide`, a NaN clock) and
 /// expects 503s.
 pub fn fail_closed(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     node_check(root, bundle, "tests/node/fail_closed.mjs", "fail-closed")
 }
 
-/// The shim's packed path against its JSON path, and its logging policy, for
-/// real: `tests/node/fast_path.mjs` (fixtures and hostile events through two
-/// instances of the bundle, one forced onto the JSON path).
+/// The shim's packed path against the native core, and its logging policy,
+/// for real: `tests/node/fast_path.mjs` (fixtures and hostile events through
+/// the bundle; the packed ones answered as `edge-auth decide` answers, the
+/// others 503).
 pub fn fast_path(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     node_check(root, bundle, "tests/node/fast_path.mjs", "fast-path")
 }

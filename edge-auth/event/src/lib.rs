@@ -8,7 +8,7 @@
 
 use edge_auth_core::request::redact_ip;
 use edge_auth_core::{CfRequest, Decision, Header, Outcome, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 pub mod ledger;
 pub mod packed;
@@ -158,7 +158,7 @@ pub fn decision_json(outcome: &Outcome) -> String {
         #[serde(skip_serializing_if = "Option::is_none")]
         cookie: Option<&'a [String]>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        response: Option<Value>,
+        response: Option<ResponseOut<'a>>,
     }
     let reason = outcome.reason.as_str();
     let decision = match &outcome.decision {
@@ -183,7 +183,7 @@ pub fn decision_json(outcome: &Outcome) -> String {
             querystring: None,
             drop_authorization: false,
             cookie: None,
-            response: Some(render_response(response)),
+            response: Some(ResponseOut(response)),
         },
     };
     serde_json::to_string(&decision).unwrap_or_default()
@@ -338,24 +338,63 @@ pub fn render(outcome: &Outcome, event: &ParsedEvent) -> Value {
 
 /// A generated response in CloudFront's shape (status is a string).
 pub fn render_response(response: &Response) -> Value {
-    let mut headers = Map::new();
-    for (name, value) in &response.headers {
-        headers.insert(
-            (*name).to_owned(),
-            json!([{ "key": canonical_key(name), "value": value }]),
-        );
+    serde_json::to_value(ResponseOut(response)).unwrap_or(Value::Null)
+}
+
+/// [`render_response`] written straight to JSON, for [`decision_json`] (the
+/// wasm build): no `Value` tree. Members in the order a `Value` object keeps
+/// them (sorted: `body` when not empty, `headers`, `status`,
+/// `statusDescription`); headers sorted by name, the last value of a name
+/// repeated winning, as inserting into a map would.
+struct ResponseOut<'a>(&'a Response);
+
+impl serde::Serialize for ResponseOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.0;
+        let mut map = s.serialize_map(None)?;
+        if !r.body.is_empty() {
+            map.serialize_entry("body", &r.body)?;
+        }
+        map.serialize_entry("headers", &HeadersOut(&r.headers))?;
+        map.serialize_entry("status", &r.status.to_string())?;
+        map.serialize_entry("statusDescription", r.status_description)?;
+        map.end()
     }
-    let mut out = Map::new();
-    out.insert("status".into(), Value::String(response.status.to_string()));
-    out.insert(
-        "statusDescription".into(),
-        Value::String(response.status_description.to_owned()),
-    );
-    out.insert("headers".into(), Value::Object(headers));
-    if !response.body.is_empty() {
-        out.insert("body".into(), Value::String(response.body.clone()));
+}
+
+/// A response's headers as CloudFront's `{name: [{key, value}]}`.
+struct HeadersOut<'a>(&'a [(&'static str, String)]);
+
+impl serde::Serialize for HeadersOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // A handful of headers: sorted by insertion, without a sort routine.
+        let mut sorted: Vec<(&str, &str)> = Vec::with_capacity(self.0.len());
+        for (name, value) in self.0 {
+            match sorted.binary_search_by(|(n, _)| (*n).cmp(name)) {
+                Ok(i) => sorted[i].1 = value,
+                Err(i) => sorted.insert(i, (name, value)),
+            }
+        }
+        let mut map = s.serialize_map(Some(sorted.len()))?;
+        for (name, value) in sorted {
+            map.serialize_entry(
+                name,
+                &[HeaderOut {
+                    key: canonical_key(name),
+                    value,
+                }],
+            )?;
+        }
+        map.end()
     }
-    Value::Object(out)
+}
+
+#[derive(serde::Serialize)]
+struct HeaderOut<'a> {
+    key: String,
+    value: &'a str,
 }
 
 /// The fail-closed answer for anything that went wrong inside the handler:
@@ -646,6 +685,64 @@ mod tests {
         let mut plain = String::new();
         write_record(&mut plain, None, &json!({ "a": 1 }));
         assert_eq!(plain, "{\"a\":1}\n");
+    }
+
+    /// The typed response writer against the `Value` map it replaced: the
+    /// same text (member order included), headers out of order, a name given
+    /// twice (the last value wins), a body or none.
+    #[test]
+    fn responses_are_written_as_a_value_map_would_write_them() {
+        fn as_map(response: &Response) -> Value {
+            let mut headers = serde_json::Map::new();
+            for (name, value) in &response.headers {
+                headers.insert(
+                    (*name).to_owned(),
+                    json!([{ "key": canonical_key(name), "value": value }]),
+                );
+            }
+            let mut out = serde_json::Map::new();
+            out.insert("status".into(), json!(response.status.to_string()));
+            out.insert(
+                "statusDescription".into(),
+                json!(response.status_description),
+            );
+            out.insert("headers".into(), Value::Object(headers));
+            if !response.body.is_empty() {
+                out.insert("body".into(), json!(response.body));
+            }
+            Value::Object(out)
+        }
+        let mut responses = vec![edge_auth_core::decide::unavailable()];
+        for body in ["", "Forbidden\n"] {
+            responses.push(Response {
+                status: 429,
+                status_description: "Too Many Requests",
+                headers: vec![
+                    ("retry-after", "7".to_owned()),
+                    ("cache-control", "no-store".to_owned()),
+                    ("www-authenticate", "Bearer".to_owned()),
+                    ("cache-control", "private".to_owned()),
+                ],
+                body: body.to_owned(),
+            });
+        }
+        responses.push(Response {
+            status: 204,
+            status_description: "No Content",
+            headers: Vec::new(),
+            body: String::new(),
+        });
+        for r in &responses {
+            let expected = as_map(r).to_string();
+            assert_eq!(serde_json::to_string(&ResponseOut(r)).unwrap(), expected);
+            assert_eq!(render_response(r).to_string(), expected);
+        }
+        assert!(!responses[2].body.is_empty() && responses[1].body.is_empty());
+        assert!(
+            as_map(&responses[1])
+                .to_string()
+                .contains(r#""cache-control":[{"key":"Cache-Control","value":"private"}]"#)
+        );
     }
 
     #[test]

@@ -8,15 +8,16 @@
 //! it and the value: `uri\0method\0ip\0qs\0=id\0name\0value\0name\0value...`.
 //! It also passes how many fields it wrote. A value holding a NUL adds
 //! fields, so a count that does not match is refused ([`None`]) and the shim
-//! takes the JSON path, which decides on the whole event; so does every event
-//! whose shape the shim does not recognise (the JSON path is the reference:
-//! `parse_request` on `JSON.stringify(event)`).
+//! answers 503, as it does every event whose shape it does not recognise.
+//! The reference is the native reading of the JSON event, `parse_request`:
+//! whatever is packed must read the same (the tests below, and the bundle
+//! replay against `edge-auth decide`).
 //!
 //! Every name reads the same values, in the same order, as through
 //! [`parse_request`](crate::parse_request) (names lowercased, ASCII): when
 //! every name is spelled in lowercase (as CloudFront spells them) the names
 //! are distinct keys of the event and their order does not matter; otherwise
-//! they are sorted by the name as spelled, as the JSON path's `BTreeMap` has
+//! they are sorted by the name as spelled, as `parse_request`'s `BTreeMap` has
 //! them, so values of `User-Agent` come before those of `user-agent`. `key`
 //! (the original spelling) is not carried: no decision reads it.
 
@@ -101,7 +102,7 @@ pub fn parse_packed_into(
     // Only the order among values of one lowercased name can change what the
     // core reads, and names spelled in lowercase (CloudFront's spelling) are
     // distinct keys of the event: then any order reads the same. Otherwise
-    // `BTreeMap` order by the spelled name, as the JSON path has it; a stable
+    // `BTreeMap` order by the spelled name, as `parse_request` has it; a stable
     // sort keeps each name's values in order (the shim writes them together).
     let spelled_lower = headers
         .iter()
@@ -124,7 +125,7 @@ fn set(to: &mut String, from: &str) {
 }
 
 /// What the shim writes for `event` (a JSON event), and its field count; or
-/// `None` where the shim would take the JSON path. The Rust twin of the
+/// `None` where the shim would answer 503 unread. The Rust twin of the
 /// shim's `pack`, for tests that hold the two formats to one another (the
 /// bundle replay holds the shim itself to the native core).
 pub fn pack_event(event: &serde_json::Value) -> Option<(String, usize)> {
@@ -211,10 +212,7 @@ mod tests {
             }
         }
         assert!(packed >= 30, "{packed} fixtures packed");
-        assert!(
-            fallback >= 1,
-            "the not-an-event fixture takes the JSON path"
-        );
+        assert!(fallback >= 1, "the not-an-event fixture is not packed");
     }
 
     #[test]
@@ -233,7 +231,7 @@ mod tests {
     #[test]
     fn lowercase_names_in_any_order_read_as_the_json_path_reads_them() {
         // The shim's order (the event's), not sorted: every name still reads
-        // the values the JSON path gives it, in order.
+        // the values `parse_request` gives it, in order.
         let packed =
             "/p\0GET\x001.2.3.4\0\0\0user-agent\0ua\0cookie\0a=1\0cookie\0b=2\0accept\0*/*";
         let (fast, _) = parse_packed(packed, 13).unwrap();

@@ -9,8 +9,10 @@
 //! small number: forward unchanged, forward with changes, or answer, and
 //! whether log lines wait. Only when needed does the shim ask for more
 //! ([`Edge::result`], [`Edge::take_log`]): a browser on a public page crosses
-//! the boundary with one string in and one number out. Events the shim does
-//! not pack go through [`Edge::handle`] as JSON, with the same result.
+//! the boundary with one string in and one number out. The event itself never
+//! crosses: an event the shim cannot pack is not a viewer-request as
+//! CloudFront writes one, and the shim answers it 503 without the core (the
+//! native CLI reads events as JSON, `edge_auth_event::parse_request`).
 //! Per-instance state (token cache, rate table, log counts) lives in the
 //! `Edge` object across invocations of a warm instance.
 //!
@@ -45,7 +47,8 @@ pub const FORWARD: u32 = 0;
 pub const CHANGED: u32 = 1;
 /// Result kind: answer with the response in [`Edge::result`].
 pub const RESPOND: u32 = 2;
-/// Result kind: the packed form was refused; decide on the JSON event.
+/// Result kind: the packed form was refused (a NUL inside a value adds
+/// fields): nothing decided; the shim answers 503.
 pub const FALLBACK: u32 = 3;
 /// Bit: log lines wait in [`Edge::take_log`].
 pub const LOG: u32 = 4;
@@ -137,7 +140,6 @@ enum Last {
     Decided(Outcome),
     /// An `unknown_kid` not yet logged: outcome, request, request id, time.
     Held(Box<(Outcome, CfRequest, Option<String>, u64)>),
-    Malformed,
 }
 
 /// One warm instance of the edge: config, matcher and per-instance state.
@@ -200,7 +202,7 @@ impl Edge {
     /// `fields` NUL-separated fields). `mode` is [`FIRST`], [`MAY_RETRY`] or
     /// [`AGAIN`]. Returns the [`FORWARD`]/[`CHANGED`]/[`RESPOND`] kind with the
     /// [`LOG`] and [`DEFERRED`] bits, or [`FALLBACK`] when the packed form is
-    /// not exactly `fields` fields (the shim then calls [`Edge::handle`]).
+    /// not exactly `fields` fields (a NUL inside a value: the shim answers 503).
     pub fn decide(&mut self, packed: &str, fields: u32, now_ms: f64, mode: u32) -> u32 {
         // The last request's memory, reused: nothing allocated once warm.
         let mut request = std::mem::take(&mut self.request);
@@ -246,22 +248,6 @@ impl Edge {
         self.input.len()
     }
 
-    /// Decides one event given as JSON (`JSON.stringify(event)`): the path
-    /// for events the shim does not pack. Same modes and result as
-    /// [`Edge::decide`]; an event that cannot be read answers 503 (`RESPOND`).
-    pub fn handle(&mut self, event_json: &str, now_ms: f64, mode: u32) -> u32 {
-        match edge_auth_event::parse_request(event_json) {
-            Ok((request, request_id)) => self.finish(&request, request_id.as_deref(), now_ms, mode),
-            Err(e) => {
-                self.log
-                    .push_str(&edge_auth_event::malformed_record(&e, clock(now_ms)));
-                self.log.push('\n');
-                self.last = Last::Malformed;
-                RESPOND | LOG
-            }
-        }
-    }
-
     /// Logs the decision [`Edge::decide`] held back with [`DEFERRED`] (the
     /// keys did not change, so it stands). Returns its result code.
     pub fn record_last(&mut self) -> u32 {
@@ -291,7 +277,9 @@ impl Edge {
         match &self.last {
             Last::Decided(o) => edge_auth_event::decision_json(o),
             Last::Held(h) => edge_auth_event::decision_json(&h.0),
-            Last::Malformed | Last::None => serde_json::json!({ "reason": "malformed_event", "response": edge_auth_event::internal_error() }).to_string(),
+            // Nothing decided: the shim never asks then, and an empty answer
+            // would not parse (it would answer 503).
+            Last::None => String::new(),
         }
     }
 
@@ -346,8 +334,8 @@ impl Edge {
                 decision: Decision::Respond(r),
                 ..
             }) => RESPOND | (slot(&mut self.responses, r) << SLOT_SHIFT),
-            // A held decision is an `unknown_kid` (a 401), and a malformed
-            // event a 503: answered, without a slot.
+            // A held decision is an `unknown_kid` (a 401): answered, without
+            // a slot.
             _ => RESPOND,
         };
         kind | if self.log.is_empty() { 0 } else { LOG }
@@ -362,11 +350,29 @@ impl Edge {
             // Most bundles: no JSON writer to compile on a cold start.
             return "[]".to_owned();
         }
-        let list: Vec<serde_json::Value> = remote
-            .into_iter()
-            .map(|(i, r)| serde_json::json!({ "issuer": i, "url": r.url, "cache_seconds": r.cache_s, "min_refresh_seconds": r.min_refresh_s, "timeout_ms": r.timeout_ms, "max_bytes": r.max_bytes, "max_stale_seconds": r.max_stale_s }))
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            issuer: usize,
+            url: &'a str,
+            cache_seconds: u64,
+            min_refresh_seconds: u64,
+            timeout_ms: u64,
+            max_bytes: u64,
+            max_stale_seconds: u64,
+        }
+        let list: Vec<Out<'_>> = remote
+            .iter()
+            .map(|(i, r)| Out {
+                issuer: *i,
+                url: &r.url,
+                cache_seconds: r.cache_s,
+                min_refresh_seconds: r.min_refresh_s,
+                timeout_ms: r.timeout_ms,
+                max_bytes: r.max_bytes,
+                max_stale_seconds: r.max_stale_s,
+            })
             .collect();
-        serde_json::Value::Array(list).to_string()
+        serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
     }
 
     /// Installs a fetched JWK Set for issuer `issuer` (the verified-token cache
