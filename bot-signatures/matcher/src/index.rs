@@ -324,8 +324,9 @@ pub fn plan<'a>(literals: impl IntoIterator<Item = &'a str>) -> Vec<Plan> {
         .map(|l| l.to_ascii_lowercase().into_bytes())
         .collect();
     let mut plans = vec![None; literals.len()];
-    let mut order: Vec<usize> = (0..literals.len()).collect();
-    order.sort_by_key(|&i| literals[i].len());
+    let order = stable_order(literals.len(), |i| {
+        u32::try_from(literals[i].len()).unwrap_or(u32::MAX)
+    });
     let mut load = std::collections::HashMap::<u32, u32>::new();
     for i in order {
         let lit = &literals[i];
@@ -402,7 +403,26 @@ fn is_in_gram_order(entries: &[Entry]) -> bool {
 #[cold]
 #[inline(never)]
 fn sort_by_gram(entries: &mut [Entry]) {
-    entries.sort_by_key(|e| e.gram);
+    let order = stable_order(entries.len(), |i| entries[i].gram);
+    let sorted: Vec<Entry> = order.iter().map(|&i| entries[i].clone()).collect();
+    entries.clone_from_slice(&sorted);
+}
+
+/// The positions `0..n` in stable ascending order of `key`: sorted as
+/// `key << 32 | position` by `[u64]::sort_unstable`, the sort the candidates
+/// use on every request, so the wasm carries that one sort routine instead of
+/// a stable sort for each call site here (about 7 KB of wasm each). `n` is a
+/// count of literals or openings, far below 2^32.
+fn stable_order(n: usize, key: impl Fn(usize) -> u32) -> Vec<usize> {
+    debug_assert!(u32::try_from(n).is_ok());
+    let mut keyed: Vec<u64> = (0..n)
+        .map(|i| (u64::from(key(i)) << 32) | i as u64)
+        .collect();
+    keyed.sort_unstable();
+    keyed
+        .into_iter()
+        .map(|k| (k & 0xFFFF_FFFF) as usize)
+        .collect()
 }
 
 /// The gram filter and the slot table of entries in gram order.
@@ -440,12 +460,18 @@ fn clean_openings(grams: &[u64; KEYS / 64]) -> (Vec<&'static [u8]>, bool) {
             i < 2 || !has_bit(grams, k as usize)
         })
     };
-    let mut openings: Vec<&'static [u8]> = BROWSER_OPENINGS[1..]
+    let clean_ones: Vec<&'static [u8]> = BROWSER_OPENINGS[1..]
         .iter()
         .map(|p| p.as_bytes())
         .filter(|p| clean(p))
         .collect();
-    openings.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    // Longest first (ties in their order): see `stable_order`.
+    let openings = stable_order(clean_ones.len(), |i| {
+        u32::MAX - u32::try_from(clean_ones[i].len()).unwrap_or(u32::MAX)
+    })
+    .into_iter()
+    .map(|i| clean_ones[i])
+    .collect();
     (openings, clean(BROWSER_OPENINGS[0].as_bytes()))
 }
 
@@ -906,6 +932,18 @@ mod tests {
             0,
             "case matters"
         );
+    }
+
+    proptest! {
+        /// `stable_order` is a stable sort by key: against the standard one,
+        /// keys drawn from a few values so that ties are the rule.
+        #[test]
+        fn stable_order_is_a_stable_sort(keys in proptest::collection::vec(0u32..6, 0..60), big in any::<bool>()) {
+            let keys: Vec<u32> = keys.into_iter().map(|k| if big { u32::MAX - k } else { k }).collect();
+            let mut expected: Vec<usize> = (0..keys.len()).collect();
+            expected.sort_by_key(|&i| keys[i]);
+            prop_assert_eq!(stable_order(keys.len(), |i| keys[i]), expected);
+        }
     }
 
     proptest! {
