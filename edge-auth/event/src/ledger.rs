@@ -88,7 +88,7 @@ impl Ledger {
         let since = *self.since_ms.get_or_insert(now_ms);
         let forwarded = matches!(outcome.decision, Decision::Forward { .. });
         if !forwarded || policy.forwarded == Forwarded::All {
-            write_full(out, log_struct(outcome, request, request_id, now_ms));
+            write_outcome(out, outcome, request, request_id, now_ms, None);
         } else {
             let key: Key = (
                 outcome.reason.as_str(),
@@ -110,12 +110,8 @@ impl Ledger {
                     .forwarded
                     .is_multiple_of(u64::from(policy.sample_every.max(1)))
                 {
-                    let mut record = log_struct(outcome, request, request_id, now_ms);
-                    record.aws = None;
-                    record.requests = None;
-                    record.token_cache_hits = None;
-                    record.sampled = Some(policy.sample_every);
-                    write_full(out, record);
+                    let every = Some(policy.sample_every);
+                    write_outcome(out, outcome, request, request_id, now_ms, every);
                 }
                 self.forwarded += 1;
             }
@@ -126,6 +122,7 @@ impl Ledger {
     }
 
     /// Writes the counts held (one EMF record per key) and starts a new window.
+    #[inline(never)]
     pub fn flush(&mut self, now_ms: u64, out: &mut String) {
         let since = self.since_ms.unwrap_or(now_ms);
         let window_seconds = now_ms.saturating_sub(since) / 1000;
@@ -150,6 +147,29 @@ impl Ledger {
         }
         self.since_ms = Some(now_ms);
     }
+}
+
+/// Appends `outcome`'s record as one line: in full (its metrics as EMF), or,
+/// for a sampled forward (`sampled`: one in how many), without the metrics
+/// (the counts carry them). Out of line: a forwarded request under the
+/// `count` policy never calls it, so V8 does not compile it for one.
+#[inline(never)]
+fn write_outcome(
+    out: &mut String,
+    outcome: &Outcome,
+    request: &CfRequest,
+    request_id: Option<&str>,
+    now_ms: u64,
+    sampled: Option<u32>,
+) {
+    let mut record = log_struct(outcome, request, request_id, now_ms);
+    if sampled.is_some() {
+        record.aws = None;
+        record.requests = None;
+        record.token_cache_hits = None;
+        record.sampled = sampled;
+    }
+    write_full(out, record);
 }
 
 /// Appends a full record as one line (the `_aws` directive spliced in).

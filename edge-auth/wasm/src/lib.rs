@@ -345,34 +345,11 @@ impl Edge {
     /// `[{"issuer": 0, "url": ..., "cache_seconds": ..., "min_refresh_seconds": ...,
     /// "timeout_ms": ..., "max_bytes": ..., "max_stale_seconds": ...}]`.
     pub fn remote_jwks(&self) -> String {
-        let remote = self.config.remote_jwks();
-        if remote.is_empty() {
-            // Most bundles: no JSON writer to compile on a cold start.
+        if !self.config.has_remote_jwks() {
+            // Most bundles: no list, no JSON writer to compile on a cold start.
             return "[]".to_owned();
         }
-        #[derive(serde::Serialize)]
-        struct Out<'a> {
-            issuer: usize,
-            url: &'a str,
-            cache_seconds: u64,
-            min_refresh_seconds: u64,
-            timeout_ms: u64,
-            max_bytes: u64,
-            max_stale_seconds: u64,
-        }
-        let list: Vec<Out<'_>> = remote
-            .iter()
-            .map(|(i, r)| Out {
-                issuer: *i,
-                url: &r.url,
-                cache_seconds: r.cache_s,
-                min_refresh_seconds: r.min_refresh_s,
-                timeout_ms: r.timeout_ms,
-                max_bytes: r.max_bytes,
-                max_stale_seconds: r.max_stale_s,
-            })
-            .collect();
-        serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
+        remote_jwks_json(&self.config.remote_jwks())
     }
 
     /// Installs a fetched JWK Set for issuer `issuer` (the verified-token cache
@@ -401,6 +378,35 @@ impl Edge {
     pub fn tracked_clients(&self) -> usize {
         self.state.limiter.as_ref().map_or(0, |l| l.len())
     }
+}
+
+/// [`Edge::remote_jwks`]'s list as JSON, out of line: a bundle without remote
+/// JWK Sets never calls it, so V8 never compiles it.
+#[inline(never)]
+fn remote_jwks_json(remote: &[(usize, edge_auth_core::jwt::RemoteJwks)]) -> String {
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        issuer: usize,
+        url: &'a str,
+        cache_seconds: u64,
+        min_refresh_seconds: u64,
+        timeout_ms: u64,
+        max_bytes: u64,
+        max_stale_seconds: u64,
+    }
+    let list: Vec<Out<'_>> = remote
+        .iter()
+        .map(|(i, r)| Out {
+            issuer: *i,
+            url: &r.url,
+            cache_seconds: r.cache_s,
+            min_refresh_seconds: r.min_refresh_s,
+            timeout_ms: r.timeout_ms,
+            max_bytes: r.max_bytes,
+            max_stale_seconds: r.max_stale_s,
+        })
+        .collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// The headers the decision reads by name (`edge_auth_core::request::READ_HEADERS`),

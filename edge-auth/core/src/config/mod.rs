@@ -259,6 +259,11 @@ impl EdgeConfig {
         self.keys_fingerprint
     }
 
+    /// Whether any issuer's keys are fetched at run time ([`Self::remote_jwks`]).
+    pub fn has_remote_jwks(&self) -> bool {
+        self.issuers.iter().any(|x| x.remote.is_some())
+    }
+
     /// The issuers whose keys the host should fetch: `(issuer index, where)`.
     pub fn remote_jwks(&self) -> Vec<(usize, RemoteJwks)> {
         self.issuers
