@@ -3,11 +3,14 @@
 //! material, unknown `kty`/`crv`, symmetric `oct` keys) are skipped with a
 //! warning and never used. Keys only ever come from configuration, never from
 //! a token header (`jwk`, `jku`, `x5u`, `x5c` are refused by the verifier).
+//! A set is strict JSON, as a token's header and claims are: a member name
+//! given twice in one object refuses the whole set (RFC 7517 §4 allows a
+//! parser to refuse it or keep the last).
 
+use crate::json::Json;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
-use serde::Deserialize;
 
 /// Smallest RSA modulus accepted.
 pub const MIN_RSA_BITS: usize = 2048;
@@ -91,16 +94,11 @@ impl VerifyKey {
     }
 }
 
-#[derive(Deserialize)]
-struct JwkSet {
-    keys: Vec<Jwk>,
-}
-
-#[derive(Deserialize)]
+/// One key of a JWK Set, its members as the RFC names them (only those read).
+#[derive(Debug, PartialEq)]
 struct Jwk {
     kty: String,
     kid: Option<String>,
-    #[serde(rename = "use")]
     use_: Option<String>,
     key_ops: Option<Vec<String>>,
     alg: Option<String>,
@@ -110,6 +108,47 @@ struct Jwk {
     x: Option<String>,
     y: Option<String>,
     d: Option<String>,
+}
+
+impl Jwk {
+    /// The key in `v`: an object whose `kty` is a string and whose other
+    /// members read here are strings (`key_ops` an array of strings) or
+    /// absent or `null`; others are ignored.
+    fn from_json(v: &Json) -> Result<Jwk, String> {
+        if !matches!(v, Json::Object(_)) {
+            return Err("a key is not an object".into());
+        }
+        let string = |name: &str| -> Result<Option<String>, String> {
+            match v.get(name) {
+                None | Some(Json::Null) => Ok(None),
+                Some(Json::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(format!("{name} is not a string")),
+            }
+        };
+        let key_ops = match v.get("key_ops") {
+            None | Some(Json::Null) => None,
+            Some(Json::Array(ops)) => Some(
+                ops.iter()
+                    .map(|o| o.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("key_ops holds something other than strings")?,
+            ),
+            Some(_) => return Err("key_ops is not an array".into()),
+        };
+        Ok(Jwk {
+            kty: string("kty")?.ok_or("missing kty")?,
+            kid: string("kid")?,
+            use_: string("use")?,
+            key_ops,
+            alg: string("alg")?,
+            n: string("n")?,
+            e: string("e")?,
+            crv: string("crv")?,
+            x: string("x")?,
+            y: string("y")?,
+            d: string("d")?,
+        })
+    }
 }
 
 /// A parsed key set: the usable keys and a warning per skipped key.
@@ -146,12 +185,29 @@ pub fn b64url(s: &str) -> Option<Vec<u8>> {
 }
 
 impl KeySet {
-    /// Parses a JWK Set document.
+    /// Parses a JWK Set document: strict JSON (no duplicate member names at
+    /// any depth, no byte-order mark, nothing after the value; [`Json`]), an
+    /// object with a `keys` array of keys ([`Jwk::from_json`]). Read with
+    /// the token's JSON reader rather than a derived one: the wasm then
+    /// carries one JSON reader, and none of serde's typed error paths.
     pub fn parse(json: &str) -> Result<KeySet, KeySetError> {
-        let set: JwkSet =
-            serde_json::from_str(json).map_err(|e| KeySetError::Format(e.to_string()))?;
+        let format = |why: String| KeySetError::Format(why);
+        let doc = Json::parse(json.as_bytes()).map_err(format)?;
+        if !matches!(doc, Json::Object(_)) {
+            return Err(format("not a JSON object".into()));
+        }
+        let keys = match doc.get("keys") {
+            Some(Json::Array(keys)) => keys,
+            Some(_) => return Err(format("keys is not an array".into())),
+            None => return Err(format("no keys member".into())),
+        };
+        let keys = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Jwk::from_json(k).map_err(|e| format(format!("key #{i}: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut out = KeySet::default();
-        for (i, jwk) in set.keys.into_iter().enumerate() {
+        for (i, jwk) in keys.into_iter().enumerate() {
             let name = jwk
                 .kid
                 .clone()
@@ -420,5 +476,143 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains(X) && !shown.contains("wX0la"), "{shown}");
+    }
+
+    /// The reader before it: serde's derive, which the JSON reader replaced.
+    mod derived {
+        #[derive(serde::Deserialize)]
+        pub struct JwkSet {
+            pub keys: Vec<Jwk>,
+        }
+        #[derive(serde::Deserialize)]
+        pub struct Jwk {
+            pub kty: String,
+            pub kid: Option<String>,
+            #[serde(rename = "use")]
+            pub use_: Option<String>,
+            pub key_ops: Option<Vec<String>>,
+            pub alg: Option<String>,
+            pub n: Option<String>,
+            pub e: Option<String>,
+            pub crv: Option<String>,
+            pub x: Option<String>,
+            pub y: Option<String>,
+            pub d: Option<String>,
+        }
+    }
+
+    fn member_value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            16 => "[a-zA-Z0-9_-]{0,6}".prop_map(|s| format!("{s:?}")),
+            1 => Just("null".to_owned()),
+            1 => Just("7".to_owned()),
+            1 => Just("true".to_owned()),
+            1 => Just("{}".to_owned()),
+            1 => Just(r#"["verify","sign"]"#.to_owned()),
+            1 => Just(r#"["verify",1]"#.to_owned()),
+            1 => Just("[]".to_owned()),
+        ]
+    }
+
+    fn member_name() -> impl proptest::strategy::Strategy<Value = &'static str> {
+        proptest::sample::select(vec![
+            "kty", "kid", "use", "key_ops", "alg", "n", "e", "crv", "x", "y", "d", "x5c", "ext",
+        ])
+    }
+
+    /// A key's members: usually a `kty` string first, then a few members.
+    fn jwk_members() -> impl proptest::strategy::Strategy<Value = Vec<(&'static str, String)>> {
+        use proptest::prelude::*;
+        (
+            proptest::option::weighted(0.8, "[A-Z]{2,3}".prop_map(|s| format!("{s:?}"))),
+            proptest::collection::vec((member_name(), member_value()), 0..6),
+        )
+            .prop_map(|(kty, rest)| kty.map(|k| ("kty", k)).into_iter().chain(rest).collect())
+    }
+
+    proptest::proptest! {
+        /// The JSON reader against the derive it replaced, on JWK Sets
+        /// built member by member (every member the reader reads, and two
+        /// it ignores, each a string, null, a number, a boolean, an object
+        /// or an array): where the derive reads a set, the reader reads the
+        /// same keys; where it refuses one, so does the reader. The reader
+        /// also refuses a member name given twice in one object, which the
+        /// derive let pass for members it ignores.
+        #[test]
+        fn the_json_reader_reads_what_the_derive_read(
+            keys in proptest::collection::vec(jwk_members(), 0..3),
+            wrap in 0u8..4,
+        ) {
+            let objects: Vec<String> = keys.iter().map(|members| {
+                let body: Vec<String> = members.iter().map(|(n, v)| format!("{n:?}:{v}")).collect();
+                format!("{{{}}}", body.join(","))
+            }).collect();
+            let array = format!("[{}]", objects.join(","));
+            let doc = match wrap {
+                0 | 1 => format!("{{\"keys\":{array}}}"),
+                2 => format!("{{\"keys\":{array},\"other\":1}}"),
+                _ => array.clone(),
+            };
+            let duplicates = keys.iter().any(|members| {
+                members.iter().enumerate().any(|(i, (n, _))| members[..i].iter().any(|(m, _)| m == n))
+            });
+            let old = serde_json::from_str::<derived::JwkSet>(&doc);
+            let new = crate::json::Json::parse(doc.as_bytes()).ok().and_then(|d| {
+                match d.get("keys") {
+                    Some(crate::json::Json::Array(ks)) => ks.iter().map(|k| super::Jwk::from_json(k).ok()).collect::<Option<Vec<_>>>(),
+                    _ => None,
+                }
+            });
+            match (&old, &new) {
+                (Ok(set), Some(keys)) => {
+                    proptest::prop_assert_eq!(set.keys.len(), keys.len());
+                    for (a, b) in set.keys.iter().zip(keys) {
+                        let a = super::Jwk {
+                            kty: a.kty.clone(), kid: a.kid.clone(), use_: a.use_.clone(),
+                            key_ops: a.key_ops.clone(), alg: a.alg.clone(), n: a.n.clone(),
+                            e: a.e.clone(), crv: a.crv.clone(), x: a.x.clone(), y: a.y.clone(),
+                            d: a.d.clone(),
+                        };
+                        proptest::prop_assert_eq!(&a, b);
+                    }
+                }
+                (Ok(_), None) => proptest::prop_assert!(duplicates, "the reader refused what the derive read: {}", doc),
+                (Err(_), Some(_)) => proptest::prop_assert!(false, "the reader read what the derive refused: {}", doc),
+                (Err(_), None) => {}
+            }
+            // And KeySet::parse refuses exactly the sets the reader cannot read.
+            proptest::prop_assert_eq!(KeySet::parse(&doc).is_err() && !matches!(KeySet::parse(&doc), Err(super::KeySetError::DuplicateKid(_))), new.is_none());
+        }
+    }
+
+    /// What the generator above reaches, counted: sets the derive read, sets
+    /// it refused for a member's type, and sets refused for a name twice.
+    #[test]
+    fn the_generator_reaches_each_outcome() {
+        use proptest::strategy::{Strategy, ValueTree};
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = jwk_members();
+        let (mut read, mut refused, mut twice) = (0, 0, 0);
+        for _ in 0..2000 {
+            let members = strategy.new_tree(&mut runner).unwrap().current();
+            let body: Vec<String> = members.iter().map(|(n, v)| format!("{n:?}:{v}")).collect();
+            let doc = format!("{{\"keys\":[{{{}}}]}}", body.join(","));
+            if members
+                .iter()
+                .enumerate()
+                .any(|(i, (n, _))| members[..i].iter().any(|(m, _)| m == n))
+            {
+                twice += 1;
+            } else if serde_json::from_str::<derived::JwkSet>(&doc).is_ok() {
+                read += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        assert!(
+            read > 100 && refused > 100 && twice > 100,
+            "{read} read, {refused} refused, {twice} twice"
+        );
     }
 }
