@@ -293,7 +293,7 @@ fn main() {
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     let compiled = bot_signatures::compile::compile(&catalog);
     // The binary artifact, as the edge bundle carries it (bot-matcher.bin).
-    let artifact = compiled.artifact.to_bytes();
+    let artifact = compiled.artifact.to_edge_bytes();
     let load_start = Instant::now();
     let loads = 20;
     for _ in 0..loads {
@@ -404,7 +404,7 @@ fn main() {
         ..compiled.artifact.clone()
     };
     let one_path = out_dir.join("one-signature.bin");
-    std::fs::write(&one_path, one.to_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&one_path, one.to_edge_bytes()).unwrap_or_else(|e| panic!("{e}"));
     let input = json!({
         "bundle": bundle,
         "one_signature_artifact": one_path,

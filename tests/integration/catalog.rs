@@ -178,15 +178,28 @@ fn shipped_catalog_packs_into_waf_quotas_and_proves() {
 fn binary_artifact_matches_exactly_what_the_regexes_match() {
     let (catalog, _) = Catalog::embedded();
     let compiled = bot_signatures::compile::compile(&catalog);
-    let bytes = compiled.artifact.to_bytes();
+    // The form the bundle ships (`cargo xtask dist`).
+    let bytes = compiled.artifact.to_edge_bytes();
     let edge = bot_signatures::Matcher::from_bytes(&bytes).unwrap();
     assert_eq!(edge.len(), compiled.artifact.signatures.len());
-    let oracle = regex::bytes::RegexSetBuilder::new(edge.signatures().map(|s| s.pattern))
-        .case_insensitive(true)
-        .unicode(false)
-        .size_limit(1 << 30)
-        .build()
-        .unwrap();
+    // The patterns from the catalog: the binary form leaves out those of
+    // exact signatures (the edge never reads them), in the same order.
+    for (s, meta) in edge.signatures().zip(&compiled.artifact.signatures) {
+        assert_eq!(s.id, meta.id);
+        assert_eq!(s.pattern.is_empty(), meta.exact, "{}", s.id);
+    }
+    let oracle = regex::bytes::RegexSetBuilder::new(
+        compiled
+            .artifact
+            .signatures
+            .iter()
+            .map(|s| s.pattern.as_str()),
+    )
+    .case_insensitive(true)
+    .unicode(false)
+    .size_limit(1 << 30)
+    .build()
+    .unwrap();
     // A generic rule's exception, read the same way: a signature matches
     // when its pattern does and its `unless` does not.
     let exceptions: Vec<(usize, regex::bytes::Regex)> = edge

@@ -301,7 +301,9 @@ pub struct Signature<'m> {
     pub category: &'m str,
     /// Whether this is a generic rule.
     pub generic: bool,
-    /// The pattern (a regex, matched case-insensitively anywhere).
+    /// The pattern (a regex, matched case-insensitively anywhere). Empty for
+    /// an exact signature loaded from [`CompiledCatalog::to_edge_bytes`],
+    /// which leaves those out (a literal hit alone is the match).
     pub pattern: &'m str,
     /// True when a literal hit alone is a match.
     pub exact: bool,
@@ -424,8 +426,8 @@ fn push_span(text: &mut String, s: &str) -> Span {
 }
 
 impl CompiledCatalog {
-    /// The binary form the edge loads ([`Matcher::from_bytes`]): the same
-    /// content plus the literal index's plan. Layout (integers u32
+    /// The binary form ([`Matcher::from_bytes`]): the same content plus the
+    /// literal index's plan. Layout (integers u32
     /// little-endian): [`BINARY_MAGIC`]; the signature count, then per
     /// signature its action, flags (1 generic, 2 exact), its lead (u16, 0 for
     /// none, else the lead plus one: an artifact written before leads, with
@@ -439,7 +441,21 @@ impl CompiledCatalog {
     /// the lead set count, then per lead set its signature and 32 bytes of
     /// set; the text's length and the text (UTF-8) every span points into,
     /// each distinct string once.
-    pub fn to_bytes<'a>(&'a self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.write_bytes(true)
+    }
+
+    /// [`Self::to_bytes`] as the edge bundle ships it: the patterns of exact
+    /// signatures written as empty. A literal hit alone decides those, so the
+    /// edge never reads them (nor shows them: it logs ids); they are about a
+    /// third of the artifact's text. Decisions are the same (tested); only
+    /// [`Signature::pattern`] and what [`decided_by`] says of two exact
+    /// signatures differ, so the analyst's tools load the full form.
+    pub fn to_edge_bytes(&self) -> Vec<u8> {
+        self.write_bytes(false)
+    }
+
+    fn write_bytes<'a>(&'a self, exact_patterns: bool) -> Vec<u8> {
         let mut text = String::new();
         let mut out = Vec::with_capacity(64 * 1024);
         // Each distinct string once (a category is shared by hundreds).
@@ -460,7 +476,12 @@ impl CompiledCatalog {
             out.extend(lead_code(s.lead).to_le_bytes());
             put_span(&mut out, &mut text, &s.id);
             put_span(&mut out, &mut text, &s.category);
-            put_span(&mut out, &mut text, &s.pattern);
+            let pattern = if s.exact && !exact_patterns {
+                ""
+            } else {
+                &s.pattern
+            };
+            put_span(&mut out, &mut text, pattern);
             put_span(&mut out, &mut text, s.unless.as_deref().unwrap_or(""));
         }
         debug_assert_eq!(
@@ -1595,6 +1616,51 @@ mod tests {
             Matcher::new(c),
             Err(MatcherError::Version { found: 99, .. })
         ));
+    }
+
+    /// The edge's form decides as the full one does, and leaves out the
+    /// patterns of exact signatures and only those.
+    #[test]
+    fn the_edge_form_leaves_out_exact_patterns_and_decides_the_same() {
+        let catalog = round_trip_catalog();
+        let full = Matcher::from_bytes(&catalog.to_bytes()).unwrap();
+        let edge_bytes = catalog.to_edge_bytes();
+        let edge = Matcher::from_bytes(&edge_bytes).unwrap();
+        assert!(edge_bytes.len() < catalog.to_bytes().len());
+        let (mut exact, mut regex) = (0, 0);
+        for (e, f) in edge.signatures().zip(full.signatures()) {
+            assert_eq!((e.id, e.exact, e.unless), (f.id, f.exact, f.unless));
+            if f.exact {
+                assert_eq!(e.pattern, "", "{}", e.id);
+                exact += 1;
+            } else {
+                assert_eq!(e.pattern, f.pattern);
+                regex += 1;
+            }
+        }
+        assert!(
+            exact > 0 && regex > 0,
+            "{exact} exact, {regex} with a regex"
+        );
+        for ua in [
+            "Googlebot/2.1",
+            "foo/1 bot",
+            "go http",
+            "GO bot",
+            "a go bot",
+            "a gopher bot",
+            "(AhrefsBot/7.0)",
+            "AhrefsBot/v7",
+            "Mozilla/5.0 (X11; Linux x86_64)",
+            "",
+        ] {
+            let ids = |m: &Matcher| {
+                m.matches(ua)
+                    .map(|x| x.signature.id.to_owned())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(ids(&edge), ids(&full), "{ua}");
+        }
     }
 
     #[test]
