@@ -1,4 +1,4 @@
-// The shim's fail-closed paths, run for real: `node tests/node/fail_closed.mjs BUNDLE_DIR NOW_S`
+// The shim's fail-closed paths, run for real: `node tests/node/fail_closed.mjs BUNDLE_DIR NOW_S [REMOTE_CONFIG_BIN]`
 // (NOW_S: the fixtures' clock, workspace_tests::FIXTURE_NOW_S, which `cargo xtask ci` passes).
 // Each case copies the built bundle to a temporary directory, breaks one thing
 // (a corrupt or truncated edge-config.bin, a truncated bot-matcher.bin or bot-verify.bin, a decide() or
@@ -87,6 +87,13 @@ const inject = (method) => (d) => {
 // fast_path.mjs.)
 expect503(await run('decide_input() throws', inject('decide_input')));
 expect503(await run('decide() throws (a request too long for the input buffer)', inject('decide'), { make: () => { const e = event(); e.Records[0].cf.request.headers.cookie = [{ key: 'Cookie', value: 'x='.padEnd(20000, 'y') }]; return e; } }));
+// A config that fetches keys at run time, in a bundle built without the
+// reader for them (the remote-JWKS check's config, when CI passes it): the
+// bundle must refuse it rather than run on the baked keys alone.
+const remoteConfig = process.argv[4];
+if (remoteConfig) {
+  expect503(await run('a config with a jwks_url in a bundle built without remote JWK Sets', (d) => writeFileSync(join(d, 'edge-config.bin'), readFileSync(remoteConfig))));
+}
 const [name, ...clock] = await run('Date.now() is NaN', () => {}, { now: () => NaN });
 for (const r of clock) {
   if (r.status !== '503') failures.push(`${name}: expected 503 (bad_clock), got ${JSON.stringify(r).slice(0, 200)}`);

@@ -140,9 +140,26 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         "--profile",
         "edge",
     ]);
+    // Only what the config uses: the JWK Set reader for keys fetched at run
+    // time (about 16 KB of wasm) only when an issuer has a jwks_url.
+    let mut features = Vec::new();
     if args.rust_crypto {
-        build.args(["--features", "rust-crypto"]);
+        features.push("rust-crypto");
     }
+    if cfg.has_remote_jwks() {
+        features.push("remote-jwks");
+    }
+    if !features.is_empty() {
+        build.args(["--features", &features.join(",")]);
+    }
+    eprintln!(
+        "dist: wasm features: {}",
+        if features.is_empty() {
+            "none".to_owned()
+        } else {
+            features.join(", ")
+        }
+    );
     let status = build.status().context("running cargo build")?;
     if !status.success() {
         bail!("cargo build of edge-auth-wasm failed");

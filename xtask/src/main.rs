@@ -362,7 +362,13 @@ fn bundle(root: &Path) -> anyhow::Result<()> {
     replay::compare(root, &out.join("bundle"))?;
     replay::load(root, &out.join("bundle"), &out, 100_000)?;
     replay::remote_jwks(root, &out)?;
-    replay::fail_closed(root, &out.join("bundle"))?;
+    // With the remote-JWKS bundle's config: the demo bundle, built without
+    // the reader for fetched keys, must refuse it.
+    replay::fail_closed(
+        root,
+        &out.join("bundle"),
+        &out.join("remote-jwks/bundle/edge-config.bin"),
+    )?;
     replay::fast_path(root, &out.join("bundle"))?;
     replay::bot_matcher(root, &out.join("bundle"))?;
     // The default bundle leaves RustCrypto out; the `--rust-crypto` variant

@@ -252,10 +252,22 @@ pub fn remote_jwks(root: &Path, out_dir: &Path) -> anyhow::Result<()> {
 
 /// The shim's fail-closed paths, for real: `tests/node/fail_closed.mjs` breaks
 /// copies of the built bundle (corrupt config, refused config, truncated
-/// matcher, a throwing `decide_input` or `decide`, a NaN clock) and
-/// expects 503s.
-pub fn fail_closed(root: &Path, bundle: &Path) -> anyhow::Result<()> {
-    node_check(root, bundle, "tests/node/fail_closed.mjs", "fail-closed")
+/// matcher, a throwing `decide_input` or `decide`, a NaN clock, a config
+/// that fetches keys (`remote_config`) in a bundle built without the reader
+/// for them) and expects 503s.
+pub fn fail_closed(root: &Path, bundle: &Path, remote_config: &Path) -> anyhow::Result<()> {
+    let out = Command::new("node")
+        .arg(root.join("tests/node/fail_closed.mjs"))
+        .arg(bundle)
+        .arg(now_arg())
+        .arg(remote_config)
+        .output()
+        .context("running tests/node/fail_closed.mjs")?;
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("fail-closed check failed");
+    }
+    Ok(())
 }
 
 /// The shim's packed path against the native core, and its logging policy,

@@ -175,6 +175,13 @@ impl Edge {
         #[cfg(not(feature = "rust-crypto"))]
         node_crypto::install();
         let config = EdgeConfig::from_baked(config).map_err(into_js_error)?;
+        // A config that fetches keys, in a bundle built without the reader
+        // for them (a config file swapped after the build): refused, never
+        // run with the baked keys alone.
+        #[cfg(not(feature = "remote-jwks"))]
+        if config.has_remote_jwks() {
+            return Err(JsError::new(NO_REMOTE_JWKS));
+        }
         let matcher = Matcher::from_vec(matcher).map_err(into_js_error)?;
         let verified = VerifiedBots::from_bytes(verified).map_err(into_js_error)?;
         let state = EdgeState::new(&config);
@@ -345,7 +352,8 @@ impl Edge {
     /// `[{"issuer": 0, "url": ..., "cache_seconds": ..., "min_refresh_seconds": ...,
     /// "timeout_ms": ..., "max_bytes": ..., "max_stale_seconds": ...}]`.
     pub fn remote_jwks(&self) -> String {
-        if !self.config.has_remote_jwks() {
+        // Without the feature, `Edge::new` refused a config with a jwks_url.
+        if !cfg!(feature = "remote-jwks") || !self.config.has_remote_jwks() {
             // Most bundles: no list, no JSON writer to compile on a cold start.
             return "[]".to_owned();
         }
@@ -355,18 +363,22 @@ impl Edge {
     /// Installs a fetched JWK Set for issuer `issuer` (the verified-token cache
     /// is cleared when the keys change). Returns warnings about skipped keys.
     pub fn set_remote_keys(&mut self, issuer: usize, jwks: &str) -> Result<Vec<String>, JsError> {
-        self.config
+        #[cfg(feature = "remote-jwks")]
+        return self
+            .config
             .set_remote_keys(issuer, jwks)
-            .map_err(into_js_error)
+            .map_err(into_js_error);
+        #[cfg(not(feature = "remote-jwks"))]
+        {
+            let _ = (issuer, jwks);
+            Err(JsError::new(NO_REMOTE_JWKS))
+        }
     }
 
     /// Drops the fetched keys of issuer `issuer` (the baked ones stay): the
     /// shim calls this when no fetch has succeeded for `max_stale_seconds`.
     pub fn drop_remote_keys(&mut self, issuer: usize) -> Result<(), JsError> {
-        self.config
-            .set_remote_keys(issuer, r#"{"keys":[]}"#)
-            .map(|_| ())
-            .map_err(into_js_error)
+        self.set_remote_keys(issuer, r#"{"keys":[]}"#).map(|_| ())
     }
 
     /// Verified tokens held in the cache (for tests and metrics).
@@ -379,6 +391,10 @@ impl Edge {
         self.state.limiter.as_ref().map_or(0, |l| l.len())
     }
 }
+
+/// Why a bundle built without the `remote-jwks` feature refuses fetched keys.
+#[cfg(not(feature = "remote-jwks"))]
+const NO_REMOTE_JWKS: &str = "this bundle was built without remote JWK Sets (no issuer of its config has a jwks_url): rebuild it with `cargo xtask dist`";
 
 /// [`Edge::remote_jwks`]'s list as JSON, out of line: a bundle without remote
 /// JWK Sets never calls it, so V8 never compiles it.
