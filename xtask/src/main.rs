@@ -310,6 +310,25 @@ fn wasm_builds() -> anyhow::Result<()> {
             cargo(&["build", "-p", "edge-auth-core", "--target", target]),
         )?;
     }
+    // The wasm adapter with each of its features (`cargo xtask dist` picks
+    // them from the config), linted as the default is.
+    for features in ["remote-jwks", "rust-crypto"] {
+        step(
+            &format!("clippy edge-auth-wasm --features {features}"),
+            cargo(&[
+                "clippy",
+                "-p",
+                "edge-auth-wasm",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--features",
+                features,
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )?;
+    }
     Ok(())
 }
 
