@@ -460,29 +460,49 @@ impl CompiledCatalog {
         let mut out = Vec::with_capacity(64 * 1024);
         // Each distinct string once (a category is shared by hundreds).
         let mut seen = std::collections::HashMap::<&str, Span>::new();
-        let mut put_span = |out: &mut Vec<u8>, text: &mut String, s: &'a str| {
-            let span = *seen.entry(s).or_insert_with(|| push_span(text, s));
+        let mut place =
+            |text: &mut String, s: &'a str| *seen.entry(s).or_insert_with(|| push_span(text, s));
+        let put_span = |out: &mut Vec<u8>, span: Span| {
             out.extend(span.start.to_le_bytes());
             out.extend(span.len.to_le_bytes());
         };
+        // A signature's literals go into the text right after its own strings
+        // (the records below point at them wherever they lie): `googlebot/`
+        // beside `cua-googlebot`, where deflate finds the one in the other
+        // (the zipped artifact is about 5% smaller than with the literals
+        // after all the signatures).
+        let mut owned: Vec<Vec<&'a str>> = vec![Vec::new(); self.signatures.len()];
+        for (literal, owner) in &self.literals {
+            if let Some(list) = owned.get_mut(*owner as usize) {
+                list.push(literal);
+            }
+        }
         out.extend(BINARY_MAGIC);
         out.extend((self.signatures.len() as u32).to_le_bytes());
         let records_at = out.len();
-        for s in &self.signatures {
+        for (i, s) in self.signatures.iter().enumerate() {
             out.extend([
                 action_code(s.action),
                 u8::from(s.generic) | (u8::from(s.exact) << 1),
             ]);
             out.extend(lead_code(s.lead).to_le_bytes());
-            put_span(&mut out, &mut text, &s.id);
-            put_span(&mut out, &mut text, &s.category);
             let pattern = if s.exact && !exact_patterns {
                 ""
             } else {
                 &s.pattern
             };
-            put_span(&mut out, &mut text, pattern);
-            put_span(&mut out, &mut text, s.unless.as_deref().unwrap_or(""));
+            for string in [
+                &s.id,
+                &s.category,
+                pattern,
+                s.unless.as_deref().unwrap_or(""),
+            ] {
+                let span = place(&mut text, string);
+                put_span(&mut out, span);
+            }
+            for literal in &owned[i] {
+                place(&mut text, literal);
+            }
         }
         debug_assert_eq!(
             out.len() - records_at,
@@ -504,7 +524,8 @@ impl CompiledCatalog {
         for (((literal, owner), shape), plan) in literals {
             out.extend((owner | (u32::from(shape) << 24)).to_le_bytes());
             out.extend(plan.unwrap_or(u32::MAX).to_le_bytes());
-            put_span(&mut out, &mut text, literal);
+            let span = place(&mut text, literal);
+            put_span(&mut out, span);
         }
         debug_assert_eq!(
             out.len() - literals_at,

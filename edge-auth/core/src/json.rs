@@ -107,7 +107,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
         let mut out: Vec<(String, Json)> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             if out.iter().any(|(k, _)| *k == key) {
-                return Err(de::Error::custom(format!("duplicate member name {key:?}")));
+                // The name itself stays out: it comes from a token, and an error
+                // message may be logged.
+                return Err(de::Error::custom("duplicate member name"));
             }
             let value = map.next_value()?;
             out.push((key, value));
