@@ -100,6 +100,7 @@ enum Task {
 /// The demo bundle's zipped size budget, in bytes (200 KB, 1 KB = 1,024 bytes
 /// as for Lambda@Edge's 1 MB).
 const DEMO_ZIP_BUDGET: u64 = 200 * 1024;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let root = project_root()?;
