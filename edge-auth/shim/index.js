@@ -177,14 +177,10 @@ function pack(event, every) {
   return [s, parts.length];
 }
 
-// Decides `event`; null when it cannot be read (`unread` says why).
-let unread = '';
+// Decides `event`: the result code, or, when it cannot be read, why not.
 function run(event, mode) {
   const packed = pack(event, false);
-  if (typeof packed === 'string') {
-    unread = packed;
-    return null;
-  }
+  if (typeof packed === 'string') return packed;
   const [s, fields] = packed;
   // Growing the memory detaches its old buffer, and a view of a detached
   // buffer has length 0: no call into the memory's getter per request.
@@ -193,14 +189,12 @@ function run(event, mode) {
   const code = read === s.length
     ? edge.decide_input(written, fields, Date.now(), mode)
     : edge.decide(s, fields, Date.now(), mode);
-  if ((code & KIND) !== FALLBACK) return code;
-  unread = 'a field holds a NUL';
-  return null;
+  return (code & KIND) !== FALLBACK ? code : 'a field holds a NUL';
 }
 
 // An event that cannot be read: its record, and the fail-closed 503.
-function malformed() {
-  console.log(JSON.stringify({ reason: 'malformed_event', status: 503, timestamp: Date.now(), error: unread }));
+function malformed(why) {
+  console.log(JSON.stringify({ reason: 'malformed_event', status: 503, timestamp: Date.now(), error: why }));
   return FAIL_CLOSED;
 }
 
@@ -210,7 +204,7 @@ exports.handler = async (event) => {
   try {
     if (remotes.length && remotes.some(due)) await refreshKeys(false);
     let code = run(event, remotes.length ? MAY_RETRY : FIRST);
-    if (code === null) return malformed();
+    if (typeof code === 'string') return malformed(code);
     if (code & DEFERRED) {
       // unknown_kid: a key rotated in since the last fetch? Fetch (penalty
       // box permitting) and decide again, without charging the rate limits
@@ -218,7 +212,7 @@ exports.handler = async (event) => {
       const before = remotes.map((r) => r.fetchedAt).join();
       await refreshKeys(true);
       code = remotes.map((r) => r.fetchedAt).join() !== before ? run(event, AGAIN) : edge.record_last();
-      if (code === null) return malformed();
+      if (typeof code === 'string') return malformed(code);
     }
     // Every refusal's record, and per [logging] the forwarded ones or counts.
     if (code & LOG) {

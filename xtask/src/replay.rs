@@ -256,18 +256,13 @@ pub fn remote_jwks(root: &Path, out_dir: &Path) -> anyhow::Result<()> {
 /// that fetches keys (`remote_config`) in a bundle built without the reader
 /// for them) and expects 503s.
 pub fn fail_closed(root: &Path, bundle: &Path, remote_config: &Path) -> anyhow::Result<()> {
-    let out = Command::new("node")
-        .arg(root.join("tests/node/fail_closed.mjs"))
-        .arg(bundle)
-        .arg(now_arg())
-        .arg(remote_config)
-        .output()
-        .context("running tests/node/fail_closed.mjs")?;
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() {
-        bail!("fail-closed check failed");
-    }
-    Ok(())
+    node_check(
+        root,
+        bundle,
+        "tests/node/fail_closed.mjs",
+        "fail-closed",
+        &[remote_config],
+    )
 }
 
 /// The shim's packed path against the native core, and its logging policy,
@@ -275,23 +270,37 @@ pub fn fail_closed(root: &Path, bundle: &Path, remote_config: &Path) -> anyhow::
 /// the bundle; the packed ones answered as `edge-auth decide` answers, the
 /// others 503).
 pub fn fast_path(root: &Path, bundle: &Path) -> anyhow::Result<()> {
-    node_check(root, bundle, "tests/node/fast_path.mjs", "fast-path")
+    node_check(root, bundle, "tests/node/fast_path.mjs", "fast-path", &[])
 }
 
 /// The bot matcher's input-buffer path against its string argument, for
 /// real: `tests/node/bot_matcher.mjs` (isbot's fixtures and hostile
 /// user-agents, lengths past the buffer, bytes that are not UTF-8).
 pub fn bot_matcher(root: &Path, bundle: &Path) -> anyhow::Result<()> {
-    node_check(root, bundle, "tests/node/bot_matcher.mjs", "bot-matcher")
+    node_check(
+        root,
+        bundle,
+        "tests/node/bot_matcher.mjs",
+        "bot-matcher",
+        &[],
+    )
 }
 
-/// Runs a Node check script on the bundle at the fixtures' clock, passing its
-/// report (stderr) through; a non-zero exit fails the step.
-fn node_check(root: &Path, bundle: &Path, script: &str, what: &str) -> anyhow::Result<()> {
+/// Runs a Node check script on the bundle at the fixtures' clock (then
+/// `extra`), passing its report (stderr) through; a non-zero exit fails the
+/// step.
+fn node_check(
+    root: &Path,
+    bundle: &Path,
+    script: &str,
+    what: &str,
+    extra: &[&Path],
+) -> anyhow::Result<()> {
     let out = Command::new("node")
         .arg(root.join(script))
         .arg(bundle)
         .arg(now_arg())
+        .args(extra)
         .output()
         .with_context(|| format!("running {script}"))?;
     eprint!("{}", String::from_utf8_lossy(&out.stderr));

@@ -203,12 +203,6 @@ pub fn forwards_unchanged(outcome: &Outcome) -> bool {
     )
 }
 
-/// The log record of an event that could not be read (answered 503).
-pub fn malformed_record(error: &EventError, now_ms: u64) -> String {
-    json!({ "reason": "malformed_event", "status": 503, "timestamp": now_ms, "error": error.to_string() })
-        .to_string()
-}
-
 /// Parses one event from JSON text.
 pub fn parse_event(text: &str) -> Result<ParsedEvent, EventError> {
     let value: Value = serde_json::from_str(text).map_err(|e| EventError::Json(e.to_string()))?;
