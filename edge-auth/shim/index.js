@@ -21,7 +21,7 @@ const FAIL_CLOSED = JSON.parse(fs.readFileSync(path.join(__dirname, 'fail-closed
 const KIND = 3; const FORWARD = 0; const CHANGED = 1; const FALLBACK = 3;
 const LOG = 4; const DEFERRED = 8;
 const FIRST = 0; const MAY_RETRY = 1; const AGAIN = 2;
-const SLOT_SHIFT = 4;
+const SLOT_SHIFT = 4; const DROP_AUTHORIZATION_ONLY = 1 << SLOT_SHIFT; // with CHANGED only
 // Responses by slot: the core numbers each distinct response it generates, so
 // each is parsed once; the copy returned is frozen (nothing may change it).
 const responses = [];
@@ -221,6 +221,12 @@ exports.handler = async (event) => {
       for (let nl = lines.indexOf('\n'); nl !== -1; at = nl + 1, nl = lines.indexOf('\n', at)) console.log(lines.slice(at, nl));
     }
     if ((code & KIND) === FORWARD) return event.Records[0].cf.request;
+    if ((code & KIND) === CHANGED && (code & DROP_AUTHORIZATION_ONLY)) {
+      // A bearer token's usual forward: no JSON either way.
+      const request = event.Records[0].cf.request;
+      if (request.headers) delete request.headers.authorization;
+      return request;
+    }
     const slot = code >>> SLOT_SHIFT;
     if (slot !== 0 && responses[slot] !== undefined) return responses[slot];
     const out = JSON.parse(edge.result());

@@ -404,6 +404,7 @@ fn bundle(root: &Path) -> anyhow::Result<()> {
     )?;
     replay::fast_path(root, &out.join("bundle"))?;
     replay::bot_matcher(root, &out.join("bundle"))?;
+    replay::node_crypto(root, &out.join("bundle"))?;
     // The default bundle leaves RustCrypto out; the `--rust-crypto` variant
     // (other hosts, comparisons) must keep building and deciding the same.
     eprintln!("xtask ci: [bundle replay] the --rust-crypto variant, every fixture");

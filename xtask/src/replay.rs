@@ -286,6 +286,19 @@ pub fn bot_matcher(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     )
 }
 
+/// The signature check in JavaScript, for real: `tests/node/node_crypto.mjs`
+/// (every key kind and algorithm, through the snippet the wasm calls; the
+/// demo bundle's tokens exercise only ES256).
+pub fn node_crypto(root: &Path, bundle: &Path) -> anyhow::Result<()> {
+    node_check(
+        root,
+        bundle,
+        "tests/node/node_crypto.mjs",
+        "node-crypto",
+        &[],
+    )
+}
+
 /// Runs a Node check script on the bundle at the fixtures' clock (then
 /// `extra`), passing its report (stderr) through; a non-zero exit fails the
 /// step.

@@ -218,12 +218,35 @@ pub fn claims_allow(rule: &PathRule, claims: &Json, path: &str) -> bool {
         if sub.is_empty() || !sub.chars().all(sub_char) {
             return false;
         }
-        let prefix = template.replace("{sub}", sub);
+        let prefix = fill_sub(template, sub);
         if !is_clean_path(&prefix) || !under(path, &prefix) {
             return false;
         }
     }
     true
+}
+
+/// `template` with every `{sub}` replaced by `sub`, left to right, as
+/// `str::replace` does, but without its substring searcher, which would be
+/// compiled on an instance's first token only for this.
+fn fill_sub(template: &str, sub: &str) -> String {
+    const MARK: &[u8] = b"{sub}";
+    let t = template.as_bytes();
+    let mut out = String::with_capacity(template.len() + sub.len());
+    let (mut from, mut i) = (0, 0);
+    while i + MARK.len() <= t.len() {
+        if t[i] == b'{' && &t[i..i + MARK.len()] == MARK {
+            // `{` is ASCII, so `i` and the byte after the mark are char boundaries.
+            out.push_str(&template[from..i]);
+            out.push_str(sub);
+            i += MARK.len();
+            from = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&template[from..]);
+    out
 }
 
 /// `path` equals `prefix` or lies below it (segment boundary respected).
@@ -242,6 +265,58 @@ fn under(path: &str, prefix: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        // Templates made of `{sub}`, its pieces and other text (multi-byte
+        // too), so that marks, near-marks and overlaps all occur.
+        #[test]
+        fn fill_sub_is_str_replace(
+            parts in proptest::collection::vec(
+                prop_oneof![Just("{sub}"), Just("{su"), Just("b}"), Just("{"), Just("/é"), Just("x")],
+                0..12,
+            ),
+            sub in "[a-zé{}]{0,6}",
+        ) {
+            let template: String = parts.concat();
+            prop_assert_eq!(fill_sub(&template, &sub), template.replace("{sub}", &sub));
+        }
+    }
+
+    #[test]
+    fn fill_sub_generator_reaches_templates_with_marks() {
+        // The property's generator, counted: how many templates hold a
+        // `{sub}`, two of them, or only a piece of one.
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let strategy = proptest::collection::vec(
+            prop_oneof![
+                Just("{sub}"),
+                Just("{su"),
+                Just("b}"),
+                Just("{"),
+                Just("/é"),
+                Just("x")
+            ],
+            0..12,
+        );
+        let mut runner = TestRunner::deterministic();
+        let (mut one, mut two, mut made) = (0, 0, 0);
+        for _ in 0..256 {
+            let t: String = strategy.new_tree(&mut runner).unwrap().current().concat();
+            match t.matches("{sub}").count() {
+                0 if t.contains("{su") || t.contains("b}") => {}
+                0 => continue,
+                1 => one += 1,
+                _ => two += 1,
+            }
+            made += usize::from(t.contains("{su") && !t.contains("{sub}"));
+        }
+        assert!(
+            one > 30 && two > 30 && made > 10,
+            "one {one}, two {two}, only pieces {made}"
+        );
+    }
     use super::*;
     use crate::config::Access;
 

@@ -59,6 +59,11 @@ pub const DEFERRED: u32 = 8;
 /// same slot is always the same response, so the shim parses each once
 /// ([`Edge::result`]) and returns its copy after that.
 pub const SLOT_SHIFT: u32 = 4;
+/// Bit, with [`CHANGED`] only (where no slot is given): the one change is to
+/// remove the `Authorization` header, the usual forward of a request that
+/// carried a bearer token. The shim makes it without asking for
+/// [`Edge::result`], so neither side writes or parses JSON for it.
+pub const DROP_AUTHORIZATION_ONLY: u32 = 1 << SLOT_SHIFT;
 /// How many distinct responses get a slot (403, 401s, 400, 503, ...; a 429's
 /// `Retry-After` varies, so most of those get none).
 pub const SLOTS: usize = 16;
@@ -333,6 +338,16 @@ impl Edge {
     fn code(&mut self) -> u32 {
         let kind = match &self.last {
             Last::Decided(o) if edge_auth_event::forwards_unchanged(o) => FORWARD,
+            Last::Decided(Outcome {
+                decision:
+                    Decision::Forward {
+                        uri: None,
+                        querystring: None,
+                        drop_authorization: true,
+                        cookie: None,
+                    },
+                ..
+            }) => CHANGED | DROP_AUTHORIZATION_ONLY,
             Last::Decided(Outcome {
                 decision: Decision::Forward { .. },
                 ..

@@ -10,8 +10,29 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/node_crypto.js")]
 extern "C" {
-    fn node_verify(jwk_json: &str, alg: &str, message: &[u8], signature: &[u8]) -> bool;
+    /// `kind` is one of the `KIND_*` below; `a` and `b` the key's parts.
+    fn node_verify(
+        kind: u32,
+        a: &[u8],
+        b: &[u8],
+        alg: &str,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool;
 }
+
+// Key kinds, as `js/node_crypto.js` reads them (it builds the JWK from the
+// parts, so no JSON or base64 writer runs here).
+/// An HMAC secret: `a` the key bytes.
+const KIND_OCT: u32 = 0;
+/// An RSA public key: `a` the modulus, `b` the exponent (big-endian).
+const KIND_RSA: u32 = 1;
+/// A P-256 point: `a` x, `b` y (32 bytes each).
+const KIND_P256: u32 = 2;
+/// A P-384 point: `a` x, `b` y (48 bytes each).
+const KIND_P384: u32 = 3;
+/// An Ed25519 public key: `a` its 32 bytes.
+const KIND_ED25519: u32 = 4;
 
 static PROVIDER: CryptoProvider = CryptoProvider {
     signer_factory: no_signer,
@@ -35,50 +56,51 @@ pub fn install() {
 
 struct NodeVerifier {
     alg: Algorithm,
-    /// The key as a JWK: also the JS side's KeyObject cache key.
-    jwk: String,
+    /// The key: its kind and parts, also the JS side's KeyObject cache key.
+    kind: u32,
+    a: Vec<u8>,
+    b: Vec<u8>,
 }
 
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+/// The kind and parts of `key` for `alg`, as `js/node_crypto.js` imports them.
+fn key_parts<'k>(
+    alg: &Algorithm,
+    key: &'k DecodingKey,
+) -> jsonwebtoken::errors::Result<(u32, &'k [u8], &'k [u8])> {
+    Ok(match (alg, key.kind()) {
+        (
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512,
+            DecodingKeyKind::SecretOrDer(k),
+        ) => (KIND_OCT, k, &[]),
+        (_, DecodingKeyKind::RsaModulusExponent { n, e }) => (KIND_RSA, n, e),
+        (Algorithm::ES256 | Algorithm::ES384, DecodingKeyKind::SecretOrDer(sec1)) => {
+            let (kind, len) = if *alg == Algorithm::ES256 {
+                (KIND_P256, 32)
+            } else {
+                (KIND_P384, 48)
+            };
+            // Uncompressed SEC1: 0x04, x, y.
+            if sec1.len() != 1 + 2 * len || sec1[0] != 4 {
+                return Err(Error::from(ErrorKind::InvalidEcdsaKey));
+            }
+            (kind, &sec1[1..1 + len], &sec1[1 + len..])
+        }
+        (Algorithm::EdDSA, DecodingKeyKind::SecretOrDer(x)) => (KIND_ED25519, x, &[]),
+        _ => return Err(Error::from(ErrorKind::InvalidKeyFormat)),
+    })
 }
 
 fn node_verifier(
     alg: &Algorithm,
     key: &DecodingKey,
 ) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
-    let jwk = match (alg, key.kind()) {
-        (
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512,
-            DecodingKeyKind::SecretOrDer(k),
-        ) => {
-            format!(r#"{{"kty":"oct","k":"{}"}}"#, b64(k))
-        }
-        (_, DecodingKeyKind::RsaModulusExponent { n, e }) => {
-            format!(r#"{{"kty":"RSA","n":"{}","e":"{}"}}"#, b64(n), b64(e))
-        }
-        (Algorithm::ES256 | Algorithm::ES384, DecodingKeyKind::SecretOrDer(sec1)) => {
-            let (crv, len) = if *alg == Algorithm::ES256 {
-                ("P-256", 32)
-            } else {
-                ("P-384", 48)
-            };
-            if sec1.len() != 1 + 2 * len || sec1[0] != 4 {
-                return Err(Error::from(ErrorKind::InvalidEcdsaKey));
-            }
-            format!(
-                r#"{{"kty":"EC","crv":"{crv}","x":"{}","y":"{}"}}"#,
-                b64(&sec1[1..1 + len]),
-                b64(&sec1[1 + len..])
-            )
-        }
-        (Algorithm::EdDSA, DecodingKeyKind::SecretOrDer(x)) => {
-            format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#, b64(x))
-        }
-        _ => return Err(Error::from(ErrorKind::InvalidKeyFormat)),
-    };
-    Ok(Box::new(NodeVerifier { alg: *alg, jwk }))
+    let (kind, a, b) = key_parts(alg, key)?;
+    Ok(Box::new(NodeVerifier {
+        alg: *alg,
+        kind,
+        a: a.to_vec(),
+        b: b.to_vec(),
+    }))
 }
 
 impl signature::Verifier<Vec<u8>> for NodeVerifier {
@@ -98,7 +120,7 @@ impl signature::Verifier<Vec<u8>> for NodeVerifier {
             Algorithm::EdDSA => "EdDSA",
             _ => return Err(signature::Error::new()),
         };
-        if node_verify(&self.jwk, name, msg, signature) {
+        if node_verify(self.kind, &self.a, &self.b, name, msg, signature) {
             Ok(())
         } else {
             Err(signature::Error::new())
@@ -109,5 +131,53 @@ impl signature::Verifier<Vec<u8>> for NodeVerifier {
 impl JwtVerifier for NodeVerifier {
     fn algorithm(&self) -> Algorithm {
         self.alg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn each_key_crosses_as_its_kind_and_parts() {
+        let secret = DecodingKey::from_secret(b"0123456789abcdef");
+        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+            assert_eq!(
+                key_parts(&alg, &secret).unwrap(),
+                (KIND_OCT, &b"0123456789abcdef"[..], &[][..])
+            );
+        }
+        let (n, e) = ([0xc3u8; 256], [1u8, 0, 1]);
+        let rsa = DecodingKey::from_rsa_components(&b64(&n), &b64(&e)).unwrap();
+        for alg in [Algorithm::RS256, Algorithm::PS384, Algorithm::RS512] {
+            assert_eq!(key_parts(&alg, &rsa).unwrap(), (KIND_RSA, &n[..], &e[..]));
+        }
+        let (x, y) = ([7u8; 32], [9u8; 32]);
+        let p256 = DecodingKey::from_ec_components(&b64(&x), &b64(&y)).unwrap();
+        assert_eq!(
+            key_parts(&Algorithm::ES256, &p256).unwrap(),
+            (KIND_P256, &x[..], &y[..])
+        );
+        // A P-256 point is no ES384 key.
+        assert!(key_parts(&Algorithm::ES384, &p256).is_err());
+        let (x, y) = ([5u8; 48], [6u8; 48]);
+        let p384 = DecodingKey::from_ec_components(&b64(&x), &b64(&y)).unwrap();
+        assert_eq!(
+            key_parts(&Algorithm::ES384, &p384).unwrap(),
+            (KIND_P384, &x[..], &y[..])
+        );
+        assert!(key_parts(&Algorithm::ES256, &p384).is_err());
+        let ed = DecodingKey::from_ed_components(&b64(&[3u8; 32])).unwrap();
+        assert_eq!(
+            key_parts(&Algorithm::EdDSA, &ed).unwrap(),
+            (KIND_ED25519, &[3u8; 32][..], &[][..])
+        );
+        // A secret read as an ECDSA key is refused, not guessed at.
+        assert!(key_parts(&Algorithm::ES256, &secret).is_err());
     }
 }
