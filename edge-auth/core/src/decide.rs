@@ -17,6 +17,7 @@ use crate::policy;
 use crate::rate::RateLimiter;
 use crate::reason::Reason;
 use crate::request::{CfRequest, client_key, query_params, remove_query_param};
+use crate::text::{split_byte, split_once_byte};
 use crate::uri::{self, CanonicalUri};
 use crate::webbotauth::{self, Check, NonceCache, SignedAgent};
 
@@ -564,9 +565,12 @@ fn forward(req: &CfRequest, canonical: &CanonicalUri, cfg: &EdgeConfig) -> Decis
 /// The Cookie header values without every cookie named `name`, or `None`
 /// when none was there.
 fn without_cookie(req: &CfRequest, name: &str) -> Option<Vec<String>> {
-    let named = |pair: &str| pair.split_once('=').map_or(pair, |(k, _)| k).trim() == name;
+    let named = |pair: &str| split_once_byte(pair, b'=').map_or(pair, |(k, _)| k).trim() == name;
     // Most requests carry cookies but not this one: look before building.
-    if !req.header_values("cookie").any(|v| v.split(';').any(named)) {
+    if !req
+        .header_values("cookie")
+        .any(|v| split_byte(v, b';').any(named))
+    {
         return None;
     }
     let mut out = Vec::new();

@@ -21,6 +21,7 @@ pub mod policy;
 pub mod rate;
 pub mod reason;
 pub mod request;
+pub mod text;
 pub mod uri;
 pub mod webbotauth;
 

@@ -45,6 +45,8 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::text::{split_byte, split_once_byte};
+
 /// Why a URI was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -93,8 +95,8 @@ pub fn canonicalize(raw: &str, policy: &UriPolicy) -> Result<CanonicalUri, UriEr
     };
     // The common case, a path already in canonical spelling: one pass over
     // the bytes, one over the segments, and no re-encoding.
-    if rest.split('/').all(is_literal) {
-        let mut segments = rest.split('/').peekable();
+    if rest.bytes().all(|b| b == b'/' || is_literal_byte(b)) {
+        let mut segments = split_byte(rest, b'/').peekable();
         while let Some(seg) = segments.next() {
             if seg.is_empty() && segments.peek().is_some() {
                 if !under_any(raw, &policy.allow_empty_segments) {
@@ -169,7 +171,7 @@ pub fn is_clean_path(path: &str) -> bool {
 
 /// `.` or `..`, also with a path parameter (`..;x`), which Tomcat and Jetty resolve.
 fn is_dot_segment(seg: &str) -> bool {
-    let name = seg.split(';').next().unwrap_or(seg);
+    let name = split_once_byte(seg, b';').map_or(seg, |(name, _)| name);
     name == "." || name == ".."
 }
 
@@ -256,10 +258,43 @@ const LITERAL: &AsciiSet = &UNRESERVED
     .remove(b'=')
     .remove(b'@');
 
-/// Whether `seg` is spelled as [`LITERAL`] would write it: encoding leaves
-/// it unchanged (no allocation unless a byte needs escaping).
-fn is_literal(seg: &str) -> bool {
-    std::borrow::Cow::from(utf8_percent_encode(seg, LITERAL)) == seg
+/// The bytes [`LITERAL`] writes as themselves, one bit each (percent-encoding
+/// does not say which bytes its sets hold; a test holds this table to the
+/// encoder, byte by byte).
+const LITERAL_BYTES: u128 = {
+    let mut table = 0u128;
+    let mut b = 0u8;
+    while b < 128 {
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b','
+                    | b':'
+                    | b'='
+                    | b'@'
+            )
+        {
+            table |= 1 << b;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// Whether [`LITERAL`] writes byte `b` as itself: a segment of such bytes is
+/// spelled as encoding would write it.
+fn is_literal_byte(b: u8) -> bool {
+    b < 128 && (LITERAL_BYTES >> b) & 1 == 1
 }
 
 /// Appends `text` to `out`, every byte in `escape` (and every non-ASCII
@@ -270,6 +305,24 @@ pub(crate) fn percent_encode_into(text: &str, escape: &'static AsciiSet, out: &m
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn literal_bytes_are_those_encoding_leaves_alone() {
+        // Every ASCII byte, against what the encoder writes for it; the
+        // bytes of a non-ASCII character are always escaped.
+        let mut kept = 0;
+        for b in 0u8..0x80 {
+            let text = char::from(b).to_string();
+            let same = utf8_percent_encode(&text, LITERAL).to_string() == text;
+            assert_eq!(is_literal_byte(b), same, "byte {b:#04x}");
+            kept += usize::from(same);
+        }
+        // Letters, digits, `-._~` and the eleven sub-delimiters kept above.
+        assert_eq!(kept, 26 * 2 + 10 + 4 + 11);
+        for c in ['é', '€', '😀'] {
+            assert!(c.to_string().bytes().all(|b| !is_literal_byte(b)));
+        }
+    }
     use super::*;
 
     fn canon(raw: &str) -> Result<(String, String), UriError> {
