@@ -565,11 +565,16 @@ fn forward(req: &CfRequest, canonical: &CanonicalUri, cfg: &EdgeConfig) -> Decis
 /// The Cookie header values without every cookie named `name`, or `None`
 /// when none was there.
 fn without_cookie(req: &CfRequest, name: &str) -> Option<Vec<String>> {
-    let named = |pair: &str| split_once_byte(pair, b'=').map_or(pair, |(k, _)| k).trim() == name;
+    let named = |pair: &str| {
+        split_once_byte::<b'='>(pair)
+            .map_or(pair, |(k, _)| k)
+            .trim()
+            == name
+    };
     // Most requests carry cookies but not this one: look before building.
     if !req
         .header_values("cookie")
-        .any(|v| split_byte(v, b';').any(named))
+        .any(|v| split_byte::<b';'>(v).any(named))
     {
         return None;
     }

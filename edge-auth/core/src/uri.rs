@@ -96,7 +96,7 @@ pub fn canonicalize(raw: &str, policy: &UriPolicy) -> Result<CanonicalUri, UriEr
     // The common case, a path already in canonical spelling: one pass over
     // the bytes, one over the segments, and no re-encoding.
     if rest.bytes().all(|b| b == b'/' || is_literal_byte(b)) {
-        let mut segments = split_byte(rest, b'/').peekable();
+        let mut segments = split_byte::<b'/'>(rest).peekable();
         while let Some(seg) = segments.next() {
             if seg.is_empty() && segments.peek().is_some() {
                 if !under_any(raw, &policy.allow_empty_segments) {
@@ -171,7 +171,7 @@ pub fn is_clean_path(path: &str) -> bool {
 
 /// `.` or `..`, also with a path parameter (`..;x`), which Tomcat and Jetty resolve.
 fn is_dot_segment(seg: &str) -> bool {
-    let name = split_once_byte(seg, b';').map_or(seg, |(name, _)| name);
+    let name = split_once_byte::<b';'>(seg).map_or(seg, |(name, _)| name);
     name == "." || name == ".."
 }
 

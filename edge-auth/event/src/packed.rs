@@ -50,7 +50,7 @@ pub fn parse_packed_into(
     if fields < FIXED || !(fields - FIXED).is_multiple_of(2) {
         return false;
     }
-    let mut parts = edge_auth_core::text::split_byte(packed, SEP as u8);
+    let mut parts = edge_auth_core::text::split_byte::<{ SEP as u8 }>(packed);
     let (Some(uri), Some(method), Some(client_ip), Some(querystring), Some(id)) = (
         parts.next(),
         parts.next(),
