@@ -848,6 +848,13 @@ mod tests {
             tighten("Expanse", &expanse, None).unwrap().0,
             r"\bExpanse, a Palo"
         );
+        // Examples whose first mention is followed by different words: no
+        // word is the product's, even one that both spell somewhere.
+        let differ = strings(&[
+            "Wombat Spider/1 (wombat crawler)",
+            "wombat crawler/2 (Wombat Spider)",
+        ]);
+        assert_eq!(tighten("Wombat", &differ, None).unwrap().0, r"\bWombat\b");
         // An example that is a list of names (comma, no space): the product
         // is its first item, whole, not glued to the next one.
         let listed = strings(&["wombatoa,wombat,wombatos"]);
