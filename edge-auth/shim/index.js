@@ -155,8 +155,9 @@ function pack(event, every) {
   if (typeof clientIp !== 'string') return 'request.clientIp must be a string';
   if (typeof qs !== 'string') return 'request.querystring must be a string';
   const id = config && config.requestId;
-  // Concatenated: a rope, flattened once by isWellFormed below (before
-  // encodeInto reads it); Array.join of the same parts cost twice as much.
+  // Concatenated: building the rope and reading it (isWellFormed, then
+  // encodeInto) cost less than Array.join of the same parts (200 against
+  // 345 ns for Chrome's usual headers; docs/benchmarks.md).
   let s = uri + '\0' + method + '\0' + clientIp + '\0' + qs + '\0' + (typeof id === 'string' ? '=' + id : '');
   let fields = 5;
   if (headers !== undefined) {
