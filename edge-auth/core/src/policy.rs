@@ -265,17 +265,30 @@ fn under(path: &str, prefix: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::config::Access;
     use proptest::prelude::*;
 
+    /// Templates' pieces: `{sub}`, its halves, a lone brace and other text
+    /// (multi-byte too), so that marks, near-marks and overlaps all occur.
+    fn template_parts() -> impl Strategy<Value = Vec<&'static str>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("{sub}"),
+                Just("{su"),
+                Just("b}"),
+                Just("{"),
+                Just("/é"),
+                Just("x")
+            ],
+            0..12,
+        )
+    }
+
     proptest! {
-        // Templates made of `{sub}`, its pieces and other text (multi-byte
-        // too), so that marks, near-marks and overlaps all occur.
         #[test]
         fn fill_sub_is_str_replace(
-            parts in proptest::collection::vec(
-                prop_oneof![Just("{sub}"), Just("{su"), Just("b}"), Just("{"), Just("/é"), Just("x")],
-                0..12,
-            ),
+            parts in template_parts(),
             sub in "[a-zé{}]{0,6}",
         ) {
             let template: String = parts.concat();
@@ -289,17 +302,7 @@ mod tests {
         // `{sub}`, two of them, or only a piece of one.
         use proptest::strategy::ValueTree;
         use proptest::test_runner::TestRunner;
-        let strategy = proptest::collection::vec(
-            prop_oneof![
-                Just("{sub}"),
-                Just("{su"),
-                Just("b}"),
-                Just("{"),
-                Just("/é"),
-                Just("x")
-            ],
-            0..12,
-        );
+        let strategy = template_parts();
         let mut runner = TestRunner::deterministic();
         let (mut one, mut two, mut made) = (0, 0, 0);
         for _ in 0..256 {
@@ -317,8 +320,6 @@ mod tests {
             "one {one}, two {two}, only pieces {made}"
         );
     }
-    use super::*;
-    use crate::config::Access;
 
     fn rule(m: PathMatch, access: Access) -> PathRule {
         PathRule {

@@ -57,6 +57,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Texts of separators, their neighbours and multi-byte characters, so
+    /// that empty pieces, leading and trailing separators all occur.
+    const TEXT: &str = "[;=/\\x00aé€😀]{0,24}";
+
     fn both<const SEP: u8>(text: &str) -> (Vec<&str>, Option<(&str, &str)>) {
         (
             split_byte::<SEP>(text).collect(),
@@ -65,10 +69,8 @@ mod tests {
     }
 
     proptest! {
-        // Texts of separators, their neighbours and multi-byte characters,
-        // so that empty pieces, leading and trailing separators all occur.
         #[test]
-        fn split_byte_is_str_split(text in "[;=/\\x00aé€😀]{0,24}") {
+        fn split_byte_is_str_split(text in TEXT) {
             for (sep, got) in [(';', both::<b';'>(&text)), ('=', both::<b'='>(&text)), ('/', both::<b'/'>(&text)), ('\0', both::<0>(&text))] {
                 let std: Vec<&str> = text.split(sep).collect();
                 prop_assert_eq!(&got.0, &std);
@@ -82,7 +84,7 @@ mod tests {
         use proptest::strategy::{Strategy, ValueTree};
         use proptest::test_runner::TestRunner;
         let mut runner = TestRunner::deterministic();
-        let strategy = "[;=/\\x00aé€😀]{0,24}";
+        let strategy = TEXT;
         let (mut empty_piece, mut non_ascii, mut none) = (0, 0, 0);
         for _ in 0..256 {
             let t = strategy.new_tree(&mut runner).unwrap().current();

@@ -305,6 +305,7 @@ pub(crate) fn percent_encode_into(text: &str, escape: &'static AsciiSet, out: &m
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn literal_bytes_are_those_encoding_leaves_alone() {
@@ -323,7 +324,6 @@ mod tests {
             assert!(c.to_string().bytes().all(|b| !is_literal_byte(b)));
         }
     }
-    use super::*;
 
     fn canon(raw: &str) -> Result<(String, String), UriError> {
         canonicalize(raw, &UriPolicy::default()).map(|c| (c.path, c.encoded))
