@@ -516,6 +516,32 @@ fn main() {
             })
         })
         .collect();
+    // The wasm build runs regex-lite where native runs a lazy DFA
+    // (bot_signatures_matcher::engine): on every source both counts (the
+    // leave-one-source-out import rows aside, which the wasm cannot drop).
+    if anchors.get("wasm").is_some() {
+        let differ: Vec<String> = sources
+            .iter()
+            .zip(&ours)
+            .filter(|(src, _)| !matches!(src.role, Role::Import(_)))
+            .filter(|(src, (flagged, _))| anchor_flagged("wasm", src.name) != *flagged)
+            .map(|(src, (flagged, _))| {
+                format!(
+                    "{}: native {flagged}, wasm {}",
+                    src.name,
+                    anchor_flagged("wasm", src.name)
+                )
+            })
+            .collect();
+        println!(
+            "native and wasm flag the same number on every source: {}",
+            if differ.is_empty() {
+                "yes".to_owned()
+            } else {
+                format!("NO ({})", differ.join("; "))
+            }
+        );
+    }
     let report = json!({
         "workload_user_agents": workload.len(),
         "sources": per_source,

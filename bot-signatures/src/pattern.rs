@@ -1379,4 +1379,105 @@ mod properties {
             let _ = crate::validate::validate(&catalog, None);
         }
     }
+
+    /// `ua` with non-ASCII characters put in: after its first word, in place
+    /// of the ASCII letters `k` and `s` (which Unicode case folding, not
+    /// ASCII, ties to the Kelvin and long-s signs), and at its end.
+    fn non_ascii(ua: &str, i: usize) -> String {
+        const PUT: [&str; 4] = ["é", "\u{212A}", "\u{17F}", "🤖"];
+        let put = PUT[i % PUT.len()];
+        let cut = ua.find([' ', '/', ';']).unwrap_or(ua.len());
+        let swapped = ua[cut..].replace('k', "\u{212A}").replace('s', "\u{17F}");
+        format!("{}{put}{swapped}{put}", &ua[..cut])
+    }
+
+    /// The native engine (`bot_signatures_matcher::engine`: a lazy DFA built
+    /// from each pattern read with regex-lite's meaning) against regex-lite,
+    /// which the edge runs: every pattern and exception of the shipped
+    /// catalog, on every user-agent of the data sets and on 60 texts sampled
+    /// from the pattern itself (alone and inside a browser's words), each as
+    /// written and with non-ASCII characters put in, searched from the start
+    /// and from the middle. Counts what it reached.
+    #[test]
+    fn the_native_engine_answers_as_regex_lite_on_every_catalog_pattern() {
+        use bot_signatures_matcher::engine;
+        let (catalog, problems) = crate::Catalog::embedded();
+        assert!(problems.is_empty(), "{problems:?}");
+        let artifact = crate::compile::compile(&catalog).artifact;
+        let patterns: std::collections::BTreeSet<String> = artifact
+            .signatures
+            .iter()
+            .filter(|s| !s.exact)
+            .map(|s| s.pattern.clone())
+            .chain(artifact.signatures.iter().filter_map(|s| s.unless.clone()))
+            .collect();
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+        let mut lines = std::collections::BTreeSet::new();
+        for dir in std::fs::read_dir(&data).unwrap().map(|d| d.unwrap().path()) {
+            for file in std::fs::read_dir(&dir).into_iter().flatten() {
+                let path = file.unwrap().path();
+                if path.extension().is_some_and(|e| e == "txt") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    lines.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+                }
+            }
+        }
+        assert!(lines.len() > 40_000, "{} data lines", lines.len());
+
+        let (mut on_dfa, mut with_both, mut matched, mut runs) = (0, 0, 0usize, 0usize);
+        for (k, p) in patterns.iter().enumerate() {
+            let lite = engine::lite(p).unwrap_or_else(|| panic!("{p} does not compile"));
+            let native = engine::Regex::new(p).unwrap();
+            if native.on_lite() {
+                continue;
+            }
+            on_dfa += 1;
+            let hir = regex_syntax::Parser::new().parse(p).unwrap();
+            let mut seed = k as u64 + 1;
+            let mut pick = move || {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                (seed >> 33) as usize
+            };
+            let sampled: Vec<String> = (0..30)
+                .flat_map(|_| {
+                    let mut body = String::new();
+                    sample(&hir, &mut pick, &mut body);
+                    [format!("Mozilla/5.0 (compatible; {body}) like Gecko"), body]
+                })
+                .collect();
+            let (mut yes, mut no) = (0, 0);
+            for (i, t) in lines.iter().chain(&sampled).enumerate() {
+                for t in [t.clone(), non_ascii(t, i)] {
+                    let mid = (0..=t.len() / 2)
+                        .rev()
+                        .find(|&i| t.is_char_boundary(i))
+                        .unwrap();
+                    for from in [0, mid] {
+                        let want = lite.is_match_at(&t, from);
+                        assert_eq!(
+                            native.is_match_at(&t, from),
+                            want,
+                            "{p} on {t:?} from {from}"
+                        );
+                        if want { yes += 1 } else { no += 1 }
+                    }
+                }
+            }
+            with_both += usize::from(yes > 0 && no > 0);
+            matched += yes;
+            runs += yes + no;
+        }
+        // The reach: the DFA ran on nearly every pattern, and the texts drove
+        // nearly every one both ways.
+        assert!(
+            on_dfa * 10 >= patterns.len() * 9,
+            "{on_dfa} of {} patterns on the DFA",
+            patterns.len()
+        );
+        assert!(
+            with_both * 10 >= on_dfa * 9,
+            "{with_both} of {on_dfa} patterns both matched and not"
+        );
+        assert!(matched > 10_000, "{matched} of {runs} runs matched");
+    }
 }

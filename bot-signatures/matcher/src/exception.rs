@@ -18,12 +18,12 @@ pub(crate) struct Exception {
     words: Option<(LiteralIndex, Vec<u8>)>,
     /// The alternatives of the rest with no literal every match of theirs
     /// contains, as one regex.
-    rest: Option<regex_lite::Regex>,
+    rest: Option<crate::engine::Regex>,
     /// The other alternatives of the rest, each with its required literal
     /// (ASCII lowercase): run only when the literal is in the text, so a
     /// regex over a long text (`\btrident/7\.0;[^()]*\brv:11\.0\) like
     /// gecko$`) is skipped for every text it could never match.
-    gated: Vec<(Vec<u8>, regex_lite::Regex)>,
+    gated: Vec<(Vec<u8>, crate::engine::Regex)>,
     /// The rest did not compile: the exception excepts nothing (fail closed).
     broken: bool,
 }
@@ -103,7 +103,10 @@ impl Exception {
 #[allow(clippy::type_complexity)] // a pair of the two halves, used once
 fn gate(
     alternatives: &[&str],
-) -> Option<(Option<regex_lite::Regex>, Vec<(Vec<u8>, regex_lite::Regex)>)> {
+) -> Option<(
+    Option<crate::engine::Regex>,
+    Vec<(Vec<u8>, crate::engine::Regex)>,
+)> {
     let mut plain: Vec<&str> = Vec::new();
     let mut gated = Vec::new();
     for alternative in alternatives {

@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+pub mod engine;
 mod exception;
 pub mod index;
 pub mod verify;
@@ -377,7 +378,7 @@ pub struct Matcher {
     unindexed: Vec<u32>,
     /// Confirmation regexes of the inexact signatures only, in signature
     /// order; `regex_slot[i]` is signature `i`'s.
-    regexes: Vec<OnceLock<Option<regex_lite::Regex>>>,
+    regexes: Vec<OnceLock<Option<engine::Regex>>>,
     regex_slot: Vec<u32>,
     /// Exception regexes of the signatures that have one (a handful of
     /// generic rules), in signature order; `unless_slot[i]` is signature `i`'s.
@@ -1221,19 +1222,16 @@ fn char_start(text: &str, mut at: usize) -> usize {
 
 /// The regex in `slot`, compiled (ASCII case-insensitively) the first time.
 fn lazy_regex<'a>(
-    slot: &'a OnceLock<Option<regex_lite::Regex>>,
+    slot: &'a OnceLock<Option<engine::Regex>>,
     pattern: &str,
-) -> Option<&'a regex_lite::Regex> {
+) -> Option<&'a engine::Regex> {
     slot.get_or_init(|| edge_regex(pattern)).as_ref()
 }
 
 /// `pattern` compiled as the edge reads patterns and exceptions (ASCII
-/// case-insensitive), or `None` when it does not compile.
-pub(crate) fn edge_regex(pattern: &str) -> Option<regex_lite::Regex> {
-    regex_lite::RegexBuilder::new(pattern)
-        .case_insensitive(true)
-        .build()
-        .ok()
+/// case-insensitive), or `None` when it does not compile (see [`engine`]).
+pub(crate) fn edge_regex(pattern: &str) -> Option<engine::Regex> {
+    engine::Regex::new(pattern)
 }
 
 /// Candidate signatures, each with where one of its literals was hit
