@@ -9,7 +9,7 @@
 //! themselves. Which gram each literal is filed under (its *plan*) is chosen
 //! at build time and stored in the artifact, so loading only lays out tables.
 //!
-//! A scan slides over the text and tests one bit per byte in a 64 KiB bitmap
+//! A scan slides over the text and tests one bit per byte in a 128 KiB bitmap
 //! keyed by a hash of the four bytes from there (letters folded to lower
 //! case, see [`key_of`]). Only on a set bit does it look the position's
 //! 3-byte gram up (open addressing, usually one probe) and verify the
@@ -90,11 +90,36 @@ static FOLD: [u8; 256] = {
     t
 };
 
-/// The gram a literal is filed under by `plan`, lowercased; `None` when it
-/// is filed under none (a two-byte literal) or the plan does not fit.
+/// Marks a key that is a short literal's first three bytes (in the low 24
+/// bits), not four bytes of a literal: no byte of UTF-8 text is 0xFF, so no
+/// four bytes of a literal begin with it.
+const TAIL: u32 = 0xFF00_0000;
+
+/// No next entry.
+const NONE: u32 = u32::MAX;
+
+/// The first key a literal is filed under by `plan`, lowercased (see
+/// [`Entry::key`]); `None` when it is filed under none (a two-byte literal)
+/// or the plan does not fit.
 pub fn filed_gram(literal: &str, plan: Plan) -> Option<u32> {
     let offset = plan? as usize;
-    Some(folded_gram(literal.as_bytes().get(offset..offset + 3)?))
+    let b = literal.as_bytes();
+    b.get(offset..offset + 3)?;
+    Some(match b.len() {
+        3 => TAIL | folded_gram(b),
+        4 => folded_quad(b),
+        n => folded_quad(&b[offset.min(n - 5)..]),
+    })
+}
+
+/// The first four bytes of `b`, ASCII-lowercased, as one number.
+fn folded_quad(b: &[u8]) -> u32 {
+    (folded_gram(b) << 8) | u32::from(FOLD[usize::from(b[3])])
+}
+
+/// A short literal's bit in [`LiteralIndex::tails`].
+fn tail_bit(g: u32) -> usize {
+    (g.wrapping_mul(0x9E37_79B1) >> (32 - 12)) as usize
 }
 
 /// Up to the first four bytes of `b`, as one number (planning only).
@@ -115,14 +140,21 @@ fn folded_gram(b: &[u8]) -> u32 {
     ])
 }
 
-/// Sets bit 5 of each of four bytes: lowercases ASCII letters without a
-/// table (and maps a few other bytes together, see [`key_of`]).
-const FOLD4: u32 = 0x2020_2020;
+/// How the filter reads four bytes (one u32, first byte lowest): bit 7 of
+/// each cleared, bit 5 set. That lowercases ASCII letters without a table,
+/// and leaves 64 values a byte can take (see [`key_of`]).
+fn fold4(four: u32) -> u32 {
+    (four & 0x7F7F_7F7F) | 0x2020_2020
+}
 
-/// The filter key of four bytes (first byte lowest, as read little-endian
-/// from the text) that already have [`FOLD4`] set: a multiplicative hash to
-/// [`KEY_BITS`] bits. Each position's key comes from its own four bytes, so
-/// the scan carries no dependency from one byte to the next.
+/// [`fold4`] on eight bytes at once.
+fn fold8(eight: u64) -> u64 {
+    (eight & 0x7F7F_7F7F_7F7F_7F7F) | 0x2020_2020_2020_2020
+}
+
+/// The filter key of four folded bytes ([`fold4`]): a multiplicative hash
+/// to [`KEY_BITS`] bits. Each position's key comes from its own four bytes,
+/// so the scan carries no dependency from one byte to the next.
 #[inline(always)]
 fn hash_key(folded: u32) -> usize {
     (folded.wrapping_mul(0x9E37_79B1) >> (32 - KEY_BITS)) as usize
@@ -130,31 +162,45 @@ fn hash_key(folded: u32) -> usize {
 
 /// The filter key of the four bytes at a position, as the scan computes it.
 /// Sound: a literal's bytes and any casing of them in a text get the same
-/// key. Not exact: a few byte pairs fold together ('[' and '{', '@' and '`',
-/// a control byte and a digit) and different bytes may hash together, which
-/// only adds look-ups that then find nothing, never loses a match.
+/// key. Not exact: some bytes fold together ('[' and '{', '@' and '`', a
+/// control byte and a digit, a non-ASCII byte and an ASCII one) and
+/// different bytes may hash together, which only adds look-ups that then
+/// find nothing, never loses a match.
 fn key_of(four: [u8; 4]) -> usize {
-    hash_key(u32::from_le_bytes(four) | FOLD4)
+    hash_key(fold4(u32::from_le_bytes(four)))
 }
 
-/// Calls `set` with each filter key a literal filed at `offset` needs: its
-/// gram and the byte after it in the literal; or, when the gram ends the
-/// literal, its gram and each byte that can follow it in a text (one per
-/// folded value: the 128 with bit 5 set; the end of the text reads as a
-/// space, which is one of them).
-fn entry_keys(lit: &[u8], offset: usize, mut set: impl FnMut(usize)) {
-    let [a, b, c] = [lit[offset], lit[offset + 1], lit[offset + 2]];
-    match lit.get(offset + 3) {
-        Some(&d) => set(key_of([a, b, c, d])),
-        None => (0..=u8::MAX)
-            .filter(|d| d & 0x20 != 0)
-            .for_each(|d| set(key_of([a, b, c, d]))),
+/// Calls `set` with each filter key an entry needs, so that the scan, which
+/// tests every other position, finds each occurrence of its literal:
+/// - a literal of five bytes or more has two entries, at two neighbouring
+///   offsets: one of them is at a tested position; each is keyed by its four
+///   bytes;
+/// - a four-byte literal's entry at its start is keyed by its four bytes, and
+///   its short entry by every byte that can come before it and its first
+///   three (a test one position earlier);
+/// - a three-byte literal's short entry, by its three bytes and every byte
+///   that can follow them, and by every byte that can come before them.
+///
+/// "Every byte": every value a byte takes once folded (64); the end of the
+/// text reads as a space, which is one of them.
+fn entry_keys(lit: &[u8], e: &Entry, mut set: impl FnMut(usize)) {
+    let o = usize::from(e.offset);
+    if e.key & TAIL != TAIL {
+        return set(key_of([lit[o], lit[o + 1], lit[o + 2], lit[o + 3]]));
+    }
+    let three = fold4(u32::from_le_bytes([lit[0], lit[1], lit[2], 0])) & 0x00FF_FFFF;
+    // The folded values: bit 5 set, bit 7 clear.
+    for x in (0..32u32).flat_map(|low| [0x20 | low, 0x60 | low]) {
+        set(hash_key((three << 8) | x));
+        if lit.len() == 3 {
+            set(hash_key(three | (x << 24)));
+        }
     }
 }
 
 /// Bits in a filter key.
-const KEY_BITS: u32 = 19;
-/// Bits in the gram filter (one per key): 64 KiB.
+const KEY_BITS: u32 = 20;
+/// Bits in the gram filter (one per key): 128 KiB.
 const KEYS: usize = 1 << KEY_BITS;
 
 /// Bit `k` of a bitmap held in 64-bit words.
@@ -227,17 +273,21 @@ pub struct BadPlan {
     pub literal: usize,
 }
 
-/// One literal filed under a gram (24 bytes).
+/// One literal filed under a key (32 bytes).
 #[derive(Debug, Clone)]
 struct Entry {
     /// The literal's first (up to) eight bytes, little-endian.
     head: u64,
-    gram: u32,
+    /// Four bytes of the literal from `offset`, lowercased; or, for a short
+    /// entry (a literal of three or four bytes), [`TAIL`] and its first three.
+    key: u32,
     /// The literal's bytes are `text[start..start + len]`.
     start: u32,
     literal: u32,
+    /// The next entry under the same key, or [`NONE`].
+    next: u32,
     len: u16,
-    /// Where the gram sits in the literal.
+    /// Where the key's bytes sit in the literal.
     offset: u16,
 }
 
@@ -258,15 +308,18 @@ pub struct LiteralIndex {
     /// The text every literal is a span of (for a matcher, the artifact's
     /// text, which the index then holds for it).
     text: String,
-    /// Entries sorted by gram.
+    /// Entries, each linked to the next one under its key.
     entries: Vec<Entry>,
     /// Bit `k` set when [`entry_keys`] gives `k` for some literal: the
     /// `k`: the scan's only test per byte.
     grams: Box<[u64; KEYS / 64]>,
-    /// Open-addressing table of the filed grams: `(gram, first entry)`, or
-    /// `(EMPTY, _)`; the gram's entries run on while their gram is the same.
+    /// Open-addressing table of the keys: `(key, first entry)`, or
+    /// `(EMPTY, _)`.
     slots: Vec<(u32, u32)>,
     slot_bits: u32,
+    /// Bit [`tail_bit`] of each short literal's first three bytes: a
+    /// look-up tries [`TAIL`] keys only when the bit is set.
+    tails: [u64; 64],
     /// The clean [`BROWSER_OPENINGS`] past the generic "Mozilla/5.0 (", longest
     /// first, and whether that generic opening is clean itself.
     openings: Vec<&'static [u8]>,
@@ -295,30 +348,74 @@ fn file_pair(lit: &[u8], literal: u32, pairs: &mut Vec<(u16, u32)>, first: &mut 
     set_bit(first, usize::from(a));
 }
 
-/// The entry of the literal `text[start..start + len]`, filed under the gram
-/// at `offset` (checked to fit by the caller). Nothing is copied: the
-/// literal's tail is compared where it lies, case-folded on both sides.
+/// Files the literal `text[start..start + len]` as its plan says (`offset`,
+/// checked to leave three bytes by the caller): two entries at neighbouring
+/// offsets for a literal of five bytes or more (the plan's, moved back to
+/// leave four bytes after the second), an entry and a short entry for four
+/// bytes, a short entry for three. Nothing is copied: the literal's tail is
+/// compared where it lies, case-folded on both sides.
 #[inline(never)]
-fn file_literal(text: &[u8], start: usize, len: usize, literal: u32, offset: u32) -> Entry {
+fn file_literal(
+    text: &[u8],
+    start: usize,
+    len: usize,
+    literal: u32,
+    offset: usize,
+    out: &mut Vec<Entry>,
+) {
     let lit = &text[start..start + len];
-    Entry {
+    let mut entry = Entry {
         head: lower8(load8(&lit[..len.min(8)], 0)),
-        gram: folded_gram(&lit[offset as usize..]),
+        key: 0,
         start: start as u32,
         literal,
+        next: NONE,
         len: len as u16,
-        offset: offset as u16,
+        offset: 0,
+    };
+    if len >= 5 {
+        let o = offset.min(len - 5);
+        for o in [o, o + 1] {
+            entry.key = folded_quad(&lit[o..]);
+            entry.offset = o as u16;
+            out.push(entry.clone());
+        }
+        return;
+    }
+    if len == 4 {
+        entry.key = folded_quad(lit);
+        out.push(entry.clone());
+    }
+    entry.key = TAIL | folded_gram(lit);
+    out.push(entry);
+}
+
+/// Sets the filter bits of an entry whose literal is a span of `text`, and
+/// a short literal's bit.
+#[inline(never)]
+fn set_keys(text: &[u8], e: &Entry, grams: &mut [u64; KEYS / 64], tails: &mut [u64; 64]) {
+    let lit = &text[e.start as usize..e.start as usize + usize::from(e.len)];
+    entry_keys(lit, e, |key| set_bit(grams, key));
+    if e.key & TAIL == TAIL {
+        set_bit(tails, tail_bit(e.key & !TAIL));
     }
 }
 
-/// Gives gram `g` a slot pointing at its first entry, `first`.
+/// Files entry `k` under its key: first in the key's list, the one before
+/// it next.
 #[inline(never)]
-fn file_gram(g: u32, first: u32, slots: &mut [(u32, u32)], bits: u32) {
-    let mut slot = slot_of(g, bits);
-    while slots[slot].0 != EMPTY {
+fn file_key(entries: &mut [Entry], k: usize, slots: &mut [(u32, u32)], bits: u32) {
+    let key = entries[k].key;
+    let mut slot = slot_of(key, bits);
+    while slots[slot].0 != EMPTY && slots[slot].0 != key {
         slot = (slot + 1) & (slots.len() - 1);
     }
-    slots[slot] = (g, first);
+    entries[k].next = if slots[slot].0 == key {
+        slots[slot].1
+    } else {
+        NONE
+    };
+    slots[slot] = (key, k as u32);
 }
 
 /// Chooses the gram each literal is filed under. Short literals choose first
@@ -354,22 +451,23 @@ pub fn plan<'a>(literals: impl IntoIterator<Item = &'a str>) -> Vec<Plan> {
         if lit.len() < 3 {
             continue;
         }
-        // A three-byte literal has one gram, filed with every byte that
-        // can follow it (`entry_keys`); a longer one, one of its grams with
-        // the byte after it.
-        let mut best = (u32::MAX, u32::MAX, 0usize, 0u32);
-        for offset in 0..lit.len().saturating_sub(3).max(1) {
-            let g = quad(&lit[offset..]);
-            let cost = (
-                common.get(&g).copied().unwrap_or(0),
-                load.get(&g).copied().unwrap_or(0),
-            );
-            if (cost.0, cost.1) < (best.0, best.1) {
-                best = (cost.0, cost.1, offset, g);
-            }
+        // Three or four bytes: filed whole (`entry_keys`). Longer: under
+        // two neighbouring four-byte windows, both counted.
+        if lit.len() < 5 {
+            plans[i] = Some(0);
+            continue;
         }
-        *load.entry(best.3).or_default() += 1;
-        plans[i] = Some(best.2 as u32);
+        let count = |m: &std::collections::HashMap<u32, u32>, o: usize| {
+            m.get(&quad(&lit[o..])).copied().unwrap_or(0)
+                + m.get(&quad(&lit[o + 1..])).copied().unwrap_or(0)
+        };
+        let best = (0..=lit.len() - 5)
+            .min_by_key(|&o| (count(&common, o), count(&load, o)))
+            .unwrap_or(0);
+        for o in [best, best + 1] {
+            *load.entry(quad(&lit[o..])).or_default() += 1;
+        }
+        plans[i] = Some(best as u32);
     }
     plans
 }
@@ -391,7 +489,7 @@ fn file_literals(bytes: &[u8], spans: &[(u32, u32)], plans: &[Plan]) -> Result<F
         });
     }
     let mut filed = Filed {
-        entries: Vec::with_capacity(plans.len()),
+        entries: Vec::with_capacity(2 * plans.len()),
         pairs: Vec::new(),
         pair_first: [0; 4],
         singles: Vec::new(),
@@ -408,28 +506,19 @@ fn file_literals(bytes: &[u8], spans: &[(u32, u32)], plans: &[Plan]) -> Result<F
             (len, Some(offset))
                 if (3..=usize::from(u16::MAX)).contains(&len) && (offset as usize) + 3 <= len =>
             {
-                filed
-                    .entries
-                    .push(file_literal(bytes, start, len, i as u32, offset));
+                file_literal(
+                    bytes,
+                    start,
+                    len,
+                    i as u32,
+                    offset as usize,
+                    &mut filed.entries,
+                );
             }
             _ => return Err(BadPlan { literal: i }),
         }
     }
     Ok(filed)
-}
-
-#[inline(never)]
-fn is_in_gram_order(entries: &[Entry]) -> bool {
-    entries.is_sorted_by_key(|e| e.gram)
-}
-
-/// Only for literals given out of gram order (not the binary artifact's).
-#[cold]
-#[inline(never)]
-fn sort_by_gram(entries: &mut [Entry]) {
-    let order = stable_order(entries.len(), |i| entries[i].gram);
-    let sorted: Vec<Entry> = order.iter().map(|&i| entries[i].clone()).collect();
-    entries.clone_from_slice(&sorted);
 }
 
 /// The positions `0..n` in stable ascending order of `key`: sorted as
@@ -449,31 +538,31 @@ fn stable_order(n: usize, key: impl Fn(usize) -> u32) -> Vec<usize> {
         .collect()
 }
 
-/// The gram filter and the slot table of entries in gram order, whose
-/// literals are spans of `text`.
+/// The gram filter, the slot table (each key's entries linked), and the
+/// short literals' bits, for entries whose literals are spans of `text`.
 #[inline(never)]
 #[allow(clippy::type_complexity)]
-fn file_grams(text: &[u8], entries: &[Entry]) -> (Box<[u64; KEYS / 64]>, Vec<(u32, u32)>, u32) {
+fn file_grams(
+    text: &[u8],
+    entries: &mut [Entry],
+) -> (Box<[u64; KEYS / 64]>, Vec<(u32, u32)>, u32, [u64; 64]) {
     let mut grams: Box<[u64; KEYS / 64]> = vec![0u64; KEYS / 64]
         .into_boxed_slice()
         .try_into()
         .unwrap_or_else(|_| unreachable!("KEYS / 64 words"));
-    let distinct = entries
-        .windows(2)
-        .filter(|w| w[0].gram != w[1].gram)
-        .count()
-        + 1;
-    // At most half full: a look-up usually takes one probe.
-    let slot_bits = (2 * distinct).next_power_of_two().max(16).trailing_zeros();
+    // At most half full (keys are at most entries): a look-up usually
+    // takes one probe.
+    let slot_bits = (2 * entries.len())
+        .next_power_of_two()
+        .max(16)
+        .trailing_zeros();
     let mut slots = vec![(EMPTY, 0u32); 1 << slot_bits];
-    for (k, e) in entries.iter().enumerate() {
-        let lit = &text[e.start as usize..e.start as usize + usize::from(e.len)];
-        entry_keys(lit, usize::from(e.offset), |key| set_bit(&mut grams, key));
-        if k == 0 || entries[k - 1].gram != e.gram {
-            file_gram(e.gram, k as u32, &mut slots, slot_bits);
-        }
+    let mut tails = [0u64; 64];
+    for k in 0..entries.len() {
+        set_keys(text, &entries[k], &mut grams, &mut tails);
+        file_key(entries, k, &mut slots, slot_bits);
     }
-    (grams, slots, slot_bits)
+    (grams, slots, slot_bits, tails)
 }
 
 /// The clean [`BROWSER_OPENINGS`] past the generic one, longest first, and
@@ -549,12 +638,7 @@ impl LiteralIndex {
             pair_first,
             singles,
         } = file_literals(text.as_bytes(), spans, plans)?;
-        // The binary artifact lists literals in gram order (see
-        // `CompiledCatalog::to_bytes`), so loading it sorts nothing.
-        if !is_in_gram_order(&entries) {
-            sort_by_gram(&mut entries);
-        }
-        let (grams, slots, slot_bits) = file_grams(text.as_bytes(), &entries);
+        let (grams, slots, slot_bits, tails) = file_grams(text.as_bytes(), &mut entries);
         let (openings, generic_opening_clean) = clean_openings(&grams);
         Ok(LiteralIndex {
             openings,
@@ -564,6 +648,7 @@ impl LiteralIndex {
             entries,
             slots,
             slot_bits,
+            tails,
             pairs,
             pair_first,
             singles,
@@ -602,22 +687,24 @@ impl LiteralIndex {
                 }
             }
         }
-        // The hot loop: one bit test per byte, on the key of the four bytes
-        // from there; everything else is out of line so that this stays in
-        // registers. Eight bytes are read at a time and give five keys; no
-        // key depends on the one before, so the processor overlaps them. It
-        // starts three bytes before the end of a clean browser opening, if
-        // any (a gram there runs past the opening).
+        // The hot loop: one bit test every other byte, on the key of the
+        // four bytes from there (`entry_keys` files each literal so that a
+        // test at every other position finds it); everything else is out
+        // of line so that this stays in registers. Eight bytes are read at a
+        // time and give three keys; no key depends on the one before, so the
+        // processor overlaps them. It starts three bytes before the end of a
+        // clean browser opening, if any (four bytes from there run past the
+        // opening).
         let grams: &[u64; KEYS / 64] = &self.grams;
         let mut at = self.clean_opening(text).saturating_sub(3);
         while let Some(eight) = text.get(at..at + 8) {
-            let w = le64(eight) | 0x2020_2020_2020_2020;
-            for j in 0..5 {
+            let w = fold8(le64(eight));
+            for j in [0, 2, 4] {
                 if has_bit(grams, hash_key((w >> (8 * j)) as u32)) {
                     self.verify_at(text, at + j, &mut hit);
                 }
             }
-            at += 5;
+            at += 6;
         }
         while let Some(&[a, b, c]) = text.get(at..at + 3) {
             // Past the end of the text reads as a space (see `entry_keys`).
@@ -625,7 +712,7 @@ impl LiteralIndex {
             if has_bit(grams, key_of([a, b, c, d])) {
                 self.verify_at(text, at, &mut hit);
             }
-            at += 1;
+            at += 2;
         }
     }
 
@@ -659,20 +746,39 @@ impl LiteralIndex {
         }
     }
 
-    /// Verifies the literals filed under the gram found at `at`.
+    /// Verifies the literals filed where the scan tested position `at` (three
+    /// bytes of the text or more from there): under the four bytes there
+    /// (a space past the end), and a short literal starting there or at the
+    /// next byte.
     #[inline(never)]
     fn verify_at(&self, text: &[u8], at: usize, hit: &mut dyn FnMut(u32, usize, usize)) {
         let g = folded_gram(&text[at..]);
+        let d = text.get(at + 3).map_or(b' ', |&d| FOLD[usize::from(d)]);
+        self.verify_key((g << 8) | u32::from(d), text, at, hit);
+        if has_bit(&self.tails, tail_bit(g)) {
+            self.verify_key(TAIL | g, text, at, hit);
+        }
+        if let Some(next) = text.get(at + 1..at + 4) {
+            let g = folded_gram(next);
+            if has_bit(&self.tails, tail_bit(g)) {
+                self.verify_key(TAIL | g, text, at + 1, hit);
+            }
+        }
+    }
+
+    /// Verifies the literals filed under `key`, whose bytes are at `at`.
+    fn verify_key(&self, key: u32, text: &[u8], at: usize, hit: &mut dyn FnMut(u32, usize, usize)) {
         let mask = self.slots.len() - 1;
-        let mut slot = slot_of(g, self.slot_bits);
-        let first = loop {
+        let mut slot = slot_of(key, self.slot_bits);
+        let mut k = loop {
             match self.slots[slot] {
-                (EMPTY, _) => return, // another gram with the same key
-                (s, first) if s == g => break first as usize,
+                (EMPTY, _) => return, // a key the filter shares
+                (s, first) if s == key => break first,
                 _ => slot = (slot + 1) & mask,
             }
         };
-        for e in self.entries[first..].iter().take_while(|e| e.gram == g) {
+        while let Some(e) = self.entries.get(k as usize) {
+            k = e.next;
             let Some(start) = at.checked_sub(e.offset as usize) else {
                 continue;
             };
@@ -698,8 +804,16 @@ mod tests {
     #[test]
     fn a_literal_is_filed_under_its_planned_gram_lowercased() {
         let g = |t: &[u8; 3]| (u32::from(t[0]) << 16) | (u32::from(t[1]) << 8) | u32::from(t[2]);
-        assert_eq!(filed_gram("GoogleBot", Some(0)), Some(g(b"goo")));
-        assert_eq!(filed_gram("GoogleBot", Some(6)), Some(g(b"bot")));
+        let q = |t: &[u8; 4]| u32::from_be_bytes(*t);
+        // Four bytes from the plan's offset, lowercased.
+        assert_eq!(filed_gram("GoogleBot", Some(0)), Some(q(b"goog")));
+        assert_eq!(filed_gram("GoogleBot", Some(3)), Some(q(b"gleb")));
+        // Moved back so that a second window of four bytes follows it.
+        assert_eq!(filed_gram("GoogleBot", Some(6)), Some(q(b"lebo")));
+        // Short literals: four bytes whole; three as a tail.
+        assert_eq!(filed_gram("Bots", Some(0)), Some(q(b"bots")));
+        assert_eq!(filed_gram("BOT", Some(0)), Some(TAIL | g(b"bot")));
+        assert_ne!(TAIL | g(b"bot"), q(b"\0bot"));
         assert_eq!(
             filed_gram("GoogleBot", Some(7)),
             None,
@@ -711,14 +825,18 @@ mod tests {
     #[test]
     fn plans_take_the_first_rarest_gram_and_spread_the_load() {
         // No four bytes of these are in the browser word list: the costs tie
-        // on commonness, so load decides, and among equal loads the first
-        // offset. A gram is filed with the byte after it.
-        let plans = plan(["qxzjk", "qxzjk", "qxzjk", "qxzjv"]);
+        // on commonness, so load decides (a literal is filed under two
+        // neighbouring windows of four bytes, both counted), and among equal
+        // loads the first offset.
+        let plans = plan(["qxzjkv", "qxzjkv", "qxzjkv"]);
         assert_eq!(plans[0], Some(0), "all free: the first");
-        assert_eq!(plans[1], Some(1), "qxzj is taken once: the next free");
-        assert_eq!(plans[2], Some(0), "both taken once: the first again");
-        assert_eq!(plans[3], Some(1), "qxzj taken twice, xzjv free");
-        assert_eq!(plan(["abc"]), [Some(0)], "three bytes: its one gram");
+        assert_eq!(plans[1], Some(1), "qxzj+xzjk taken (2), xzjk+zjkv (1)");
+        assert_eq!(plans[2], Some(0), "both pairs at 3: the first again");
+        assert_eq!(
+            plan(["abc", "abcd", "abcde"]),
+            [Some(0); 3],
+            "filed whole, or one choice"
+        );
         assert_eq!(
             plan(["ab", "x"]),
             [None, None],
@@ -734,7 +852,7 @@ mod tests {
             let lits: Vec<String> = (0..n).map(|i| format!("{i:03}")).collect();
             let index = LiteralIndex::new(lits.iter().map(String::as_str));
             let distinct: std::collections::BTreeSet<u32> =
-                index.entries.iter().map(|e| e.gram).collect();
+                index.entries.iter().map(|e| e.key).collect();
             assert!(
                 index.slots.len() >= 2 * distinct.len() && index.slots.len() >= 16,
                 "{n} literals, {} grams, {} slots",
