@@ -1100,8 +1100,30 @@ impl Matcher {
 
     /// The signature that decides `user_agent`, or `None` when none matches.
     pub fn classify(&self, user_agent: &str) -> Option<Verdict<'_>> {
-        // The first match in precedence order decides; the rest are never confirmed.
-        self.matches(user_agent).next()
+        // The first match in precedence order decides; the rest are never
+        // confirmed. (`matches(..).next()` would do, but moves the candidate
+        // list into the iterator: a copy of about 200 bytes per call.)
+        let mut candidates = Candidates::default();
+        self.candidates(user_agent, &mut candidates);
+        let len = candidates.sort_dedup();
+        let mut present = Seen::default();
+        self.first_confirmed(&candidates.list()[..len], user_agent, &mut present)
+            .map(|(index, _)| self.verdict(index))
+    }
+
+    /// The first of `candidates` (sorted, deduplicated entries) that
+    /// [`Matcher::confirm`] confirms, with its position in the list.
+    fn first_confirmed(
+        &self,
+        candidates: &[u64],
+        user_agent: &str,
+        present: &mut Seen,
+    ) -> Option<(u32, usize)> {
+        candidates.iter().enumerate().find_map(|(at, &entry)| {
+            let (index, first_hit) = ((entry >> 32) as u32, entry as u32 as usize);
+            self.confirm(index as usize, user_agent, first_hit, present)
+                .then_some((index, at))
+        })
     }
 
     /// Every signature that matches `user_agent`, in precedence order (the
@@ -1321,20 +1343,20 @@ impl<'m> Iterator for Matches<'m, '_> {
     type Item = Verdict<'m>;
 
     fn next(&mut self) -> Option<Verdict<'m>> {
-        while self.at < self.len {
-            let entry = self.candidates.list()[self.at];
-            self.at += 1;
-            let (index, first_hit) = ((entry >> 32) as u32, entry as u32 as usize);
-            if self.matcher.confirm(
-                index as usize,
-                self.user_agent,
-                first_hit,
-                &mut self.present,
-            ) {
-                return Some(self.matcher.verdict(index));
+        let rest = &self.candidates.list()[self.at.min(self.len)..self.len];
+        match self
+            .matcher
+            .first_confirmed(rest, self.user_agent, &mut self.present)
+        {
+            Some((index, at)) => {
+                self.at += at + 1;
+                Some(self.matcher.verdict(index))
+            }
+            None => {
+                self.at = self.len;
+                None
             }
         }
-        None
     }
 }
 
