@@ -98,20 +98,6 @@ const TAIL: u32 = 0xFF00_0000;
 /// No next entry.
 const NONE: u32 = u32::MAX;
 
-/// The first key a literal is filed under by `plan`, lowercased (see
-/// [`Entry::key`]); `None` when it is filed under none (a two-byte literal)
-/// or the plan does not fit.
-pub fn filed_gram(literal: &str, plan: Plan) -> Option<u32> {
-    let offset = plan? as usize;
-    let b = literal.as_bytes();
-    b.get(offset..offset + 3)?;
-    Some(match b.len() {
-        3 => TAIL | folded_gram(b),
-        4 => folded_quad(b),
-        n => folded_quad(&b[offset.min(n - 5)..]),
-    })
-}
-
 /// The first four bytes of `b`, ASCII-lowercased, as one number.
 fn folded_quad(b: &[u8]) -> u32 {
     (folded_gram(b) << 8) | u32::from(FOLD[usize::from(b[3])])
@@ -802,24 +788,28 @@ impl LiteralIndex {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_literal_is_filed_under_its_planned_gram_lowercased() {
+    fn a_literal_is_filed_where_its_plan_says_lowercased() {
         let g = |t: &[u8; 3]| (u32::from(t[0]) << 16) | (u32::from(t[1]) << 8) | u32::from(t[2]);
         let q = |t: &[u8; 4]| u32::from_be_bytes(*t);
-        // Four bytes from the plan's offset, lowercased.
-        assert_eq!(filed_gram("GoogleBot", Some(0)), Some(q(b"goog")));
-        assert_eq!(filed_gram("GoogleBot", Some(3)), Some(q(b"gleb")));
-        // Moved back so that a second window of four bytes follows it.
-        assert_eq!(filed_gram("GoogleBot", Some(6)), Some(q(b"lebo")));
-        // Short literals: four bytes whole; three as a tail.
-        assert_eq!(filed_gram("Bots", Some(0)), Some(q(b"bots")));
-        assert_eq!(filed_gram("BOT", Some(0)), Some(TAIL | g(b"bot")));
+        let filed = |lit: &str, offset: usize| {
+            let mut out = Vec::new();
+            file_literal(lit.as_bytes(), 0, lit.len(), 7, offset, &mut out);
+            assert!(
+                out.iter()
+                    .all(|e| e.literal == 7 && usize::from(e.len) == lit.len())
+            );
+            out.iter().map(|e| (e.key, e.offset)).collect::<Vec<_>>()
+        };
+        // Two neighbouring windows of four bytes from the plan's offset.
+        assert_eq!(filed("GoogleBot", 0), [(q(b"goog"), 0), (q(b"oogl"), 1)]);
+        assert_eq!(filed("GoogleBot", 3), [(q(b"gleb"), 3), (q(b"lebo"), 4)]);
+        // Moved back so that the second window fits.
+        assert_eq!(filed("GoogleBot", 6), [(q(b"lebo"), 4), (q(b"ebot"), 5)]);
+        // Short literals: four bytes whole and a short entry; three, a short
+        // entry only.
+        assert_eq!(filed("Bots", 0), [(q(b"bots"), 0), (TAIL | g(b"bot"), 0)]);
+        assert_eq!(filed("BOT", 0), [(TAIL | g(b"bot"), 0)]);
         assert_ne!(TAIL | g(b"bot"), q(b"\0bot"));
-        assert_eq!(
-            filed_gram("GoogleBot", Some(7)),
-            None,
-            "the plan runs past the end"
-        );
-        assert_eq!(filed_gram("ab", None), None);
     }
 
     #[test]

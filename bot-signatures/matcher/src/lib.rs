@@ -510,16 +510,13 @@ impl CompiledCatalog {
             self.signatures.len() * SIGNATURE_RECORD
         );
         let plans = index::plan(self.literals.iter().map(|(l, _)| l.as_str()));
-        // In the order of the gram each literal is filed under, so that the
-        // edge lays the index out without sorting.
         let shapes = self
             .literal_shapes
             .iter()
             .copied()
             .chain(std::iter::repeat(0));
         type Filed<'b> = ((&'b (String, u32), u8), index::Plan);
-        let mut literals: Vec<Filed<'a>> = self.literals.iter().zip(shapes).zip(plans).collect();
-        literals.sort_by_key(|(((literal, _), _), plan)| index::filed_gram(literal, *plan));
+        let literals: Vec<Filed<'a>> = self.literals.iter().zip(shapes).zip(plans).collect();
         out.extend((self.literals.len() as u32).to_le_bytes());
         let literals_at = out.len();
         for (((literal, owner), shape), plan) in literals {
