@@ -1,24 +1,24 @@
 //! The literal index: finds every occurrence of every literal in a text, in
-//! about one table look-up per byte, with nothing to compile at load.
+//! about one table look-up every other byte, with nothing to compile at load.
 //!
-//! Each literal of three or more bytes is filed under one of its 3-byte grams
-//! together with the byte after it in the literal: the four bytes least
-//! common in browser user-agents (so a browser's user-agent, the common case,
-//! hits almost nothing). A three-byte literal is filed under its gram with
-//! every byte that can follow it. Two-byte literals are filed under
-//! themselves. Which gram each literal is filed under (its *plan*) is chosen
-//! at build time and stored in the artifact, so loading only lays out tables.
+//! A scan tests one bit every other byte in a 128 KiB bitmap keyed by a hash
+//! of the four bytes from there (letters folded to lower case, see
+//! [`key_of`]). So that a test at every other position finds every literal,
+//! each literal of five bytes or more is filed under two neighbouring windows
+//! of four bytes, the pair least common in browser user-agents (so a
+//! browser's user-agent, the common case, hits almost nothing); a literal of
+//! three or four bytes is filed with every byte that can come before it (and,
+//! for three, after it) ([`entry_keys`]). Two-byte literals are filed under
+//! themselves. Where each literal's windows are (its *plan*) is chosen at
+//! build time and stored in the artifact, so loading only lays out tables.
 //!
-//! A scan slides over the text and tests one bit per byte in a 128 KiB bitmap
-//! keyed by a hash of the four bytes from there (letters folded to lower
-//! case, see [`key_of`]). Only on a set bit does it look the position's
-//! 3-byte gram up (open addressing, usually one probe) and verify the
-//! literals filed there, eight bytes at a time. Every occurrence of a literal
-//! contains its filed gram at a known offset, followed by the byte the filter
-//! was keyed with, so none is missed. Faster to build than an Aho-Corasick
-//! automaton (no states, no failure links) and, on user-agents, faster to
-//! scan. Keying by four bytes, not three, cut the look-ups that find nothing
-//! by about three quarters on the benchmark's workload (`docs/benchmarks.md`).
+//! Only on a set bit does the scan look the four bytes up (open addressing,
+//! usually one probe; a key's entries are linked) and verify the literals
+//! filed there, eight bytes at a time; a short literal is looked up by its
+//! first three bytes, only when a small bitmap of those says so. Faster to
+//! build than an Aho-Corasick automaton (no states, no failure links) and,
+//! on user-agents, faster to scan (the measurements, and the index before
+//! this one, in `docs/benchmarks.md`).
 
 /// Text the gram choice avoids: the tokens every browser sends, the
 /// boilerplate most crawlers send ("compatible", "+http://www.", ".com/") and
