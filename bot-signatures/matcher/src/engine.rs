@@ -194,6 +194,12 @@ mod engine_tests {
         assert_eq!(got.iter().last().unwrap().end(), char::MAX);
         let some_high = ClassBytes::new([ClassBytesRange::new(0x80, 0x9F)]);
         assert!(native::of_bytes(&some_high).is_none());
+        // Every byte from 0x80 and nothing below: every non-ASCII
+        // character, and not DEL (0x7F), the last ASCII one.
+        let high = ClassBytes::new([ClassBytesRange::new(0x80, 0xFF)]);
+        let got = native::of_bytes(&high).unwrap();
+        let ranges: Vec<(char, char)> = got.iter().map(|r| (r.start(), r.end())).collect();
+        assert_eq!(ranges, [('\u{80}', char::MAX)]);
     }
 
     #[test]

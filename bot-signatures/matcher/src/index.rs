@@ -813,6 +813,15 @@ mod tests {
     }
 
     #[test]
+    fn short_literals_are_looked_up_only_under_their_own_bit() {
+        let g = |t: &[u8; 3]| (u32::from(t[0]) << 16) | (u32::from(t[1]) << 8) | u32::from(t[2]);
+        let index = LiteralIndex::new(["abc", "xyzzy"]);
+        assert_ne!(tail_bit(g(b"abc")), tail_bit(g(b"xyz")), "the bits differ");
+        assert!(has_bit(&index.tails, tail_bit(g(b"abc"))));
+        assert!(!has_bit(&index.tails, tail_bit(g(b"xyz"))), "xyzzy is long");
+    }
+
+    #[test]
     fn plans_take_the_first_rarest_gram_and_spread_the_load() {
         // No four bytes of these are in the browser word list: the costs tie
         // on commonness, so load decides (a literal is filed under two
