@@ -524,13 +524,9 @@ fn main() {
             .iter()
             .zip(&ours)
             .filter(|(src, _)| !matches!(src.role, Role::Import(_)))
-            .filter(|(src, (flagged, _))| anchor_flagged("wasm", src.name) != *flagged)
-            .map(|(src, (flagged, _))| {
-                format!(
-                    "{}: native {flagged}, wasm {}",
-                    src.name,
-                    anchor_flagged("wasm", src.name)
-                )
+            .filter_map(|(src, (flagged, _))| {
+                let wasm = anchor_flagged("wasm", src.name);
+                (wasm != *flagged).then(|| format!("{}: native {flagged}, wasm {wasm}", src.name))
             })
             .collect();
         println!(

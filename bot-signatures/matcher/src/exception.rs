@@ -8,7 +8,7 @@
 //! meaning of the regex (an alternative this module cannot read as words
 //! stays in the regex).
 
-use crate::edge_regex;
+use crate::engine::Regex;
 use crate::index::LiteralIndex;
 use crate::shape;
 
@@ -18,12 +18,12 @@ pub(crate) struct Exception {
     words: Option<(LiteralIndex, Vec<u8>)>,
     /// The alternatives of the rest with no literal every match of theirs
     /// contains, as one regex.
-    rest: Option<crate::engine::Regex>,
+    rest: Option<Regex>,
     /// The other alternatives of the rest, each with its required literal
     /// (ASCII lowercase): run only when the literal is in the text, so a
     /// regex over a long text (`\btrident/7\.0;[^()]*\brv:11\.0\) like
     /// gecko$`) is skipped for every text it could never match.
-    gated: Vec<(Vec<u8>, crate::engine::Regex)>,
+    gated: Vec<(Vec<u8>, Regex)>,
     /// The rest did not compile: the exception excepts nothing (fail closed).
     broken: bool,
 }
@@ -46,7 +46,7 @@ impl Exception {
             // does too: nothing is compiled twice.
             (plain, gated, false)
         } else {
-            match edge_regex(&rest.join("|")) {
+            match Regex::new(&rest.join("|")) {
                 Some(all) => (Some(all), Vec::new(), false),
                 None => (None, Vec::new(), true),
             }
@@ -101,17 +101,12 @@ impl Exception {
 /// alternative has one (the rest stays one regex) or one does not compile
 /// alone. Same meaning: the rest matches when one of its alternatives does.
 #[allow(clippy::type_complexity)] // a pair of the two halves, used once
-fn gate(
-    alternatives: &[&str],
-) -> Option<(
-    Option<crate::engine::Regex>,
-    Vec<(Vec<u8>, crate::engine::Regex)>,
-)> {
+fn gate(alternatives: &[&str]) -> Option<(Option<Regex>, Vec<(Vec<u8>, Regex)>)> {
     let mut plain: Vec<&str> = Vec::new();
     let mut gated = Vec::new();
     for alternative in alternatives {
         match required_literal(alternative) {
-            Some(literal) => gated.push((literal, edge_regex(alternative)?)),
+            Some(literal) => gated.push((literal, Regex::new(alternative)?)),
             None => plain.push(alternative),
         }
     }
@@ -121,7 +116,7 @@ fn gate(
     let plain = if plain.is_empty() {
         None
     } else {
-        Some(edge_regex(&plain.join("|"))?)
+        Some(Regex::new(&plain.join("|"))?)
     };
     Some((plain, gated))
 }
@@ -359,7 +354,7 @@ mod tests {
             "\\b(?:nokia|sie-)|android|^opera/|\\bios\\b|^[^/ ]*[a-z][0-9]|[0-9]{3}x[0-9]{3}";
         let e = Exception::new(pattern);
         assert!(e.words.is_some() && e.rest.is_some());
-        let re = edge_regex(pattern).unwrap();
+        let re = Regex::new(pattern).unwrap();
         for text in [
             "Nokia6300/2.0",
             "xnokia",
@@ -472,7 +467,7 @@ mod tests {
         for pattern in patterns {
             let e = Exception::new(pattern);
             gated += e.gated.len();
-            let re = edge_regex(pattern).unwrap();
+            let re = Regex::new(pattern).unwrap();
             for text in texts {
                 assert_eq!(e.spares(text), re.is_match(text), "{pattern} on {text}");
             }

@@ -3,12 +3,12 @@
 //!
 //! A scan tests one bit every other byte in a 128 KiB bitmap keyed by a hash
 //! of the four bytes from there (letters folded to lower case, see
-//! [`key_of`]). So that a test at every other position finds every literal,
+//! `key_of`). So that a test at every other position finds every literal,
 //! each literal of five bytes or more is filed under two neighbouring windows
 //! of four bytes, the pair least common in browser user-agents (so a
 //! browser's user-agent, the common case, hits almost nothing); a literal of
 //! three or four bytes is filed with every byte that can come before it (and,
-//! for three, after it) ([`entry_keys`]). Two-byte literals are filed under
+//! for three, after it) (`entry_keys`). Two-byte literals are filed under
 //! themselves. Where each literal's windows are (its *plan*) is chosen at
 //! build time and stored in the artifact, so loading only lays out tables.
 //!
@@ -75,8 +75,10 @@ const BROWSER_OPENINGS: &[&str] = &[
     "Mozilla/5.0 (compatible; ",
 ];
 
-/// Where a literal is filed: `Some(offset)` of its gram, `None` for a
-/// two-byte literal (or a shorter one, which is never found).
+/// Where a literal is filed: `Some(offset)` of the first of its two
+/// four-byte windows (0 for a literal of three or four bytes, which is filed
+/// whole), `None` for a two-byte literal (or a shorter one, which is never
+/// found).
 pub type Plan = Option<u32>;
 
 /// ASCII lowercase, byte for byte.
@@ -106,11 +108,6 @@ fn folded_quad(b: &[u8]) -> u32 {
 /// A short literal's bit in [`LiteralIndex::tails`].
 fn tail_bit(g: u32) -> usize {
     (g.wrapping_mul(0x9E37_79B1) >> (32 - 12)) as usize
-}
-
-/// Up to the first four bytes of `b`, as one number (planning only).
-fn quad(b: &[u8]) -> u32 {
-    b.iter().take(4).fold(0, |q, &x| (q << 8) | u32::from(x))
 }
 
 fn gram(b: &[u8]) -> u32 {
@@ -404,36 +401,29 @@ fn file_key(entries: &mut [Entry], k: usize, slots: &mut [(u32, u32)], bits: u32
     slots[slot] = (key, k as u32);
 }
 
-/// Chooses the gram each literal is filed under. Short literals choose first
-/// (they have the fewest grams); each takes the gram whose four bytes (the
-/// gram and the literal's next byte) are least common in browsers
-/// ([`COMMON`] and the [`BROWSER_OPENINGS`], whose four-byte windows a
-/// literal filed elsewhere leaves clean), then the four bytes fewest literals
-/// share, so none is shared by every "...bot" literal. A three-byte literal
-/// has one gram. Literals are lowercased first.
+/// Chooses where each literal is filed. A literal of three or four bytes is
+/// filed whole. A longer one takes the two neighbouring four-byte windows
+/// least common in browsers (`COMMON` and the `BROWSER_OPENINGS`, whose
+/// windows a literal filed elsewhere leaves clean), then the pair fewest
+/// literals share, so none is shared by every "...bot" literal; shorter
+/// literals choose first (they have the fewest windows). Case is ignored
+/// (`folded_quad`).
 pub fn plan<'a>(literals: impl IntoIterator<Item = &'a str>) -> Vec<Plan> {
     let mut common = std::collections::HashMap::<u32, u32>::new();
-    let openings: Vec<Vec<u8>> = BROWSER_OPENINGS
-        .iter()
-        .map(|o| o.to_ascii_lowercase().into_bytes())
-        .collect();
-    let browser_text = std::iter::once(COMMON.as_bytes()).chain(openings.iter().map(Vec::as_slice));
+    let browser_text = std::iter::once(COMMON).chain(BROWSER_OPENINGS.iter().copied());
     for text in browser_text {
-        for w in text.windows(4) {
-            *common.entry(quad(w)).or_default() += 1;
+        for w in text.as_bytes().windows(4) {
+            *common.entry(folded_quad(w)).or_default() += 1;
         }
     }
-    let literals: Vec<Vec<u8>> = literals
-        .into_iter()
-        .map(|l| l.to_ascii_lowercase().into_bytes())
-        .collect();
+    let literals: Vec<&[u8]> = literals.into_iter().map(str::as_bytes).collect();
     let mut plans = vec![None; literals.len()];
     let order = stable_order(literals.len(), |i| {
         u32::try_from(literals[i].len()).unwrap_or(u32::MAX)
     });
     let mut load = std::collections::HashMap::<u32, u32>::new();
     for i in order {
-        let lit = &literals[i];
+        let lit = literals[i];
         if lit.len() < 3 {
             continue;
         }
@@ -444,14 +434,14 @@ pub fn plan<'a>(literals: impl IntoIterator<Item = &'a str>) -> Vec<Plan> {
             continue;
         }
         let count = |m: &std::collections::HashMap<u32, u32>, o: usize| {
-            m.get(&quad(&lit[o..])).copied().unwrap_or(0)
-                + m.get(&quad(&lit[o + 1..])).copied().unwrap_or(0)
+            m.get(&folded_quad(&lit[o..])).copied().unwrap_or(0)
+                + m.get(&folded_quad(&lit[o + 1..])).copied().unwrap_or(0)
         };
         let best = (0..=lit.len() - 5)
             .min_by_key(|&o| (count(&common, o), count(&load, o)))
             .unwrap_or(0);
         for o in [best, best + 1] {
-            *load.entry(quad(&lit[o..])).or_default() += 1;
+            *load.entry(folded_quad(&lit[o..])).or_default() += 1;
         }
         plans[i] = Some(best as u32);
     }

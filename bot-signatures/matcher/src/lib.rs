@@ -436,8 +436,8 @@ impl CompiledCatalog {
     /// the (start, length) spans of its id, category, pattern and exception
     /// (empty for none); the literal
     /// count, then per literal its owner (the low 24 bits; the high 8 its
-    /// [`shape`]), its plan (gram offset, or u32::MAX) and its span, in the
-    /// order of the grams the literals are filed under;
+    /// [`shape`]), its plan ([`index::Plan`], or u32::MAX) and its span, in
+    /// catalog order;
     /// the unindexed count and indices; the alphabet count and alphabets;
     /// the lead set count, then per lead set its signature and 32 bytes of
     /// set; the text's length and the text (UTF-8) every span points into,
@@ -515,11 +515,9 @@ impl CompiledCatalog {
             .iter()
             .copied()
             .chain(std::iter::repeat(0));
-        type Filed<'b> = ((&'b (String, u32), u8), index::Plan);
-        let literals: Vec<Filed<'a>> = self.literals.iter().zip(shapes).zip(plans).collect();
         out.extend((self.literals.len() as u32).to_le_bytes());
         let literals_at = out.len();
-        for (((literal, owner), shape), plan) in literals {
+        for (((literal, owner), shape), plan) in self.literals.iter().zip(shapes).zip(plans) {
             out.extend((owner | (u32::from(shape) << 24)).to_le_bytes());
             out.extend(plan.unwrap_or(u32::MAX).to_le_bytes());
             let span = place(&mut text, literal);
@@ -1249,18 +1247,13 @@ fn char_start(text: &str, mut at: usize) -> usize {
     at
 }
 
-/// The regex in `slot`, compiled (ASCII case-insensitively) the first time.
+/// The regex in `slot`, compiled (ASCII case-insensitively, see [`engine`])
+/// the first time.
 fn lazy_regex<'a>(
     slot: &'a OnceLock<Option<engine::Regex>>,
     pattern: &str,
 ) -> Option<&'a engine::Regex> {
-    slot.get_or_init(|| edge_regex(pattern)).as_ref()
-}
-
-/// `pattern` compiled as the edge reads patterns and exceptions (ASCII
-/// case-insensitive), or `None` when it does not compile (see [`engine`]).
-pub(crate) fn edge_regex(pattern: &str) -> Option<engine::Regex> {
-    engine::Regex::new(pattern)
+    slot.get_or_init(|| engine::Regex::new(pattern)).as_ref()
 }
 
 /// Candidate signatures, each with where one of its literals was hit
