@@ -56,7 +56,8 @@ function quality(fn) {
 const out = {};
 const fns = [['isbot', isbot], ['crawler-user-agents', cuaMatch]];
 
-// Ours through the wasm build, when a bundle has been built (cargo xtask dist).
+// Ours through the wasm build, when a bundle has been built (cargo xtask dist),
+// loading the artifact the Rust side compiled from the catalog as it is now.
 let wasm = null;
 if (input.bundle) {
   // A cold instance: a fresh Node process loads the bundle's wasm, then the
@@ -68,7 +69,7 @@ if (input.bundle) {
   // the catalog.
   const cold = []; const coldOne = [];
   for (let i = 0; i < 15; i++) {
-    cold.push(Number(execFileSync(process.execPath, [coldScript, input.bundle])));
+    cold.push(Number(execFileSync(process.execPath, [coldScript, input.bundle, input.artifact])));
     coldOne.push(Number(execFileSync(process.execPath, [coldScript, input.bundle, input.one_signature_artifact])));
   }
   cold.sort((a, b) => a - b); coldOne.sort((a, b) => a - b);
@@ -76,7 +77,7 @@ if (input.bundle) {
   const require = createRequire(import.meta.url);
   const before = process.memoryUsage();
   const { BotMatcher, wasm_memory: wasmMemory } = require(`${input.bundle}/edge_auth_wasm.js`);
-  const artifact = readFileSync(`${input.bundle}/bot-matcher.bin`);
+  const artifact = readFileSync(input.artifact);
   const loads = [];
   let m;
   for (let i = 0; i < 20; i++) {

@@ -505,8 +505,14 @@ fn main() {
     };
     let one_path = out_dir.join("one-signature.bin");
     std::fs::write(&one_path, one.to_edge_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    // The wasm gets the artifact native just measured, not the bundle's
+    // bot-matcher.bin: a bundle built before a catalog change would otherwise
+    // be judged on the old catalog (its code is what is measured).
+    let artifact_path = out_dir.join("bot-matcher.bin");
+    std::fs::write(&artifact_path, &artifact).unwrap_or_else(|e| panic!("{e}"));
     let input = json!({
         "bundle": bundle,
+        "artifact": artifact_path,
         "one_signature_artifact": one_path,
         "workload": workload,
         "sources": sources.iter().map(|s| (s.name.to_owned(), json!(s.user_agents))).collect::<serde_json::Map<_, _>>(),
