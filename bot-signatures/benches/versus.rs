@@ -341,6 +341,12 @@ fn sources(root: &Path, out_dir: &Path) -> Vec<Source> {
             lines(&data.join("bowser/devices-guard.txt")),
         ),
         s(
+            "Browser.php browsers",
+            false,
+            Role::Guard,
+            lines(&data.join("browser-php/devices-guard.txt")),
+        ),
+        s(
             "uap-core devices, held-out half",
             false,
             Role::HeldOut,

@@ -1,6 +1,6 @@
 //! The guard corpus: real browser and device user-agents that no signature may
 //! match (the false-positive guard of `check`, `import` and `export waf`). By
-//! default it is fourteen sources together ([`GUARD`]): the npm package
+//! default it is fifteen sources together ([`GUARD`]): the npm package
 //! `user-agents` (BSD-2-Clause, current desktop and mobile browsers), installed
 //! at a pinned version by `npm ci` at the repository root, and the guard half
 //! of uap-core's device test fixtures (Apache-2.0; old and new phones, TVs,
@@ -15,8 +15,9 @@
 //! (Apache-2.0; 3,700 phones, TVs, consoles, cars, webviews), Mobile-Detect's
 //! device fixtures (MIT; 1,660 phones and tablets), woothee's (Apache-2.0;
 //! feature phones, consoles) and the `browser` gem's (MIT; in-app browsers),
-//! and four parsers' test fixtures added in the ninth session: PhpUserAgent
-//! (MIT), uasurfer (Apache-2.0), mileusna/useragent (MIT) and bowser (MIT).
+//! and five parsers' test fixtures added in the ninth session: PhpUserAgent
+//! (MIT), uasurfer (Apache-2.0), mileusna/useragent (MIT), bowser (MIT) and
+//! Browser.php (MIT).
 //! Any JSON array
 //! of strings or of `{"userAgent": ...}` / `{"ua": ...}` objects, or a text
 //! file with one user-agent per line, works too.
@@ -73,8 +74,12 @@ pub const MILEUSNA_DEVICES: &str = "bot-signatures/data/mileusna-useragent/devic
 /// (MIT), less the lines that announce automation.
 pub const BOWSER_DEVICES: &str = "bot-signatures/data/bowser/devices-guard.txt";
 
+/// Browser.php's test lists filed as a browser (MIT; 5,200 desktop and mobile
+/// browsers of two decades), less the lines the catalog flags, each with why.
+pub const BROWSER_PHP_BROWSERS: &str = "bot-signatures/data/browser-php/devices-guard.txt";
+
 /// The default guard corpus: every file, relative to the repository root.
-pub const GUARD: [&str; 14] = [
+pub const GUARD: [&str; 15] = [
     DEFAULT_RELATIVE,
     UAP_CORE_GUARD,
     UA_PARSER_JS_DEVICES,
@@ -89,6 +94,7 @@ pub const GUARD: [&str; 14] = [
     UASURFER_DEVICES,
     MILEUSNA_DEVICES,
     BOWSER_DEVICES,
+    BROWSER_PHP_BROWSERS,
 ];
 
 /// isbot's crawler fixtures: the examples of imported isbot entries.

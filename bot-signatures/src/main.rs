@@ -225,7 +225,8 @@ struct BrowserArgs {
     /// browscap/devices-guard.txt, yauaa/devices-guard.txt, mobile-detect/devices-guard.txt,
     /// woothee/devices-guard.txt, fnando-browser/browsers-guard.txt,
     /// php-useragent/devices-guard.txt, uasurfer/devices-guard.txt,
-    /// mileusna-useragent/devices-guard.txt and bowser/devices-guard.txt].
+    /// mileusna-useragent/devices-guard.txt, bowser/devices-guard.txt and
+    /// browser-php/devices-guard.txt].
     #[arg(
         long,
         value_name = "FILE",
