@@ -541,22 +541,46 @@ fn scope_and_path_claims() {
     );
     let admin = format!("Bearer {}", token(json!({"scp": ["admin"]})));
     let o = e.run(&req("/admin/x", &[("authorization", &user)]));
-    assert_eq!(o.reason, Reason::InsufficientClaims);
+    assert_eq!(
+        (o.reason, o.token_cache_hit),
+        (Reason::InsufficientClaims, false)
+    );
     assert!(header(&o, "www-authenticate").is_some_and(|v| v.contains("insufficient_scope")));
     assert_eq!(
         e.run(&req("/admin/x", &[("authorization", &admin)])).reason,
         Reason::TokenValid
     );
+    // The same token again: taken from the cache, and its claims held to
+    // each path's rule all the same.
+    let o = e.run(&req("/shared/team-a/doc", &[("authorization", &user)]));
+    assert_eq!((o.reason, o.token_cache_hit), (Reason::TokenValid, true));
+    let o = e.run(&req("/shared/team-b/doc", &[("authorization", &user)]));
     assert_eq!(
-        e.run(&req("/shared/team-a/doc", &[("authorization", &user)]))
-            .reason,
-        Reason::TokenValid
+        (o.reason, o.token_cache_hit),
+        (Reason::InsufficientClaims, true)
     );
+    let o = e.run(&req("/admin/x", &[("authorization", &user)]));
     assert_eq!(
-        e.run(&req("/shared/team-b/doc", &[("authorization", &user)]))
-            .reason,
-        Reason::InsufficientClaims
+        (o.reason, o.token_cache_hit),
+        (Reason::InsufficientClaims, true)
     );
+}
+
+#[test]
+fn with_no_token_cache_every_request_is_verified_and_held_to_its_rule() {
+    let rules = "[tokens]\ncache_entries = 0\n[[paths]]\nprefix = \"/admin/\"\naccess = \"token\"\nrequire_scope = [\"admin\"]\n";
+    let mut e = Edge::new(rules);
+    let user = format!("Bearer {}", token(json!({"scope": "read"})));
+    for _ in 0..2 {
+        let o = e.run(&req("/a", &[("authorization", &user)]));
+        assert_eq!((o.reason, o.token_cache_hit), (Reason::TokenValid, false));
+        let o = e.run(&req("/admin/x", &[("authorization", &user)]));
+        assert_eq!(
+            (o.reason, o.token_cache_hit),
+            (Reason::InsufficientClaims, false)
+        );
+    }
+    assert!(e.state.tokens.is_empty());
 }
 
 #[test]

@@ -1,22 +1,29 @@
 //! The per-instance verified-token cache: a page load sends the same token
 //! with dozens of asset requests, and only the first should pay for the
-//! signature math. Keyed by SHA-256 of the whole token; bounded; entries keep
+//! signature math. Keyed by the whole token, compared byte for byte: a hit is
+//! the very token verified before, under the same keys. Bounded: at most
+//! `cache_entries` tokens of at most [`crate::jwt::MAX_TOKEN_BYTES`] each
+//! (8 MiB at the default 1,024), and only verified tokens get in. Entries keep
 //! their token's time claims, which are re-checked on every hit, so an entry
 //! never outlives its token; cleared whenever the keys change.
+//!
+//! Not a digest of the token: hashing every token with SHA-256 cost each
+//! request with a token, and a cold instance compiled SHA-256 for its first
+//! token (docs/benchmarks.md has the figures).
 
 use std::collections::{HashMap, VecDeque};
-
-use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 use crate::jwt::Verified;
 
-/// A bounded map from token digest to its verification result.
+/// A bounded map from token to its verification result.
 #[derive(Debug, Clone)]
 pub struct TokenCache {
     max_entries: usize,
     keys_fingerprint: u64,
-    entries: HashMap<[u8; 32], Verified>,
-    order: VecDeque<[u8; 32]>,
+    entries: HashMap<Arc<str>, Verified>,
+    /// Insertion order, for eviction; shares each key with `entries`.
+    order: VecDeque<Arc<str>>,
 }
 
 impl TokenCache {
@@ -30,11 +37,6 @@ impl TokenCache {
         }
     }
 
-    /// The digest used as key.
-    pub fn digest(token: &str) -> [u8; 32] {
-        Sha256::digest(token.as_bytes()).into()
-    }
-
     /// Drops everything if the keys changed since the last call.
     pub fn sync_keys(&mut self, keys_fingerprint: u64) {
         if self.keys_fingerprint != keys_fingerprint {
@@ -44,29 +46,33 @@ impl TokenCache {
         }
     }
 
-    /// The cached result for `digest`.
-    pub fn get(&self, digest: &[u8; 32]) -> Option<&Verified> {
-        self.entries.get(digest)
+    /// The cached result for `token`.
+    pub fn get(&self, token: &str) -> Option<&Verified> {
+        self.entries.get(token)
     }
 
-    /// Forgets `digest` (e.g. once its token expired).
-    pub fn remove(&mut self, digest: &[u8; 32]) {
-        if self.entries.remove(digest).is_some() {
-            self.order.retain(|d| d != digest);
+    /// Forgets `token` (e.g. once it expired).
+    pub fn remove(&mut self, token: &str) {
+        if self.entries.remove(token).is_some() {
+            self.order.retain(|t| &**t != token);
         }
     }
 
     /// Remembers a verified token, evicting the oldest entry when full.
-    pub fn insert(&mut self, digest: [u8; 32], verified: Verified) {
+    pub fn insert(&mut self, token: &str, verified: Verified) {
         if self.max_entries == 0 {
             return;
         }
-        if self.entries.insert(digest, verified).is_none() {
-            self.order.push_back(digest);
-            while self.order.len() > self.max_entries {
-                if let Some(old) = self.order.pop_front() {
-                    self.entries.remove(&old);
-                }
+        if let Some(held) = self.entries.get_mut(token) {
+            *held = verified;
+            return;
+        }
+        let key: Arc<str> = Arc::from(token);
+        self.entries.insert(Arc::clone(&key), verified);
+        self.order.push_back(key);
+        while self.order.len() > self.max_entries {
+            if let Some(old) = self.order.pop_front() {
+                self.entries.remove(&old);
             }
         }
     }
@@ -101,19 +107,17 @@ mod tests {
         }
     }
 
-    fn d(token: &str) -> [u8; 32] {
-        TokenCache::digest(token)
-    }
-
     #[test]
-    fn digests_are_sha256_of_the_whole_token() {
-        // SHA-256("abc"), FIPS 180-2's first example.
-        assert_eq!(
-            d("abc")[..4],
-            [0xba, 0x78, 0x16, 0xbf],
-            "the digest is SHA-256"
-        );
-        assert_ne!(d("a.b.c"), d("a.b.d"), "one byte apart, two entries");
+    fn only_the_same_token_byte_for_byte_is_a_hit() {
+        let mut c = TokenCache::new(8);
+        c.insert("a.b.c", verified(1));
+        assert_eq!(c.get("a.b.c"), Some(&verified(1)));
+        for other in ["a.b.d", "a.b.", "a.b.cc", "A.b.c", " a.b.c", ""] {
+            assert_eq!(c.get(other), None, "{other:?} is another token");
+        }
+        // The same token again replaces its entry, not a second one.
+        c.insert("a.b.c", verified(2));
+        assert_eq!((c.len(), c.get("a.b.c")), (1, Some(&verified(2))));
     }
 
     #[test]
@@ -121,23 +125,23 @@ mod tests {
         let mut c = TokenCache::new(3);
         assert!(c.is_empty());
         for (i, t) in ["t0", "t1", "t2", "t3", "t4"].iter().enumerate() {
-            c.insert(d(t), verified(i));
+            c.insert(t, verified(i));
             assert_eq!(c.len(), (i + 1).min(3), "after {t}");
             assert!(!c.is_empty());
         }
-        assert_eq!(c.get(&d("t0")), None, "the oldest went first");
-        assert_eq!(c.get(&d("t1")), None);
-        assert_eq!(c.get(&d("t2")), Some(&verified(2)));
-        assert_eq!(c.get(&d("t4")), Some(&verified(4)));
+        assert_eq!(c.get("t0"), None, "the oldest went first");
+        assert_eq!(c.get("t1"), None);
+        assert_eq!(c.get("t2"), Some(&verified(2)));
+        assert_eq!(c.get("t4"), Some(&verified(4)));
         // A token seen again is not counted twice: t2 stays the oldest.
-        c.insert(d("t2"), verified(2));
+        c.insert("t2", verified(2));
         assert_eq!(c.len(), 3);
-        c.insert(d("t5"), verified(5));
-        assert_eq!(c.get(&d("t2")), None);
-        assert_eq!(c.get(&d("t3")), Some(&verified(3)));
+        c.insert("t5", verified(5));
+        assert_eq!(c.get("t2"), None);
+        assert_eq!(c.get("t3"), Some(&verified(3)));
         // Ten thousand inserts later the bound still holds.
         for i in 0..10_000 {
-            c.insert(d(&format!("x{i}")), verified(i));
+            c.insert(&format!("x{i}"), verified(i));
         }
         assert_eq!(c.len(), 3);
     }
@@ -145,24 +149,24 @@ mod tests {
     #[test]
     fn a_bound_of_zero_caches_nothing() {
         let mut c = TokenCache::new(0);
-        c.insert(d("t"), verified(0));
-        assert_eq!((c.len(), c.get(&d("t"))), (0, None));
+        c.insert("t", verified(0));
+        assert_eq!((c.len(), c.get("t")), (0, None));
     }
 
     #[test]
     fn removing_frees_the_slot_for_later_tokens() {
         let mut c = TokenCache::new(2);
-        c.insert(d("a"), verified(0));
-        c.insert(d("b"), verified(1));
-        c.remove(&d("a"));
-        c.remove(&d("never-seen"));
-        assert_eq!((c.len(), c.get(&d("a"))), (1, None));
+        c.insert("a", verified(0));
+        c.insert("b", verified(1));
+        c.remove("a");
+        c.remove("never-seen");
+        assert_eq!((c.len(), c.get("a")), (1, None));
         // The removed entry no longer holds a place in the eviction order:
         // two more fit before b is evicted.
-        c.insert(d("c"), verified(2));
-        assert_eq!(c.get(&d("b")), Some(&verified(1)));
-        c.insert(d("e"), verified(3));
-        assert_eq!(c.get(&d("b")), None);
+        c.insert("c", verified(2));
+        assert_eq!(c.get("b"), Some(&verified(1)));
+        c.insert("e", verified(3));
+        assert_eq!(c.get("b"), None);
         assert_eq!(c.len(), 2);
     }
 
@@ -170,20 +174,17 @@ mod tests {
     fn new_keys_drop_every_entry_and_the_same_keys_keep_them() {
         let mut c = TokenCache::new(4);
         c.sync_keys(7);
-        c.insert(d("a"), verified(0));
+        c.insert("a", verified(0));
         c.sync_keys(7);
-        assert_eq!(c.get(&d("a")), Some(&verified(0)), "same keys: kept");
+        assert_eq!(c.get("a"), Some(&verified(0)), "same keys: kept");
         c.sync_keys(8);
-        assert!(
-            c.is_empty() && c.get(&d("a")).is_none(),
-            "new keys: dropped"
-        );
+        assert!(c.is_empty() && c.get("a").is_none(), "new keys: dropped");
         // And the order went with them: a full cache after the change still
         // evicts only its own oldest.
         for t in ["p", "q", "r", "s", "u"] {
-            c.insert(d(t), verified(1));
+            c.insert(t, verified(1));
         }
         assert_eq!(c.len(), 4);
-        assert!(c.get(&d("p")).is_none() && c.get(&d("q")).is_some());
+        assert!(c.get("p").is_none() && c.get("q").is_some());
     }
 }

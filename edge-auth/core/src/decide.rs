@@ -12,7 +12,7 @@ use crate::cache::TokenCache;
 use crate::config::{
     Access, EdgeConfig, EmptyUserAgent, PathRule, Preflight, Step, TokenSource, UnverifiedClaim,
 };
-use crate::jwt::{self, Verified};
+use crate::jwt;
 use crate::policy;
 use crate::rate::RateLimiter;
 use crate::reason::Reason;
@@ -655,42 +655,46 @@ fn auth_token(
         }
     };
     let now_s = ctx.now_ms / 1000;
-    let digest = TokenCache::digest(token);
-    let (verified, hit): (Verified, bool) = match cache.get(&digest) {
-        Some(v) => {
-            let v = v.clone();
-            match cfg
-                .issuers()
-                .get(v.issuer)
-                .map(|i| jwt::check_times(v.times, i, now_s))
-            {
-                Some(Ok(())) => (v, true),
-                Some(Err(reason)) => {
-                    cache.remove(&digest);
-                    return Err((unauthorized(req, canonical, cfg, reason), reason, true));
+    // A token verified before: its time claims again (an entry never
+    // outlives its token), then the path rule on the claims where the cache
+    // holds them (nothing is copied on a hit).
+    if let Some(v) = cache.get(token) {
+        match cfg
+            .issuers()
+            .get(v.issuer)
+            .map(|i| jwt::check_times(v.times, i, now_s))
+        {
+            Some(Ok(())) => {
+                if let Some(rule) = rule
+                    && !policy::claims_allow(rule, &v.claims, &canonical.path)
+                {
+                    return Err((insufficient(cfg), Reason::InsufficientClaims, true));
                 }
-                None => {
-                    cache.remove(&digest);
-                    return Err((unavailable(), Reason::InternalError, true));
-                }
+                return Ok((Reason::TokenValid, true));
+            }
+            Some(Err(reason)) => {
+                cache.remove(token);
+                return Err((unauthorized(req, canonical, cfg, reason), reason, true));
+            }
+            None => {
+                cache.remove(token);
+                return Err((unavailable(), Reason::InternalError, true));
             }
         }
-        None => match jwt::verify(token, cfg.issuers(), now_s) {
-            Ok(v) => {
-                cache.insert(digest, v.clone());
-                (v, false)
-            }
-            Err(reason) => {
-                return Err((unauthorized(req, canonical, cfg, reason), reason, false));
-            }
-        },
-    };
-    if let Some(rule) = rule
-        && !policy::claims_allow(rule, &verified.claims, &canonical.path)
-    {
-        return Err((insufficient(cfg), Reason::InsufficientClaims, hit));
     }
-    Ok((Reason::TokenValid, hit))
+    let verified = match jwt::verify(token, cfg.issuers(), now_s) {
+        Ok(v) => v,
+        Err(reason) => {
+            return Err((unauthorized(req, canonical, cfg, reason), reason, false));
+        }
+    };
+    let allowed =
+        rule.is_none_or(|rule| policy::claims_allow(rule, &verified.claims, &canonical.path));
+    cache.insert(token, verified);
+    if !allowed {
+        return Err((insufficient(cfg), Reason::InsufficientClaims, false));
+    }
+    Ok((Reason::TokenValid, false))
 }
 
 enum Found<'a> {
