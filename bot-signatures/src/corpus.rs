@@ -100,6 +100,23 @@ pub const GUARD: [&str; 15] = [
 /// isbot's crawler fixtures: the examples of imported isbot entries.
 pub const ISBOT_FIXTURES: &str = "bot-signatures/data/isbot/crawlers.txt";
 
+/// The development sets of bots (labelled by their sources; no line of them is
+/// held out): more examples for imported isbot entries, after isbot's own
+/// fixtures and crawler-user-agents' instances. Relative to the repository root.
+pub const DEVELOPMENT_BOTS: [&str; 11] = [
+    "bot-signatures/data/uap-core/spiders-guard.txt",
+    "bot-signatures/data/whichbrowser/bots-guard.txt",
+    "bot-signatures/data/browscap/bots.txt",
+    "bot-signatures/data/yauaa/robots.txt",
+    "bot-signatures/data/mobile-detect/bots.txt",
+    "bot-signatures/data/woothee/crawlers.txt",
+    "bot-signatures/data/fnando-browser/bots.txt",
+    "bot-signatures/data/php-useragent/bots.txt",
+    "bot-signatures/data/uasurfer/bots.txt",
+    "bot-signatures/data/mileusna-useragent/bots.txt",
+    "bot-signatures/data/bowser/bots.txt",
+];
+
 /// Browser user-agents, deduplicated, in first-seen order.
 #[derive(Debug, Clone)]
 pub struct BrowserCorpus {

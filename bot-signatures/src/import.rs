@@ -240,35 +240,76 @@ pub fn crawler_user_agents(
         .collect()
 }
 
-/// The user-agents isbot's entries take their examples from: isbot's crawler
-/// fixtures, then crawler-user-agents' instances (pinned beside it), so more
-/// entries get an example to be checked against. One place for the CLI's
-/// `import` and the drift test.
-pub fn isbot_examples(fixtures: Vec<String>, crawler_user_agents: &[UpstreamEntry]) -> Vec<String> {
-    let mut examples = fixtures;
-    examples.extend(
-        crawler_user_agents
-            .iter()
-            .flat_map(|e| e.instances.iter().cloned()),
-    );
-    examples
+/// Where isbot's entries take their examples from.
+#[derive(Debug, Clone, Default)]
+pub struct IsbotExamples {
+    /// isbot's crawler fixtures, then crawler-user-agents' instances (pinned
+    /// beside it).
+    pub primary: Vec<String>,
+    /// The development sets of bots ([`crate::corpus::DEVELOPMENT_BOTS`], read
+    /// by the caller): examples only for an entry that has none in `primary`,
+    /// so the entries isbot's own data supports are drafted exactly as before.
+    pub development: Vec<String>,
+}
+
+/// The user-agents isbot's entries take their examples from, each once. One
+/// place for the CLI's `import` and the drift test.
+pub fn isbot_examples(
+    fixtures: Vec<String>,
+    crawler_user_agents: &[UpstreamEntry],
+    development: Vec<String>,
+) -> IsbotExamples {
+    let mut seen = HashSet::new();
+    let primary: Vec<String> = fixtures
+        .into_iter()
+        .chain(
+            crawler_user_agents
+                .iter()
+                .flat_map(|e| e.instances.iter().cloned()),
+        )
+        .filter(|u| seen.insert(u.clone()))
+        .collect();
+    let development = development
+        .into_iter()
+        .filter(|u| seen.insert(u.clone()))
+        .collect();
+    IsbotExamples {
+        primary,
+        development,
+    }
+}
+
+/// Why an isbot pattern names a browser people use, if it does: such a
+/// pattern is left out whatever its examples (a source may file the browser's
+/// user-agent as a bot). The catalog's `generic-name-only` spares the same.
+pub fn isbot_names_a_browser(pattern: &str) -> Option<&'static str> {
+    const BROWSERS: &[(&str, &str)] = &[(
+        "netsurf",
+        "NetSurf, a web browser for RISC OS and Unix-like systems, sends its bare name",
+    )];
+    let p = pattern.to_ascii_lowercase();
+    BROWSERS
+        .iter()
+        .find(|(word, _)| p.contains(word))
+        .map(|&(_, why)| why)
 }
 
 /// The drafts for isbot's patterns: generic signatures (a specific signature
 /// always decides before them), each with up to three examples from isbot's
-/// crawler fixtures, those the rest of the catalog does not already decide
-/// first. A pattern no fixture matches cannot be checked, so it is left out
-/// (returned with the reason).
+/// crawler fixtures and crawler-user-agents' instances, or, for a pattern none
+/// of those match, from the development sets of bots; those the rest of the
+/// catalog does not already decide first. A pattern no example matches cannot
+/// be checked, so it is left out (returned with the reason).
 pub fn isbot(
     patterns: &[String],
-    fixtures: &[String],
+    examples: &IsbotExamples,
     existing: &Catalog,
     package: &str,
     import_date: &str,
 ) -> (Vec<Draft>, Vec<(String, String)>) {
+    let all = || examples.primary.iter().chain(&examples.development);
     let decided: HashSet<&str> = match crate::compile::compile(existing).matcher() {
-        Ok(m) => fixtures
-            .iter()
+        Ok(m) => all()
             .filter(|f| m.classify(f).is_some())
             .map(String::as_str)
             .collect(),
@@ -284,12 +325,24 @@ pub fn isbot(
             ));
             continue;
         };
-        let mut hits: Vec<&String> = fixtures
+        if let Some(why) = isbot_names_a_browser(p) {
+            skipped.push((p.clone(), format!("names a browser: {why}")));
+            continue;
+        }
+        let mut hits: Vec<&String> = examples
+            .primary
             .iter()
             .filter(|f| re.is_match(f.as_bytes()))
             .collect();
         if hits.is_empty() {
-            skipped.push((p.clone(), "no example: no user-agent of isbot's crawler fixtures or crawler-user-agents' instances matches it".to_owned()));
+            hits = examples
+                .development
+                .iter()
+                .filter(|f| re.is_match(f.as_bytes()))
+                .collect();
+        }
+        if hits.is_empty() {
+            skipped.push((p.clone(), "no example: no user-agent of isbot's crawler fixtures, crawler-user-agents' instances or the development sets of bots matches it".to_owned()));
             continue;
         }
         hits.sort_by_key(|f| decided.contains(f.as_str()));
@@ -971,6 +1024,56 @@ mod tests {
     }
 
     #[test]
+    fn development_bots_give_examples_only_where_isbot_s_own_data_has_none() {
+        let (existing, _) = Catalog::parse(&[]);
+        let examples = isbot_examples(
+            strings(&["Quokka-Agent/1.0", "Quokka-Agent/1.0"]),
+            &[],
+            strings(&[
+                "Quokka-Agent/2.0 (development)",
+                "Numbat Fetcher 3",
+                "Quokka-Agent/1.0",
+                "NetSurf/3.10 (Linux)",
+            ]),
+        );
+        // Each user-agent once, isbot's own first.
+        assert_eq!(examples.primary, strings(&["Quokka-Agent/1.0"]));
+        assert_eq!(
+            examples.development,
+            strings(&[
+                "Quokka-Agent/2.0 (development)",
+                "Numbat Fetcher 3",
+                "NetSurf/3.10 (Linux)"
+            ])
+        );
+        let patterns = strings(&["quokka-agent", "numbat fetcher", "^netsurf", "wombat"]);
+        let (drafts, skipped) = isbot(&patterns, &examples, &existing, "isbot@1", "2026-11-28");
+        let by_pattern = |p: &str| {
+            drafts
+                .iter()
+                .find(|d| d.pattern == p)
+                .map(|d| d.instances.clone())
+        };
+        assert_eq!(
+            by_pattern("quokka-agent"),
+            Some(strings(&["Quokka-Agent/1.0"])),
+            "isbot's own example only: the development set adds none to it"
+        );
+        assert_eq!(
+            by_pattern("numbat fetcher"),
+            Some(strings(&["Numbat Fetcher 3"])),
+            "no example of isbot's own: the development set's"
+        );
+        let reason = |p: &str| skipped.iter().find(|(q, _)| q == p).map(|(_, r)| r.clone());
+        assert!(
+            reason("^netsurf").is_some_and(|r| r.starts_with("names a browser: NetSurf")),
+            "{skipped:?}"
+        );
+        assert!(reason("wombat").is_some_and(|r| r.starts_with("no example")));
+        assert_eq!(drafts.len(), 2);
+    }
+
+    #[test]
     fn isbot_examples_prefer_what_the_catalog_misses() {
         let (existing, _) = Catalog::parse(&[(
             "e.toml".into(),
@@ -995,7 +1098,11 @@ instances = ["KnownBot/1.0"]
             "Fifth agent",
         ]);
         let patterns = strings(&["bot", "agent", "(?<!x)y", "nomatch"]);
-        let (drafts, skipped) = isbot(&patterns, &fixtures, &existing, "isbot@1", "2026-11-27");
+        let examples = IsbotExamples {
+            primary: fixtures,
+            development: Vec::new(),
+        };
+        let (drafts, skipped) = isbot(&patterns, &examples, &existing, "isbot@1", "2026-11-27");
         assert_eq!(drafts.len(), 2);
         assert_eq!(drafts[0].instances, strings(&["KnownBot agent/1.0"]));
         assert!(

@@ -807,7 +807,19 @@ fn import_one(
                     }
                     None => Vec::new(),
                 };
-            let examples = import::isbot_examples(fixtures, &upstream);
+            // The development sets of bots, when run from the repository
+            // (the drift test reads the same files).
+            let mut development = Vec::new();
+            for rel in bot_signatures::corpus::DEVELOPMENT_BOTS {
+                if let Some(path) = find_upwards(rel) {
+                    development.extend(
+                        BrowserCorpus::load(&path)
+                            .map_err(|e| fail(exit::IO)(e.into()))?
+                            .user_agents,
+                    );
+                }
+            }
+            let examples = import::isbot_examples(fixtures, &upstream, development);
             let (drafts, skipped) = import::isbot(&patterns, &examples, &existing, &package, date);
             (drafts, skipped, patterns.len())
         }

@@ -97,6 +97,10 @@ fn assert_import_is_fresh(source: Source) {
                     .unwrap()
                     .user_agents,
                 &crawler_user_agents(),
+                bot_signatures::corpus::DEVELOPMENT_BOTS
+                    .iter()
+                    .flat_map(|rel| BrowserCorpus::load(&root.join(rel)).unwrap().user_agents)
+                    .collect(),
             );
             import::isbot(&patterns, &examples, &existing, &package, &import_date)
         }
