@@ -811,12 +811,15 @@ fn import_one(
             // (the drift test reads the same files).
             let mut development = Vec::new();
             for rel in bot_signatures::corpus::DEVELOPMENT_BOTS {
-                if let Some(path) = find_upwards(rel) {
-                    development.extend(
+                match find_upwards(rel) {
+                    Some(path) => development.extend(
                         BrowserCorpus::load(&path)
                             .map_err(|e| fail(exit::IO)(e.into()))?
                             .user_agents,
-                    );
+                    ),
+                    None => eprintln!(
+                        "warning: {rel} not found (run from the repository): isbot entries with no example of isbot's own take none from it"
+                    ),
                 }
             }
             let examples = import::isbot_examples(fixtures, &upstream, development);
