@@ -12,6 +12,7 @@ use crate::cache::TokenCache;
 use crate::config::{
     Access, EdgeConfig, EmptyUserAgent, PathRule, Preflight, Step, TokenSource, UnverifiedClaim,
 };
+use crate::json::Json;
 use crate::jwt;
 use crate::policy;
 use crate::rate::RateLimiter;
@@ -655,6 +656,13 @@ fn auth_token(
         }
     };
     let now_s = ctx.now_ms / 1000;
+    // The path rule on a verified token's claims, wherever they are held.
+    let held_to_rule = |claims: &Json, hit: bool| -> Result<Pass, Deny> {
+        if rule.is_some_and(|rule| !policy::claims_allow(rule, claims, &canonical.path)) {
+            return Err((insufficient(cfg), Reason::InsufficientClaims, hit));
+        }
+        Ok((Reason::TokenValid, hit))
+    };
     // A token verified before: its time claims again (an entry never
     // outlives its token), then the path rule on the claims where the cache
     // holds them (nothing is copied on a hit).
@@ -664,14 +672,7 @@ fn auth_token(
             .get(v.issuer)
             .map(|i| jwt::check_times(v.times, i, now_s))
         {
-            Some(Ok(())) => {
-                if let Some(rule) = rule
-                    && !policy::claims_allow(rule, &v.claims, &canonical.path)
-                {
-                    return Err((insufficient(cfg), Reason::InsufficientClaims, true));
-                }
-                return Ok((Reason::TokenValid, true));
-            }
+            Some(Ok(())) => return held_to_rule(&v.claims, true),
             Some(Err(reason)) => {
                 cache.remove(token);
                 return Err((unauthorized(req, canonical, cfg, reason), reason, true));
@@ -688,13 +689,9 @@ fn auth_token(
             return Err((unauthorized(req, canonical, cfg, reason), reason, false));
         }
     };
-    let allowed =
-        rule.is_none_or(|rule| policy::claims_allow(rule, &verified.claims, &canonical.path));
+    let outcome = held_to_rule(&verified.claims, false);
     cache.insert(token, verified);
-    if !allowed {
-        return Err((insufficient(cfg), Reason::InsufficientClaims, false));
-    }
-    Ok((Reason::TokenValid, false))
+    outcome
 }
 
 enum Found<'a> {
