@@ -307,9 +307,11 @@ pub fn isbot(
     package: &str,
     import_date: &str,
 ) -> (Vec<Draft>, Vec<(String, String)>) {
-    let all = || examples.primary.iter().chain(&examples.development);
     let decided: HashSet<&str> = match crate::compile::compile(existing).matcher() {
-        Ok(m) => all()
+        Ok(m) => examples
+            .primary
+            .iter()
+            .chain(&examples.development)
             .filter(|f| m.classify(f).is_some())
             .map(String::as_str)
             .collect(),
@@ -329,18 +331,16 @@ pub fn isbot(
             skipped.push((p.clone(), format!("names a browser: {why}")));
             continue;
         }
-        let mut hits: Vec<&String> = examples
-            .primary
-            .iter()
-            .filter(|f| re.is_match(f.as_bytes()))
-            .collect();
-        if hits.is_empty() {
-            hits = examples
-                .development
-                .iter()
-                .filter(|f| re.is_match(f.as_bytes()))
-                .collect();
-        }
+        // isbot's own examples, or, when it has none, the development sets'.
+        let mut hits: Vec<&String> = [&examples.primary, &examples.development]
+            .into_iter()
+            .map(|from| {
+                from.iter()
+                    .filter(|f| re.is_match(f.as_bytes()))
+                    .collect::<Vec<_>>()
+            })
+            .find(|hits| !hits.is_empty())
+            .unwrap_or_default();
         if hits.is_empty() {
             skipped.push((p.clone(), "no example: no user-agent of isbot's crawler fixtures, crawler-user-agents' instances or the development sets of bots matches it".to_owned()));
             continue;
