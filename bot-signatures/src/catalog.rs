@@ -28,6 +28,8 @@ struct RawSignature {
     generic: bool,
     #[serde(default)]
     unless: Option<Spanned<String>>,
+    #[serde(default)]
+    backstop: bool,
     description: String,
     #[serde(default)]
     url: Option<String>,
@@ -62,6 +64,11 @@ pub struct Signature {
     /// user-agent, the signature does not (a device-name family such as
     /// handset vendors). With the line it is on.
     pub unless: Option<(String, Location)>,
+    /// A generic rule kept for user-agents its examples do not show: another
+    /// signature decides every one of its examples, which `check` otherwise
+    /// refuses as shadowed (`backstop = true`; the importer sets it on an
+    /// isbot pattern the catalog already decides on all its examples).
+    pub backstop: bool,
     /// What the signature catches and why.
     pub description: String,
     /// Where the crawler documents itself, when known.
@@ -109,7 +116,7 @@ impl Catalog {
                         name,
                         line,
                         message,
-                        "each entry is a [[signature]] table with the fields id, pattern, action, category, description, added, author, instances and optionally generic, unless, url (see bot-signatures/README.md)",
+                        "each entry is a [[signature]] table with the fields id, pattern, action, category, description, added, author, instances and optionally generic, unless, backstop, url (see bot-signatures/README.md)",
                     ));
                 }
             }
@@ -198,6 +205,7 @@ fn convert(file: &str, lines: &LineIndex, raw: Spanned<RawSignature>) -> Signatu
             .unless
             .map(|u| (at(u.span().start), u.into_inner()))
             .map(|(l, u)| (u, l)),
+        backstop: raw.backstop,
         description: raw.description,
         url: raw.url,
         added: raw.added.into_inner(),

@@ -179,12 +179,26 @@ pub struct Draft {
     category: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     generic: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unless: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    backstop: bool,
     description: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<String>,
     added: String,
     author: String,
     instances: Vec<String>,
+    /// The upstream pattern, when the draft rewrote it without look-around.
+    #[serde(skip)]
+    rewritten_from: Option<String>,
+}
+
+impl Draft {
+    /// The pattern as the source wrote it.
+    fn upstream(&self) -> &str {
+        self.rewritten_from.as_deref().unwrap_or(&self.pattern)
+    }
 }
 
 #[derive(Serialize)]
@@ -220,6 +234,8 @@ pub fn crawler_user_agents(
             action: action_for_tags(&e.tags),
             category: e.tags.first().cloned().unwrap_or_else(|| "crawler".into()),
             generic: false,
+            unless: None,
+            backstop: false,
             description: e
                 .description
                 .clone()
@@ -236,6 +252,7 @@ pub fn crawler_user_agents(
                 .unwrap_or_else(|| import_date.to_owned()),
             author: format!("import:{package}"),
             instances: e.instances.clone(),
+            rewritten_from: None,
         })
         .collect()
 }
@@ -320,11 +337,24 @@ pub fn isbot(
     let mut drafts = Vec::new();
     let mut skipped = Vec::new();
     for p in patterns {
-        let Some(re) = case_insensitive(p) else {
-            skipped.push((
-                p.clone(),
-                "pattern-syntax: look-around or another construct the edge's regex engine and AWS WAF lack".to_owned(),
-            ));
+        // A pattern with look-around is written as its core and an `unless`.
+        let (pattern, unless) = match case_insensitive(p) {
+            Some(_) => (p.clone(), None),
+            None => match without_lookaround(p) {
+                Some((core, unless)) => (core, unless),
+                None => {
+                    skipped.push((
+                        p.clone(),
+                        "pattern-syntax: a construct the edge's regex engine and AWS WAF lack, and no rewrite without look-around".to_owned(),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let (Some(re), spare) = (
+            case_insensitive(&pattern),
+            unless.as_deref().and_then(case_insensitive),
+        ) else {
             continue;
         };
         if let Some(why) = isbot_names_a_browser(p) {
@@ -336,7 +366,10 @@ pub fn isbot(
             .into_iter()
             .map(|from| {
                 from.iter()
-                    .filter(|f| re.is_match(f.as_bytes()))
+                    .filter(|f| {
+                        re.is_match(f.as_bytes())
+                            && !spare.as_ref().is_some_and(|s| s.is_match(f.as_bytes()))
+                    })
                     .collect::<Vec<_>>()
             })
             .find(|hits| !hits.is_empty())
@@ -347,23 +380,158 @@ pub fn isbot(
         }
         hits.sort_by_key(|f| decided.contains(f.as_str()));
         let (action, category) = isbot_decision(p);
+        let rewritten_from = (pattern != *p).then(|| p.clone());
         drafts.push(Draft {
             id: String::new(),
-            pattern: p.clone(),
+            pattern,
             action,
             category: category.to_owned(),
             generic: true,
+            unless,
+            backstop: false,
             description: format!("isbot pattern /{p}/"),
             url: None,
             added: import_date.to_owned(),
             author: format!("import:{package}"),
             instances: hits.into_iter().take(3).cloned().collect(),
+            rewritten_from,
         });
     }
     (drafts, skipped)
 }
 
 /// A regex as the edge and WAF read a pattern: case-insensitive, ASCII.
+/// isbot's pattern (JavaScript syntax) without look-around, which neither
+/// the edge's regex engine nor AWS WAF has: a negative look-behind at the
+/// start and a negative look-ahead at the end become the rule's `unless`,
+/// which spares a user-agent where the rest (the core) occurs in the excluded
+/// context. The rule then flags a subset of what the upstream pattern flags
+/// (one occurrence in the excluded context spares the user-agent even when
+/// another is not in it). A dash beside a class escape in brackets
+/// (`[\w\d-.]`), a literal dash in JavaScript, is escaped. Returns the core
+/// and the `unless`, or `None` when the result is still not a pattern the
+/// catalog accepts (another look-around, a positive one, one in the middle).
+pub fn without_lookaround(pattern: &str) -> Option<(String, Option<String>)> {
+    let pattern = literal_class_dashes(pattern);
+    let (behind, rest) = match pattern.strip_prefix("(?<!") {
+        Some(after) => {
+            let end = group_end(after)?;
+            (Some(&after[..end]), &after[end + 1..])
+        }
+        None => (None, pattern.as_str()),
+    };
+    let (core, ahead) = match lookahead_at_end(rest) {
+        Some(at) => (&rest[..at], Some(&rest[at + 3..rest.len() - 1])),
+        None => (rest, None),
+    };
+    let parts = [Some(core), behind, ahead];
+    if core.is_empty()
+        || parts
+            .iter()
+            .flatten()
+            .any(|p| p.contains("(?<") || p.contains("(?=") || p.contains("(?!"))
+    {
+        return None;
+    }
+    let spare: Vec<String> = [
+        behind.map(|b| format!("(?:{b})(?:{core})")),
+        ahead.map(|a| format!("(?:{core})(?:{a})")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let unless = (!spare.is_empty()).then(|| spare.join("|"));
+    let readable = crate::pattern::check(core).is_ok()
+        && unless
+            .as_deref()
+            .is_none_or(|u| crate::pattern::check_unless(u).is_ok());
+    readable.then(|| (core.to_owned(), unless))
+}
+
+/// `pattern` with each dash that sits beside a class escape inside brackets
+/// (`[\w\d-.]`) escaped: JavaScript reads it as a literal, the Rust and WAF
+/// engines refuse it as a range.
+fn literal_class_dashes(pattern: &str) -> String {
+    let b = pattern.as_bytes();
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let (mut in_class, mut i) = (false, 0);
+    let class_escape = |at: usize| {
+        b.get(at) == Some(&b'\\') && b.get(at + 1).is_some_and(|c| b"wWdDsS".contains(c))
+    };
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                let next = pattern[i + 1..].chars().next().map_or(0, char::len_utf8);
+                out.push_str(&pattern[i..i + 1 + next]);
+                i += 1 + next;
+                continue;
+            }
+            b'[' if !in_class => in_class = true,
+            b']' if in_class => in_class = false,
+            b'-' if in_class && (i >= 2 && class_escape(i - 2) || class_escape(i + 1)) => {
+                out.push_str("\\-");
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let len = pattern[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&pattern[i..i + len]);
+        i += len;
+    }
+    out
+}
+
+/// The index of the `)` that closes a group whose contents start at `s[0]`,
+/// skipping escapes and bracketed classes.
+fn group_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let (mut depth, mut in_class, mut i) = (0usize, false, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' if !in_class => in_class = true,
+            b']' if in_class => in_class = false,
+            b'(' if !in_class => depth += 1,
+            b')' if !in_class => {
+                if depth == 0 {
+                    return Some(i);
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Where a top-level `(?!...)` that ends `s` starts, if one does.
+fn lookahead_at_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let (mut depth, mut in_class, mut i) = (0usize, false, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' if !in_class => in_class = true,
+            b']' if in_class => in_class = false,
+            b'(' if !in_class => {
+                if depth == 0
+                    && s[i..].starts_with("(?!")
+                    && group_end(&s[i + 3..]).is_some_and(|end| i + 3 + end == s.len() - 1)
+                {
+                    return Some(i);
+                }
+                depth += 1;
+            }
+            b')' if !in_class => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 fn case_insensitive(pattern: &str) -> Option<regex::bytes::Regex> {
     regex::bytes::RegexBuilder::new(pattern)
         .case_insensitive(true)
@@ -515,6 +683,24 @@ pub fn tighten(
     instances: &[String],
     guard: Option<&BrowserCorpus>,
 ) -> Option<(String, Vec<String>)> {
+    tighten_unless(pattern, None, instances, guard)
+}
+
+/// [`tighten`] for a rule with an `unless`: a device the `unless` spares is
+/// no false positive, and an example it spares is not kept.
+pub fn tighten_unless(
+    pattern: &str,
+    unless: Option<&str>,
+    instances: &[String],
+    guard: Option<&BrowserCorpus>,
+) -> Option<(String, Vec<String>)> {
+    let spare = unless.and_then(case_insensitive);
+    let spared = |u: &str| spare.as_ref().is_some_and(|s| s.is_match(u.as_bytes()));
+    let instances: Vec<String> = instances.iter().filter(|i| !spared(i)).cloned().collect();
+    if instances.is_empty() && unless.is_some() {
+        return None;
+    }
+    let instances = &instances[..];
     let mut forms = tighter_forms(pattern);
     if let Some(context) = forms.first().and_then(|f| shared_next_word(f, instances)) {
         // The product's next word, when every example spells it the same:
@@ -530,7 +716,11 @@ pub fn tighten(
         let Some(re) = case_insensitive(p) else {
             return false;
         };
-        guard.is_none_or(|g| !g.user_agents.iter().any(|u| re.is_match(u.as_bytes())))
+        guard.is_none_or(|g| {
+            !g.user_agents
+                .iter()
+                .any(|u| re.is_match(u.as_bytes()) && !spared(u))
+        })
     };
     if clean(&best.0) {
         return Some(best);
@@ -580,10 +770,10 @@ pub fn import(
             skipped.push((e.pattern.clone(), "an Android build id: it names phone firmware that real devices share, not a crawler".to_owned()));
             continue;
         }
-        match tighten(&e.pattern, &e.instances, browsers) {
+        match tighten_unless(&e.pattern, e.unless.as_deref(), &e.instances, browsers) {
             Some((pattern, instances)) => {
                 if pattern != e.pattern {
-                    tightened.push((e.pattern.clone(), pattern.clone()));
+                    tightened.push((e.upstream().to_owned(), pattern.clone()));
                 }
                 let base = format!("{}-{}", source.prefix(), slug(&e.pattern));
                 let mut id = base.clone();
@@ -600,7 +790,7 @@ pub fn import(
                 kept.push(e);
             }
             None => skipped.push((
-                e.pattern.clone(),
+                e.upstream().to_owned(),
                 "matches-browser: every form that keeps an example also matches a real device of the guard corpus".to_owned(),
             )),
         }
@@ -624,6 +814,9 @@ pub fn import(
         // Shadowing depends on which entries stay: drop the other errors first.
         let only_shadowed = errors.iter().all(|d| d.code == crate::Code::Shadowed);
         let mut bad: BTreeMap<String, String> = BTreeMap::new();
+        // A generic entry the catalog decides on every example stays as a
+        // backstop (it generalizes past its examples); a specific one goes.
+        let mut backstops: HashSet<String> = HashSet::new();
         for d in errors
             .into_iter()
             .filter(|d| only_shadowed || d.code != crate::Code::Shadowed)
@@ -633,6 +826,10 @@ pub fn import(
                 .iter()
                 .find(|s| s.location.file == "<import>" && covers(s, d.line))
             {
+                if d.code == crate::Code::Shadowed && s.generic {
+                    backstops.insert(s.id.clone());
+                    continue;
+                }
                 bad.entry(s.id.clone()).or_insert_with(|| {
                     format!("{}: {}", d.code.as_str(), without_dirs(&d.message))
                 });
@@ -669,12 +866,15 @@ pub fn import(
                 }
             }
         }
-        if bad.is_empty() {
+        if bad.is_empty() && backstops.is_empty() {
             break;
+        }
+        for e in &mut entries {
+            e.backstop |= backstops.contains(&e.id);
         }
         entries.retain(|e| match bad.get(&e.id) {
             Some(reason) => {
-                skipped.push((e.pattern.clone(), reason.clone()));
+                skipped.push((e.upstream().to_owned(), reason.clone()));
                 false
             }
             None => true,
@@ -730,6 +930,19 @@ fn render(
     out.push_str(&format!("# Imported on {import_date}.\n\n"));
     let body = toml::to_string(&OutFile { signature: entries }).unwrap_or_default();
     out.push_str(&body);
+    let rewritten: Vec<_> = entries
+        .iter()
+        .filter_map(|e| Some((e.rewritten_from.as_ref()?, &e.pattern, e.unless.as_ref()?)))
+        .collect();
+    if !rewritten.is_empty() {
+        out.push_str(
+            "\n# Rewritten without look-around (the user-agent is spared where the core occurs in\n\
+             # the excluded context: a subset of what the upstream pattern flags):\n",
+        );
+        for (from, to, unless) in rewritten {
+            out.push_str(&format!("# - {from:?} -> {to:?} unless {unless:?}\n"));
+        }
+    }
     if !tightened.is_empty() {
         out.push_str(
             "\n# Tightened by the importer (a product, not a word inside a device name):\n",
@@ -1097,7 +1310,7 @@ instances = ["KnownBot/1.0"]
             "Fourth Agent",
             "Fifth agent",
         ]);
-        let patterns = strings(&["bot", "agent", "(?<!x)y", "nomatch"]);
+        let patterns = strings(&["bot", "agent", "(?=x)y", "nomatch"]);
         let examples = IsbotExamples {
             primary: fixtures,
             development: Vec::new(),
@@ -1122,5 +1335,229 @@ instances = ["KnownBot/1.0"]
             skipped[0]
         );
         assert!(skipped[1].1.starts_with("no example"), "{:?}", skipped[1]);
+    }
+
+    #[test]
+    fn lookaround_becomes_an_unless() {
+        let rewrite = |p: &str| without_lookaround(p);
+        assert_eq!(
+            rewrite("(?<!cam)scan"),
+            Some(("scan".into(), Some("(?:cam)(?:scan)".into())))
+        );
+        assert_eq!(
+            rewrite("java(?!;)"),
+            Some(("java".into(), Some("(?:java)(?:;)".into())))
+        );
+        // Both sides, alternations inside.
+        assert_eq!(
+            rewrite("(?<! channel/|google/)google(?!(?:wv|app))"),
+            Some((
+                "google".into(),
+                Some("(?: channel/|google/)(?:google)|(?:google)(?:(?:wv|app))".into())
+            ))
+        );
+        // The core keeps its own groups and classes.
+        assert_eq!(
+            rewrite("(?:^|[^g])news(?!sapphire)"),
+            Some((
+                "(?:^|[^g])news".into(),
+                Some("(?:(?:^|[^g])news)(?:sapphire)".into())
+            ))
+        );
+        // A dash beside a class escape is JavaScript's literal dash.
+        assert_eq!(
+            rewrite(r"^a/[\w\d-.]+$"),
+            Some((r"^a/[\w\d\-.]+$".into(), None))
+        );
+        assert_eq!(rewrite(r"[a-z\d]x"), Some((r"[a-z\d]x".into(), None)));
+        // What has no such rewrite: positive look-around, look-around in the
+        // middle, an empty core, a pattern that stays unreadable.
+        for p in [
+            "(?=x)y",
+            "(?<=x)y",
+            "a(?!b)c",
+            "(?<!a)",
+            "(?<!a)b(?<!c)d",
+            "(?<!a)b(",
+        ] {
+            assert_eq!(rewrite(p), None, "{p}");
+        }
+    }
+
+    /// Against a direct reading of the look-around, on every string of up to
+    /// seven letters over the pattern's own letters: the rewrite flags only
+    /// what the look-around flags, and exactly that where the excluded
+    /// context does not occur.
+    #[test]
+    fn lookaround_rewrite_agrees_with_the_lookaround() {
+        let cases: [(&str, &dyn Fn(&str) -> bool, &str); 2] = [
+            (
+                "(?<!cam)scan",
+                &|s: &str| {
+                    s.match_indices("scan")
+                        .any(|(at, _)| !s[..at].ends_with("cam"))
+                },
+                "camscan scan",
+            ),
+            (
+                "can(?!sc)",
+                &|s: &str| {
+                    s.match_indices("can")
+                        .any(|(at, _)| !s[at + 3..].starts_with("sc"))
+                },
+                "cansc can",
+            ),
+        ];
+        for (upstream, flags, both) in cases {
+            let (core, unless) = without_lookaround(upstream).unwrap();
+            let core = case_insensitive(&core).unwrap();
+            let unless = case_insensitive(&unless.unwrap()).unwrap();
+            let ours = |s: &str| core.is_match(s.as_bytes()) && !unless.is_match(s.as_bytes());
+            let (mut strings, mut flagged, mut spared) = (vec![String::new()], 0, 0);
+            for _ in 0..7 {
+                strings = strings
+                    .iter()
+                    .flat_map(|s| ['s', 'c', 'a', 'm', 'n'].map(|c| format!("{s}{c}")))
+                    .collect();
+                for s in &strings {
+                    assert!(!ours(s) || flags(s), "{upstream} on {s:?}");
+                    if unless.is_match(s.as_bytes()) {
+                        spared += 1;
+                    } else {
+                        assert_eq!(ours(s), flags(s), "{upstream} on {s:?}");
+                    }
+                    flagged += usize::from(flags(s));
+                }
+            }
+            // Both outcomes are reached, and the excluded context is met.
+            assert!(
+                flagged > 100 && spared > 0,
+                "{upstream}: {flagged} {spared}"
+            );
+            // Longer: the context spares the user-agent, a subset of upstream.
+            assert!(flags(both) && !ours(both), "{upstream}");
+        }
+    }
+
+    #[test]
+    fn isbot_drafts_a_lookaround_pattern_with_its_unless() {
+        let examples = IsbotExamples {
+            primary: strings(&["CamScanner/1 (an app)", "SiteScan/2", "Mozilla/5.0 NetScan"]),
+            development: Vec::new(),
+        };
+        let (drafts, skipped) = isbot(
+            &strings(&["(?<!cam)scan"]),
+            &examples,
+            &Catalog::default(),
+            "isbot@1",
+            "2026-11-28",
+        );
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let d = &drafts[0];
+        assert_eq!(
+            (d.pattern.as_str(), d.unless.as_deref()),
+            ("scan", Some("(?:cam)(?:scan)"))
+        );
+        // The app the look-behind spares is no example.
+        assert_eq!(d.instances, strings(&["SiteScan/2", "Mozilla/5.0 NetScan"]));
+        assert_eq!(d.upstream(), "(?<!cam)scan");
+        assert_eq!(d.description, "isbot pattern /(?<!cam)scan/");
+    }
+
+    /// An imported generic rule that the catalog decides on every example
+    /// stays, marked `backstop`; a specific one goes.
+    #[test]
+    fn shadowed_generic_imports_stay_as_backstops() {
+        let (existing, _) = Catalog::parse(&[(
+            "generic.toml".into(),
+            r#"
+[[signature]]
+id = "generic-contact-url"
+pattern = '\(\+https?://[a-z]+\.[a-z]+\)'
+action = "block"
+category = "generic"
+generic = true
+description = "d"
+added = "2026-11-27"
+author = "t"
+instances = ["PageSpeed Checker (+https://example.com)"]
+
+[[signature]]
+id = "speedbot"
+pattern = 'SpeedBot/\d'
+action = "block"
+category = "seo"
+description = "d"
+added = "2026-11-27"
+author = "t"
+instances = ["SpeedBot/2 pagespeed"]
+"#
+            .into(),
+        )]);
+        let draft = |pattern: &str, generic: bool, instance: &str| Draft {
+            id: String::new(),
+            pattern: pattern.into(),
+            action: Action::Block,
+            category: "isbot".into(),
+            generic,
+            unless: None,
+            backstop: false,
+            description: "d".into(),
+            url: None,
+            added: "2026-11-28".into(),
+            author: "import:isbot@1".into(),
+            instances: strings(&[instance]),
+            rewritten_from: None,
+        };
+        let out = import(
+            Source::Isbot,
+            vec![
+                draft(
+                    "pagespeed",
+                    true,
+                    "PageSpeed Checker (+https://example.com)",
+                ),
+                draft("speedbot", false, "SpeedBot/2 pagespeed"),
+                draft("lonely", true, "Lonely/1"),
+            ],
+            Vec::new(),
+            "isbot@1",
+            "2026-11-28",
+            &existing,
+            None,
+        );
+        let (generated, diagnostics) = Catalog::parse(&[("isbot.toml".into(), out.text.clone())]);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let by_id = |id: &str| generated.signatures.iter().find(|s| s.id == id);
+        assert!(
+            by_id("isbot-pagespeed").is_some_and(|s| s.backstop),
+            "{}",
+            out.text
+        );
+        assert!(
+            by_id("isbot-lonely").is_some_and(|s| !s.backstop),
+            "{}",
+            out.text
+        );
+        assert!(by_id("isbot-speedbot").is_none(), "{}", out.text);
+        assert!(
+            out.skipped
+                .iter()
+                .any(|(p, why)| p == r"\bspeedbot/v?\d" && why.starts_with("shadowed")),
+            "{:?}",
+            out.skipped
+        );
+        // The catalog with the import passes `check`.
+        let mut all = existing.clone();
+        all.signatures.extend(generated.signatures);
+        let report = validate(&all, None);
+        assert!(
+            report
+                .diagnostics
+                .iter()
+                .all(|d| d.severity != crate::Severity::Error),
+            "{:?}",
+            report.diagnostics
+        );
     }
 }

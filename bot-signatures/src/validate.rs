@@ -64,7 +64,7 @@ pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
         }
     }
     for s in &catalog.signatures {
-        check_unless(s, &mut out);
+        check_generic_fields(s, &mut out);
     }
     check_duplicates(catalog, &mut out);
 
@@ -116,7 +116,7 @@ pub fn validate(catalog: &Catalog, browsers: Option<&BrowserCorpus>) -> Report {
                         None => {}
                     }
                 }
-                if !decides_one && !deciders.is_empty() {
+                if !decides_one && !deciders.is_empty() && !s.backstop {
                     deciders.sort();
                     deciders.dedup();
                     out.push(Diagnostic::error(
@@ -293,11 +293,21 @@ pub(crate) fn decider<'a, 'm>(
     }
 }
 
-/// A signature's exception (`unless`): only on generic rules (WAF, where the
-/// specific ones go, has no "unless"), non-empty, and a pattern the edge and
-/// WAF can read. That it spares none of the rule's own examples is checked
+/// The fields only generic rules have. `backstop`: a specific signature that
+/// never decides duplicates another. A signature's exception (`unless`): only
+/// on generic rules (WAF, where the specific ones go, has no "unless"),
+/// non-empty, and a pattern the edge and WAF can read. That it spares none of the rule's own examples is checked
 /// with the examples (`instance-not-matched`).
-fn check_unless(s: &Signature, out: &mut Vec<Diagnostic>) {
+fn check_generic_fields(s: &Signature, out: &mut Vec<Diagnostic>) {
+    if s.backstop && !s.generic {
+        out.push(Diagnostic::error(
+            Code::BadField,
+            &s.location.file,
+            s.location.line,
+            format!("signature '{}': `backstop` is only for generic rules", s.id),
+            "a specific signature that never decides names the same crawler as the one that does: remove one of them",
+        ));
+    }
     let Some((unless, at)) = &s.unless else {
         return;
     };

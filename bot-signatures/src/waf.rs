@@ -974,6 +974,7 @@ mod tests {
             category: "seo".into(),
             generic: false,
             unless: None,
+            backstop: false,
             description: "d".into(),
             url: None,
             added: "2026-11-21".into(),
