@@ -1390,7 +1390,9 @@ instances = ["KnownBot/1.0"]
     /// context does not occur.
     #[test]
     fn lookaround_rewrite_agrees_with_the_lookaround() {
-        let cases: [(&str, &dyn Fn(&str) -> bool, &str); 2] = [
+        /// A pattern, its look-around read directly, a string where both contexts occur.
+        type Case<'a> = (&'a str, &'a dyn Fn(&str) -> bool, &'a str);
+        let cases: [Case; 2] = [
             (
                 "(?<!cam)scan",
                 &|s: &str| {
