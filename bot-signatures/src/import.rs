@@ -410,7 +410,8 @@ pub fn isbot(
 /// another is not in it). A dash beside a class escape in brackets
 /// (`[\w\d-.]`), a literal dash in JavaScript, is escaped. Returns the core
 /// and the `unless`, or `None` when the result is still not a pattern the
-/// catalog accepts (another look-around, a positive one, one in the middle).
+/// catalog accepts (another look-around, a positive one, one in the middle,
+/// an empty core).
 pub fn without_lookaround(pattern: &str) -> Option<(String, Option<String>)> {
     let pattern = literal_class_dashes(pattern);
     let (behind, rest) = match pattern.strip_prefix("(?<!") {
@@ -424,15 +425,8 @@ pub fn without_lookaround(pattern: &str) -> Option<(String, Option<String>)> {
         Some(at) => (&rest[..at], Some(&rest[at + 3..rest.len() - 1])),
         None => (rest, None),
     };
-    let parts = [Some(core), behind, ahead];
-    if core.is_empty()
-        || parts
-            .iter()
-            .flatten()
-            .any(|p| p.contains("(?<") || p.contains("(?=") || p.contains("(?!"))
-    {
-        return None;
-    }
+    // Another look-around, in the core or inside these, is no pattern
+    // either engine reads: `check` refuses it below.
     let spare: Vec<String> = [
         behind.map(|b| format!("(?:{b})(?:{core})")),
         ahead.map(|a| format!("(?:{core})(?:{a})")),
@@ -453,7 +447,7 @@ pub fn without_lookaround(pattern: &str) -> Option<(String, Option<String>)> {
 /// engines refuse it as a range.
 fn literal_class_dashes(pattern: &str) -> String {
     let b = pattern.as_bytes();
-    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut out = String::with_capacity(pattern.len());
     let (mut in_class, mut i) = (false, 0);
     let class_escape = |at: usize| {
         b.get(at) == Some(&b'\\') && b.get(at + 1).is_some_and(|c| b"wWdDsS".contains(c))
@@ -466,8 +460,9 @@ fn literal_class_dashes(pattern: &str) -> String {
                 i += 1 + next;
                 continue;
             }
-            b'[' if !in_class => in_class = true,
-            b']' if in_class => in_class = false,
+            // Unescaped: '[' inside brackets is a literal; ']' closes them.
+            b'[' => in_class = true,
+            b']' => in_class = false,
             b'-' if in_class && (i >= 2 && class_escape(i - 2) || class_escape(i + 1)) => {
                 out.push_str("\\-");
                 i += 1;
@@ -1379,8 +1374,32 @@ instances = ["KnownBot/1.0"]
             "(?<!a)",
             "(?<!a)b(?<!c)d",
             "(?<!a)b(",
+            "(?<!(?!a)b)c",
+            // A readable core whose excluded context is not (a back-reference).
+            r"(?<!(a)\1)b",
         ] {
             assert_eq!(rewrite(p), None, "{p}");
+        }
+    }
+
+    #[test]
+    fn a_dash_beside_a_class_escape_is_literal() {
+        for (js, ours) in [
+            (r"[\w\d-.]", r"[\w\d\-.]"),
+            (r"[a-\d]", r"[a\-\d]"),
+            (r"[\s-x]é[\S-]", r"[\s\-x]é[\S\-]"),
+            // Escaped: a bracket that opens nothing, one that closes nothing.
+            (r"[\]\d-]", r"[\]\d\-]"),
+            (r"\[\d-x", r"\[\d-x"),
+            (r"[a\-z]", r"[a\-z]"),
+            // Ranges, and dashes outside brackets, are left alone.
+            (r"[a-z0-9]", r"[a-z0-9]"),
+            (r"[a-d][s-w]", r"[a-d][s-w]"),
+            (r"\é[\d-]", r"\é[\d\-]"),
+            (r"[x]-\d", r"[x]-\d"),
+            (r"a\d-x", r"a\d-x"),
+        ] {
+            assert_eq!(literal_class_dashes(js), ours, "{js}");
         }
     }
 
