@@ -1383,6 +1383,56 @@ instances = ["KnownBot/1.0"]
     }
 
     #[test]
+    fn lookaround_groups_skip_escapes_and_brackets() {
+        let rewrite = |p: &str| without_lookaround(p);
+        assert_eq!(
+            rewrite(r"(?<![)(]a)b"),
+            Some(("b".into(), Some(r"(?:[)(]a)(?:b)".into())))
+        );
+        assert_eq!(
+            rewrite(r"(?<!\)(x|y))b"),
+            Some(("b".into(), Some(r"(?:\)(x|y))(?:b)".into())))
+        );
+        assert_eq!(
+            rewrite(r"a(?:\(|[(])(?![)]b)"),
+            Some((
+                r"a(?:\(|[(])".into(),
+                Some(r"(?:a(?:\(|[(]))(?:[)]b)".into())
+            ))
+        );
+        // "(?!" inside brackets is three characters, not a look-ahead.
+        assert_eq!(rewrite(r"a[(?!]b"), Some((r"a[(?!]b".into(), None)));
+        // A look-ahead that does not end the pattern is not rewritten.
+        assert_eq!(rewrite(r"a(?!b)(c)"), None);
+    }
+
+    /// The importer's tightening with an `unless`: a device the `unless`
+    /// spares is no false positive, an example it spares is not kept.
+    #[test]
+    fn tightening_honours_the_unless() {
+        let examples = strings(&[
+            "SiteScan/2",
+            "NetScan/1 (+http://net.example)",
+            "CamScanner/3",
+        ]);
+        let phone = guard(&["Mozilla/5.0 (Linux; Android 14) CamScanner/6.1 Mobile"]);
+        // The phone matches "scan" but the `unless` spares it, as it spares
+        // the example CamScanner: the pattern stays, with the other two.
+        let kept = strings(&["SiteScan/2", "NetScan/1 (+http://net.example)"]);
+        assert_eq!(
+            tighten_unless("scan", Some("camscan"), &examples, Some(&phone)),
+            Some(("scan".into(), kept.clone()))
+        );
+        // Without it the phone is a false positive: not that pattern.
+        assert_ne!(
+            tighten("scan", &examples, Some(&phone)).map(|(p, _)| p),
+            Some("scan".into())
+        );
+        // An `unless` that spares every example leaves nothing to check.
+        assert_eq!(tighten_unless("scan", Some("scan"), &examples, None), None);
+    }
+
+    #[test]
     fn a_dash_beside_a_class_escape_is_literal() {
         for (js, ours) in [
             (r"[\w\d-.]", r"[\w\d\-.]"),
@@ -1512,6 +1562,27 @@ description = "d"
 added = "2026-11-27"
 author = "t"
 instances = ["SpeedBot/2 pagespeed"]
+
+[[signature]]
+id = "quokkabot"
+pattern = 'QuokkaBot/\d+\.\d'
+action = "block"
+category = "seo"
+description = "d"
+added = "2026-11-27"
+author = "t"
+instances = ["QuokkaBot/1.5"]
+
+[[signature]]
+id = "generic-numbat"
+pattern = '\bnumbat/v?\d'
+action = "block"
+category = "generic"
+generic = true
+description = "d"
+added = "2026-11-27"
+author = "t"
+instances = ["Numbat/1"]
 "#
             .into(),
         )]);
@@ -1540,6 +1611,11 @@ instances = ["SpeedBot/2 pagespeed"]
                 ),
                 draft("speedbot", false, "SpeedBot/2 pagespeed"),
                 draft("lonely", true, "Lonely/1"),
+                // Decided by the specific quokkabot on its example: a
+                // specific import shadowed goes, never a backstop.
+                draft("quokkabot/", false, "QuokkaBot/1.5"),
+                // Another error than shadowing: a generic import goes too.
+                draft("numbat", true, "Numbat/1"),
             ],
             Vec::new(),
             "isbot@1",
@@ -1561,13 +1637,31 @@ instances = ["SpeedBot/2 pagespeed"]
             out.text
         );
         assert!(by_id("isbot-speedbot").is_none(), "{}", out.text);
-        assert!(
+        let reason = |pattern: &str| {
             out.skipped
                 .iter()
-                .any(|(p, why)| p == r"\bspeedbot/v?\d" && why.starts_with("shadowed")),
+                .find(|(p, _)| p == pattern)
+                .map(|(_, why)| why.split(':').next().unwrap_or_default())
+        };
+        assert_eq!(
+            reason(r"\bspeedbot/v?\d"),
+            Some("shadowed"),
             "{:?}",
             out.skipped
         );
+        assert_eq!(
+            reason(r"\bquokkabot/"),
+            Some("shadowed"),
+            "{:?}",
+            out.skipped
+        );
+        assert_eq!(
+            reason(r"\bnumbat/v?\d"),
+            Some("duplicate-pattern"),
+            "{:?}",
+            out.skipped
+        );
+        assert_eq!(out.written, 2);
         // The catalog with the import passes `check`.
         let mut all = existing.clone();
         all.signatures.extend(generated.signatures);
