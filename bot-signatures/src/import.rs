@@ -485,8 +485,8 @@ fn group_end(s: &str) -> Option<usize> {
     while i < b.len() {
         match b[i] {
             b'\\' => i += 1,
-            b'[' if !in_class => in_class = true,
-            b']' if in_class => in_class = false,
+            b'[' => in_class = true,
+            b']' => in_class = false,
             b'(' if !in_class => depth += 1,
             b')' if !in_class => {
                 if depth == 0 {
@@ -508,8 +508,8 @@ fn lookahead_at_end(s: &str) -> Option<usize> {
     while i < b.len() {
         match b[i] {
             b'\\' => i += 1,
-            b'[' if !in_class => in_class = true,
-            b']' if in_class => in_class = false,
+            b'[' => in_class = true,
+            b']' => in_class = false,
             b'(' if !in_class => {
                 if depth == 0
                     && s[i..].starts_with("(?!")
@@ -1374,6 +1374,7 @@ instances = ["KnownBot/1.0"]
             "(?<!a)",
             "(?<!a)b(?<!c)d",
             "(?<!a)b(",
+            "(?<!ab",
             "(?<!(?!a)b)c",
             // A readable core whose excluded context is not (a back-reference).
             r"(?<!(a)\1)b",
