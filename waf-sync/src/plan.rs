@@ -212,6 +212,7 @@ pub fn desired(
             category: bot_signatures::waf::FLAGGED.into(),
             generic: false,
             unless: None,
+            backstop: false,
             description: format!("flagged by reporting: {} rows, {} hits", c.rows, c.hits),
             url: None,
             added: "1970-01-01".into(),
