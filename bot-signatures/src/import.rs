@@ -477,32 +477,10 @@ fn literal_class_dashes(pattern: &str) -> String {
     out
 }
 
-/// The index of the `)` that closes a group whose contents start at `s[0]`,
-/// skipping escapes and bracketed classes.
-fn group_end(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    let (mut depth, mut in_class, mut i) = (0usize, false, 0);
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 1,
-            b'[' => in_class = true,
-            b']' => in_class = false,
-            b'(' if !in_class => depth += 1,
-            b')' if !in_class => {
-                if depth == 0 {
-                    return Some(i);
-                }
-                depth -= 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
-}
-
-/// Where a top-level `(?!...)` that ends `s` starts, if one does.
-fn lookahead_at_end(s: &str) -> Option<usize> {
+/// Walks `s` outside escapes and bracketed classes and calls `paren(i, open,
+/// depth)` at each parenthesis (`depth`: the groups open before it), until it
+/// returns a value.
+fn find_paren<T>(s: &str, mut paren: impl FnMut(usize, bool, usize) -> Option<T>) -> Option<T> {
     let b = s.as_bytes();
     let (mut depth, mut in_class, mut i) = (0usize, false, 0);
     while i < b.len() {
@@ -511,20 +489,39 @@ fn lookahead_at_end(s: &str) -> Option<usize> {
             b'[' => in_class = true,
             b']' => in_class = false,
             b'(' if !in_class => {
-                if depth == 0
-                    && s[i..].starts_with("(?!")
-                    && group_end(&s[i + 3..]).is_some_and(|end| i + 3 + end == s.len() - 1)
-                {
-                    return Some(i);
+                if let Some(found) = paren(i, true, depth) {
+                    return Some(found);
                 }
                 depth += 1;
             }
-            b')' if !in_class => depth = depth.saturating_sub(1),
+            b')' if !in_class => {
+                if let Some(found) = paren(i, false, depth) {
+                    return Some(found);
+                }
+                depth = depth.saturating_sub(1);
+            }
             _ => {}
         }
         i += 1;
     }
     None
+}
+
+/// The index of the `)` that closes a group whose contents start at `s[0]`.
+fn group_end(s: &str) -> Option<usize> {
+    find_paren(s, |i, open, depth| (!open && depth == 0).then_some(i))
+}
+
+/// Where a top-level `(?!...)` that ends `s` starts, if one does.
+fn lookahead_at_end(s: &str) -> Option<usize> {
+    find_paren(s, |i, open, depth| {
+        let ends_s = |end: usize| i + 3 + end == s.len() - 1;
+        (open
+            && depth == 0
+            && s[i..].starts_with("(?!")
+            && group_end(&s[i + 3..]).is_some_and(ends_s))
+        .then_some(i)
+    })
 }
 
 fn case_insensitive(pattern: &str) -> Option<regex::bytes::Regex> {
