@@ -337,24 +337,24 @@ pub fn isbot(
     let mut drafts = Vec::new();
     let mut skipped = Vec::new();
     for p in patterns {
-        // A pattern with look-around is written as its core and an `unless`.
-        let (pattern, unless) = match case_insensitive(p) {
-            Some(_) => (p.clone(), None),
-            None => match without_lookaround(p) {
-                Some((core, unless)) => (core, unless),
-                None => {
-                    skipped.push((
-                        p.clone(),
-                        "pattern-syntax: a construct the edge's regex engine and AWS WAF lack, and no rewrite without look-around".to_owned(),
-                    ));
-                    continue;
-                }
-            },
+        // A pattern with look-around is written as its core and an `unless`;
+        // each compiled once, here.
+        let rule = match case_insensitive(p) {
+            Some(re) => Some((p.clone(), None, re, None)),
+            None => without_lookaround(p).and_then(|(core, unless)| {
+                let re = case_insensitive(&core)?;
+                let spare = match &unless {
+                    Some(u) => Some(case_insensitive(u)?),
+                    None => None,
+                };
+                Some((core, unless, re, spare))
+            }),
         };
-        let (Some(re), spare) = (
-            case_insensitive(&pattern),
-            unless.as_deref().and_then(case_insensitive),
-        ) else {
+        let Some((pattern, unless, re, spare)) = rule else {
+            skipped.push((
+                p.clone(),
+                "pattern-syntax: a construct the edge's regex engine and AWS WAF lack, and no rewrite without look-around".to_owned(),
+            ));
             continue;
         };
         if let Some(why) = isbot_names_a_browser(p) {
@@ -400,7 +400,6 @@ pub fn isbot(
     (drafts, skipped)
 }
 
-/// A regex as the edge and WAF read a pattern: case-insensitive, ASCII.
 /// isbot's pattern (JavaScript syntax) without look-around, which neither
 /// the edge's regex engine nor AWS WAF has: a negative look-behind at the
 /// start and a negative look-ahead at the end become the rule's `unless`,
@@ -524,6 +523,7 @@ fn lookahead_at_end(s: &str) -> Option<usize> {
     })
 }
 
+/// A regex as the edge and WAF read a pattern: case-insensitive, ASCII.
 fn case_insensitive(pattern: &str) -> Option<regex::bytes::Regex> {
     regex::bytes::RegexBuilder::new(pattern)
         .case_insensitive(true)

@@ -296,8 +296,9 @@ pub(crate) fn decider<'a, 'm>(
 /// The fields only generic rules have. `backstop`: a specific signature that
 /// never decides duplicates another. A signature's exception (`unless`): only
 /// on generic rules (WAF, where the specific ones go, has no "unless"),
-/// non-empty, and a pattern the edge and WAF can read. That it spares none of the rule's own examples is checked
-/// with the examples (`instance-not-matched`).
+/// non-empty, and a pattern the edge and WAF can read. That it spares none of
+/// the rule's own examples is checked with the examples
+/// (`instance-not-matched`).
 fn check_generic_fields(s: &Signature, out: &mut Vec<Diagnostic>) {
     if s.backstop && !s.generic {
         out.push(Diagnostic::error(
