@@ -345,8 +345,10 @@ fn check_generic_fields(s: &Signature, out: &mut Vec<Diagnostic>) {
 
 /// Why a pattern matched a device, and what to write instead: the word the
 /// match sits inside (`'sonic' inside the word 'Panasonic'`), and the
-/// tightened form the importer would use ([`crate::import::tighten`]) when one
-/// keeps an example and matches no device of the corpus.
+/// tightened form the importer would use ([`crate::import::tighten_unless`],
+/// which honours the rule's `unless`: a device it spares is no false
+/// positive, an example it spares is not kept) when one keeps an example and
+/// matches no device of the corpus.
 fn explain_browser_match(s: &Signature, example: &str, corpus: &BrowserCorpus) -> (String, String) {
     let mut message = String::new();
     let re = regex::RegexBuilder::new(&s.pattern)
@@ -382,7 +384,8 @@ fn explain_browser_match(s: &Signature, example: &str, corpus: &BrowserCorpus) -
         }
     }
     let instances: Vec<String> = s.instances.iter().map(|(i, _)| i.clone()).collect();
-    let hint = match crate::import::tighten(&s.pattern, &instances, Some(corpus)) {
+    let unless = s.unless.as_ref().map(|(u, _)| u.as_str());
+    let hint = match crate::import::tighten_unless(&s.pattern, unless, &instances, Some(corpus)) {
         Some((p, kept)) if p != s.pattern => format!(
             "match the product, not a word: pattern = '{p}' keeps {} of {} example(s) and matches no user-agent of the guard corpus",
             kept.len(),
