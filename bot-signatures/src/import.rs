@@ -1673,4 +1673,128 @@ instances = ["Numbat/1"]
             report.diagnostics
         );
     }
+
+    /// The bookkeeping around the validation rounds: a fresh id past every
+    /// suffix already taken, the tightened list naming only patterns that
+    /// changed and were written, and a warning (not an error) that leaves an
+    /// entry in.
+    #[test]
+    fn import_ids_tightened_list_and_warnings() {
+        let (existing, _) = Catalog::parse(&[(
+            "specific.toml".into(),
+            r#"
+[[signature]]
+id = "isbot-wombat"
+pattern = 'WombatOne/\d'
+action = "block"
+category = "seo"
+description = "d"
+added = "2026-11-27"
+author = "t"
+instances = ["WombatOne/1"]
+
+[[signature]]
+id = "isbot-wombat-2"
+pattern = 'WombatTwo/\d'
+action = "block"
+category = "seo"
+description = "d"
+added = "2026-11-27"
+author = "t"
+instances = ["WombatTwo/1"]
+
+[[signature]]
+id = "quoll"
+pattern = '\bquoll/v?\d'
+action = "block"
+category = "seo"
+description = "d"
+added = "2026-11-27"
+author = "t"
+instances = ["Quoll/1"]
+"#
+            .into(),
+        )]);
+        let draft = |pattern: &str, instance: &str| Draft {
+            id: String::new(),
+            pattern: pattern.into(),
+            action: Action::Block,
+            category: "isbot".into(),
+            generic: false,
+            unless: None,
+            backstop: false,
+            description: "d".into(),
+            url: None,
+            added: "2026-11-28".into(),
+            author: "import:isbot@1".into(),
+            instances: strings(&[instance]),
+            rewritten_from: None,
+        };
+        let out = import(
+            Source::Isbot,
+            vec![
+                // Tightened, and its id's plain form and "-2" are taken.
+                draft("wombat", "Wombat/3.1"),
+                // Already as strict as it gets: not "tightened".
+                draft(r"\bnumbat/v?\d", "Numbat/2"),
+                // Tightened into a pattern the catalog has: left out, so
+                // not listed as tightened either.
+                draft("quoll", "Quoll/1"),
+                // No literal the edge can index: a warning, not an error.
+                draft(r"\d[qx]\d[qx]", "1q2x"),
+                // One import shadows another: the shadowed one goes, never
+                // the one that decides its examples.
+                draft(r"\bfoobot/v?\d", "FooBot/1 Quux/2"),
+                draft(r"\bfoobot/1 quux", "FooBot/1 Quux/2"),
+            ],
+            Vec::new(),
+            "isbot@1",
+            "2026-11-28",
+            &existing,
+            None,
+        );
+        let (generated, diagnostics) = Catalog::parse(&[("isbot.toml".into(), out.text.clone())]);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let ids: Vec<&str> = generated.signatures.iter().map(|s| s.id.as_str()).collect();
+        assert!(ids.contains(&"isbot-wombat-3"), "{ids:?}\n{}", out.text);
+        assert_eq!(ids.len(), 4, "{ids:?}\n{:?}", out.skipped);
+        assert!(
+            generated
+                .signatures
+                .iter()
+                .any(|s| s.pattern == r"\bfoobot/1 quux"),
+            "{ids:?}\n{:?}",
+            out.skipped
+        );
+        assert_eq!(
+            out.tightened,
+            vec![("wombat".to_owned(), r"\bwombat/v?\d".to_owned())],
+            "{}",
+            out.text
+        );
+        let mut reasons: Vec<(&str, &str)> = out
+            .skipped
+            .iter()
+            .map(|(p, why)| (p.as_str(), why.split(':').next().unwrap_or_default()))
+            .collect();
+        reasons.sort();
+        assert_eq!(
+            reasons,
+            vec![
+                (r"\bfoobot/v?\d", "shadowed"),
+                (r"\bquoll/v?\d", "duplicate-pattern")
+            ],
+            "{:?}",
+            out.skipped
+        );
+        let report = validate(&generated, None);
+        assert!(
+            report
+                .diagnostics
+                .iter()
+                .any(|d| d.code == crate::Code::Unindexed),
+            "the unindexed entry is written with its warning: {:?}",
+            report.diagnostics
+        );
+    }
 }
