@@ -3,7 +3,7 @@
 // RegExp, the way projects use that list) on the same workload, and measures
 // their quality on the same labeled data. Input: a JSON file (argv[2]) with
 // {workload, sources: {name: [ua]}, rounds}. Output: JSON on stdout, with
-// each matcher's flagged count per source.
+// each matcher's flagged count per source and which lines it flagged.
 // With `--paired` (argv[3]) it times one pass per matcher for each "time"
 // line on stdin instead, printing one JSON line per round.
 import { readFileSync } from 'node:fs';
@@ -44,11 +44,15 @@ function timeNsPerUa(fns, workload, rounds) {
   });
 }
 
+// Per source: how many lines `fn` flags, and which ('1' per flagged line,
+// '0' otherwise, in input order), so that the Rust side can pair each line's
+// verdicts (McNemar's test of ours against isbot on the same lines).
 function quality(fn) {
   const sources = {};
   for (const [name, list] of Object.entries(input.sources)) {
-    const flagged = list.filter(fn);
-    sources[name] = { total: list.length, flagged: flagged.length };
+    const lines = list.map((ua) => (fn(ua) ? '1' : '0')).join('');
+    const flagged = lines.split('1').length - 1;
+    sources[name] = { total: list.length, flagged, lines };
   }
   return { sources };
 }

@@ -458,6 +458,8 @@ fn main() {
         / workload.len() as f64;
 
     // Quality, ours, per source.
+    // Per source: (flagged, refused) and which lines were flagged.
+    let mut ours_lines: Vec<Vec<bool>> = Vec::with_capacity(sources.len());
     let ours: Vec<(usize, usize)> = sources
         .iter()
         .map(|src| {
@@ -475,6 +477,7 @@ fn main() {
                 .iter()
                 .filter(|v| matches!(v, Some(Action::Block | Action::RateLimit)))
                 .count();
+            ours_lines.push(verdicts.iter().map(Option::is_some).collect());
             (flagged, refused)
         })
         .collect();
@@ -698,6 +701,8 @@ fn main() {
         }
     }
     println!();
+    held_out_certainty(&sources, &ours_lines, &anchors);
+    println!();
     println!(
         "matcher load (native): {load_ms:.2} ms for {} signatures ({} bytes of artifact)",
         compiled.artifact.signatures.len(),
@@ -792,5 +797,68 @@ fn paired_rounds(
         wasm: median(w),
         isbot_over_native: median(rn),
         isbot_over_wasm: (!rw.is_empty()).then(|| median(rw)),
+    }
+}
+
+/// The held-out rows again, with how sure each is: the 95% Wilson interval
+/// of our share and isbot's, and the exact McNemar p-value of the lines where
+/// the two disagree (ours alone / isbot alone). Small p: the difference is
+/// more than chance on this many lines.
+fn held_out_certainty(sources: &[Source], ours_lines: &[Vec<bool>], anchors: &Value) {
+    use bot_signatures::stats::{mcnemar_exact, wilson95};
+    println!(
+        "held out, with 95% intervals (Wilson) and the paired test against isbot (exact McNemar)"
+    );
+    println!(
+        "{:<38} {:>6}  {:>22} {:>22}  {:>6} {:>6} {:>8}",
+        "source", "UAs", "ours", "isbot", "ours+", "isbot+", "p"
+    );
+    let interval = |k: usize, n: usize| {
+        let (lo, hi) = wilson95(k, n);
+        let n = n.max(1) as f64;
+        format!(
+            "{:.2}% [{:.2}-{:.2}]",
+            100.0 * k as f64 / n,
+            100.0 * lo,
+            100.0 * hi
+        )
+    };
+    for (src, lines) in sources.iter().zip(ours_lines) {
+        if !matches!(src.role, Role::HeldOut) {
+            continue;
+        }
+        let theirs: Vec<bool> = anchors["isbot"]["sources"][src.name]["lines"]
+            .as_str()
+            .unwrap_or_default()
+            .bytes()
+            .map(|b| b == b'1')
+            .collect();
+        if theirs.len() != lines.len() {
+            println!("  {:<36} isbot's per-line verdicts missing", src.name);
+            continue;
+        }
+        let n = lines.len();
+        let ours_k = lines.iter().filter(|&&f| f).count();
+        let theirs_k = theirs.iter().filter(|&&f| f).count();
+        let only_ours = lines
+            .iter()
+            .zip(&theirs)
+            .filter(|(o, t)| **o && !**t)
+            .count();
+        let only_theirs = lines
+            .iter()
+            .zip(&theirs)
+            .filter(|(o, t)| !**o && **t)
+            .count();
+        println!(
+            "  {:<36} {:>6}  {:>22} {:>22}  {:>6} {:>6} {:>8.3}",
+            src.name,
+            n,
+            interval(ours_k, n),
+            interval(theirs_k, n),
+            only_ours,
+            only_theirs,
+            mcnemar_exact(only_ours, only_theirs)
+        );
     }
 }

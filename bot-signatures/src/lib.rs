@@ -2,7 +2,8 @@
 //! ([`pattern`]), catalog-wide validation ([`validate`]), the compiler to the
 //! edge matcher's artifact ([`compile`]), the browser corpus used as a
 //! false-positive guard ([`corpus`]) and the importer for third-party lists
-//! ([`import`]) and the WAF compiler ([`waf`]).
+//! ([`import`]) and the WAF compiler ([`waf`]); [`stats`] says how sure a
+//! held-out figure is.
 //!
 //! API boundary: the edge only ever sees the compiled artifact
 //! ([`bot_signatures_matcher::CompiledCatalog`]); analysts only ever edit the
@@ -18,6 +19,7 @@ pub mod exit;
 pub mod fetch;
 pub mod import;
 pub mod pattern;
+pub mod stats;
 pub mod validate;
 pub mod verified;
 pub mod waf;
