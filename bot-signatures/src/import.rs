@@ -1006,6 +1006,42 @@ mod tests {
         assert_eq!(isbot_decision("^Facebook"), (Action::Block, "isbot"));
     }
 
+    /// `import` of isbot drafts against `existing`, and the file it writes,
+    /// parsed (it must parse cleanly).
+    fn import_isbot(drafts: Vec<Draft>, existing: &Catalog) -> (Imported, Catalog) {
+        let out = import(
+            Source::Isbot,
+            drafts,
+            Vec::new(),
+            "isbot@1",
+            "2026-11-28",
+            existing,
+            None,
+        );
+        let (generated, diagnostics) = Catalog::parse(&[("isbot.toml".into(), out.text.clone())]);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        (out, generated)
+    }
+
+    /// An isbot draft with one example, as the importer's rounds receive it.
+    fn isbot_draft(pattern: &str, generic: bool, instance: &str) -> Draft {
+        Draft {
+            id: String::new(),
+            pattern: pattern.into(),
+            action: Action::Block,
+            category: "isbot".into(),
+            generic,
+            unless: None,
+            backstop: false,
+            description: "d".into(),
+            url: None,
+            added: "2026-11-28".into(),
+            author: "import:isbot@1".into(),
+            instances: strings(&[instance]),
+            rewritten_from: None,
+        }
+    }
+
     fn strings(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
     }
@@ -1584,23 +1620,8 @@ instances = ["Numbat/1"]
 "#
             .into(),
         )]);
-        let draft = |pattern: &str, generic: bool, instance: &str| Draft {
-            id: String::new(),
-            pattern: pattern.into(),
-            action: Action::Block,
-            category: "isbot".into(),
-            generic,
-            unless: None,
-            backstop: false,
-            description: "d".into(),
-            url: None,
-            added: "2026-11-28".into(),
-            author: "import:isbot@1".into(),
-            instances: strings(&[instance]),
-            rewritten_from: None,
-        };
-        let out = import(
-            Source::Isbot,
+        let draft = isbot_draft;
+        let (out, generated) = import_isbot(
             vec![
                 draft(
                     "pagespeed",
@@ -1615,14 +1636,8 @@ instances = ["Numbat/1"]
                 // Another error than shadowing: a generic import goes too.
                 draft("numbat", true, "Numbat/1"),
             ],
-            Vec::new(),
-            "isbot@1",
-            "2026-11-28",
             &existing,
-            None,
         );
-        let (generated, diagnostics) = Catalog::parse(&[("isbot.toml".into(), out.text.clone())]);
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let by_id = |id: &str| generated.signatures.iter().find(|s| s.id == id);
         assert!(
             by_id("isbot-pagespeed").is_some_and(|s| s.backstop),
@@ -1715,23 +1730,8 @@ instances = ["Quoll/1"]
 "#
             .into(),
         )]);
-        let draft = |pattern: &str, instance: &str| Draft {
-            id: String::new(),
-            pattern: pattern.into(),
-            action: Action::Block,
-            category: "isbot".into(),
-            generic: false,
-            unless: None,
-            backstop: false,
-            description: "d".into(),
-            url: None,
-            added: "2026-11-28".into(),
-            author: "import:isbot@1".into(),
-            instances: strings(&[instance]),
-            rewritten_from: None,
-        };
-        let out = import(
-            Source::Isbot,
+        let draft = |pattern: &str, instance: &str| isbot_draft(pattern, false, instance);
+        let (out, generated) = import_isbot(
             vec![
                 // Tightened, and its id's plain form and "-2" are taken.
                 draft("wombat", "Wombat/3.1"),
@@ -1747,14 +1747,8 @@ instances = ["Quoll/1"]
                 draft(r"\bfoobot/v?\d", "FooBot/1 Quux/2"),
                 draft(r"\bfoobot/1 quux", "FooBot/1 Quux/2"),
             ],
-            Vec::new(),
-            "isbot@1",
-            "2026-11-28",
             &existing,
-            None,
         );
-        let (generated, diagnostics) = Catalog::parse(&[("isbot.toml".into(), out.text.clone())]);
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let ids: Vec<&str> = generated.signatures.iter().map(|s| s.id.as_str()).collect();
         assert!(ids.contains(&"isbot-wombat-3"), "{ids:?}\n{}", out.text);
         assert_eq!(ids.len(), 4, "{ids:?}\n{:?}", out.skipped);
