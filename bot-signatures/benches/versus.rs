@@ -700,7 +700,8 @@ fn main() {
     let per_source: Vec<Value> = sources
         .iter()
         .zip(&ours)
-        .map(|(src, (flagged, refused))| {
+        .zip(&ours_lines)
+        .map(|((src, (flagged, refused)), lines)| {
             json!({
                 "source": src.name,
                 "kind": if src.bots { "bots" } else { "devices" },
@@ -712,6 +713,7 @@ fn main() {
                 "isbot_flagged": anchor_flagged("isbot", src.name),
                 "crawler_user_agents_flagged": anchor_flagged("crawler-user-agents", src.name),
                 "wasm_flagged": anchors.get("wasm").map(|_| anchor_flagged("wasm", src.name)),
+                "against_isbot": Against::of(src.name, lines, &anchors).map(|p| p.json()),
             })
         })
         .collect();
@@ -936,6 +938,54 @@ fn paired_rounds(
     }
 }
 
+/// Ours against isbot on the same lines of one source: how many each flags,
+/// and how many only one of them flags. `None` without isbot's per-line
+/// verdicts.
+struct Against {
+    n: usize,
+    ours: usize,
+    isbot: usize,
+    only_ours: usize,
+    only_isbot: usize,
+}
+
+impl Against {
+    fn of(name: &str, ours: &[bool], anchors: &Value) -> Option<Against> {
+        let isbot: Vec<bool> = anchors["isbot"]["sources"][name]["lines"]
+            .as_str()?
+            .bytes()
+            .map(|b| b == b'1')
+            .collect();
+        if isbot.len() != ours.len() {
+            return None;
+        }
+        let count = |f: &dyn Fn(bool, bool) -> bool| {
+            ours.iter().zip(&isbot).filter(|(o, t)| f(**o, **t)).count()
+        };
+        Some(Against {
+            n: ours.len(),
+            ours: count(&|o, _| o),
+            isbot: count(&|_, t| t),
+            only_ours: count(&|o, t| o && !t),
+            only_isbot: count(&|o, t| !o && t),
+        })
+    }
+
+    /// For the report: the 95% intervals and the McNemar p-value.
+    fn json(&self) -> Value {
+        use bot_signatures::stats::{mcnemar_exact, wilson95};
+        let (lo, hi) = wilson95(self.ours, self.n);
+        let (ilo, ihi) = wilson95(self.isbot, self.n);
+        json!({
+            "ours_interval95": [lo, hi],
+            "isbot_interval95": [ilo, ihi],
+            "only_ours": self.only_ours,
+            "only_isbot": self.only_isbot,
+            "mcnemar_p": mcnemar_exact(self.only_ours, self.only_isbot),
+        })
+    }
+}
+
 /// The held-out rows again, with how sure each is: the 95% Wilson interval
 /// of our share and isbot's, and the exact McNemar p-value of the lines where
 /// the two disagree (ours alone / isbot alone). Small p: the difference is
@@ -963,38 +1013,19 @@ fn held_out_certainty(sources: &[Source], ours_lines: &[Vec<bool>], anchors: &Va
         if !matches!(src.role, Role::HeldOut) {
             continue;
         }
-        let theirs: Vec<bool> = anchors["isbot"]["sources"][src.name]["lines"]
-            .as_str()
-            .unwrap_or_default()
-            .bytes()
-            .map(|b| b == b'1')
-            .collect();
-        if theirs.len() != lines.len() {
+        let Some(p) = Against::of(src.name, lines, anchors) else {
             println!("  {:<36} isbot's per-line verdicts missing", src.name);
             continue;
-        }
-        let n = lines.len();
-        let ours_k = lines.iter().filter(|&&f| f).count();
-        let theirs_k = theirs.iter().filter(|&&f| f).count();
-        let only_ours = lines
-            .iter()
-            .zip(&theirs)
-            .filter(|(o, t)| **o && !**t)
-            .count();
-        let only_theirs = lines
-            .iter()
-            .zip(&theirs)
-            .filter(|(o, t)| !**o && **t)
-            .count();
+        };
         println!(
             "  {:<36} {:>6}  {:>22} {:>22}  {:>6} {:>6} {:>8.3}",
             src.name,
-            n,
-            interval(ours_k, n),
-            interval(theirs_k, n),
-            only_ours,
-            only_theirs,
-            mcnemar_exact(only_ours, only_theirs)
+            p.n,
+            interval(p.ours, p.n),
+            interval(p.isbot, p.n),
+            p.only_ours,
+            p.only_isbot,
+            mcnemar_exact(p.only_ours, p.only_isbot)
         );
     }
 }

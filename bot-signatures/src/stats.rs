@@ -16,16 +16,25 @@ pub fn wilson95(hits: usize, n: usize) -> (f64, f64) {
     if n == 0 {
         return (0.0, 1.0);
     }
-    let p = hits.min(n) as f64 / n as f64;
-    let n = n as f64;
+    let hits = hits.min(n);
+    let (k, m) = (hits as f64, n as f64);
+    let p = k / m;
     let z2 = Z95 * Z95;
-    let centre = p + z2 / (2.0 * n);
-    let spread = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    let scale = 1.0 + z2 / n;
-    (
-        ((centre - spread) / scale).max(0.0),
-        ((centre + spread) / scale).min(1.0),
-    )
+    let centre = p + z2 / (2.0 * m);
+    let spread = Z95 * (p * (1.0 - p) / m + z2 / (4.0 * m * m)).sqrt();
+    let scale = 1.0 + z2 / m;
+    // The ends are exact where the share is: none or all.
+    let lo = if hits == 0 {
+        0.0
+    } else {
+        ((centre - spread) / scale).max(0.0)
+    };
+    let hi = if hits == n {
+        1.0
+    } else {
+        ((centre + spread) / scale).min(1.0)
+    };
+    (lo, hi)
 }
 
 /// The two-sided p-value of the exact McNemar test: on the lines where two
@@ -76,7 +85,11 @@ mod tests {
     fn wilson_edges() {
         assert_eq!(wilson95(0, 0), (0.0, 1.0));
         let (l, h) = wilson95(20, 20);
-        assert!(close(h, 1.0) && close(l, 1.0 - 0.1611), "({l}, {h})");
+        assert!(h == 1.0 && close(l, 1.0 - 0.1611), "({l}, {h})");
+        let (l, h) = wilson95(0, 20);
+        assert!(l == 0.0 && close(h, 0.1611), "({l}, {h})");
+        let (l, h) = wilson95(10, 10);
+        assert!(h == 1.0 && close(l, 0.7225), "({l}, {h})");
     }
 
     /// Exact values: with n disagreements the tail is a sum of binomial
