@@ -46,25 +46,38 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
+/// Runs `python3` with `args`; panics with `what` when it fails.
+fn python(args: &[&std::ffi::OsStr], what: &str) {
+    let ok = Command::new("python3")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "{what} failed");
+}
+
+/// `pip download` of the pinned `spec` (no dependencies) into `dir`, with
+/// `extra` options.
+fn pip_download(dir: &Path, spec: &str, extra: &[&str]) {
+    let mut args: Vec<&std::ffi::OsStr> = ["-m", "pip", "download", "--no-deps", "-q"]
+        .iter()
+        .chain(extra)
+        .map(std::ffi::OsStr::new)
+        .collect();
+    args.extend([std::ffi::OsStr::new("-d"), dir.as_os_str(), spec.as_ref()]);
+    python(&args, &format!("pip download {spec}"));
+}
+
 /// PyPI fake-useragent's browsers.jsonl, downloaded once into the target directory.
 fn fake_useragent(dir: &Path) -> Vec<String> {
     let data = dir.join("fake_useragent/data/browsers.jsonl");
     if !data.is_file() {
         eprintln!("bench: fetching {FAKE_UA} from PyPI into {}", dir.display());
-        let ok = Command::new("python3")
-            .args(["-m", "pip", "download", "--no-deps", "-q", "-d"])
-            .arg(dir)
-            .arg(FAKE_UA)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "pip download {FAKE_UA} failed");
+        pip_download(dir, FAKE_UA, &[]);
         let script = "import sys,zipfile,glob; z=zipfile.ZipFile(glob.glob(sys.argv[1]+'/fake_useragent-*.whl')[0]); z.extractall(sys.argv[1])";
-        let ok = Command::new("python3")
-            .args(["-c", script])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "unpacking fake-useragent failed");
+        python(
+            &["-c".as_ref(), script.as_ref(), dir.as_os_str()],
+            "unpacking fake-useragent",
+        );
     }
     std::fs::read_to_string(&data)
         .unwrap_or_else(|e| panic!("{}: {e}", data.display()))
@@ -100,22 +113,7 @@ fn matomo(dir: &Path) -> (Vec<String>, Vec<String>) {
             "bench: fetching {MATOMO} (Matomo's fixtures) from PyPI into {}",
             at.display()
         );
-        let ok = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "-q",
-                "-d",
-            ])
-            .arg(&at)
-            .arg(MATOMO)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "pip download {MATOMO} failed");
+        pip_download(&at, MATOMO, &["--no-binary", ":all:"]);
         // PyYAML reads the fixtures; installed beside them when Python lacks it.
         let script = r#"
 import glob, os, re, subprocess, sys, tarfile
@@ -145,13 +143,15 @@ for path, lines in ((at + "/bots.txt", bots), (at + "/devices.txt", devices)):
         f.write("".join(l + chr(10) for l in lines))
     os.replace(path + ".part", path)
 "#;
-        let ok = Command::new("python3")
-            .args(["-c", script])
-            .arg(&at)
-            .arg(MATOMO_DEVICES)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "extracting Matomo's fixtures failed");
+        python(
+            &[
+                "-c".as_ref(),
+                script.as_ref(),
+                at.as_os_str(),
+                MATOMO_DEVICES.as_ref(),
+            ],
+            "extracting Matomo's fixtures",
+        );
     }
     let read = |p: &Path| -> Vec<String> {
         let mut seen = BTreeSet::new();
@@ -593,27 +593,28 @@ fn main() {
         .unwrap_or(f64::NAN)
         / workload.len() as f64;
 
-    // Quality, ours, per source.
-    // Per source: (flagged, refused) and which lines were flagged.
-    let mut ours_lines: Vec<Vec<bool>> = Vec::with_capacity(sources.len());
-    let ours: Vec<(usize, usize)> = sources
+    // Quality, ours, per source: each line's verdict, then (flagged, refused).
+    let verdicts: Vec<Vec<Option<Action>>> = sources
         .iter()
         .map(|src| {
             let without = match src.role {
                 Role::Import(prefix) => Some(prefix),
                 _ => None,
             };
-            let verdicts: Vec<Option<Action>> = src
-                .user_agents
+            src.user_agents
                 .iter()
                 .map(|u| flag(&matcher, u, without))
-                .collect();
-            let flagged = verdicts.iter().filter(|v| v.is_some()).count();
-            let refused = verdicts
+                .collect()
+        })
+        .collect();
+    let ours: Vec<(usize, usize)> = verdicts
+        .iter()
+        .map(|v| {
+            let flagged = v.iter().filter(|v| v.is_some()).count();
+            let refused = v
                 .iter()
                 .filter(|v| matches!(v, Some(Action::Block | Action::RateLimit)))
                 .count();
-            ours_lines.push(verdicts.iter().map(Option::is_some).collect());
             (flagged, refused)
         })
         .collect();
@@ -697,11 +698,17 @@ fn main() {
             .as_u64()
             .unwrap_or(0) as usize
     };
+    // Ours against isbot line by line, for the report and the held-out rows.
+    let against: Vec<Option<Against>> = sources
+        .iter()
+        .zip(&verdicts)
+        .map(|(src, v)| Against::of(src.name, v, &anchors))
+        .collect();
     let per_source: Vec<Value> = sources
         .iter()
         .zip(&ours)
-        .zip(&ours_lines)
-        .map(|((src, (flagged, refused)), lines)| {
+        .zip(&against)
+        .map(|((src, (flagged, refused)), against)| {
             json!({
                 "source": src.name,
                 "kind": if src.bots { "bots" } else { "devices" },
@@ -713,7 +720,7 @@ fn main() {
                 "isbot_flagged": anchor_flagged("isbot", src.name),
                 "crawler_user_agents_flagged": anchor_flagged("crawler-user-agents", src.name),
                 "wasm_flagged": anchors.get("wasm").map(|_| anchor_flagged("wasm", src.name)),
-                "against_isbot": Against::of(src.name, lines, &anchors).map(|p| p.json()),
+                "against_isbot": against.as_ref().map(Against::json),
             })
         })
         .collect();
@@ -839,7 +846,7 @@ fn main() {
         }
     }
     println!();
-    held_out_certainty(&sources, &ours_lines, &anchors);
+    held_out_certainty(&sources, &against);
     println!();
     println!(
         "matcher load (native): {load_ms:.2} ms for {} signatures ({} bytes of artifact)",
@@ -950,7 +957,8 @@ struct Against {
 }
 
 impl Against {
-    fn of(name: &str, ours: &[bool], anchors: &Value) -> Option<Against> {
+    /// From our verdicts on a source's lines and isbot's (`bench/bots.mjs`).
+    fn of(name: &str, ours: &[Option<Action>], anchors: &Value) -> Option<Against> {
         let isbot: Vec<bool> = anchors["isbot"]["sources"][name]["lines"]
             .as_str()?
             .bytes()
@@ -960,7 +968,10 @@ impl Against {
             return None;
         }
         let count = |f: &dyn Fn(bool, bool) -> bool| {
-            ours.iter().zip(&isbot).filter(|(o, t)| f(**o, **t)).count()
+            ours.iter()
+                .zip(&isbot)
+                .filter(|(o, t)| f(o.is_some(), **t))
+                .count()
         };
         Some(Against {
             n: ours.len(),
@@ -971,9 +982,14 @@ impl Against {
         })
     }
 
+    /// The exact McNemar p-value of the lines where the two disagree.
+    fn p(&self) -> f64 {
+        bot_signatures::stats::mcnemar_exact(self.only_ours, self.only_isbot)
+    }
+
     /// For the report: the 95% intervals and the McNemar p-value.
     fn json(&self) -> Value {
-        use bot_signatures::stats::{mcnemar_exact, wilson95};
+        use bot_signatures::stats::wilson95;
         let (lo, hi) = wilson95(self.ours, self.n);
         let (ilo, ihi) = wilson95(self.isbot, self.n);
         json!({
@@ -981,7 +997,7 @@ impl Against {
             "isbot_interval95": [ilo, ihi],
             "only_ours": self.only_ours,
             "only_isbot": self.only_isbot,
-            "mcnemar_p": mcnemar_exact(self.only_ours, self.only_isbot),
+            "mcnemar_p": self.p(),
         })
     }
 }
@@ -990,8 +1006,8 @@ impl Against {
 /// of our share and isbot's, and the exact McNemar p-value of the lines where
 /// the two disagree (ours alone / isbot alone). Small p: the difference is
 /// more than chance on this many lines.
-fn held_out_certainty(sources: &[Source], ours_lines: &[Vec<bool>], anchors: &Value) {
-    use bot_signatures::stats::{mcnemar_exact, wilson95};
+fn held_out_certainty(sources: &[Source], against: &[Option<Against>]) {
+    use bot_signatures::stats::wilson95;
     println!(
         "held out, with 95% intervals (Wilson) and the paired test against isbot (exact McNemar)"
     );
@@ -1009,11 +1025,11 @@ fn held_out_certainty(sources: &[Source], ours_lines: &[Vec<bool>], anchors: &Va
             100.0 * hi
         )
     };
-    for (src, lines) in sources.iter().zip(ours_lines) {
+    for (src, against) in sources.iter().zip(against) {
         if !matches!(src.role, Role::HeldOut) {
             continue;
         }
-        let Some(p) = Against::of(src.name, lines, anchors) else {
+        let Some(p) = against else {
             println!("  {:<36} isbot's per-line verdicts missing", src.name);
             continue;
         };
@@ -1025,7 +1041,7 @@ fn held_out_certainty(sources: &[Source], ours_lines: &[Vec<bool>], anchors: &Va
             interval(p.isbot, p.n),
             p.only_ours,
             p.only_isbot,
-            mcnemar_exact(p.only_ours, p.only_isbot)
+            p.p()
         );
     }
 }
