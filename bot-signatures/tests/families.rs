@@ -370,3 +370,67 @@ fn yauaa_families() {
         ],
     );
 }
+
+/// Families written from the bots the catalog missed when the signatures
+/// imported from crawler-user-agents were left out (its leave-one-out misses,
+/// 2026-11-28): conventions that unknown crawlers share, each checked against
+/// the whole guard corpus before any held-out set was scored.
+#[test]
+fn crawler_conventions_found_leaving_crawler_user_agents_out() {
+    let m = shipped();
+    // '+https://...' is how robots say who they are, even the ones that call
+    // themselves a browser (which spares them from generic-contact-url).
+    let refused = bots(
+        &m,
+        "a '+' URL",
+        &[
+            "Mozilla/5.0 (compatible; Wombat Headful Browser/2.0; +https://wombat.example/agent)",
+            "Mozilla/5.0 (compatible; Quokka Cloud Browser; + https://quokka.example)",
+        ],
+    );
+    assert_eq!(refused, [Action::Block, Action::Block]);
+    // Counted, never refused: a feed fetcher reporting its subscribers, a
+    // domain as the last item of a comment, a `compatible` comment naming one
+    // product and nothing else.
+    let counted = bots(
+        &m,
+        "subscriber counts, domains as names, one-product compatible comments",
+        &[
+            "Mozilla/5.0 (compatible; Numbat; 41 subscribers)",
+            "Mozilla/5.0 (compatible; quokka-reader.com)",
+            "Wombat Recon/0.3 (numbat.example.net)",
+            "Mozilla/5.0 (compatible; NumbatLinks/3.2)",
+            "Mozilla/4.0 (compatible; Quokka Site Hopper;)",
+        ],
+    );
+    assert!(counted.iter().all(|a| *a == Action::Monitor), "{counted:?}");
+    // An obfuscated contact address is still a contact address.
+    let refused = bots(
+        &m,
+        "a contact address written against harvesters",
+        &[
+            "Mozilla/5.0 (compatible; +ops.wombat[at]example.org)",
+            "QuokkaFetch/1.1 - admin (at) numbat.example",
+        ],
+    );
+    assert_eq!(refused, [Action::Block, Action::Block]);
+    // What these rules must not take: an old browser or device that wrote a
+    // one-item compatible comment, a reseller's domain inside a phone's model
+    // name, a browser with its home page written without '+'.
+    people(
+        &m,
+        "old browsers and devices of the same shapes",
+        &[
+            "Mozilla/4.0 (compatible; MSIE 5.01)",
+            "Mozilla/4.0 (compatible; Dillo 2.2)",
+            "Mozilla/5.0 (compatible; Konqueror/3.1)",
+            "Mozilla/4.0 (compatible; Sharp-ZaurusBrowser/1.0 Profile/MIDP-2.0)",
+            "Mozilla/5.0 (Linux; U; Android 4.1.1; en-us; Zeki Tab (ExampleTablets.com) Build/JRO03C) AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Safari/534.30",
+        ],
+    );
+    // A refusing generic rule still outranks these counted ones.
+    let v = m
+        .classify("Mozilla/5.0 (compatible; NumbatBot/1.0)")
+        .expect("flagged");
+    assert_eq!(v.signature.action, Action::Block, "{}", v.signature.id);
+}
