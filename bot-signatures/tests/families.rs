@@ -41,6 +41,15 @@ fn bots(m: &Matcher, family: &str, uas: &[&str]) -> Vec<Action> {
         .collect()
 }
 
+/// Every user-agent of `family` is flagged and only counted (`monitor`), never refused.
+fn counted(m: &Matcher, family: &str, uas: &[&str]) {
+    let actions = bots(m, family, uas);
+    assert!(
+        actions.iter().all(|a| *a == Action::Monitor),
+        "{family}: counted, not refused: {actions:?}"
+    );
+}
+
 #[test]
 fn imported_words_inside_device_and_browser_names_are_not_bots() {
     let m = shipped();
@@ -301,7 +310,7 @@ fn browscap_families() {
         .classify("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; QuokkaBot/1.0; +https://quokka.example/bot) Chrome/120.0 Safari/537.36")
         .expect("flagged");
     assert_eq!(v.signature.action, Action::Block, "{}", v.signature.id);
-    let counted = bots(
+    counted(
         &m,
         "feed readers that do not say so, and monitoring that does not either",
         &[
@@ -310,8 +319,7 @@ fn browscap_families() {
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64; Neustar WPM) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
         ],
     );
-    assert!(counted.iter().all(|a| *a == Action::Monitor), "{counted:?}");
-    let counted = bots(
+    counted(
         &m,
         "screenshot services and mail image proxies",
         &[
@@ -320,10 +328,6 @@ fn browscap_families() {
             "Mozilla/5.0 QuokkaImageProxy/1.1",
             "Mozilla/5.0 (compatible; Wombat E-mail Proxy 2.0)",
         ],
-    );
-    assert!(
-        counted.iter().all(|a| *a == Action::Monitor),
-        "rendered or fetched on someone's behalf: counted, not refused: {counted:?}"
     );
 }
 
@@ -392,7 +396,7 @@ fn crawler_conventions_found_leaving_crawler_user_agents_out() {
     // Counted, never refused: a feed fetcher reporting its subscribers, a
     // domain as the last item of a comment, a `compatible` comment naming one
     // product and nothing else.
-    let counted = bots(
+    counted(
         &m,
         "subscriber counts, domains as names, one-product compatible comments",
         &[
@@ -403,7 +407,6 @@ fn crawler_conventions_found_leaving_crawler_user_agents_out() {
             "Mozilla/4.0 (compatible; Quokka Site Hopper;)",
         ],
     );
-    assert!(counted.iter().all(|a| *a == Action::Monitor), "{counted:?}");
     // An obfuscated contact address is still a contact address.
     let refused = bots(
         &m,
