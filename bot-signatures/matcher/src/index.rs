@@ -76,9 +76,11 @@ const BROWSER_OPENINGS: &[&str] = &[
 ];
 
 /// Where a literal is filed: `Some(offset)` of the first of its two
-/// four-byte windows (0 for a literal of three or four bytes, which is filed
-/// whole), `None` for a two-byte literal (or a shorter one, which is never
-/// found).
+/// four-byte windows; for a literal of three or four bytes, which is filed
+/// whole, 0, or for four bytes 1 when its short entry is under its last three
+/// bytes rather than its first three (what [`plan`] chooses since
+/// 2026-11-28; 0 still loads); `None` for a two-byte literal (or a shorter
+/// one, which is never found).
 pub type Plan = Option<u32>;
 
 /// ASCII lowercase, byte for byte.
@@ -159,8 +161,10 @@ fn key_of(four: [u8; 4]) -> usize {
 ///   offsets: one of them is at a tested position; each is keyed by its four
 ///   bytes;
 /// - a four-byte literal's entry at its start is keyed by its four bytes, and
-///   its short entry by every byte that can come before it and its first
-///   three (a test one position earlier);
+///   its short entry, as its plan says, by its last three and every byte
+///   that can follow them (offset 1: a test one position later; what [`plan`]
+///   chooses) or by every byte that can come before it and its first three
+///   (offset 0: a test one position earlier; artifacts compiled before);
 /// - a three-byte literal's short entry, by its three bytes and every byte
 ///   that can follow them, and by every byte that can come before them.
 ///
@@ -171,11 +175,16 @@ fn entry_keys(lit: &[u8], e: &Entry, mut set: impl FnMut(usize)) {
     if e.key & TAIL != TAIL {
         return set(key_of([lit[o], lit[o + 1], lit[o + 2], lit[o + 3]]));
     }
-    let three = fold4(u32::from_le_bytes([lit[0], lit[1], lit[2], 0])) & 0x00FF_FFFF;
+    let three = fold4(u32::from_le_bytes([lit[o], lit[o + 1], lit[o + 2], 0])) & 0x00FF_FFFF;
+    // Before the three bytes: a short entry at the literal's start; after
+    // them: a three-byte literal's, or a four-byte literal's last three.
+    let (before, after) = (o == 0, lit.len() == 3 || o == 1);
     // The folded values: bit 5 set, bit 7 clear.
     for x in (0..32u32).flat_map(|low| [0x20 | low, 0x60 | low]) {
-        set(hash_key((three << 8) | x));
-        if lit.len() == 3 {
+        if before {
+            set(hash_key((three << 8) | x));
+        }
+        if after {
             set(hash_key(three | (x << 24)));
         }
     }
@@ -365,11 +374,15 @@ fn file_literal(
         }
         return;
     }
+    // A four-byte literal's short entry is under the three bytes its plan
+    // names (`offset` 0 or 1); a three-byte literal's under all three.
+    let o = if len == 4 { offset.min(1) } else { 0 };
     if len == 4 {
         entry.key = folded_quad(lit);
         out.push(entry.clone());
     }
-    entry.key = TAIL | folded_gram(lit);
+    entry.key = TAIL | folded_gram(&lit[o..]);
+    entry.offset = o as u16;
     out.push(entry);
 }
 
@@ -427,10 +440,14 @@ pub fn plan<'a>(literals: impl IntoIterator<Item = &'a str>) -> Vec<Plan> {
         if lit.len() < 3 {
             continue;
         }
-        // Three or four bytes: filed whole (`entry_keys`). Longer: under
-        // two neighbouring four-byte windows, both counted.
+        // Three or four bytes: filed whole (`entry_keys`), a four-byte
+        // literal's short entry under its last three bytes: its first three
+        // are more often the start of a longer word ('.co' of every '.com',
+        // 'bot' of 'bots'), which would look it up for nothing. Longer:
+        // under two neighbouring four-byte windows, both counted.
         if lit.len() < 5 {
-            plans[i] = Some(0);
+            let later = lit.len() == 4;
+            plans[i] = Some(u32::from(later));
             continue;
         }
         let count = |m: &std::collections::HashMap<u32, u32>, o: usize| {
@@ -725,7 +742,8 @@ impl LiteralIndex {
     /// Verifies the literals filed where the scan tested position `at` (three
     /// bytes of the text or more from there): under the four bytes there
     /// (a space past the end), and a short literal starting there or at the
-    /// next byte.
+    /// next byte, or a four-byte one whose last three bytes start there (its
+    /// short entry's offset 1).
     #[inline(never)]
     fn verify_at(&self, text: &[u8], at: usize, hit: &mut dyn FnMut(u32, usize, usize)) {
         let g = folded_gram(&text[at..]);
@@ -798,6 +816,8 @@ mod tests {
         // Short literals: four bytes whole and a short entry; three, a short
         // entry only.
         assert_eq!(filed("Bots", 0), [(q(b"bots"), 0), (TAIL | g(b"bot"), 0)]);
+        // A four-byte literal's short entry under its last three bytes.
+        assert_eq!(filed("Bots", 1), [(q(b"bots"), 0), (TAIL | g(b"ots"), 1)]);
         assert_eq!(filed("BOT", 0), [(TAIL | g(b"bot"), 0)]);
         assert_ne!(TAIL | g(b"bot"), q(b"\0bot"));
     }
@@ -823,8 +843,8 @@ mod tests {
         assert_eq!(plans[2], Some(0), "both pairs at 3: the first again");
         assert_eq!(
             plan(["abc", "abcd", "abcde"]),
-            [Some(0); 3],
-            "filed whole, or one choice"
+            [Some(0), Some(1), Some(0)],
+            "filed whole (four bytes: the short entry under the last three), or one choice"
         );
         assert_eq!(
             plan(["ab", "x"]),
@@ -866,6 +886,11 @@ mod tests {
         assert_eq!(found(&index, &lits, "bot"), [0]);
         assert_eq!(found(&index, &lits, "ab"), [1]);
         assert_eq!(found(&index, &lits, "bo"), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn a_four_byte_literal_is_filed_by_its_last_three_bytes() {
+        assert_eq!(plan([".co)", "abcd", "abc"]), [Some(1), Some(1), Some(0)]);
     }
 
     #[test]
@@ -1085,6 +1110,29 @@ mod tests {
         #[test]
         fn same_as_naive(lits in proptest::collection::vec("[a-d/ ]{1,6}", 1..40), text in "[a-dA-D/ ]{0,80}") {
             let idx = LiteralIndex::new(lits.iter().map(String::as_str));
+            prop_assert_eq!(found(&idx, &lits, &text), naive(&lits, &text));
+        }
+
+        /// Four-byte literals whose short entry is under their first three
+        /// bytes or their last three (the plan's offset 0 or 1, drawn), among
+        /// literals of three to six bytes with either of their windows.
+        #[test]
+        fn same_as_naive_with_short_entries_at_either_end(
+            lits in proptest::collection::vec("[a-d/ ]{3,6}", 1..40),
+            later in proptest::collection::vec(any::<bool>(), 40),
+            text in "[a-dA-D/ ]{0,80}",
+        ) {
+            let plans: Vec<Plan> = lits
+                .iter()
+                .zip(&later)
+                .map(|(l, &b)| Some(match l.len() {
+                    3 => 0,
+                    4 => u32::from(b),
+                    n => if b { (n - 5) as u32 } else { 0 },
+                }))
+                .collect();
+            let idx = LiteralIndex::with_plan(lits.iter().map(String::as_str), &plans)
+                .expect("every plan fits its literal");
             prop_assert_eq!(found(&idx, &lits, &text), naive(&lits, &text));
         }
 
