@@ -325,6 +325,39 @@ pub struct LiteralIndex {
     /// One-byte literals (lowercase), `(byte, literal)`: a rare byte such as
     /// '@' is still a cheaper test than a regex on every user-agent.
     singles: Vec<(u8, u32)>,
+    /// When every one-byte literal is the same byte and no browser opening
+    /// holds it: that byte as the scan reads it ([`fold8`]), in each of eight
+    /// bytes. The scan then looks for it in the words it reads anyway, and
+    /// searches for the singles only when it (or a byte folding like it) is
+    /// there. 0 (never a folded byte) otherwise: they are searched for in
+    /// every text.
+    watch: u64,
+}
+
+/// Nonzero exactly when a byte of `x` is zero, for words whose bytes are all
+/// below 0x80 (a folded word, see [`fold8`], or two of them xored): only a
+/// zero byte borrows into its top bit (the bits above a zero byte may be
+/// wrong, never whether there is one).
+fn any_zero_byte(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    x.wrapping_sub(ONES) & (0x80 * ONES)
+}
+
+/// [`LiteralIndex::watch`] for these one-byte literals.
+fn watch_for(singles: &[(u8, u32)]) -> u64 {
+    let fold = |b: u8| (b & 0x7F) | 0x20;
+    let Some(&(first, _)) = singles.first() else {
+        return 0;
+    };
+    let one_byte = singles.iter().all(|&(b, _)| b == first);
+    let in_opening = BROWSER_OPENINGS
+        .iter()
+        .any(|p| p.bytes().any(|b| fold(b) == fold(first)));
+    if one_byte && !in_opening {
+        u64::from(fold(first)) * 0x0101_0101_0101_0101
+    } else {
+        0
+    }
 }
 
 // The load's per-item work, out of line: a cold start runs these loops once,
@@ -635,6 +668,7 @@ impl LiteralIndex {
         } = file_literals(text.as_bytes(), spans, plans)?;
         let (grams, slots, slot_bits, tails) = file_grams(text.as_bytes(), &mut entries);
         let (openings, generic_opening_clean) = clean_openings(&grams);
+        let watch = watch_for(&singles);
         Ok(LiteralIndex {
             openings,
             generic_opening_clean,
@@ -647,6 +681,7 @@ impl LiteralIndex {
             pairs,
             pair_first,
             singles,
+            watch,
         })
     }
 
@@ -661,17 +696,8 @@ impl LiteralIndex {
     pub fn for_each_hit(&self, text: &str, mut hit: impl FnMut(u32, usize, usize)) {
         let text = text.as_bytes();
         let n = text.len();
-        for &(byte, literal) in &self.singles {
-            // A byte without case ('@') is one search, not two.
-            if byte.is_ascii_lowercase() {
-                for at in memchr::memchr2_iter(byte, byte.to_ascii_uppercase(), text) {
-                    hit(literal, at, at + 1);
-                }
-            } else {
-                for at in memchr::memchr_iter(byte, text) {
-                    hit(literal, at, at + 1);
-                }
-            }
+        if self.watch == 0 {
+            self.singles_in(text, &mut hit);
         }
         if !self.pairs.is_empty() {
             for i in 1..n {
@@ -691,15 +717,31 @@ impl LiteralIndex {
         // clean browser opening, if any (four bytes from there run past the
         // opening).
         let grams: &[u64; KEYS / 64] = &self.grams;
-        let mut at = self.clean_opening(text).saturating_sub(3);
+        let from = self.clean_opening(text).saturating_sub(3);
+        let (mut at, mut watched) = (from, 0);
         while let Some(eight) = text.get(at..at + 8) {
             let w = fold8(le64(eight));
+            watched |= any_zero_byte(w ^ self.watch);
             for j in [0, 2, 4] {
                 if has_bit(grams, hash_key((w >> (8 * j)) as u32)) {
                     self.verify_at(text, at + j, &mut hit);
                 }
             }
             at += 6;
+        }
+        if self.watch != 0 {
+            // The words read cover `from` to two bytes past `at`, if any was;
+            // before `from` lies a browser opening, which cannot hold the byte.
+            let rest = text.get(if at > from { at + 2 } else { from }..);
+            let folded = self.watch as u8;
+            if watched != 0
+                || rest
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|&b| (b & 0x7F) | 0x20 == folded)
+            {
+                self.singles_in(text, &mut hit);
+            }
         }
         while let Some(&[a, b, c]) = text.get(at..at + 3) {
             // Past the end of the text reads as a space (see `entry_keys`).
@@ -730,6 +772,23 @@ impl LiteralIndex {
                 },
                 |p| p.len(),
             )
+    }
+
+    /// Every occurrence of a one-byte literal.
+    #[inline(never)]
+    fn singles_in(&self, text: &[u8], hit: &mut dyn FnMut(u32, usize, usize)) {
+        for &(byte, literal) in &self.singles {
+            // A byte without case ('@') is one search, not two.
+            if byte.is_ascii_lowercase() {
+                for at in memchr::memchr2_iter(byte, byte.to_ascii_uppercase(), text) {
+                    hit(literal, at, at + 1);
+                }
+            } else {
+                for at in memchr::memchr_iter(byte, text) {
+                    hit(literal, at, at + 1);
+                }
+            }
+        }
     }
 
     #[inline(never)]
@@ -1095,6 +1154,49 @@ mod tests {
         );
     }
 
+    /// The watched byte ([`LiteralIndex::watch`]) at every position of texts
+    /// of every length up to past two unrolled turns, after no opening, the
+    /// generic one and a longer clean one: found where it is, and a byte that
+    /// only folds like it ('`') finds nothing.
+    #[test]
+    fn a_watched_byte_is_found_at_every_position() {
+        let lits: Vec<String> = ["@", "@", "zz@q", "xyzzy"].map(String::from).into();
+        let index = LiteralIndex::new(lits.iter().map(String::as_str));
+        assert_eq!(
+            index.watch, 0x6060_6060_6060_6060,
+            "'@' read as the scan folds it"
+        );
+        let mut checked = 0;
+        for opening in ["", BROWSER_OPENINGS[0], "Mozilla/5.0 (compatible; "] {
+            for len in 0..30 {
+                for at in 0..len {
+                    for (byte, expected) in [('@', vec![0, 1]), ('`', vec![])] {
+                        let mut tail = vec!['q'; len];
+                        tail[at] = byte;
+                        let text = format!("{opening}{}", String::from_iter(tail));
+                        assert_eq!(found(&index, &lits, &text), expected, "{text:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 3 * 2 * (0..30).sum::<usize>());
+    }
+
+    #[test]
+    fn only_one_byte_missing_from_every_opening_is_watched() {
+        let watch = |singles: &[u8]| {
+            let lits: Vec<String> = singles.iter().map(|&b| char::from(b).to_string()).collect();
+            LiteralIndex::new(lits.iter().map(String::as_str)).watch
+        };
+        assert_eq!(watch(b"!"), 0x2121_2121_2121_2121);
+        assert_eq!(watch(b"~~"), 0x7E7E_7E7E_7E7E_7E7E);
+        assert_eq!(watch(b"@!"), 0, "two bytes: both searched for");
+        assert_eq!(watch(b"z"), 0, "'z' is in \"Mozilla\"");
+        assert_eq!(watch(b"Z"), 0, "folds like 'z'");
+        assert_eq!(watch(b""), 0);
+    }
+
     proptest! {
         /// `stable_order` is a stable sort by key: against the standard one,
         /// keys drawn from a few values so that ties are the rule.
@@ -1155,6 +1257,22 @@ mod tests {
                 lits.push(text[start..end].to_ascii_lowercase());
             }
             let idx = LiteralIndex::new(lits.iter().map(String::as_str));
+            prop_assert_eq!(found(&idx, &lits, &text), naive(&lits, &text));
+        }
+
+        /// One one-byte literal (so watched, see the assertion), among longer
+        /// ones, in texts with bytes that fold like it, after an opening or not.
+        #[test]
+        fn same_as_naive_with_a_watched_byte(
+            single in proptest::sample::select(&["@", "!", "~"][..]),
+            lits in proptest::collection::vec("[a-d@!~]{3,6}", 0..10),
+            opening in proptest::sample::select(vec!["", BROWSER_OPENINGS[0], BROWSER_OPENINGS[12]]),
+            tail in "[a-dA-D/ @`!~^\u{e0}\u{c0}]{0,40}",
+        ) {
+            let lits: Vec<String> = [single.to_string()].into_iter().chain(lits).collect();
+            let idx = LiteralIndex::new(lits.iter().map(String::as_str));
+            prop_assert_ne!(idx.watch, 0);
+            let text = format!("{opening}{tail}");
             prop_assert_eq!(found(&idx, &lits, &text), naive(&lits, &text));
         }
 
