@@ -602,16 +602,23 @@ impl Alphabet {
 /// two registers without a branch on which word a byte falls in: a set held
 /// in memory made each byte wait for the previous one's store.
 fn bytes_present(text: &[u8]) -> [u64; 4] {
+    static ASCII: [[u64; 2]; 128] = {
+        let mut t = [[0u64; 2]; 128];
+        let mut b = 0;
+        while b < 128 {
+            t[b][b >> 6] = 1 << (b & 63);
+            b += 1;
+        }
+        t
+    };
     let (mut low, mut high) = (0u64, 0u64);
     let mut rest = [0u64; 2];
     for &b in text {
-        let bit = 1u64 << (b & 63);
-        if b < 0x80 {
-            let in_high = 0u64.wrapping_sub(u64::from(b >> 6));
-            high |= bit & in_high;
-            low |= bit & !in_high;
+        if let Some(&[l, h]) = ASCII.get(usize::from(b)) {
+            low |= l;
+            high |= h;
         } else {
-            rest[usize::from((b >> 6) & 1)] |= bit;
+            rest[usize::from((b >> 6) & 1)] |= 1u64 << (b & 63);
         }
     }
     [low, high, rest[0], rest[1]]
