@@ -376,6 +376,9 @@ pub struct Matcher {
     literal_shape: Vec<u8>,
     index: LiteralIndex,
     unindexed: Vec<u32>,
+    /// Every unindexed signature is anchored at both ends and its alphabet
+    /// refuses ';' (so a user-agent with one is a candidate for none).
+    unindexed_refuse_semicolon: bool,
     /// Confirmation regexes of the inexact signatures only, in signature
     /// order; `regex_slot[i]` is signature `i`'s.
     regexes: Vec<OnceLock<Option<engine::Regex>>>,
@@ -1048,12 +1051,18 @@ impl Matcher {
             }
         }
         let unless = (0..excepted).map(|_| OnceLock::new()).collect();
+        let unindexed_refuse_semicolon = unindexed.iter().all(|&u| {
+            alphabets
+                .get(records[u as usize].alphabet as usize)
+                .is_some_and(|a| !a.allows(b';'))
+        });
         Ok(Matcher {
             records,
             literal_owner,
             literal_shape,
             index,
             unindexed,
+            unindexed_refuse_semicolon,
             regexes,
             regex_slot,
             unless,
@@ -1105,10 +1114,9 @@ impl Matcher {
         // The first match in precedence order decides; the rest are never
         // confirmed. (`matches(..).next()` would do, but moves the candidate
         // list into the iterator: a copy of about 200 bytes per call.)
-        let mut candidates = Candidates::default();
-        self.candidates(user_agent, &mut candidates);
+        let (mut candidates, mut present) = (Candidates::default(), Seen::default());
+        self.candidates(user_agent, &mut candidates, &mut present);
         let len = candidates.sort_dedup();
-        let mut present = Seen::default();
         self.first_confirmed(&candidates.list()[..len], user_agent, &mut present)
             .map(|(index, _)| self.verdict(index))
     }
@@ -1134,8 +1142,8 @@ impl Matcher {
     /// (often generic rules that need a regex) are never run. Used to check a
     /// good bot's claim and to explain a decision.
     pub fn matches<'m, 'u>(&'m self, user_agent: &'u str) -> Matches<'m, 'u> {
-        let mut candidates = Candidates::default();
-        self.candidates(user_agent, &mut candidates);
+        let (mut candidates, mut present) = (Candidates::default(), Seen::default());
+        self.candidates(user_agent, &mut candidates, &mut present);
         let len = candidates.sort_dedup();
         Matches {
             matcher: self,
@@ -1143,7 +1151,7 @@ impl Matcher {
             candidates,
             at: 0,
             len,
-            present: Seen::default(),
+            present,
         }
     }
 
@@ -1155,10 +1163,17 @@ impl Matcher {
     }
 
     /// The signatures that may match: those whose literal occurs, and those
-    /// without literals.
-    fn candidates(&self, user_agent: &str, out: &mut Candidates) {
-        for &index in &self.unindexed {
-            out.push(index, 0);
+    /// without literals (unless `user_agent` has a ';' none of them allows:
+    /// most user-agents do; then `present` learns it has one).
+    fn candidates(&self, user_agent: &str, out: &mut Candidates, present: &mut Seen) {
+        let refused = self.unindexed_refuse_semicolon
+            && *present
+                .semicolon
+                .insert(memchr::memchr(b';', user_agent.as_bytes()).is_some());
+        if !refused {
+            for &index in &self.unindexed {
+                out.push(index, 0);
+            }
         }
         let bytes = user_agent.as_bytes();
         self.index.for_each_hit(user_agent, |literal, start, end| {
