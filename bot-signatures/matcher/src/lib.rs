@@ -1166,10 +1166,7 @@ impl Matcher {
     /// without literals (unless `user_agent` has a ';' none of them allows:
     /// most user-agents do; then `present` learns it has one).
     fn candidates(&self, user_agent: &str, out: &mut Candidates, present: &mut Seen) {
-        let refused = self.unindexed_refuse_semicolon
-            && *present
-                .semicolon
-                .insert(memchr::memchr(b';', user_agent.as_bytes()).is_some());
+        let refused = self.unindexed_refuse_semicolon && present.semicolon(user_agent.as_bytes());
         if !refused {
             for &index in &self.unindexed {
                 out.push(index, 0);
@@ -1202,11 +1199,7 @@ impl Matcher {
         if let Some(a) = self.alphabets.get(record.alphabet as usize) {
             // Most user-agents have a ';', which few anchored patterns allow:
             // one fast search before the pass over every byte.
-            if !a.allows(b';')
-                && *present
-                    .semicolon
-                    .get_or_insert_with(|| memchr::memchr(b';', text).is_some())
-            {
+            if !a.allows(b';') && present.semicolon(text) {
                 return false;
             }
             let bytes = present.bytes.get_or_insert_with(|| bytes_present(text));
@@ -1349,6 +1342,15 @@ pub struct Matches<'m, 'u> {
 struct Seen {
     semicolon: Option<bool>,
     bytes: Option<[u64; 4]>,
+}
+
+impl Seen {
+    /// Whether `text` (the user-agent) has a ';', searched for once.
+    fn semicolon(&mut self, text: &[u8]) -> bool {
+        *self
+            .semicolon
+            .get_or_insert_with(|| memchr::memchr(b';', text).is_some())
+    }
 }
 
 impl<'m> Iterator for Matches<'m, '_> {
