@@ -222,6 +222,23 @@ fn scanners_monitors_transcoders_link_checkers_and_bare_names_are_flagged() {
             "MOT-V3re/0E.41.10R",
         ],
     );
+    // A maker the vocabulary does not name, then a model code: one to three
+    // letters and three digits or more (the families a new source's feature
+    // phones leak through, estimated leaving each guard source out).
+    people(
+        &m,
+        "feature phones of makers no list names",
+        &["QUOKKA-QT-355", "Numbat G500", "WOMBAT-WB-1400/1.0"],
+    );
+    bots(
+        &m,
+        "names with a version, not a model code",
+        &[
+            "Quokka Pipes 2.0",
+            "numbat-probe 3100.2",
+            "Wombat QA-12 checker",
+        ],
+    );
 }
 
 /// The families browscap's browser fixtures showed the generic rules
