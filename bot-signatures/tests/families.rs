@@ -496,4 +496,3 @@ fn conventions_found_leaving_isbot_out() {
         ],
     );
 }
-
