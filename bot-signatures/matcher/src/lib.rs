@@ -602,8 +602,9 @@ impl Alphabet {
 }
 
 /// The bytes `text` holds, as a 256-bit set. The ASCII half is gathered in
-/// two registers without a branch on which word a byte falls in: a set held
-/// in memory made each byte wait for the previous one's store.
+/// two registers (a set held in memory made each byte wait for the previous
+/// one's store), each byte's bit in both words read from a 2 KB table: no
+/// branch and no arithmetic on which word it falls in.
 fn bytes_present(text: &[u8]) -> [u64; 4] {
     static ASCII: [[u64; 2]; 128] = {
         let mut t = [[0u64; 2]; 128];
