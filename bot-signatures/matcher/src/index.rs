@@ -777,6 +777,8 @@ impl LiteralIndex {
     /// Every occurrence of a one-byte literal.
     #[inline(never)]
     fn singles_in(&self, text: &[u8], hit: &mut dyn FnMut(u32, usize, usize)) {
+        #[cfg(test)]
+        tests::SINGLES_SEARCHED.with(|n| n.set(n.get() + 1));
         for &(byte, literal) in &self.singles {
             // A byte without case ('@') is one search, not two.
             if byte.is_ascii_lowercase() {
@@ -1181,6 +1183,43 @@ mod tests {
             }
         }
         assert_eq!(checked, 3 * 2 * (0..30).sum::<usize>());
+    }
+
+    thread_local! {
+        /// How many times [`LiteralIndex::singles_in`] ran on this thread.
+        pub(super) static SINGLES_SEARCHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// What watching saves: texts without the byte never search for the
+    /// singles; a text with it, or with a byte that folds like it, does once.
+    /// Without a watch (two one-byte literals), every text does.
+    #[test]
+    fn singles_are_searched_for_only_when_the_watched_byte_may_be_there() {
+        let searches = |lits: &[&str], text: &str| {
+            let index = LiteralIndex::new(lits.iter().copied());
+            SINGLES_SEARCHED.with(|n| n.set(0));
+            index.for_each_hit(text, |_, _, _| {});
+            SINGLES_SEARCHED.with(|n| n.get())
+        };
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        for text in [
+            chrome,
+            "curl/8.4.0",
+            "",
+            "q",
+            "Mozilla/5.0 (compatible; Quokka/1.0)",
+        ] {
+            assert_eq!(searches(&["@", "xyzzy"], text), 0, "{text:?}");
+            assert_eq!(searches(&["@", "!"], text), 1, "no watch: {text:?}");
+        }
+        for text in [
+            "ops@quokka.example",
+            "Mozilla/5.0 (compatible; +mailto:a@b.example)",
+            "`",
+            "Numbat/1.0 `x`",
+        ] {
+            assert_eq!(searches(&["@", "xyzzy"], text), 1, "{text:?}");
+        }
     }
 
     #[test]
