@@ -39,7 +39,8 @@ enum Command {
         browsers: BrowserArgs,
     },
     /// Read user-agents from stdin, one per line; write one line per input:
-    /// the deciding signature's id, or `-` when none matches.
+    /// the deciding signature's id, or `-` when none matches. A summary on
+    /// stderr names the catalog used (outside a checkout, the built-in one).
     Classify {
         #[command(flatten)]
         catalog: CatalogArgs,
@@ -328,13 +329,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(if errors > 0 { exit::FINDINGS } else { 0 })
         }
         Command::Classify { catalog } => {
-            let report = usable_report(&catalog)?;
+            let (report, origin) = usable_report_from(&catalog)?;
             let matcher = report
                 .compiled
                 .matcher()
                 .map_err(|e| fail(exit::CONFIG)(e.into()))?;
             let stdin = std::io::stdin().lock();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let (mut lines, mut flagged) = (0usize, 0usize);
             for line in stdin.split(b'\n') {
                 let line = line.context("reading stdin").map_err(fail(exit::IO))?;
                 let line = line.strip_suffix(b"\r").unwrap_or(&line);
@@ -343,10 +345,18 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 writeln!(out, "{id}")
                     .context("writing stdout")
                     .map_err(fail(exit::IO))?;
+                lines += 1;
+                flagged += usize::from(id != "-");
             }
             out.flush()
                 .context("writing stdout")
                 .map_err(fail(exit::IO))?;
+            // Which catalog decided: outside a checkout it is the built-in
+            // one, which may not be the one being edited.
+            eprintln!(
+                "bot-signatures: {lines} user-agent(s) classified with {} signatures from {origin}: {flagged} flagged",
+                matcher.len()
+            );
             Ok(0)
         }
         Command::Test {
@@ -986,6 +996,12 @@ fn join(map: &std::collections::BTreeMap<&str, usize>) -> String {
 
 /// Loads the catalog and refuses one with errors (the edge must not ship it).
 fn usable_report(args: &CatalogArgs) -> Result<Report, Failure> {
+    usable_report_from(args).map(|(report, _)| report)
+}
+
+/// [`usable_report`], with where the catalog came from (a path, or the
+/// built-in catalog), for a command that says which one it used.
+fn usable_report_from(args: &CatalogArgs) -> Result<(Report, String), Failure> {
     let (catalog, parse, origin) = load_catalog(args).map_err(fail(exit::CONFIG))?;
     let report = validate(&catalog, None);
     let errors: Vec<_> = parse
@@ -999,7 +1015,7 @@ fn usable_report(args: &CatalogArgs) -> Result<Report, Failure> {
             errors.len()
         )));
     }
-    Ok(report)
+    Ok((report, origin))
 }
 
 /// A fresh, empty directory under the system temporary directory.
