@@ -15,7 +15,7 @@ rules narrowed in their pattern rather than in an `unless`.
 
 Usage, from the repository root (after `npm ci`, which installs two of the guard sets):
 
-    python3 bot-signatures/tools/unless_by_source.py [--lines]
+    python3 bot-signatures/tools/unless_by_source.py [--lines] [--catalog DIR]
 
 Python's `re`, case-insensitive, reads these patterns as the catalog means them (ASCII classes,
 `\\b`); the `unless` is split at its top-level `|`, and a group of words (`\\b(?:a|b|c)`,
@@ -30,17 +30,22 @@ import sys
 import tomllib
 
 CATALOG = "bot-signatures/catalog"
-DATA = "bot-signatures/data"
-# The guard corpus, as bot_signatures::corpus::GUARD lists it.
-TEXT_SETS = sorted(
-    glob.glob(f"{DATA}/*/devices-guard.txt")
-    + glob.glob(f"{DATA}/*/browsers-guard.txt")
-    + [f"{DATA}/isbot/browsers.txt"]
-)
-JSON_SETS = [
-    ("user-agents", "node_modules/user-agents/dist/user-agents.json", "userAgent"),
-    ("ua-parser-js", "node_modules/ua-parser-js/test/device-test.json", "ua"),
-]
+CORPUS_RS = "bot-signatures/src/corpus.rs"
+
+
+def guard_paths():
+    """The guard corpus's files, read from `bot_signatures::corpus::GUARD` (one list, not two)."""
+    with open(CORPUS_RS, encoding="utf-8") as f:
+        src = f.read()
+    consts = dict(re.findall(r'pub const (\w+): &str = "([^"]+)";', src))
+    body = re.search(r"pub const GUARD: \[&str; \d+\] = \[(.*?)\];", src, re.S).group(1)
+    return [consts[name] for name in re.findall(r"\w+", body)]
+
+
+def source_of(path):
+    """A set's name: its npm package, or its directory under bot-signatures/data."""
+    parts = path.split("/")
+    return parts[1] if parts[0] == "node_modules" else parts[-2]
 
 
 def split_top(pattern):
@@ -80,20 +85,28 @@ def words(alternative):
 
 
 def guard():
-    lines = []
-    for path in TEXT_SETS:
-        source = path.split("/")[-2]
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines += [(source, l.rstrip("\n")) for l in f if l.strip()]
-    for source, path, key in JSON_SETS:
+    """The guard lines with their set, as `BrowserCorpus::load_all` reads them: a JSON array of
+    strings or `{userAgent}` / `{ua}` objects (none with a line break), or one user-agent per line
+    (trimmed; blank and `#` lines skipped); each line once, in the first set that has it."""
+    lines, seen = [], set()
+    for path in guard_paths():
         with open(path, encoding="utf-8") as f:
-            lines += [(source, entry[key]) for entry in json.load(f) if entry.get(key)]
-    # Each line once per set, as the guard corpus loads them.
-    return list(dict.fromkeys(lines))
+            text = f.read()
+        if text.lstrip().startswith("["):
+            entries = [e if isinstance(e, str) else e.get("userAgent", e.get("ua")) for e in json.loads(text)]
+            uas = [e for e in entries if "\r" not in e and "\n" not in e]
+        else:
+            uas = [l.strip() for l in text.splitlines()]
+            uas = [l for l in uas if l and not l.startswith("#")]
+        for ua in uas:
+            if ua not in seen:
+                seen.add(ua)
+                lines.append((source_of(path), ua))
+    return lines
 
 
-def rules():
-    for path in sorted(glob.glob(f"{CATALOG}/*.toml") + glob.glob(f"{CATALOG}/imported/*.toml")):
+def rules(catalog):
+    for path in sorted(glob.glob(f"{catalog}/*.toml") + glob.glob(f"{catalog}/imported/*.toml")):
         with open(path, "rb") as f:
             for s in tomllib.load(f).get("signature", []):
                 if s.get("unless"):
@@ -101,12 +114,14 @@ def rules():
 
 
 def main():
-    show_lines = "--lines" in sys.argv[1:]
+    args = sys.argv[1:]
+    show_lines = "--lines" in args
+    catalog = args[args.index("--catalog") + 1] if "--catalog" in args else CATALOG
     lines = guard()
     sizes = collections.Counter(source for source, _ in lines)
     unseen_by_source = collections.Counter()
     print(f"guard: {len(lines)} lines from {len(sizes)} sets")
-    for rule in rules():
+    for rule in rules(catalog):
         pattern = re.compile(rule["pattern"], re.I)
         alternatives = [(a, re.compile(a, re.I)) for x in split_top(rule["unless"]) for a in words(x)]
         matched = [(source, ua) for source, ua in lines if pattern.search(ua)]
