@@ -132,6 +132,14 @@ fn fold4(four: u32) -> u32 {
     (four & 0x7F7F_7F7F) | 0x2020_2020
 }
 
+/// [`fold4`] on one byte.
+fn fold_byte(b: u8) -> u8 {
+    (b & 0x7F) | 0x20
+}
+
+/// A one in each byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
 /// [`fold4`] on eight bytes at once.
 fn fold8(eight: u64) -> u64 {
     (eight & 0x7F7F_7F7F_7F7F_7F7F) | 0x2020_2020_2020_2020
@@ -233,7 +241,6 @@ const EMPTY: u32 = u32::MAX;
 
 /// ASCII-lowercases eight bytes at once (other bytes unchanged).
 fn lower8(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     let heptets = x & (0x7F * ONES);
     let at_least_a = heptets + (0x80 - u64::from(b'A')) * ONES;
     let above_z = heptets + (0x7F - u64::from(b'Z')) * ONES;
@@ -339,22 +346,20 @@ pub struct LiteralIndex {
 /// zero byte borrows into its top bit (the bits above a zero byte may be
 /// wrong, never whether there is one).
 fn any_zero_byte(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     x.wrapping_sub(ONES) & (0x80 * ONES)
 }
 
 /// [`LiteralIndex::watch`] for these one-byte literals.
 fn watch_for(singles: &[(u8, u32)]) -> u64 {
-    let fold = |b: u8| (b & 0x7F) | 0x20;
     let Some(&(first, _)) = singles.first() else {
         return 0;
     };
     let one_byte = singles.iter().all(|&(b, _)| b == first);
     let in_opening = BROWSER_OPENINGS
         .iter()
-        .any(|p| p.bytes().any(|b| fold(b) == fold(first)));
+        .any(|p| p.bytes().any(|b| fold_byte(b) == fold_byte(first)));
     if one_byte && !in_opening {
-        u64::from(fold(first)) * 0x0101_0101_0101_0101
+        u64::from(fold_byte(first)) * ONES
     } else {
         0
     }
@@ -738,7 +743,7 @@ impl LiteralIndex {
                 || rest
                     .unwrap_or_default()
                     .iter()
-                    .any(|&b| (b & 0x7F) | 0x20 == folded)
+                    .any(|&b| fold_byte(b) == folded)
             {
                 self.singles_in(text, &mut hit);
             }
