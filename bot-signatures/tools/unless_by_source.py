@@ -116,8 +116,15 @@ def rules(catalog):
 def main():
     args = sys.argv[1:]
     show_lines = "--lines" in args
+    if "--catalog" in args and args.index("--catalog") + 1 >= len(args):
+        sys.exit("unless_by_source.py: --catalog needs a directory")
     catalog = args[args.index("--catalog") + 1] if "--catalog" in args else CATALOG
-    lines = guard()
+    if not glob.glob(f"{catalog}/*.toml"):
+        sys.exit(f"unless_by_source.py: no catalog (*.toml) in {catalog}: run from the repository root or pass --catalog DIR")
+    try:
+        lines = guard()
+    except FileNotFoundError as e:
+        sys.exit(f"unless_by_source.py: {e.filename} is missing: run from the repository root, after `npm ci`")
     sizes = collections.Counter(source for source, _ in lines)
     unseen_by_source = collections.Counter()
     print(f"guard: {len(lines)} lines from {len(sizes)} sets")
