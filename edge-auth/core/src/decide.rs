@@ -17,7 +17,7 @@ use crate::jwt;
 use crate::policy;
 use crate::rate::RateLimiter;
 use crate::reason::Reason;
-use crate::request::{CfRequest, client_key, query_params, remove_query_param};
+use crate::request::{CfRequest, client_key_of, query_params, remove_query_param};
 use crate::text::{split_byte, split_once_byte};
 use crate::uri::{self, CanonicalUri};
 use crate::webbotauth::{self, Check, NonceCache, SignedAgent};
@@ -226,6 +226,8 @@ fn decide_steps(
     let mut before_auth = true;
     let mut bot = None;
     let mut passed: Option<(Reason, bool)> = None;
+    // The client's address, parsed once for the bot filter and the limits.
+    let client = req.client_ip.parse::<IpAddr>().ok();
     for step in &cfg.pipeline {
         if *step == Step::Auth {
             before_auth = false;
@@ -243,7 +245,6 @@ fn decide_steps(
                 let Some(matcher) = ctx.matcher else {
                     return respond(unavailable(), Reason::InternalError, None);
                 };
-                let client = req.client_ip.parse::<IpAddr>().ok();
                 // A Web Bot Auth signature, checked only when agents are
                 // configured; a second decision of the same request does
                 // not count its nonce again.
@@ -304,9 +305,8 @@ fn decide_steps(
                         }
                         BotAction::RateLimit => {
                             if charge_now
-                                && let Err(retry) = state
-                                    .bot_limiter
-                                    .check(client_key(&req.client_ip), ctx.now_ms)
+                                && let Err(retry) =
+                                    state.bot_limiter.check(client_key_of(client), ctx.now_ms)
                             {
                                 return respond(too_many(retry), Reason::RateLimited, Some(m));
                             }
@@ -320,7 +320,7 @@ fn decide_steps(
             Step::RateLimit => {
                 if charge_now
                     && let Some(limiter) = state.limiter.as_mut()
-                    && let Err(retry) = limiter.check(client_key(&req.client_ip), ctx.now_ms)
+                    && let Err(retry) = limiter.check(client_key_of(client), ctx.now_ms)
                 {
                     return respond(too_many(retry), Reason::RateLimited, bot);
                 }

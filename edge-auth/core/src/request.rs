@@ -2,6 +2,8 @@
 //! CloudFront event by an adapter, plus the small parsers the decision needs
 //! (headers, cookies, query string, client address key).
 
+use crate::text::{split_byte, split_once_byte};
+
 /// One header value. CloudFront gives each lowercase header name a list of
 /// `{key, value}`; the adapter flattens it into one entry per value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,9 +84,9 @@ impl CfRequest {
     /// CloudFront may split cookies over several).
     pub fn cookies<'a>(&'a self, name: &str) -> Vec<&'a str> {
         self.header_values("cookie")
-            .flat_map(|v| v.split(';'))
+            .flat_map(split_byte::<b';'>)
             .filter_map(|pair| {
-                let (k, v) = pair.split_once('=')?;
+                let (k, v) = split_once_byte::<b'='>(pair)?;
                 (k.trim() == name).then(|| v.trim().trim_matches('"'))
             })
             .collect()
@@ -94,17 +96,15 @@ impl CfRequest {
 /// The query string split into raw `name=value` parameters, in order
 /// (lazily: nothing allocated).
 pub fn query_params(querystring: &str) -> impl Iterator<Item = (&str, &str)> {
-    querystring
-        .split('&')
+    split_byte::<b'&'>(querystring)
         .filter(|p| !p.is_empty())
-        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .map(|p| split_once_byte::<b'='>(p).unwrap_or((p, "")))
 }
 
 /// `querystring` without every parameter named `name` (order kept).
 pub fn remove_query_param(querystring: &str, name: &str) -> String {
-    querystring
-        .split('&')
-        .filter(|p| !p.is_empty() && p.split_once('=').map_or(*p, |(k, _)| k) != name)
+    split_byte::<b'&'>(querystring)
+        .filter(|p| !p.is_empty() && split_once_byte::<b'='>(p).map_or(*p, |(k, _)| k) != name)
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -125,12 +125,20 @@ impl From<u128> for ClientKey {
 /// Anything unparsable (CloudFront never sends one) shares one key, which no
 /// address has (a /64 key's low 64 bits are zero, an IPv4 key's top 80 are).
 pub fn client_key(client_ip: &str) -> ClientKey {
-    match client_ip.parse::<std::net::IpAddr>() {
+    client_key_of(client_ip.parse().ok())
+}
+
+/// [`client_key`] of an address already parsed (`None`: unparsable), so a
+/// decision parses the client's address once.
+pub fn client_key_of(ip: Option<std::net::IpAddr>) -> ClientKey {
+    match ip {
         // An IPv4-mapped address is already the IPv4 key.
-        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_some() => ClientKey(u128::from(v6)),
-        Ok(std::net::IpAddr::V6(v6)) => ClientKey(u128::from(v6) & !u128::from(u64::MAX)),
-        Ok(std::net::IpAddr::V4(v4)) => ClientKey(u128::from(v4.to_ipv6_mapped())),
-        Err(_) => ClientKey(u128::MAX),
+        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_some() => {
+            ClientKey(u128::from(v6))
+        }
+        Some(std::net::IpAddr::V6(v6)) => ClientKey(u128::from(v6) & !u128::from(u64::MAX)),
+        Some(std::net::IpAddr::V4(v4)) => ClientKey(u128::from(v4.to_ipv6_mapped())),
+        None => ClientKey(u128::MAX),
     }
 }
 

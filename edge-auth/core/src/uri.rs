@@ -294,7 +294,10 @@ const LITERAL_BYTES: u128 = {
 /// Whether [`LITERAL`] writes byte `b` as itself: a segment of such bytes is
 /// spelled as encoding would write it.
 fn is_literal_byte(b: u8) -> bool {
-    b < 128 && (LITERAL_BYTES >> b) & 1 == 1
+    // The table as two 64-bit words: wasm32 has no 128-bit shift, and
+    // `u128 >> b` was a call (`__lshrti3`) per byte of every URI.
+    const WORDS: [u64; 2] = [LITERAL_BYTES as u64, (LITERAL_BYTES >> 64) as u64];
+    b < 128 && (WORDS[usize::from(b >> 6)] >> (b & 63)) & 1 == 1
 }
 
 /// Appends `text` to `out`, every byte in `escape` (and every non-ASCII
