@@ -722,13 +722,6 @@ impl<'a> Reader<'a> {
         Ok(le32(self.take(4, what)?, 0))
     }
 
-    fn u128(&mut self, what: &'static str) -> Result<u128, MatcherError> {
-        let b = self.take(16, what)?;
-        let mut a = [0u8; 16];
-        a.copy_from_slice(b);
-        Ok(u128::from_le_bytes(a))
-    }
-
     /// A u32 length, then that many bytes of UTF-8.
     fn string(&mut self, what: &'static str) -> Result<String, MatcherError> {
         let n = self.count(1, what)?;

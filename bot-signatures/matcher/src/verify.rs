@@ -10,7 +10,6 @@
 //!
 //! No I/O, no clock; builds for wasm32.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::{MatcherError, Reader};
@@ -214,8 +213,10 @@ impl RangeList {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VerifiedBots {
     lists: Vec<RangeList>,
-    /// Signature id → (operator name, bit mask over `lists`).
-    claims: HashMap<String, (String, u32)>,
+    /// (signature id, operator name, bit mask over `lists`), sorted by id,
+    /// each id once: found by binary search (a handful of claims; no hash
+    /// map to build on a cold start, nor its hasher's code to compile).
+    claims: Vec<(String, String, u32)>,
 }
 
 /// What a claim came to.
@@ -245,7 +246,7 @@ impl VerifiedBots {
         if lists.len() > MAX_LISTS {
             return Err(format!("{} lists; at most {MAX_LISTS}", lists.len()));
         }
-        let mut map = HashMap::new();
+        let mut sorted = Vec::with_capacity(claims.len());
         for (id, operator, idx) in claims {
             let mut mask = 0u32;
             for i in idx {
@@ -257,9 +258,26 @@ impl VerifiedBots {
             if mask == 0 {
                 return Err(format!("{id}: no list"));
             }
-            map.insert(id, (operator, mask));
+            sorted.push((id, operator, mask));
         }
-        Ok(VerifiedBots { lists, claims: map })
+        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(format!("{}: claimed twice", w[0].0));
+        }
+        Ok(VerifiedBots {
+            lists,
+            claims: sorted,
+        })
+    }
+
+    /// The operator and list mask of signature `id`'s claim.
+    fn claim(&self, id: &str) -> Option<(&str, u32)> {
+        let at = self
+            .claims
+            .binary_search_by(|(c, _, _)| c.as_str().cmp(id))
+            .ok()?;
+        let (_, operator, mask) = &self.claims[at];
+        Some((operator, *mask))
     }
 
     /// The lists.
@@ -274,7 +292,7 @@ impl VerifiedBots {
 
     /// The operator and lists of signature `id`, when it is verified by address.
     pub fn claim_lists(&self, id: &str) -> Option<(&str, Vec<&RangeList>)> {
-        let (operator, mask) = self.claims.get(id)?;
+        let (operator, mask) = self.claim(id)?;
         let lists = (0..self.lists.len())
             .filter(|i| mask & (1 << i) != 0)
             .map(|i| &self.lists[i])
@@ -285,7 +303,7 @@ impl VerifiedBots {
     /// Checks the claim of signature `id` for a client at `ip` (`None`: the
     /// address did not parse, so no claim can be verified).
     pub fn check(&self, id: &str, ip: Option<IpAddr>) -> ClaimCheck<'_> {
-        let Some((operator, mask)) = self.claims.get(id) else {
+        let Some((operator, mask)) = self.claim(id) else {
             return ClaimCheck::Unverifiable;
         };
         let inside = ip.is_some_and(|ip| {
@@ -327,10 +345,8 @@ impl VerifiedBots {
                 out.extend(e.to_le_bytes());
             }
         }
-        let mut claims: Vec<_> = self.claims.iter().collect();
-        claims.sort();
-        out.extend((claims.len() as u32).to_le_bytes());
-        for (id, (operator, mask)) in claims {
+        out.extend((self.claims.len() as u32).to_le_bytes());
+        for (id, operator, mask) in &self.claims {
             put_str(&mut out, id);
             put_str(&mut out, operator);
             out.extend(mask.to_le_bytes());
@@ -340,7 +356,9 @@ impl VerifiedBots {
 
     /// Loads the binary form. Corrupt bytes are an error (the edge then fails
     /// closed), never a panic or a partial table; intervals must be sorted
-    /// and disjoint, or lookups would be wrong.
+    /// and disjoint, and claims sorted by id, each once, or lookups would be
+    /// wrong. The intervals are read as blocks (plain loops over fixed-size
+    /// records, as the matcher's loader: see `Reader::records`).
     pub fn from_bytes(bytes: &[u8]) -> Result<VerifiedBots, MatcherError> {
         let mut r = Reader { bytes, at: 0 };
         if r.take(8, "verified-bots magic")? != VERIFY_MAGIC {
@@ -354,22 +372,16 @@ impl VerifiedBots {
         for _ in 0..n {
             let name = r.string("list name")?;
             let n4 = r.count(8, "IPv4 interval count")?;
-            let mut v4 = Vec::with_capacity(n4);
-            for _ in 0..n4 {
-                v4.push((r.u32("IPv4 interval")?, r.u32("IPv4 interval")?));
-            }
+            let v4 = v4_block(r.take(n4 * 8, "IPv4 interval")?);
             let n6 = r.count(32, "IPv6 interval count")?;
-            let mut v6 = Vec::with_capacity(n6);
-            for _ in 0..n6 {
-                v6.push((r.u128("IPv6 interval")?, r.u128("IPv6 interval")?));
-            }
+            let v6 = v6_block(r.take(n6 * 32, "IPv6 interval")?);
             if !sorted_disjoint(&v4) || !sorted_disjoint(&v6) {
                 return Err(r.fail("intervals not sorted and disjoint"));
             }
             lists.push(RangeList { name, v4, v6 });
         }
         let n = r.count(12, "claim count")?;
-        let mut claims = HashMap::with_capacity(n);
+        let mut claims: Vec<(String, String, u32)> = Vec::with_capacity(n);
         for _ in 0..n {
             let id = r.string("claim id")?;
             let operator = r.string("claim operator")?;
@@ -377,13 +389,39 @@ impl VerifiedBots {
             if mask == 0 || (lists.len() < 32 && mask >> lists.len() != 0) {
                 return Err(r.fail("claim names a list that does not exist"));
             }
-            claims.insert(id, (operator, mask));
+            if claims.last().is_some_and(|(last, _, _)| *last >= id) {
+                return Err(r.fail("claims not sorted by id, each once"));
+            }
+            claims.push((id, operator, mask));
         }
         if r.at != bytes.len() {
             return Err(r.fail("trailing bytes"));
         }
         Ok(VerifiedBots { lists, claims })
     }
+}
+
+/// IPv4 intervals, eight bytes each (start, end).
+#[inline(never)]
+fn v4_block(block: &[u8]) -> Vec<(u32, u32)> {
+    block
+        .chunks_exact(8)
+        .map(|c| (crate::le32(c, 0), crate::le32(c, 4)))
+        .collect()
+}
+
+/// IPv6 intervals, 32 bytes each (start, end).
+#[inline(never)]
+fn v6_block(block: &[u8]) -> Vec<(u128, u128)> {
+    let word = |c: &[u8]| {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(c);
+        u128::from_le_bytes(a)
+    };
+    block
+        .chunks_exact(32)
+        .map(|c| (word(&c[..16]), word(&c[16..])))
+        .collect()
 }
 
 fn sorted_disjoint<T: Copy + Ord>(v: &[(T, T)]) -> bool {
@@ -592,6 +630,70 @@ mod tests {
         assert!(t.claim_lists("cua-nobody").is_none());
     }
 
+    /// Claims given in any order are found by id, each with its own
+    /// operator and lists, through the binary form too; an id between two
+    /// claimed ones, before the first or after the last is not a claim.
+    /// An id claimed twice is refused when built, claims out of order when
+    /// loaded.
+    #[test]
+    fn claims_are_found_by_id_in_any_order() {
+        let lists: Vec<RangeList> = (0..3)
+            .map(|i| RangeList::new(&format!("l{i}"), &[p(&format!("10.{i}.0.0/16"))]))
+            .collect();
+        let ids = ["m", "c", "x", "a", "k", "q", "e"];
+        let claims = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.to_string(), format!("op-{id}"), vec![i % 3]))
+            .collect();
+        let built = VerifiedBots::new(lists.clone(), claims).unwrap();
+        let loaded = VerifiedBots::from_bytes(&built.to_bytes()).unwrap();
+        for t in [&built, &loaded] {
+            assert_eq!(t.claims(), ids.len());
+            for (i, id) in ids.iter().enumerate() {
+                let inside: IpAddr = format!("10.{}.1.1", i % 3).parse().unwrap();
+                let outside: IpAddr = format!("10.{}.1.1", (i + 1) % 3).parse().unwrap();
+                let want = format!("op-{id}");
+                assert_eq!(
+                    t.check(id, Some(inside)),
+                    ClaimCheck::Verified { operator: &want }
+                );
+                assert_eq!(
+                    t.check(id, Some(outside)),
+                    ClaimCheck::Spoofed { operator: &want }
+                );
+            }
+            for other in ["", "0", "b", "d", "l", "n", "z", "mm"] {
+                assert_eq!(t.check(other, None), ClaimCheck::Unverifiable, "{other}");
+            }
+        }
+        let twice = vec![
+            ("a".to_owned(), "x".to_owned(), vec![0]),
+            ("a".to_owned(), "y".to_owned(), vec![1]),
+        ];
+        assert!(VerifiedBots::new(lists.clone(), twice).is_err());
+        for claims in [vec![("b", 1), ("a", 1)], vec![("a", 1), ("a", 2)]] {
+            let t = VerifiedBots {
+                lists: lists.clone(),
+                claims: claims
+                    .into_iter()
+                    .map(|(id, mask)| (id.to_owned(), "op".to_owned(), mask))
+                    .collect(),
+            };
+            assert!(
+                matches!(
+                    VerifiedBots::from_bytes(&t.to_bytes()),
+                    Err(MatcherError::Binary {
+                        what: "claims not sorted by id, each once",
+                        ..
+                    })
+                ),
+                "{:?}",
+                t.claims
+            );
+        }
+    }
+
     /// Tables no builder makes, written and read back: each is refused.
     #[test]
     fn tables_that_would_answer_wrongly_are_refused_when_loaded() {
@@ -602,7 +704,7 @@ mod tests {
         };
         let with = |lists: Vec<RangeList>, mask: u32| VerifiedBots {
             lists,
-            claims: HashMap::from([("c".to_owned(), ("op".to_owned(), mask))]),
+            claims: vec![("c".to_owned(), "op".to_owned(), mask)],
         };
         let loads = |t: &VerifiedBots| VerifiedBots::from_bytes(&t.to_bytes()).is_ok();
         assert!(loads(&with(vec![list(vec![(1, 2), (4, 5)])], 1)));
