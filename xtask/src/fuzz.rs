@@ -1,5 +1,6 @@
 //! `cargo xtask fuzz --seconds N`: every cargo-fuzz (libFuzzer) target for N
-//! seconds, seeded from the repository's fixtures. The targets are in
+//! seconds, seeded from the repository's fixtures and from the inputs that
+//! once made a target fail (`fuzz/seeds/<target>/`). The targets are in
 //! `fuzz/fuzz_targets/`; crashes land in `fuzz/artifacts/` and fail the task.
 //! cargo-fuzz needs nightly features; `RUSTC_BOOTSTRAP=1` enables them on the
 //! stable toolchain this project uses.
@@ -57,13 +58,37 @@ fn seed(root: &Path) -> anyhow::Result<()> {
         std::fs::write(configs.join(name), cfg.to_baked())?;
     }
     let (catalogs, patterns) = (dir("catalog")?, dir("waf_regex")?);
-    std::fs::copy(
-        root.join("bot-signatures/catalog/generic.toml"),
-        catalogs.join("generic.toml"),
+    let generic = root.join("bot-signatures/catalog/generic.toml");
+    std::fs::copy(&generic, catalogs.join("generic.toml"))?;
+    // The edge's binary matcher artifact of the generic rules (a few KB: a
+    // whole catalog's would raise libFuzzer's input length for every run),
+    // so that mutations start from a real artifact, not only from TOML.
+    let (rules, _) = bot_signatures::Catalog::parse(&[(
+        "generic.toml".to_owned(),
+        std::fs::read_to_string(&generic)?,
+    )]);
+    std::fs::write(
+        catalogs.join("artifact-generic.bin"),
+        bot_signatures::compile::compile(&rules)
+            .artifact
+            .to_edge_bytes(),
     )?;
     let (catalog, _) = bot_signatures::Catalog::embedded();
     for (i, s) in catalog.signatures.iter().enumerate().step_by(7) {
         std::fs::write(patterns.join(format!("p{i}")), &s.pattern)?;
+    }
+    // Inputs that once made a target fail, committed under
+    // `fuzz/seeds/<target>/`: libFuzzer runs its corpus first, so every
+    // run, CI's 30-second smoke included, tries each of them again.
+    for target in TARGETS {
+        let Ok(kept) = std::fs::read_dir(root.join("fuzz/seeds").join(target)) else {
+            continue;
+        };
+        let into = dir(target)?;
+        for input in kept {
+            let input = input?;
+            std::fs::copy(input.path(), into.join(input.file_name()))?;
+        }
     }
     Ok(())
 }
