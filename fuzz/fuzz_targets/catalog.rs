@@ -1,5 +1,6 @@
-//! The signature catalog parser and validator, and the edge's binary matcher
-//! artifact loader: arbitrary input never panics.
+//! The signature catalog parser and validator, and the edge's two binary
+//! artifact loaders (the matcher's and the verified bots' table): arbitrary
+//! input never panics.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -15,6 +16,19 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for bytes in [data, &raw[..]] {
         if let Ok(m) = bot_signatures::Matcher::from_bytes(bytes) {
             let _ = m.classify("Mozilla/5.0 (compatible; FuzzBot/1.0)");
+        }
+    }
+    // The verified bots' table: refused, or a table whose every claim
+    // answers for any address.
+    use bot_signatures_matcher::verify::{VERIFY_MAGIC, VerifiedBots};
+    let mut table = VERIFY_MAGIC.to_vec();
+    table.extend_from_slice(data);
+    for bytes in [data, &table[..]] {
+        if let Ok(t) = VerifiedBots::from_bytes(bytes) {
+            for id in ["cua-googlebot", "", "\u{0}"] {
+                let _ = t.check(id, "66.249.66.1".parse().ok());
+                let _ = t.check(id, "2001:db8::1".parse().ok());
+            }
         }
     }
 });
