@@ -436,7 +436,7 @@ fn push_span(text: &mut String, s: &str) -> Span {
 /// order, and the writer lays each signature's strings, then its new
 /// literals, out one after the other, so those distances are small numbers,
 /// mostly of one byte, where the whole numbers were counters deflate could
-/// not shorten (the edge's zipped artifact: 33.6 → 25.3 KB). One type for
+/// not shorten (the edge's zipped artifact: 33.6 → 25.2 KB). One type for
 /// both ways, so that the reader undoes exactly what the writer did.
 #[derive(Default)]
 struct Deltas {
