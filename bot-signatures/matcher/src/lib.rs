@@ -1183,6 +1183,11 @@ impl Matcher {
         let (mut candidates, mut present) = (Candidates::default(), Seen::default());
         self.candidates(user_agent, &mut candidates, &mut present);
         let len = candidates.sort_dedup();
+        // Most user-agents (browsers) have no candidate: no call, so a cold
+        // instance's first browser does not compile the confirmations.
+        if len == 0 {
+            return None;
+        }
         self.first_confirmed(&candidates.list()[..len], user_agent, &mut present)
             .map(|(index, _)| self.verdict(index))
     }
