@@ -17,7 +17,7 @@ use crate::jwt;
 use crate::policy;
 use crate::rate::RateLimiter;
 use crate::reason::Reason;
-use crate::request::{CfRequest, client_key_of, query_params, remove_query_param};
+use crate::request::{CfRequest, client_key, query_params, remove_query_param};
 use crate::text::{split_byte, split_once_byte};
 use crate::uri::{self, CanonicalUri};
 use crate::webbotauth::{self, Check, NonceCache, SignedAgent};
@@ -306,7 +306,7 @@ fn decide_steps(
                         BotAction::RateLimit => {
                             if charge_now
                                 && let Err(retry) =
-                                    state.bot_limiter.check(client_key_of(client), ctx.now_ms)
+                                    state.bot_limiter.check(client_key(client), ctx.now_ms)
                             {
                                 return respond(too_many(retry), Reason::RateLimited, Some(m));
                             }
@@ -320,7 +320,7 @@ fn decide_steps(
             Step::RateLimit => {
                 if charge_now
                     && let Some(limiter) = state.limiter.as_mut()
-                    && let Err(retry) = limiter.check(client_key_of(client), ctx.now_ms)
+                    && let Err(retry) = limiter.check(client_key(client), ctx.now_ms)
                 {
                     return respond(too_many(retry), Reason::RateLimited, bot);
                 }

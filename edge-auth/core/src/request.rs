@@ -122,15 +122,10 @@ impl From<u128> for ClientKey {
 
 /// The rate-limit key for a client address: the IPv4 address, or the /64
 /// prefix of an IPv6 address (one subscriber usually holds a whole /64).
-/// Anything unparsable (CloudFront never sends one) shares one key, which no
-/// address has (a /64 key's low 64 bits are zero, an IPv4 key's top 80 are).
-pub fn client_key(client_ip: &str) -> ClientKey {
-    client_key_of(client_ip.parse().ok())
-}
-
-/// [`client_key`] of an address already parsed (`None`: unparsable), so a
-/// decision parses the client's address once.
-pub fn client_key_of(ip: Option<std::net::IpAddr>) -> ClientKey {
+/// Anything unparsable (`None`; CloudFront never sends one) shares one key,
+/// which no address has (a /64 key's low 64 bits are zero, an IPv4 key's top
+/// 80 are). It takes the address parsed, so a decision parses it once.
+pub fn client_key(ip: Option<std::net::IpAddr>) -> ClientKey {
     match ip {
         // An IPv4-mapped address is already the IPv4 key.
         Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_some() => {
@@ -220,6 +215,7 @@ mod tests {
 
     #[test]
     fn ipv6_keys_by_64_and_logs_redact() {
+        let client_key = |ip: &str| client_key(ip.parse().ok());
         assert_eq!(
             client_key("2001:db8:1:2:3:4:5:6"),
             client_key("2001:db8:1:2::")
