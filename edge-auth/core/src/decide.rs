@@ -215,11 +215,11 @@ fn decide_steps(
 ) -> Outcome {
     let cfg = ctx.config;
     if !(MIN_PLAUSIBLE_NOW_MS..=MAX_PLAUSIBLE_NOW_MS).contains(&ctx.now_ms) {
-        return respond(unavailable(), Reason::BadClock, None);
+        return refuse(Refusal::Unavailable, Reason::BadClock, None);
     }
     let canonical = match uri::canonicalize(&req.uri, &cfg.uri) {
         Ok(c) => c,
-        Err(_) => return respond(bad_request(), Reason::BadUri, None),
+        Err(_) => return refuse(Refusal::BadRequest, Reason::BadUri, None),
     };
     state.tokens.sync_keys(cfg.keys_fingerprint());
     // On a second decision, the rate-limit steps before `auth` were charged already.
@@ -238,12 +238,12 @@ fn decide_steps(
                 let ua = req.header("user-agent").map(str::trim).unwrap_or("");
                 if ua.is_empty() {
                     if cfg.empty_user_agent == EmptyUserAgent::Block {
-                        return respond(forbidden(), Reason::EmptyUserAgent, None);
+                        return refuse(Refusal::Forbidden, Reason::EmptyUserAgent, None);
                     }
                     continue;
                 }
                 let Some(matcher) = ctx.matcher else {
-                    return respond(unavailable(), Reason::InternalError, None);
+                    return refuse(Refusal::Unavailable, Reason::InternalError, None);
                 };
                 // A Web Bot Auth signature, checked only when agents are
                 // configured; a second decision of the same request does
@@ -297,18 +297,22 @@ fn decide_steps(
                         action: v.signature.action,
                     };
                     if found.spoofed {
-                        return respond(forbidden(), Reason::BotSpoofed, Some(m));
+                        return refuse(Refusal::Forbidden, Reason::BotSpoofed, Some(m));
                     }
                     match m.action {
                         BotAction::Block => {
-                            return respond(forbidden(), Reason::BotBlocked, Some(m));
+                            return refuse(Refusal::Forbidden, Reason::BotBlocked, Some(m));
                         }
                         BotAction::RateLimit => {
                             if charge_now
                                 && let Err(retry) =
                                     state.bot_limiter.check(client_key(client), ctx.now_ms)
                             {
-                                return respond(too_many(retry), Reason::RateLimited, Some(m));
+                                return refuse(
+                                    Refusal::TooMany(retry),
+                                    Reason::RateLimited,
+                                    Some(m),
+                                );
                             }
                         }
                         BotAction::Allow | BotAction::Monitor => {}
@@ -322,7 +326,7 @@ fn decide_steps(
                     && let Some(limiter) = state.limiter.as_mut()
                     && let Err(retry) = limiter.check(client_key(client), ctx.now_ms)
                 {
-                    return respond(too_many(retry), Reason::RateLimited, bot);
+                    return refuse(Refusal::TooMany(retry), Reason::RateLimited, bot);
                 }
             }
             Step::Auth => match auth(req, &canonical, ctx, &mut state.tokens) {
@@ -362,7 +366,7 @@ fn decide_steps(
             signature: None,
         },
         // The config guarantees an auth step; fail closed if it did not run.
-        None => respond(unavailable(), Reason::InternalError, bot),
+        None => refuse(Refusal::Unavailable, Reason::InternalError, bot),
     }
 }
 
@@ -477,6 +481,22 @@ pub fn bot_verdict_signed<'m>(
             ..BotVerdict::default()
         };
     }
+    claimed_bot(matcher, verified, signed, ua, client, policy)
+}
+
+/// [`bot_verdict_signed`] for a user-agent whose deciding signature is an
+/// `allow`: a good bot's claim, proved or not. Out of line: a browser's
+/// request (most) never gets here, and a cold instance then does not
+/// compile it.
+#[inline(never)]
+fn claimed_bot<'m>(
+    matcher: &'m Matcher,
+    verified: Option<&VerifiedBots>,
+    signed: Signed<'_>,
+    ua: &str,
+    client: Option<IpAddr>,
+    policy: UnverifiedClaim,
+) -> BotVerdict<'m> {
     let mut word: Option<Verdict<'m>> = None;
     let mut spoofed: Option<Claim> = None;
     for v in matcher.matches(ua) {
@@ -564,7 +584,9 @@ fn forward(req: &CfRequest, canonical: &CanonicalUri, cfg: &EdgeConfig) -> Decis
 }
 
 /// The Cookie header values without every cookie named `name`, or `None`
-/// when none was there.
+/// when none was there. Out of line: only a config that strips a token
+/// cookie calls it, and the rest of `forward` is on every request's path.
+#[inline(never)]
 fn without_cookie(req: &CfRequest, name: &str) -> Option<Vec<String>> {
     let named = |pair: &str| {
         split_once_byte::<b'='>(pair)
@@ -591,6 +613,31 @@ fn without_cookie(req: &CfRequest, name: &str) -> Option<Vec<String>> {
         }
     }
     Some(out)
+}
+
+/// The fixed refusals of the pipeline's steps.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    BadRequest,
+    Forbidden,
+    Unavailable,
+    /// With the seconds to wait.
+    TooMany(u64),
+}
+
+/// A fixed refusal's outcome. Out of line and cold: the pipeline only
+/// calls it, so a cold instance whose first request is let through does
+/// not compile the responses it never sends.
+#[cold]
+#[inline(never)]
+fn refuse(refusal: Refusal, reason: Reason, bot: Option<BotMatch>) -> Outcome {
+    let response = match refusal {
+        Refusal::BadRequest => bad_request(),
+        Refusal::Forbidden => forbidden(),
+        Refusal::Unavailable => unavailable(),
+        Refusal::TooMany(retry_after_s) => too_many(retry_after_s),
+    };
+    respond(response, reason, bot)
 }
 
 fn respond(response: Response, reason: Reason, bot: Option<BotMatch>) -> Outcome {
@@ -729,7 +776,7 @@ fn find_token<'r>(req: &'r CfRequest, cfg: &EdgeConfig) -> Found<'r> {
 /// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
 fn bearer(value: &str) -> Option<&str> {
     let value = value.trim();
-    let (scheme, rest) = value.split_once(' ')?;
+    let (scheme, rest) = split_once_byte::<b' '>(value)?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| rest.trim_start())
@@ -855,6 +902,10 @@ fn unauthorized(
     }
 }
 
+/// Out of line and cold: only a CORS preflight (under `preflight =
+/// "respond"`) gets one.
+#[cold]
+#[inline(never)]
 fn preflight_response(req: &CfRequest, cfg: &EdgeConfig) -> Response {
     let mut headers = vec![
         ("cache-control", "no-store".to_owned()),

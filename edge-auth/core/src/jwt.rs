@@ -15,6 +15,7 @@ use jsonwebtoken::Algorithm;
 use crate::json::Json;
 use crate::keys::{KeyKind, VerifyKey, b64url};
 use crate::reason::Reason;
+use crate::text::split_byte;
 
 /// Tokens longer than this are refused before any parsing work.
 pub const MAX_TOKEN_BYTES: usize = 8192;
@@ -97,7 +98,7 @@ pub fn verify(token: &str, issuers: &[Issuer], now_unix_s: u64) -> Result<Verifi
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Reason::TokenTooLarge);
     }
-    let mut parts = token.split('.');
+    let mut parts = split_byte::<b'.'>(token);
     let (Some(h64), Some(p64), Some(s64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {

@@ -7,6 +7,7 @@
 
 use crate::config::{PathMatch, PathRule};
 use crate::json::Json;
+use crate::text::split_byte;
 use crate::uri::is_clean_path;
 
 /// The rule for the decoded `path` (first match), or `None`: a token is required.
@@ -178,52 +179,62 @@ fn sub_char(c: char) -> bool {
 }
 
 /// Whether `claims` meet the conditions of `rule` for the decoded `path`.
+/// Each condition is its own function, out of line: a cold instance
+/// compiles only those its rule sets (most set one).
 pub fn claims_allow(rule: &PathRule, claims: &Json, path: &str) -> bool {
-    if !rule.require_scope.is_empty() {
-        let mut have: Vec<&str> = Vec::new();
-        if let Some(s) = claims.get("scope").and_then(Json::as_str) {
-            have.extend(s.split(' ').filter(|x| !x.is_empty()));
-        }
-        match claims.get("scp") {
-            Some(Json::String(s)) => have.extend(s.split(' ').filter(|x| !x.is_empty())),
-            Some(Json::Array(list)) => have.extend(list.iter().filter_map(Json::as_str)),
-            _ => {}
-        }
-        if !rule
-            .require_scope
-            .iter()
-            .all(|need| have.contains(&need.as_str()))
-        {
-            return false;
-        }
+    (rule.require_scope.is_empty() || scopes_allow(&rule.require_scope, claims))
+        && rule
+            .path_claim
+            .as_ref()
+            .is_none_or(|name| path_claim_allows(name, claims, path))
+        && rule
+            .sub_prefix
+            .as_ref()
+            .is_none_or(|template| sub_prefix_allows(template, claims, path))
+}
+
+/// Whether the token's scopes (`scope`, space-separated, and `scp`, a string
+/// or a list) hold every scope in `required`.
+#[inline(never)]
+fn scopes_allow(required: &[String], claims: &Json) -> bool {
+    let mut have: Vec<&str> = Vec::new();
+    if let Some(s) = claims.get("scope").and_then(Json::as_str) {
+        have.extend(split_byte::<b' '>(s).filter(|x| !x.is_empty()));
     }
-    if let Some(name) = &rule.path_claim {
-        let allowed: Vec<&str> = match claims.get(name) {
-            Some(Json::String(s)) => vec![s.as_str()],
-            Some(Json::Array(list)) => list.iter().filter_map(Json::as_str).collect(),
-            _ => Vec::new(),
-        };
-        // An entry that is not a clean decoded path (`..`, `//`, `%`, `\`) opens nothing.
-        if !allowed
-            .iter()
-            .any(|prefix| is_clean_path(prefix) && under(path, prefix))
-        {
-            return false;
-        }
+    match claims.get("scp") {
+        Some(Json::String(s)) => have.extend(split_byte::<b' '>(s).filter(|x| !x.is_empty())),
+        Some(Json::Array(list)) => have.extend(list.iter().filter_map(Json::as_str)),
+        _ => {}
     }
-    if let Some(template) = &rule.sub_prefix {
-        let Some(sub) = claims.get("sub").and_then(Json::as_str) else {
-            return false;
-        };
-        if sub.is_empty() || !sub.chars().all(sub_char) {
-            return false;
-        }
-        let prefix = fill_sub(template, sub);
-        if !is_clean_path(&prefix) || !under(path, &prefix) {
-            return false;
-        }
+    required.iter().all(|need| have.contains(&need.as_str()))
+}
+
+/// Whether claim `name` (a path or a list of paths) holds a clean path
+/// `path` lies under.
+#[inline(never)]
+fn path_claim_allows(name: &str, claims: &Json, path: &str) -> bool {
+    let allowed: Vec<&str> = match claims.get(name) {
+        Some(Json::String(s)) => vec![s.as_str()],
+        Some(Json::Array(list)) => list.iter().filter_map(Json::as_str).collect(),
+        _ => Vec::new(),
+    };
+    // An entry that is not a clean decoded path (`..`, `//`, `%`, `\`) opens nothing.
+    allowed
+        .iter()
+        .any(|prefix| is_clean_path(prefix) && under(path, prefix))
+}
+
+/// Whether `path` lies under `template` with the token's `sub` put in.
+#[inline(never)]
+fn sub_prefix_allows(template: &str, claims: &Json, path: &str) -> bool {
+    let Some(sub) = claims.get("sub").and_then(Json::as_str) else {
+        return false;
+    };
+    if sub.is_empty() || !sub.chars().all(sub_char) {
+        return false;
     }
-    true
+    let prefix = fill_sub(template, sub);
+    is_clean_path(&prefix) && under(path, &prefix)
 }
 
 /// `template` with every `{sub}` replaced by `sub`, left to right, as

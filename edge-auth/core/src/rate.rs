@@ -65,6 +65,10 @@ impl<K: Hash + Eq> RateLimiter<K> {
         self.tat.is_empty()
     }
 
+    // Out of line and cold: a full table is rare, and a cold start's first
+    // request then does not compile the eviction.
+    #[cold]
+    #[inline(never)]
     fn evict(&mut self, now: f64) {
         self.tat.retain(|_, tat| *tat > now);
         if self.tat.len() >= self.max_clients {

@@ -111,6 +111,15 @@ pub fn canonicalize(raw: &str, policy: &UriPolicy) -> Result<CanonicalUri, UriEr
             encoded: raw.to_owned(),
         });
     }
+    decode_and_encode(raw, rest, policy)
+}
+
+/// The path of `raw` (`rest` is it without its leading `/`) decoded and
+/// encoded again, when its spelling is not canonical. Out of line, so that a
+/// cold instance whose first request has a canonical path (most do) does not
+/// compile it.
+#[inline(never)]
+fn decode_and_encode(raw: &str, rest: &str, policy: &UriPolicy) -> Result<CanonicalUri, UriError> {
     let mut path = String::with_capacity(raw.len());
     let mut encoded = String::with_capacity(raw.len() + 8);
     let mut encoded_slash = false;
@@ -159,7 +168,7 @@ pub fn is_clean_path(path: &str) -> bool {
     {
         return false;
     }
-    let mut segments = rest.split('/').peekable();
+    let mut segments = split_byte::<b'/'>(rest).peekable();
     while let Some(seg) = segments.next() {
         let last = segments.peek().is_none();
         if (seg.is_empty() && !last) || is_dot_segment(seg) {
