@@ -588,31 +588,36 @@ fn forward(req: &CfRequest, canonical: &CanonicalUri, cfg: &EdgeConfig) -> Decis
 /// cookie calls it, and the rest of `forward` is on every request's path.
 #[inline(never)]
 fn without_cookie(req: &CfRequest, name: &str) -> Option<Vec<String>> {
-    let named = |pair: &str| {
-        split_once_byte::<b'='>(pair)
-            .map_or(pair, |(k, _)| k)
-            .trim()
-            == name
-    };
     // Most requests carry cookies but not this one: look before building.
-    if !req
-        .header_values("cookie")
-        .any(|v| split_byte::<b';'>(v).any(named))
-    {
-        return None;
-    }
+    req.header_values("cookie")
+        .any(|v| split_byte::<b';'>(v).any(|pair| cookie_named(pair, name)))
+        .then(|| cookies_without(req, name))
+}
+
+/// Whether the cookie `pair` (`name=value`, spaces around allowed) is named `name`.
+fn cookie_named(pair: &str, name: &str) -> bool {
+    split_once_byte::<b'='>(pair)
+        .map_or(pair, |(k, _)| k)
+        .trim()
+        == name
+}
+
+/// The Cookie header values rebuilt without the cookies named `name` (and
+/// without empty pairs); a value left empty is dropped. Out of line: only a
+/// request that carries the token cookie gets here.
+#[inline(never)]
+fn cookies_without(req: &CfRequest, name: &str) -> Vec<String> {
     let mut out = Vec::new();
     for value in req.header_values("cookie") {
-        let kept: Vec<&str> = value
-            .split(';')
-            .filter(|pair| !named(pair) && !pair.trim().is_empty())
+        let kept: Vec<&str> = split_byte::<b';'>(value)
+            .filter(|pair| !cookie_named(pair, name) && !pair.trim().is_empty())
             .map(str::trim)
             .collect();
         if !kept.is_empty() {
             out.push(kept.join("; "));
         }
     }
-    Some(out)
+    out
 }
 
 /// The fixed refusals of the pipeline's steps.
