@@ -10,14 +10,20 @@
 // entry must not be confused with the first; for ECDSA also the other point
 // with the same x), or the parts passed as the wrong kind; an algorithm the edge does not know verifies nothing.
 import { createHmac, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 
 const bundle = resolve(process.argv[2] ?? 'target/dist/bundle');
-const snippets = join(bundle, 'snippets');
-const [crate] = readdirSync(snippets);
-const { node_verify: verify } = createRequire(import.meta.url)(join(snippets, crate, 'js/node_crypto.js'));
+// `cargo xtask dist` puts the snippet inside the glue, in a function scope
+// with its own `module` (xtask/src/dist.rs, `inline_snippets`): the code
+// tested here is the bundle's own copy, taken from the glue and run alone.
+const glue = readFileSync(join(bundle, 'edge_auth_wasm.js'), 'utf8');
+const inlined = glue.match(/^const \{ node_verify \} = \(function \(module\) \{\n([\s\S]*?)\nreturn module\.exports; \}\)\(\{ exports: \{\} \}\); \/\/ snippets\/[^\n]*\/js\/node_crypto\.js, inlined by cargo xtask dist$/m);
+if (!inlined) throw new Error(`${bundle}: the glue does not carry node_crypto.js inlined`);
+const module = { exports: {} };
+new Function('module', 'require', inlined[1])(module, createRequire(import.meta.url));
+const { node_verify: verify } = module.exports;
 
 const part = (s) => Buffer.from(s, 'base64url');
 // Each kind: a fresh key as (parts, signer), and the algorithms it serves.

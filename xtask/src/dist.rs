@@ -229,6 +229,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         let text = std::fs::read_to_string(&js)?;
         std::fs::write(&js, blank_comments(&text))?;
     }
+    inline_snippets(&bundle)?;
     std::fs::write(bundle.join("edge-config.bin"), &baked)?;
     std::fs::write(
         bundle.join("fail-closed.json"),
@@ -314,6 +315,60 @@ fn blank_comments(js: &str) -> String {
         }
     }
     out
+}
+
+/// How wasm-bindgen's glue loads a JavaScript snippet the wasm imports
+/// (`#[wasm_bindgen(module = ...)]`), as 0.2.130 writes it.
+const SNIPPET_REQUIRE: &str = "= require(String.raw`./snippets/";
+
+/// The snippets wasm-bindgen wrote beside the glue, put inside the glue
+/// instead: each `const { f } = require(String.raw`./snippets/...`);` becomes
+/// the snippet's text in a function scope with its own `module`, and the
+/// `snippets` folder is removed. One file fewer for Node to resolve, read and
+/// compile at every cold start (0.3-0.9 ms here; docs/benchmarks.md). The
+/// form is checked exactly: a glue this does not recognise fails the build
+/// rather than shipping a bundle that requires a file it does not carry.
+/// `tests/node/node_crypto.mjs` takes the snippet from the glue the same way.
+fn inline_snippets(bundle: &Path) -> anyhow::Result<()> {
+    let glue_path = bundle.join("edge_auth_wasm.js");
+    let glue = std::fs::read_to_string(&glue_path).context("reading the glue")?;
+    let mut out = String::with_capacity(glue.len() + 4096);
+    for line in glue.split_inclusive('\n') {
+        let Some(at) = line.find(SNIPPET_REQUIRE) else {
+            out.push_str(line);
+            continue;
+        };
+        let (binding, rest) = line.split_at(at);
+        let rel = rest[SNIPPET_REQUIRE.len()..]
+            .trim_end()
+            .strip_suffix("`);")
+            .filter(|rel| binding.starts_with("const {") && !rel.contains(['`', '\\']))
+            .with_context(|| {
+                format!(
+                    "the glue requires a snippet in a form this build does not know: {}",
+                    line.trim_end()
+                )
+            })?;
+        let snippet_path = bundle.join("snippets").join(rel);
+        let snippet = std::fs::read_to_string(&snippet_path)
+            .with_context(|| format!("reading {}", snippet_path.display()))?;
+        out.push_str(binding);
+        out.push_str("= (function (module) {\n");
+        out.push_str(snippet.trim_end());
+        out.push_str("\nreturn module.exports; })({ exports: {} }); // snippets/");
+        out.push_str(rel);
+        out.push_str(", inlined by cargo xtask dist\n");
+    }
+    if out.contains("./snippets/") {
+        bail!("the glue still refers to ./snippets/ after inlining");
+    }
+    std::fs::write(&glue_path, out)?;
+    let snippets = bundle.join("snippets");
+    if snippets.exists() {
+        std::fs::remove_dir_all(&snippets)
+            .with_context(|| format!("removing {}", snippets.display()))?;
+    }
+    Ok(())
 }
 
 /// The `.js` files wasm-bindgen wrote under `bundle` (the glue, its snippets).
