@@ -1,0 +1,80 @@
+// How much wasm V8 compiles at a cold start, step by step: the bytes of
+// function bodies Liftoff compiles (lazily, on each function's first call)
+// when a fresh process loads the bundle's glue alone, then the whole shim
+// (`new Edge` included), then answers a first request (a browser on a public
+// page, or a token). Compiled bytes, not work done, set most of a cold start
+// here (docs/benchmarks.md), and unlike a timing this count does not drift
+// with the machine, so two bundles compare in one run:
+//   node bench/cold-compile.cjs target/dist/bundle [OTHER_BUNDLE ...]
+// Each step is its own fresh process under `--trace-wasm-compilation-times`;
+// a step's figure is its process's total less the step before.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+if (process.argv[2] === '--child') {
+  const [, , , dir, step, tokenFile] = process.argv;
+  console.log = () => {};
+  if (step === 'glue') {
+    require(path.join(dir, 'edge_auth_wasm.js'));
+    return;
+  }
+  const { handler } = require(path.join(dir, 'index.js'));
+  if (step === 'shim') return;
+  const headers = { 'user-agent': [{ key: 'User-Agent', value: CHROME }] };
+  let uri = '/public/index.html';
+  if (step === 'token') {
+    uri = '/private/alice/a.jpg';
+    headers.authorization = [{ key: 'Authorization', value: `Bearer ${fs.readFileSync(tokenFile, 'utf8')}` }];
+  }
+  const event = { Records: [{ cf: { config: { eventType: 'viewer-request', requestId: 'c' }, request: { clientIp: '203.0.113.10', method: 'GET', uri, querystring: '', headers } } }] };
+  handler(event).then((r) => {
+    // A token that did not verify (an expired one, say) compiles far less:
+    // refuse to count it.
+    if (step === 'token' && r.status !== undefined) throw new Error(`the token was refused (${r.status})`);
+  });
+  return;
+}
+
+// A demo token, valid for an hour, minted here so that no child loads jose.
+async function mint() {
+  const { importPKCS8, SignJWT } = require('jose');
+  const key = await importPKCS8(fs.readFileSync(path.join(__dirname, '../examples/demo/demo-es256.key.pem'), 'utf8'), 'ES256');
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'ES256', kid: 'demo-es256-1' })
+    .setIssuer('https://demo-issuer.example').setAudience('demo-site').setIssuedAt(now).setExpirationTime(now + 3600).sign(key);
+}
+
+// Body bytes and functions Liftoff compiled in one fresh process.
+function compiled(dir, step, tokenFile) {
+  const out = execFileSync(process.execPath, ['--trace-wasm-compilation-times', __filename, '--child', dir, step, tokenFile], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  let bytes = 0;
+  let functions = 0;
+  for (const line of out.split('\n')) {
+    const m = /^Compiled function .* using Liftoff.*bodysize (\d+)/.exec(line);
+    if (m) { bytes += Number(m[1]); functions += 1; }
+  }
+  return { bytes, functions };
+}
+
+(async () => {
+  const dirs = process.argv.slice(2).map((d) => path.resolve(d));
+  if (dirs.length === 0) dirs.push(path.resolve('target/dist/bundle'));
+  const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cold-compile-')), 'token');
+  fs.writeFileSync(tokenFile, await mint());
+  const kb = (b) => (b / 1000).toFixed(1).padStart(6);
+  console.log(`wasm compiled by Liftoff at a cold start, KB of function bodies (functions), ${process.version}`);
+  console.log(`${'bundle'.padEnd(40)} ${'glue'.padStart(13)} ${'new Edge'.padStart(13)} ${'public page'.padStart(13)} ${'a token'.padStart(13)}`);
+  for (const dir of dirs) {
+    const glue = compiled(dir, 'glue', tokenFile);
+    const shim = compiled(dir, 'shim', tokenFile);
+    const page = compiled(dir, 'public', tokenFile);
+    const token = compiled(dir, 'token', tokenFile);
+    const cell = (a, b) => `${kb(a.bytes - b.bytes)} (${String(a.functions - b.functions).padStart(3)})`;
+    console.log(`${path.relative(process.cwd(), dir).padEnd(40)} ${cell(glue, { bytes: 0, functions: 0 })} ${cell(shim, glue)} ${cell(page, shim)} ${cell(token, shim)}`);
+  }
+})();
