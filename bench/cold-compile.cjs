@@ -6,8 +6,13 @@
 // here (docs/benchmarks.md), and unlike a timing this count does not drift
 // with the machine, so two bundles compare in one run:
 //   node bench/cold-compile.cjs target/dist/bundle [OTHER_BUNDLE ...]
+//   node bench/cold-compile.cjs BUNDLE --budget shim=61000,public=28000,token=62000
 // Each step is its own fresh process under `--trace-wasm-compilation-times`;
-// a step's figure is its process's total less the step before.
+// a step's figure is its process's total less the step before. The counts
+// are wasm body bytes, so they do not depend on the machine or on V8's
+// version, only on which functions the code calls: with `--budget` (bytes
+// per step) the script exits 1 when a step compiles more, which is how
+// `cargo xtask ci` keeps a cold path from growing back unnoticed.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -62,7 +67,14 @@ function compiled(dir, step, tokenFile) {
 }
 
 (async () => {
-  const dirs = process.argv.slice(2).map((d) => path.resolve(d));
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--budget');
+  const budget = at === -1 ? null : Object.fromEntries(args.splice(at, 2)[1].split(',').map((kv) => {
+    const [k, v] = kv.split('=');
+    if (!['glue', 'shim', 'public', 'token'].includes(k) || !(Number(v) > 0)) throw new Error(`--budget: ${kv} is not STEP=BYTES (steps: glue, shim, public, token)`);
+    return [k, Number(v)];
+  }));
+  const dirs = args.map((d) => path.resolve(d));
   if (dirs.length === 0) dirs.push(path.resolve('target/dist/bundle'));
   const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cold-compile-')), 'token');
   fs.writeFileSync(tokenFile, await mint());
@@ -76,5 +88,14 @@ function compiled(dir, step, tokenFile) {
     const token = compiled(dir, 'token', tokenFile);
     const cell = (a, b) => `${kb(a.bytes - b.bytes)} (${String(a.functions - b.functions).padStart(3)})`;
     console.log(`${path.relative(process.cwd(), dir).padEnd(40)} ${cell(glue, { bytes: 0, functions: 0 })} ${cell(shim, glue)} ${cell(page, shim)} ${cell(token, shim)}`);
+    if (budget) {
+      const steps = { glue: glue.bytes, shim: shim.bytes - glue.bytes, public: page.bytes - shim.bytes, token: token.bytes - shim.bytes };
+      const over = Object.entries(budget).filter(([k, max]) => steps[k] > max);
+      for (const [k, max] of over) {
+        console.error(`${dir}: the ${k} step compiles ${steps[k]} bytes of wasm at a cold start, over its budget of ${max}: a branch most requests never take has likely come back into a function they call (see ARCHITECTURE.md, "Cold paths out of line", and docs/benchmarks.md)`);
+      }
+      if (over.length) process.exitCode = 1;
+      else console.log(`within budget: ${Object.entries(budget).map(([k, max]) => `${k} ${steps[k]} <= ${max}`).join(', ')}`);
+    }
   }
-})();
+})().catch((e) => { console.error(String((e && e.stack) || e)); process.exitCode = 1; });

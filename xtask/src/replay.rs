@@ -299,6 +299,27 @@ pub fn node_crypto(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     )
 }
 
+/// What a cold start compiles, against `budget` (`STEP=BYTES,...`):
+/// `bench/cold-compile.cjs`, which mints its own token at the real clock.
+pub fn cold_compile(root: &Path, bundle: &Path, budget: &str) -> anyhow::Result<()> {
+    let out = Command::new("node")
+        .arg(root.join("bench/cold-compile.cjs"))
+        .arg(bundle)
+        .args(["--budget", budget])
+        .current_dir(root)
+        .output()
+        .context("running bench/cold-compile.cjs")?;
+    eprint!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        bail!("cold-start compile budget exceeded (or the count failed)");
+    }
+    Ok(())
+}
+
 /// Runs a Node check script on the bundle at the fixtures' clock (then
 /// `extra`), passing its report (stderr) through; a non-zero exit fails the
 /// step.
