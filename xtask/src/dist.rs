@@ -401,7 +401,64 @@ fn collect(base: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()>
 
 #[cfg(test)]
 mod tests {
-    use super::blank_comments;
+    use super::{blank_comments, inline_snippets};
+
+    /// A fresh folder under the system's temp dir, for one test.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("snippets/crate-1/js")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn snippets_go_inside_the_glue_and_their_folder_goes() {
+        let dir = scratch("inline");
+        let snippet = "let n = 1;\nfunction f() { return n; }\nmodule.exports = { f };\n";
+        std::fs::write(dir.join("snippets/crate-1/js/s.js"), snippet).unwrap();
+        std::fs::write(
+            dir.join("edge_auth_wasm.js"),
+            "'use strict';\nconst { f } = require(String.raw`./snippets/crate-1/js/s.js`);\nexports.g = () => f();\n",
+        )
+        .unwrap();
+        inline_snippets(&dir).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("edge_auth_wasm.js")).unwrap(),
+            "'use strict';\nconst { f } = (function (module) {\nlet n = 1;\nfunction f() { return n; }\nmodule.exports = { f };\nreturn module.exports; })({ exports: {} }); // snippets/crate-1/js/s.js, inlined by cargo xtask dist\nexports.g = () => f();\n"
+        );
+        assert!(!dir.join("snippets").exists());
+        // Nothing to inline: the glue is left as it is.
+        inline_snippets(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_glue_of_another_form_fails_the_build() {
+        for glue in [
+            // Not a destructuring binding.
+            "const f = require(String.raw`./snippets/crate-1/js/s.js`).f;\n",
+            // A snippet the bundle does not carry.
+            "const { f } = require(String.raw`./snippets/crate-1/js/missing.js`);\n",
+            // Another way of naming a snippet, left in the glue.
+            "const { f } = require('./snippets/crate-1/js/s.js');\n",
+        ] {
+            let dir = scratch("inline-refused");
+            std::fs::write(
+                dir.join("snippets/crate-1/js/s.js"),
+                "module.exports = {};\n",
+            )
+            .unwrap();
+            std::fs::write(dir.join("edge_auth_wasm.js"), glue).unwrap();
+            assert!(inline_snippets(&dir).is_err(), "{glue}");
+            // Nothing lost: the glue and its snippet are where they were.
+            assert_eq!(
+                std::fs::read_to_string(dir.join("edge_auth_wasm.js")).unwrap(),
+                glue
+            );
+            assert!(dir.join("snippets/crate-1/js/s.js").exists());
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
 
     #[test]
     fn comments_become_blank_lines_and_code_stays() {
