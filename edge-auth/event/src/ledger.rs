@@ -337,6 +337,56 @@ mod tests {
         );
     }
 
+    /// Keys are filed in key order whatever order they first come in, and a
+    /// flush writes them in that order.
+    #[test]
+    fn counts_are_written_in_key_order_whatever_order_they_came_in() {
+        let mut ledger = Ledger::new();
+        let mut out = String::new();
+        let p = policy(Forwarded::Count);
+        let arrivals = [
+            (Reason::TokenValid, None),
+            (Reason::PublicPath, Some("search-engine")),
+            (Reason::PublicPath, None),
+            (Reason::PublicPath, Some("ai-crawler")),
+            (Reason::TokenValid, None),
+            (Reason::PublicPath, Some("search-engine")),
+        ];
+        for (reason, bot) in arrivals {
+            ledger.record(
+                &p,
+                &forward(reason, bot, false),
+                &request(),
+                None,
+                1_000,
+                &mut out,
+            );
+        }
+        assert!(out.is_empty());
+        ledger.flush(2_000, &mut out);
+        let written: Vec<(String, Option<String>, u64)> = lines(&out)
+            .iter()
+            .map(|l| {
+                (
+                    l["reason"].as_str().unwrap().to_owned(),
+                    l.get("bot_category")
+                        .map(|c| c.as_str().unwrap().to_owned()),
+                    l["requests"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let row = |r: &str, c: Option<&str>, n: u64| (r.to_owned(), c.map(str::to_owned), n);
+        assert_eq!(
+            written,
+            [
+                row("public_path", None, 1),
+                row("public_path", Some("ai-crawler"), 1),
+                row("public_path", Some("search-engine"), 2),
+                row("token_valid", None, 2),
+            ]
+        );
+    }
+
     #[test]
     fn counts_keep_the_bot_dimension_and_hold_nothing_of_the_request() {
         let mut ledger = Ledger::new();
