@@ -63,6 +63,10 @@ function compiled(dir, step, tokenFile) {
     const m = /^Compiled function .* using Liftoff.*bodysize (\d+)/.exec(line);
     if (m) { bytes += Number(m[1]); functions += 1; }
   }
+  // Every step compiles something (the glue its start function at least):
+  // none read means the trace's format changed, and a budget would pass on
+  // zeros.
+  if (functions === 0) throw new Error(`${dir} (${step}): no "Compiled function ... using Liftoff ... bodysize" line in the trace of ${process.version}: has V8's --trace-wasm-compilation-times output changed?`);
   return { bytes, functions };
 }
 
