@@ -1,14 +1,14 @@
 // One cold matcher load, for bench/bots.mjs: a fresh Node process loads the
 // bundle's wasm, then times the first `new BotMatcher` (which also compiles
 // the loader's code lazily, as on a cold Lambda@Edge instance). Prints ms.
-// Usage: node bench/cold-matcher.cjs BUNDLE_DIR [ARTIFACT, default BUNDLE_DIR/bot-matcher.bin]
+// Usage: node bench/cold-matcher.cjs BUNDLE_DIR [ARTIFACT, default BUNDLE_DIR/../baked/bot-matcher.bin]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 
 const dir = path.resolve(process.argv[2]);
 const { BotMatcher } = require(path.join(dir, 'edge_auth_wasm.js'));
-const bytes = fs.readFileSync(process.argv[3] ?? path.join(dir, 'bot-matcher.bin'));
+const bytes = fs.readFileSync(process.argv[3] ?? path.join(dir, '../baked/bot-matcher.bin'));
 const t0 = process.hrtime.bigint();
 new BotMatcher(bytes);
 const t1 = process.hrtime.bigint();

@@ -1,6 +1,7 @@
 // Lambda@Edge viewer-request handler: the Rust decision core (wasm) with the
-// config, keys and bot matcher baked into this bundle. Fails closed: a refused
-// config, an event it cannot read or any error answers 503, never forwards.
+// config, keys and bot matcher baked into this bundle, read into the wasm's
+// memory at build time. Fails closed: a refused or missing config, an event it
+// cannot read or any error answers 503, never forwards.
 // Logs one JSON line per refusal and, per the config's [logging] policy, for
 // forwarded requests a record each, a sample, or counts (reason code,
 // redacted client), never a token or cookie. A request crosses into wasm as
@@ -8,11 +9,10 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { Edge, read_headers: readHeaders, wasm_memory: memory } = require('./edge_auth_wasm.js');
-
-const BAKED = fs.readFileSync(path.join(__dirname, 'edge-config.bin'));
-const MATCHER = fs.readFileSync(path.join(__dirname, 'bot-matcher.bin'));
-const VERIFIED = fs.readFileSync(path.join(__dirname, 'bot-verify.bin'));
+// The wasm module, as wasm-bindgen's glue instantiates it on `require`.
+const GLUE = require.resolve('./edge_auth_wasm.js');
+let glue = require(GLUE);
+const readHeaders = glue.read_headers;
 // The fail-closed 503, as the core defines it (written by `cargo xtask dist`
 // from edge_auth_event::internal_error); if it cannot be read the module
 // fails to load and CloudFront answers an error itself: closed either way.
@@ -31,14 +31,26 @@ const freeze = (o) => { for (const v of Object.values(o)) if (v && typeof v === 
 // wasm memory (a view made again whenever the memory grows); one too long for
 // it crosses as a string.
 const encoder = new TextEncoder();
-const wasmMemory = memory();
+let wasmMemory = glue.wasm_memory();
 let input = null;
 let edge = null;
 let remotes = []; // JWK Sets fetched at run time: { issuer, url, cache_seconds, min_refresh_seconds, timeout_ms, max_bytes, max_stale_seconds, fetchedAt, triedAt, held }
 
+// `cargo xtask dist` prepared the module's instance: the config, matcher and
+// verified-bot table are read already, in its initial memory, and loading
+// takes them (`Edge.prepared()`, once per instance of the module). After a
+// trap the instance is not reused with whatever state the trap left: the
+// glue is required afresh, which instantiates the module again, prepared.
+let trapped = false;
 function load() {
   try {
-    edge = new Edge(BAKED, MATCHER, VERIFIED);
+    if (trapped) {
+      delete require.cache[GLUE];
+      glue = require(GLUE);
+      wasmMemory = glue.wasm_memory();
+      trapped = false;
+    }
+    edge = glue.Edge.prepared();
     responses.length = 0; // a new instance numbers its responses afresh
     input = null; // and has its own input buffer
     for (const w of edge.warnings()) console.log(JSON.stringify({ level: 'warn', message: w }));
@@ -247,8 +259,10 @@ exports.handler = async (event) => {
     }
     return request;
   } catch (e) {
-    // A trap leaves the instance unusable: drop it and build a fresh one next time.
+    // A trap leaves the instance unusable: drop it and instantiate the module
+    // again next time.
     edge = null;
+    trapped = true;
     console.error(JSON.stringify({ level: 'error', reason: 'internal_error', message: String((e && e.message) || e) }));
     return FAIL_CLOSED;
   }

@@ -18,7 +18,7 @@ const bundle = resolve(process.argv[2] ?? 'target/dist/bundle');
 const here = new URL('.', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 const glue = require(join(bundle, 'edge_auth_wasm.js'));
-const matcher = new glue.BotMatcher(readFileSync(join(bundle, 'bot-matcher.bin')));
+const matcher = new glue.BotMatcher(readFileSync(join(bundle, '../baked/bot-matcher.bin')));
 const memory = glue.wasm_memory();
 const viaInput = inputPath(matcher, memory);
 

@@ -1,11 +1,19 @@
 // The shim's fail-closed paths, run for real: `node tests/node/fail_closed.mjs BUNDLE_DIR NOW_S [REMOTE_CONFIG_BIN]`
 // (NOW_S: the fixtures' clock, workspace_tests::FIXTURE_NOW_S, which `cargo xtask ci` passes).
 // Each case copies the built bundle to a temporary directory, breaks one thing
-// (a corrupt or truncated edge-config.bin, a truncated bot-matcher.bin or bot-verify.bin, a decide() or
-// decide_input() that throws, a clock that reads NaN), loads it fresh and sends a request that a
-// working bundle would forward (a browser on a public page): the answer must
-// be the 503 (or, for the clock, the core's 503 bad_clock), never a forward.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// (an instance whose prepared config is gone, a decide() or decide_input()
+// that throws, a clock that reads NaN), loads it fresh and sends a request
+// that a working bundle would forward (a browser on a public page): the
+// answer must be the 503 (or, for the clock, the core's 503 bad_clock), never
+// a forward. After a throw the shim instantiates the module again: a throw
+// that happens once is followed by a working instance, prepared afresh.
+// Then what the build refuses to prepare (`node xtask/prepare.cjs` on the
+// bundle with one baked file broken: a corrupt or truncated config, one the
+// core refuses, a truncated matcher or verified-bot table, a config that
+// fetches keys in a bundle built without the reader for them): each must
+// fail the build, never leave a memory image.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,29 +62,11 @@ const expect503 = ([name, ...results]) => {
 const [, ok] = await run('control', () => {});
 if (ok.status !== undefined || ok.uri !== '/public/index.html') failures.push(`control: expected a forward, got ${JSON.stringify(ok).slice(0, 200)}`);
 
-expect503(await run('corrupt edge-config.bin', (d) => writeFileSync(join(d, 'edge-config.bin'), '{"config_json": "not a config", ')));
-expect503(await run('truncated edge-config.bin', (d) => {
-  const c = readFileSync(join(d, 'edge-config.bin'));
-  writeFileSync(join(d, 'edge-config.bin'), c.subarray(0, c.length - 1));
-}));
-// The baked config's first field (edge-auth/core/src/config/baked.rs) is the
-// pipeline after 8 bytes of magic: a u32 count, then a byte a step (bots 0,
-// rate_limit 1, auth 2). Cut to [bots, rate_limit]: no auth, which the core
-// refuses even from a well-formed file.
-expect503(await run('config the core refuses (a pipeline without auth)', (d) => {
-  const c = readFileSync(join(d, 'edge-config.bin'));
-  const head = Buffer.from(c.subarray(0, 15));
-  if (head.readUInt32LE(8) !== 3 || head[14] !== 2) throw new Error(`the demo's pipeline is not [bots, rate_limit, auth]: ${head.toString('hex')}`);
-  head.writeUInt32LE(2, 8);
-  writeFileSync(join(d, 'edge-config.bin'), Buffer.concat([head.subarray(0, 14), c.subarray(15)]));
-}));
-expect503(await run('truncated bot-matcher.bin', (d) => {
-  const m = readFileSync(join(d, 'bot-matcher.bin'));
-  writeFileSync(join(d, 'bot-matcher.bin'), m.subarray(0, Math.floor(m.length / 2)));
-}));
-expect503(await run('truncated bot-verify.bin', (d) => {
-  const m = readFileSync(join(d, 'bot-verify.bin'));
-  writeFileSync(join(d, 'bot-verify.bin'), m.subarray(0, Math.floor(m.length / 2)));
+// The instance's prepared config taken before the shim loads: the wasm's own
+// refusal (`Edge.prepared()`), which the shim answers with 503s.
+expect503(await run('an instance with no prepared config', (d) => {
+  const glue = join(d, 'edge_auth_wasm.js');
+  writeFileSync(glue, readFileSync(glue, 'utf8') + '\nmodule.exports.Edge.prepared().free();\n');
 }));
 const inject = (method) => (d) => {
   const glue = join(d, 'edge_auth_wasm.js');
@@ -87,20 +77,88 @@ const inject = (method) => (d) => {
 // fast_path.mjs.)
 expect503(await run('decide_input() throws', inject('decide_input')));
 expect503(await run('decide() throws (a request too long for the input buffer)', inject('decide'), { make: () => { const e = event(); e.Records[0].cf.request.headers.cookie = [{ key: 'Cookie', value: 'x='.padEnd(20000, 'y') }]; return e; } }));
-// A config that fetches keys at run time, in a bundle built without the
-// reader for them (the remote-JWKS check's config, when CI passes it): the
-// bundle must refuse it rather than run on the baked keys alone.
-const remoteConfig = process.argv[4];
-if (remoteConfig) {
-  expect503(await run('a config with a jwks_url in a bundle built without remote JWK Sets', (d) => writeFileSync(join(d, 'edge-config.bin'), readFileSync(remoteConfig))));
+// A throw once, then none: the second request is answered by a module
+// instantiated again (the glue evaluated twice), prepared as built.
+{
+  globalThis.__glueLoads = 0;
+  const [name, first, second] = await run('decide_input() throws once', (d) => {
+    const glue = join(d, 'edge_auth_wasm.js');
+    writeFileSync(glue, readFileSync(glue, 'utf8') + `
+globalThis.__glueLoads++;
+if (globalThis.__glueLoads === 1) module.exports.Edge.prototype.decide_input = function () { throw new Error("injected"); };
+`);
+  });
+  expect503([name, first]);
+  if (second.status !== undefined || second.uri !== '/public/index.html') failures.push(`${name}: expected the next request forwarded by a fresh instance, got ${JSON.stringify(second).slice(0, 200)}`);
+  if (globalThis.__glueLoads !== 2) failures.push(`${name}: expected the module instantiated again after the throw (2 loads), got ${globalThis.__glueLoads}`);
 }
 const [name, ...clock] = await run('Date.now() is NaN', () => {}, { now: () => NaN });
 for (const r of clock) {
   if (r.status !== '503') failures.push(`${name}: expected 503 (bad_clock), got ${JSON.stringify(r).slice(0, 200)}`);
 }
 
+// What the build refuses to prepare. The baked files are the ones `cargo
+// xtask dist` wrote beside the bundle (DIST/baked).
+const baked = join(bundle, '../baked');
+const here = new URL('.', import.meta.url).pathname;
+let refused = 0;
+function refusedToPrepare(name, breakIt) {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-prepare-'));
+  try {
+    cpSync(bundle, join(dir, 'bundle'), { recursive: true });
+    cpSync(baked, join(dir, 'baked'), { recursive: true });
+    breakIt(join(dir, 'baked'));
+    const out = join(dir, 'memory');
+    let status = 0;
+    try {
+      execFileSync(process.execPath, [join(here, '../../xtask/prepare.cjs'), join(dir, 'bundle'), join(dir, 'baked'), out], { stdio: 'pipe' });
+    } catch (e) {
+      status = e.status;
+    }
+    if (status !== 1 || existsSync(out)) failures.push(`${name}: expected the build to refuse it (exit 1, no memory image), got exit ${status}${existsSync(out) ? ' and an image' : ''}`);
+    else refused++;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const rewrite = (file, change) => (d) => writeFileSync(join(d, file), change(readFileSync(join(d, file))));
+// The control: the files as built prepare.
+{
+  const dir = mkdtempSync(join(tmpdir(), 'edge-prepare-'));
+  try {
+    cpSync(bundle, join(dir, 'bundle'), { recursive: true });
+    execFileSync(process.execPath, [join(here, '../../xtask/prepare.cjs'), join(dir, 'bundle'), baked, join(dir, 'memory')], { stdio: 'pipe' });
+    if (!existsSync(join(dir, 'memory'))) failures.push('prepare control: no memory image');
+  } catch (e) {
+    failures.push(`prepare control: the files as built did not prepare: ${e.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+refusedToPrepare('corrupt edge-config.bin', rewrite('edge-config.bin', () => Buffer.from('{"config_json": "not a config", ')));
+refusedToPrepare('truncated edge-config.bin', rewrite('edge-config.bin', (c) => c.subarray(0, c.length - 1)));
+// The baked config's first field (edge-auth/core/src/config/baked.rs) is the
+// pipeline after 8 bytes of magic: a u32 count, then a byte a step (bots 0,
+// rate_limit 1, auth 2). Cut to [bots, rate_limit]: no auth, which the core
+// refuses even from a well-formed file.
+refusedToPrepare('config the core refuses (a pipeline without auth)', rewrite('edge-config.bin', (c) => {
+  const head = Buffer.from(c.subarray(0, 15));
+  if (head.readUInt32LE(8) !== 3 || head[14] !== 2) throw new Error(`the demo's pipeline is not [bots, rate_limit, auth]: ${head.toString('hex')}`);
+  head.writeUInt32LE(2, 8);
+  return Buffer.concat([head.subarray(0, 14), c.subarray(15)]);
+}));
+refusedToPrepare('truncated bot-matcher.bin', rewrite('bot-matcher.bin', (m) => m.subarray(0, Math.floor(m.length / 2))));
+refusedToPrepare('truncated bot-verify.bin', rewrite('bot-verify.bin', (m) => m.subarray(0, Math.floor(m.length / 2))));
+// A config that fetches keys at run time, in a bundle built without the
+// reader for them (the remote-JWKS check's config, when CI passes it): the
+// build must refuse it rather than run on the baked keys alone.
+const remoteConfig = process.argv[4];
+if (remoteConfig) {
+  refusedToPrepare('a config with a jwks_url in a bundle built without remote JWK Sets', rewrite('edge-config.bin', () => readFileSync(remoteConfig)));
+}
+
 if (failures.length) {
   for (const f of failures) console.warn(`FAIL ${f}`);
   process.exit(1);
 }
-console.warn(`fail-closed: ok (${broken} broken bundles, each answered 503 twice; the control forwarded)`);
+console.warn(`fail-closed: ok (${broken} broken bundles, each answered 503 twice; a throw once, then a fresh instance; the control forwarded; ${refused} baked files the build refused to prepare)`);

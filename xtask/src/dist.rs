@@ -230,15 +230,23 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         std::fs::write(&js, blank_comments(&text))?;
     }
     inline_snippets(&bundle)?;
-    std::fs::write(bundle.join("edge-config.bin"), &baked)?;
     std::fs::write(
         bundle.join("fail-closed.json"),
         serde_json::to_vec(&edge_auth_event::internal_error())?,
     )?;
-    std::fs::write(bundle.join("bot-matcher.bin"), &matcher_bin)?;
-    std::fs::write(bundle.join("bot-verify.bin"), &verify_bin)?;
 
-    // 6. A reproducible zip, deflated by zopfli: plain deflate that any unzip
+    // 6. The instance prepared: the wasm reads the baked config, matcher and
+    // verified-bot table here, in Node, and the memory it leaves becomes the
+    // module's initial memory (`prepare.rs`). The files stay beside the
+    // bundle, not in it, for the tools that load them (`DIST/baked/`).
+    let baked_dir = args.out.join("baked");
+    std::fs::create_dir_all(&baked_dir)?;
+    std::fs::write(baked_dir.join("edge-config.bin"), &baked)?;
+    std::fs::write(baked_dir.join("bot-matcher.bin"), &matcher_bin)?;
+    std::fs::write(baked_dir.join("bot-verify.bin"), &verify_bin)?;
+    prepare_wasm(root, &bundle, &baked_dir)?;
+
+    // 7. A reproducible zip, deflated by zopfli: plain deflate that any unzip
     // reads, 4-9% smaller than zlib's level 9 (wasm 219.5 -> 209.7 KB, catalog
     // 54.1 -> 49.2 KB; one iteration, level 10, gets nearly all of it: 15
     // iterations saved 0.5 KB more for 17 s more). Decompression is no slower.
@@ -258,7 +266,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     }
     zip.finish()?;
 
-    // 7. Sizes.
+    // 8. Sizes.
     let size = std::fs::metadata(&zip_path)?.len();
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path)?)?;
     eprintln!(
@@ -282,6 +290,41 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(zip_path)
+}
+
+/// Runs `xtask/prepare.cjs` on the bundle's wasm and glue, then writes the
+/// wasm again with the prepared memory as its initial memory.
+fn prepare_wasm(root: &Path, bundle: &Path, baked_dir: &Path) -> anyhow::Result<()> {
+    let dump = baked_dir.join("memory.tmp");
+    let out = Command::new("node")
+        .arg(root.join("xtask/prepare.cjs"))
+        .arg(bundle)
+        .arg(baked_dir)
+        .arg(&dump)
+        .output()
+        .context("running node xtask/prepare.cjs (Node.js 20 must be on PATH)")?;
+    if !out.status.success() {
+        bail!(
+            "preparing the wasm instance failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let memory = std::fs::read(&dump).context("reading the prepared memory")?;
+    std::fs::remove_file(&dump)?;
+    let wasm_path = bundle.join("edge_auth_wasm_bg.wasm");
+    let wasm = std::fs::read(&wasm_path)?;
+    let image = crate::prepare::image(&memory, crate::prepare::stack_top(&wasm)?)?;
+    let prepared = crate::prepare::with_image(&wasm, &image)?;
+    eprintln!(
+        "dist: instance prepared: {} pages of memory, {} bytes in {} data segments (wasm {} -> {} bytes)",
+        image.pages,
+        image.bytes(),
+        image.runs.len(),
+        wasm.len(),
+        prepared.len()
+    );
+    std::fs::write(&wasm_path, prepared)?;
+    Ok(())
 }
 
 /// `js` with its whole-line comments blanked: a line that starts (after

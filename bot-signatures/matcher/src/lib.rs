@@ -891,6 +891,12 @@ fn byte_set(b: &[u8]) -> [u64; 4] {
 #[inline(never)]
 fn into_text(mut bytes: Vec<u8>, text_at: usize) -> Result<String, MatcherError> {
     bytes.drain(..text_at);
+    // The bytes left past the text (a stale copy of its last `text_at`
+    // bytes) zeroed: the edge bundle's memory image then holds only the text
+    // (`Unindexed`; zero bytes are left out of the image).
+    bytes
+        .spare_capacity_mut()
+        .fill(std::mem::MaybeUninit::new(0));
     String::from_utf8(bytes).map_err(|e| MatcherError::Binary {
         offset: text_at + e.utf8_error().valid_up_to(),
         what: "text is not UTF-8",
@@ -999,28 +1005,47 @@ fn first_bad_span(
     Ok(())
 }
 
-impl Matcher {
-    /// Parses and loads an artifact from its JSON bytes.
-    pub fn from_json(bytes: &[u8]) -> Result<Matcher, MatcherError> {
-        Matcher::new(serde_json::from_slice(bytes)?)
-    }
+/// A binary artifact read and checked, all but its literal index: the
+/// matcher's parts, its text and its literals with their index plans.
+/// [`Unindexed::index`] builds the index and gives the [`Matcher`].
+///
+/// Two steps so that the edge bundle can do the first at build time: `cargo
+/// xtask dist` reads the artifact in the wasm module and keeps the result in
+/// the module's memory image, and a cold instance only builds the index. The
+/// index is left to run time because it is large and hash-shaped (its tables
+/// would add about 100 KB to the zipped bundle) and quick to build.
+#[derive(Debug)]
+pub struct Unindexed {
+    records: Vec<Record>,
+    literal_owner: Vec<u32>,
+    literal_shape: Vec<u8>,
+    unindexed: Vec<u32>,
+    unindexed_refuse_semicolon: bool,
+    regex_slot: Vec<u32>,
+    inexact: u32,
+    unless_slot: Vec<u32>,
+    excepted: u32,
+    alphabets: Vec<Alphabet>,
+    lead_sets: Vec<[u64; 4]>,
+    text: String,
+    literals: Vec<(u32, u32)>,
+    plans: Vec<index::Plan>,
+    literals_at: usize,
+}
 
-    /// Loads the binary artifact ([`CompiledCatalog::to_bytes`]). Corrupt or
-    /// truncated bytes are an error, never a panic or a partial matcher.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Matcher, MatcherError> {
-        Matcher::from_vec(bytes.to_vec())
-    }
-
-    /// [`Matcher::from_bytes`] taking the buffer, whose text part becomes the
-    /// matcher's text in place (no copy: what the edge does on a cold start).
-    pub fn from_vec(bytes: Vec<u8>) -> Result<Matcher, MatcherError> {
+impl Unindexed {
+    /// Reads and checks the binary artifact ([`CompiledCatalog::to_bytes`]),
+    /// whose text part becomes the matcher's text in place. Corrupt or
+    /// truncated bytes are an error, never a panic or a partial matcher; a
+    /// literal's index plan is checked by [`Unindexed::index`].
+    pub fn read(bytes: Vec<u8>) -> Result<Unindexed, MatcherError> {
         // Each part in a function of its own, see `Reader::records`.
         let mut r = Reader {
             bytes: &bytes,
             at: 0,
         };
         r.magic()?;
-        let (records, records_at) = r.records()?;
+        let (mut records, records_at) = r.records()?;
         let (literal_owner, literal_shape, plans, literals, literals_at) = r.literals()?;
         let unindexed = r.unindexed()?;
         let alphabets = r.alphabets()?;
@@ -1028,56 +1053,7 @@ impl Matcher {
         let text_at = r.text()?;
         let text = into_text(bytes, text_at)?;
         check_spans(&text, &records, records_at, &literals, literals_at)?;
-        // The index keeps the text (every id, category, pattern and literal,
-        // back to back): the literals are found where they lie.
-        let index = index::LiteralIndex::over_text(text, &literals, &plans).map_err(|e| {
-            MatcherError::Binary {
-                offset: literals_at + e.literal * LITERAL_RECORD + 4,
-                what: "a literal's index plan does not fit the literal",
-            }
-        })?;
-        Matcher::assemble(
-            records,
-            literal_owner,
-            literal_shape,
-            index,
-            unindexed,
-            alphabets,
-            lead_sets,
-        )
-    }
-
-    /// Loads an artifact.
-    pub fn new(catalog: CompiledCatalog) -> Result<Matcher, MatcherError> {
-        if catalog.version != ARTIFACT_VERSION {
-            return Err(MatcherError::Version {
-                found: catalog.version,
-                expected: ARTIFACT_VERSION,
-            });
-        }
-        if !catalog.literal_shapes.is_empty()
-            && catalog.literal_shapes.len() != catalog.literals.len()
-        {
-            return Err(MatcherError::Binary {
-                offset: 0,
-                what: "the literal shapes do not match the literals one to one",
-            });
-        }
-        // One load path: the edge's, through the binary form.
-        Matcher::from_vec(catalog.to_bytes())
-    }
-
-    fn assemble(
-        records: Vec<Record>,
-        literal_owner: Vec<u32>,
-        literal_shape: Vec<u8>,
-        index: LiteralIndex,
-        unindexed: Vec<u32>,
-        alphabets: Vec<Alphabet>,
-        lead_sets: Vec<(u32, [u64; 4])>,
-    ) -> Result<Matcher, MatcherError> {
         let len = records.len();
-        let mut records = records;
         // Plain loops: a cold start runs this once, in V8's baseline code.
         // The highest signature index anything refers to, if anything does.
         let highest = literal_owner
@@ -1107,7 +1083,6 @@ impl Matcher {
                 inexact += 1;
             }
         }
-        let regexes = (0..inexact).map(|_| OnceLock::new()).collect();
         let mut unless_slot = vec![u32::MAX; len];
         let mut excepted = 0u32;
         for (slot, r) in unless_slot.iter_mut().zip(&records) {
@@ -1116,12 +1091,57 @@ impl Matcher {
                 excepted += 1;
             }
         }
-        let unless = (0..excepted).map(|_| OnceLock::new()).collect();
         let unindexed_refuse_semicolon = unindexed.iter().all(|&u| {
             alphabets
                 .get(records[u as usize].alphabet as usize)
                 .is_some_and(|a| !a.allows(b';'))
         });
+        Ok(Unindexed {
+            records,
+            literal_owner,
+            literal_shape,
+            unindexed,
+            unindexed_refuse_semicolon,
+            regex_slot,
+            inexact,
+            unless_slot,
+            excepted,
+            alphabets,
+            lead_sets,
+            text,
+            literals,
+            plans,
+            literals_at,
+        })
+    }
+
+    /// Builds the literal index and gives the matcher; a literal whose index
+    /// plan does not fit it is an error.
+    pub fn index(self) -> Result<Matcher, MatcherError> {
+        let Unindexed {
+            records,
+            literal_owner,
+            literal_shape,
+            unindexed,
+            unindexed_refuse_semicolon,
+            regex_slot,
+            inexact,
+            unless_slot,
+            excepted,
+            alphabets,
+            lead_sets,
+            text,
+            literals,
+            plans,
+            literals_at,
+        } = self;
+        // The index keeps the text (every id, category, pattern and literal,
+        // back to back): the literals are found where they lie.
+        let index =
+            LiteralIndex::over_text(text, &literals, &plans).map_err(|e| MatcherError::Binary {
+                offset: literals_at + e.literal * LITERAL_RECORD + 4,
+                what: "a literal's index plan does not fit the literal",
+            })?;
         Ok(Matcher {
             records,
             literal_owner,
@@ -1129,13 +1149,52 @@ impl Matcher {
             index,
             unindexed,
             unindexed_refuse_semicolon,
-            regexes,
+            regexes: (0..inexact).map(|_| OnceLock::new()).collect(),
             regex_slot,
-            unless,
+            unless: (0..excepted).map(|_| OnceLock::new()).collect(),
             unless_slot,
             alphabets,
             lead_sets,
         })
+    }
+}
+
+impl Matcher {
+    /// Parses and loads an artifact from its JSON bytes.
+    pub fn from_json(bytes: &[u8]) -> Result<Matcher, MatcherError> {
+        Matcher::new(serde_json::from_slice(bytes)?)
+    }
+
+    /// Loads the binary artifact ([`CompiledCatalog::to_bytes`]). Corrupt or
+    /// truncated bytes are an error, never a panic or a partial matcher.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Matcher, MatcherError> {
+        Matcher::from_vec(bytes.to_vec())
+    }
+
+    /// [`Matcher::from_bytes`] taking the buffer, whose text part becomes the
+    /// matcher's text in place (no copy: what the edge does on a cold start).
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Matcher, MatcherError> {
+        Unindexed::read(bytes)?.index()
+    }
+
+    /// Loads an artifact.
+    pub fn new(catalog: CompiledCatalog) -> Result<Matcher, MatcherError> {
+        if catalog.version != ARTIFACT_VERSION {
+            return Err(MatcherError::Version {
+                found: catalog.version,
+                expected: ARTIFACT_VERSION,
+            });
+        }
+        if !catalog.literal_shapes.is_empty()
+            && catalog.literal_shapes.len() != catalog.literals.len()
+        {
+            return Err(MatcherError::Binary {
+                offset: 0,
+                what: "the literal shapes do not match the literals one to one",
+            });
+        }
+        // One load path: the edge's, through the binary form.
+        Matcher::from_vec(catalog.to_bytes())
     }
 
     fn str(&self, span: Span) -> &str {
@@ -1676,6 +1735,40 @@ mod tests {
                 (plan_at, "a literal's index plan does not fit the literal")
             );
         }
+    }
+
+    /// The edge reads an artifact at build time ([`Unindexed::read`]) and
+    /// builds its index at run time ([`Unindexed::index`]): reading refuses
+    /// every cut of an artifact, and a bad plan passes it to be refused by
+    /// the index, where it was read (the build loads the prepared instance
+    /// once for this, `xtask/prepare.cjs`).
+    #[test]
+    fn reading_refuses_all_but_a_bad_plan_which_the_index_refuses() {
+        let catalog = round_trip_catalog();
+        let bytes = catalog.to_bytes();
+        for cut in 0..bytes.len() {
+            assert!(
+                Unindexed::read(bytes[..cut].to_vec()).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let (_, literals_at) = records_and_literals_at(&catalog);
+        let plan_at = literals_at + 4;
+        let read = Unindexed::read(with_words(&bytes, plan_at, &[1000])).expect("read");
+        match read.index() {
+            Err(MatcherError::Binary { offset, what }) => {
+                assert_eq!(
+                    (offset, what),
+                    (plan_at, "a literal's index plan does not fit the literal")
+                );
+            }
+            other => panic!("expected the bad plan refused, got {other:?}"),
+        }
+        let whole = Unindexed::read(bytes)
+            .expect("read")
+            .index()
+            .expect("index");
+        assert_eq!(whole.len(), catalog.signatures.len());
     }
 
     #[test]

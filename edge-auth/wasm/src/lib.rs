@@ -24,7 +24,9 @@
 
 pub mod node_crypto;
 
-use bot_signatures_matcher::Matcher;
+use std::cell::RefCell;
+
+use bot_signatures_matcher::{Matcher, Unindexed};
 use edge_auth_core::{
     CfRequest, Ctx, Decision, EdgeConfig, EdgeState, Outcome, Reason, Response, VerifiedBots,
     decide, decide_again,
@@ -150,6 +152,62 @@ enum Last {
     Held(Box<(Outcome, CfRequest, Option<String>, u64)>),
 }
 
+/// The config, matcher and verified-bot table read and checked: what
+/// [`prepare`] keeps in the module's memory at build time.
+struct Prepared {
+    config: EdgeConfig,
+    matcher: Unindexed,
+    verified: VerifiedBots,
+}
+
+impl Prepared {
+    fn read(config: &[u8], matcher: Vec<u8>, verified: &[u8]) -> Result<Prepared, JsError> {
+        // Signature math: Node's crypto, unless RustCrypto is compiled in
+        // (`cargo xtask dist --rust-crypto`), which jsonwebtoken then uses.
+        #[cfg(not(feature = "rust-crypto"))]
+        node_crypto::install();
+        let config = EdgeConfig::from_baked(config).map_err(into_js_error)?;
+        // A config that fetches keys, in a bundle built without the reader
+        // for them (a config file swapped after the build): refused, never
+        // run with the baked keys alone.
+        #[cfg(not(feature = "remote-jwks"))]
+        if config.has_remote_jwks() {
+            return Err(JsError::new(NO_REMOTE_JWKS));
+        }
+        let matcher = Unindexed::read(matcher).map_err(into_js_error)?;
+        let verified = VerifiedBots::from_bytes(verified).map_err(into_js_error)?;
+        Ok(Prepared {
+            config,
+            matcher,
+            verified,
+        })
+    }
+}
+
+thread_local! {
+    /// What [`prepare`] read, until [`Edge::prepared`] takes it. (A wasm
+    /// module without threads has one thread: this is a static.)
+    static PREPARED: RefCell<Option<Prepared>> = const { RefCell::new(None) };
+}
+
+/// Build time only (`cargo xtask dist`, `xtask/prepare.cjs`): reads and
+/// checks the baked config, bot matcher and verified-bot table, and keeps
+/// them in this module's memory, which the build then saves as the module's
+/// initial memory. The inputs are zeroed before they are freed, so that the
+/// saved memory holds what was read, not the files again.
+#[wasm_bindgen]
+pub fn prepare(
+    mut config: Vec<u8>,
+    matcher: Vec<u8>,
+    mut verified: Vec<u8>,
+) -> Result<(), JsError> {
+    let prepared = Prepared::read(&config, matcher, &verified)?;
+    config.fill(0);
+    verified.fill(0);
+    PREPARED.with(|slot| *slot.borrow_mut() = Some(prepared));
+    Ok(())
+}
+
 /// One warm instance of the edge: config, matcher and per-instance state.
 #[wasm_bindgen]
 pub struct Edge {
@@ -169,29 +227,16 @@ pub struct Edge {
     request_id: Option<String>,
 }
 
-#[wasm_bindgen]
 impl Edge {
-    /// Loads the baked configuration (`edge-config.bin`, written by
-    /// `EdgeConfig::to_baked`), bot matcher (`bot-matcher.bin`) and
-    /// verified-bot table (`bot-verify.bin`); a config, matcher or table the
-    /// core refuses is an error (the shim then answers 503 to every request:
-    /// fail closed).
-    #[wasm_bindgen(constructor)]
-    pub fn new(config: &[u8], matcher: Vec<u8>, verified: &[u8]) -> Result<Edge, JsError> {
-        // Signature math: Node's crypto, unless RustCrypto is compiled in
-        // (`cargo xtask dist --rust-crypto`), which jsonwebtoken then uses.
-        #[cfg(not(feature = "rust-crypto"))]
-        node_crypto::install();
-        let config = EdgeConfig::from_baked(config).map_err(into_js_error)?;
-        // A config that fetches keys, in a bundle built without the reader
-        // for them (a config file swapped after the build): refused, never
-        // run with the baked keys alone.
-        #[cfg(not(feature = "remote-jwks"))]
-        if config.has_remote_jwks() {
-            return Err(JsError::new(NO_REMOTE_JWKS));
-        }
-        let matcher = Matcher::from_vec(matcher).map_err(into_js_error)?;
-        let verified = VerifiedBots::from_bytes(verified).map_err(into_js_error)?;
+    /// An instance from what [`Prepared::read`] read: the matcher's index
+    /// built, the per-instance state new.
+    fn assemble(prepared: Prepared) -> Result<Edge, JsError> {
+        let Prepared {
+            config,
+            matcher,
+            verified,
+        } = prepared;
+        let matcher = matcher.index().map_err(into_js_error)?;
         let state = EdgeState::new(&config);
         Ok(Edge {
             config,
@@ -206,6 +251,32 @@ impl Edge {
             request: CfRequest::default(),
             request_id: None,
         })
+    }
+}
+
+#[wasm_bindgen]
+impl Edge {
+    /// Loads the baked configuration (`edge-config.bin`, written by
+    /// `EdgeConfig::to_baked`), bot matcher (`bot-matcher.bin`) and
+    /// verified-bot table (`bot-verify.bin`); a config, matcher or table the
+    /// core refuses is an error. The shim takes [`Edge::prepared`] instead;
+    /// this is for tools and tests that load the files themselves.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: &[u8], matcher: Vec<u8>, verified: &[u8]) -> Result<Edge, JsError> {
+        Edge::assemble(Prepared::read(config, matcher, verified)?)
+    }
+
+    /// The instance `cargo xtask dist` prepared in this module's memory
+    /// image ([`prepare`]): what a cold start does is build the matcher's
+    /// literal index and the per-instance state. An error when there is
+    /// none (a module not prepared, or taken already: one per instance of
+    /// the module); the shim then answers 503 to every request (fail
+    /// closed).
+    pub fn prepared() -> Result<Edge, JsError> {
+        let prepared = PREPARED
+            .with(|slot| slot.borrow_mut().take())
+            .ok_or_else(|| JsError::new(NOT_PREPARED))?;
+        Edge::assemble(prepared)
     }
 
     /// Config warnings (skipped keys), for the shim to log once at start.
@@ -413,6 +484,7 @@ impl Edge {
 
 /// Why a bundle built without the `remote-jwks` feature refuses fetched keys.
 #[cfg(not(feature = "remote-jwks"))]
+const NOT_PREPARED: &str = "this bundle's wasm holds no prepared config (a module not built by `cargo xtask dist`, or its instance taken already): rebuild it with `cargo xtask dist`";
 const NO_REMOTE_JWKS: &str = "this bundle was built without remote JWK Sets (no issuer of its config has a jwks_url): rebuild it with `cargo xtask dist`";
 
 /// [`Edge::remote_jwks`]'s list as JSON, out of line: a bundle without remote
