@@ -482,9 +482,10 @@ impl Edge {
     }
 }
 
+/// Why [`Edge::prepared`] has nothing to give.
+const NOT_PREPARED: &str = "this bundle's wasm holds no prepared config (a module not built by `cargo xtask dist`, or its instance taken already): rebuild it with `cargo xtask dist`";
 /// Why a bundle built without the `remote-jwks` feature refuses fetched keys.
 #[cfg(not(feature = "remote-jwks"))]
-const NOT_PREPARED: &str = "this bundle's wasm holds no prepared config (a module not built by `cargo xtask dist`, or its instance taken already): rebuild it with `cargo xtask dist`";
 const NO_REMOTE_JWKS: &str = "this bundle was built without remote JWK Sets (no issuer of its config has a jwks_url): rebuild it with `cargo xtask dist`";
 
 /// [`Edge::remote_jwks`]'s list as JSON, out of line: a bundle without remote
