@@ -1,7 +1,9 @@
 // One cold matcher load, for bench/bots.mjs: a fresh Node process loads the
 // bundle's wasm, then times the first `new BotMatcher` (which also compiles
 // the loader's code lazily, as on a cold Lambda@Edge instance). Prints ms.
-// Usage: node bench/cold-matcher.cjs BUNDLE_DIR [ARTIFACT, default BUNDLE_DIR/../baked/bot-matcher.bin]
+// Usage: node bench/cold-matcher.cjs DIST/full [ARTIFACT, default DIST/baked/bot-matcher.bin]
+// (DIST/full: the module as `cargo xtask dist` built it, before the matcher's
+// own exports were left out of the bundle's copy.)
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');

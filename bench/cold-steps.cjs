@@ -4,30 +4,21 @@
 // the first signature check), the wasm-bindgen glue (the synchronous
 // WebAssembly.Module of the wasm and its instantiation, the prepared memory
 // image copied in), `Edge.prepared()` (what the shim does: the matcher's
-// literal index built, the per-instance state new), then, for comparison, a
-// `new Edge` from the baked files beside the bundle (DIST/baked: config,
-// keys, matcher, verified-bot tables read in wasm, as every cold start did
-// before the instance was prepared at build time) and a second one (the
-// difference is V8 compiling each function on its first call), and the first
-// and second decision of a browser on a public page.
+// literal index built, the per-instance state new; docs/benchmarks.md has
+// what reading the files in wasm cost before it was done at build time), and
+// the first and second decision of a browser on a public page.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
 
 if (process.argv[2] === '--child') {
   const dir = process.argv[3];
-  const fs = require('node:fs');
   let last = process.hrtime.bigint();
   const out = [];
   const mark = (name) => { const t = process.hrtime.bigint(); out.push([name, Number(t - last) / 1e6]); last = t; };
   require('node:crypto'); mark('require node:crypto');
   const glue = require(path.join(dir, 'edge_auth_wasm.js')); mark('require the glue (compile + instantiate)');
   const edge = glue.Edge.prepared(); mark('Edge.prepared() (what the shim does)');
-  const baked = fs.readFileSync(path.join(dir, '../baked/edge-config.bin'));
-  const matcher = fs.readFileSync(path.join(dir, '../baked/bot-matcher.bin'));
-  const verified = fs.readFileSync(path.join(dir, '../baked/bot-verify.bin')); mark('read the baked files');
-  new glue.Edge(baked, matcher, verified); mark('new Edge from the files, first');
-  new glue.Edge(baked, matcher, verified); mark('new Edge from the files, second');
   const ua = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
   edge.decide(`/public/a.css\0GET\x00203.0.113.1\0\0\0user-agent\0${ua}`, 7, Date.now(), 0); mark('first decision');
   edge.decide(`/public/a.css\0GET\x00203.0.113.2\0\0\0user-agent\0${ua}`, 7, Date.now(), 0); mark('second decision');

@@ -622,11 +622,11 @@ fn main() {
     // The anchors, in Node, on the same data.
     let bundle = target_dir()
         .parent()
-        .map(|_| root.join("target/dist/bundle"))
+        .map(|_| root.join("target/dist/full"))
         .filter(|b| b.join("edge_auth_wasm.js").is_file());
     if bundle.is_none() {
         eprintln!(
-            "bench: no wasm bundle at target/dist/bundle; run `cargo xtask dist --config examples/demo/edge.toml --out target/dist` for the wasm figures"
+            "bench: no wasm module at target/dist/full (the bundle's module as built, with the matcher's own exports); run `cargo xtask dist --config examples/demo/edge.toml --out target/dist` for the wasm figures"
         );
     }
     // A one-signature artifact, to tell the catalog's share of a cold load

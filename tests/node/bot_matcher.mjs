@@ -1,5 +1,5 @@
 // The bot matcher's two ways in, run for real on the built bundle:
-//   node tests/node/bot_matcher.mjs BUNDLE_DIR
+//   node tests/node/bot_matcher.mjs DIST/full
 // BotMatcher.is_bot(ua) (a string argument) and the input-buffer path
 // (bench/bot-input.mjs: TextEncoder.encodeInto into the instance's buffer,
 // then is_bot_input) must agree on every user-agent of isbot's fixtures
@@ -14,7 +14,9 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { inputPath } from '../../bench/bot-input.mjs';
 
-const bundle = resolve(process.argv[2] ?? 'target/dist/bundle');
+// DIST/full: the bundle's module as built, with the matcher's own exports
+// (the bundle's copy leaves them out: the handler never calls them).
+const bundle = resolve(process.argv[2] ?? 'target/dist/full');
 const here = new URL('.', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 const glue = require(join(bundle, 'edge_auth_wasm.js'));

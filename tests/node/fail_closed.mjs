@@ -97,15 +97,16 @@ for (const r of clock) {
   if (r.status !== '503') failures.push(`${name}: expected 503 (bad_clock), got ${JSON.stringify(r).slice(0, 200)}`);
 }
 
-// What the build refuses to prepare. The baked files are the ones `cargo
-// xtask dist` wrote beside the bundle (DIST/baked).
+// What the build refuses to prepare, on the module as built and the files
+// `cargo xtask dist` wrote beside the bundle (DIST/full, DIST/baked).
 const baked = join(bundle, '../baked');
+const full = join(bundle, '../full');
 const here = new URL('.', import.meta.url).pathname;
 let refused = 0;
 function refusedToPrepare(name, breakIt) {
   const dir = mkdtempSync(join(tmpdir(), 'edge-prepare-'));
   try {
-    cpSync(bundle, join(dir, 'bundle'), { recursive: true });
+    cpSync(full, join(dir, 'bundle'), { recursive: true });
     cpSync(baked, join(dir, 'baked'), { recursive: true });
     breakIt(join(dir, 'baked'));
     const out = join(dir, 'memory');
@@ -126,7 +127,7 @@ const rewrite = (file, change) => (d) => writeFileSync(join(d, file), change(rea
 {
   const dir = mkdtempSync(join(tmpdir(), 'edge-prepare-'));
   try {
-    cpSync(bundle, join(dir, 'bundle'), { recursive: true });
+    cpSync(full, join(dir, 'bundle'), { recursive: true });
     execFileSync(process.execPath, [join(here, '../../xtask/prepare.cjs'), join(dir, 'bundle'), baked, join(dir, 'memory')], { stdio: 'pipe' });
     if (!existsSync(join(dir, 'memory'))) failures.push('prepare control: no memory image');
   } catch (e) {

@@ -237,13 +237,21 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
 
     // 6. The instance prepared: the wasm reads the baked config, matcher and
     // verified-bot table here, in Node, and the memory it leaves becomes the
-    // module's initial memory (`prepare.rs`). The files stay beside the
-    // bundle, not in it, for the tools that load them (`DIST/baked/`).
+    // module's initial memory; then what only that reading, or the tools,
+    // called is left out of the module (`prepare.rs`). Beside the bundle, not
+    // in it, for the tools and tests: the files it was prepared from
+    // (`DIST/baked/`) and the module as built, with its glue (`DIST/full/`:
+    // `new Edge` from the files, `BotMatcher`, `prepare`).
     let baked_dir = args.out.join("baked");
     std::fs::create_dir_all(&baked_dir)?;
     std::fs::write(baked_dir.join("edge-config.bin"), &baked)?;
     std::fs::write(baked_dir.join("bot-matcher.bin"), &matcher_bin)?;
     std::fs::write(baked_dir.join("bot-verify.bin"), &verify_bin)?;
+    let full_dir = args.out.join("full");
+    std::fs::create_dir_all(&full_dir)?;
+    for file in ["edge_auth_wasm.js", "edge_auth_wasm_bg.wasm"] {
+        std::fs::copy(bundle.join(file), full_dir.join(file))?;
+    }
     prepare_wasm(root, &bundle, &baked_dir)?;
 
     // 7. A reproducible zip, deflated by zopfli: plain deflate that any unzip
@@ -315,17 +323,37 @@ fn prepare_wasm(root: &Path, bundle: &Path, baked_dir: &Path) -> anyhow::Result<
     let wasm = std::fs::read(&wasm_path)?;
     let image = crate::prepare::image(&memory, crate::prepare::stack_top(&wasm)?)?;
     let prepared = crate::prepare::with_image(&wasm, &image)?;
+    let (shipped, stripped) = crate::prepare::strip(&prepared, BUILD_TIME_EXPORTS)?;
     eprintln!(
-        "dist: instance prepared: {} pages of memory, {} bytes in {} data segments (wasm {} -> {} bytes)",
+        "dist: instance prepared: {} pages of memory, {} bytes in {} data segments; {} functions only the build and the tools call left out ({} bytes of code); wasm {} -> {} bytes",
         image.pages,
         image.bytes(),
         image.runs.len(),
+        stripped.functions,
+        stripped.bytes,
         wasm.len(),
-        prepared.len()
+        shipped.len()
     );
-    std::fs::write(&wasm_path, prepared)?;
+    std::fs::write(&wasm_path, shipped)?;
     Ok(())
 }
+
+/// The exports of edge-auth-wasm the handler never calls: `prepare` (the
+/// build), `new Edge` from the files and the bot matcher on its own (tools,
+/// tests and benches, which load `DIST/full/`). Left out of the bundle's
+/// module with every function only they reach: V8 validates every function
+/// of a module on a cold start, and they were 41 KB of its 347 KB of code.
+const BUILD_TIME_EXPORTS: &[&str] = &[
+    "prepare",
+    "edge_new",
+    "botmatcher_new",
+    "botmatcher_classify",
+    "botmatcher_is_bot",
+    "botmatcher_is_bot_input",
+    "botmatcher_input_len",
+    "botmatcher_input_ptr",
+    "__wbg_botmatcher_free",
+];
 
 /// `js` with its whole-line comments blanked: a line that starts (after
 /// spaces) with `//`, and a `/* ... */` block that starts a line, become

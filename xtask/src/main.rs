@@ -413,7 +413,7 @@ fn bundle(root: &Path) -> anyhow::Result<()> {
         &out.join("remote-jwks/baked/edge-config.bin"),
     )?;
     replay::fast_path(root, &out.join("bundle"))?;
-    replay::bot_matcher(root, &out.join("bundle"))?;
+    replay::bot_matcher(root, &out.join("full"))?;
     replay::node_crypto(root, &out.join("bundle"))?;
     replay::cold_compile(root, &out.join("bundle"), DEMO_COLD_COMPILE_BUDGET)?;
     // The default bundle leaves RustCrypto out; the `--rust-crypto` variant

@@ -386,4 +386,235 @@ mod tests {
         };
         assert!(with_image(&passive, &image).is_err());
     }
+
+    /// A module of five functions: `kept` (exported) calls `callee`;
+    /// `dropped` (exported, then left out) calls `only_dropped`; `in_table`
+    /// is a table element.
+    fn five() -> Vec<u8> {
+        use wasm_encoder::*;
+        let mut m = Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([], [ValType::I32]);
+        m.section(&types);
+        let mut funcs = FunctionSection::new();
+        for _ in 0..5 {
+            funcs.function(0);
+        }
+        m.section(&funcs);
+        let mut tables = TableSection::new();
+        tables.table(TableType {
+            element_type: RefType::FUNCREF,
+            minimum: 1,
+            maximum: Some(1),
+            table64: false,
+            shared: false,
+        });
+        m.section(&tables);
+        let mut exports = ExportSection::new();
+        exports.export("kept", ExportKind::Func, 0);
+        exports.export("dropped", ExportKind::Func, 2);
+        m.section(&exports);
+        let mut elems = ElementSection::new();
+        elems.active(
+            Some(0),
+            &ConstExpr::i32_const(0),
+            Elements::Functions(std::borrow::Cow::Borrowed(&[4])),
+        );
+        m.section(&elems);
+        let mut code = CodeSection::new();
+        for (calls, value) in [(Some(1), 0), (None, 1), (Some(3), 2), (None, 3), (None, 4)] {
+            let mut f = Function::new([]);
+            match calls {
+                Some(g) => f.instructions().call(g).end(),
+                None => f.instructions().i32_const(value).end(),
+            };
+            code.function(&f);
+        }
+        m.section(&code);
+        m.finish()
+    }
+
+    #[test]
+    fn strip_leaves_out_what_only_the_dropped_exports_reach() {
+        let wasm = five();
+        let (out, stripped) = strip(&wasm, &["dropped"]).unwrap();
+        assert_eq!(stripped.functions, 2);
+        let mut bodies = Vec::new();
+        let mut exports = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&out) {
+            match payload.unwrap() {
+                Payload::CodeSectionEntry(body) => {
+                    let mut ops = body.get_operators_reader().unwrap();
+                    bodies.push(matches!(ops.read().unwrap(), Operator::Unreachable));
+                }
+                Payload::ExportSection(r) => {
+                    exports = r.into_iter().map(|e| e.unwrap().name.to_owned()).collect();
+                }
+                _ => {}
+            }
+        }
+        // `dropped` and `only_dropped` are stubs; `kept`, its callee and the
+        // table element are as they were, at the same indices.
+        assert_eq!(bodies, [false, false, true, true, false]);
+        assert_eq!(exports, ["kept"]);
+        // Nothing dropped, nothing stripped; an export that is not there is an error.
+        assert_eq!(strip(&wasm, &[]).unwrap().1.functions, 0);
+        assert!(strip(&wasm, &["missing"]).is_err());
+    }
+}
+
+/// What [`strip`] left out.
+#[derive(Debug, PartialEq)]
+pub struct Stripped {
+    /// Function bodies replaced by `unreachable`.
+    pub functions: usize,
+    /// Their bytes in the code section before.
+    pub bytes: usize,
+}
+
+/// `wasm` without the exports `drop` names and with the body of every
+/// function that nothing left can reach (no export, the start function, no
+/// table element, no `ref.func`, no call from a reachable function) replaced
+/// by `unreachable`: the functions keep their indices and types, so nothing
+/// else in the module (the table, the memory image's function pointers)
+/// changes. Each name in `drop` must be an export.
+pub fn strip(wasm: &[u8], drop: &[&str]) -> anyhow::Result<(Vec<u8>, Stripped)> {
+    use std::collections::HashSet;
+    let mut imported = 0u32;
+    let mut roots: Vec<u32> = Vec::new();
+    let mut dropped = HashSet::new();
+    let mut calls: Vec<Vec<u32>> = Vec::new();
+    let mut sizes: Vec<usize> = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload? {
+            Payload::ImportSection(imports) => {
+                for import in imports.into_imports() {
+                    if matches!(import?.ty, wasmparser::TypeRef::Func(_)) {
+                        imported += 1;
+                    }
+                }
+            }
+            Payload::ExportSection(exports) => {
+                for export in exports {
+                    let export = export?;
+                    if drop.contains(&export.name) {
+                        dropped.insert(export.name.to_owned());
+                    } else if export.kind == wasmparser::ExternalKind::Func {
+                        roots.push(export.index);
+                    }
+                }
+            }
+            Payload::StartSection { func, .. } => roots.push(func),
+            Payload::ElementSection(elements) => {
+                for element in elements {
+                    match element?.items {
+                        wasmparser::ElementItems::Functions(fs) => {
+                            for f in fs {
+                                roots.push(f?);
+                            }
+                        }
+                        wasmparser::ElementItems::Expressions(_, exprs) => {
+                            for expr in exprs {
+                                let mut ops = expr?.get_operators_reader();
+                                while !ops.eof() {
+                                    if let Operator::RefFunc { function_index } = ops.read()? {
+                                        roots.push(function_index);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let mut out = Vec::new();
+                let mut ops = body.get_operators_reader()?;
+                while !ops.eof() {
+                    match ops.read()? {
+                        Operator::Call { function_index }
+                        | Operator::ReturnCall { function_index }
+                        | Operator::RefFunc { function_index } => out.push(function_index),
+                        _ => {}
+                    }
+                }
+                calls.push(out);
+                sizes.push(body.range().len());
+            }
+            _ => {}
+        }
+    }
+    if let Some(missing) = drop.iter().find(|d| !dropped.contains(**d)) {
+        bail!("the wasm has no export `{missing}` to leave out");
+    }
+    // Reachable defined functions, by index from the first defined one.
+    let mut reached = vec![false; calls.len()];
+    let mut todo = roots;
+    while let Some(f) = todo.pop() {
+        let Some(i) = f.checked_sub(imported).map(|i| i as usize) else {
+            continue;
+        };
+        if i < reached.len() && !reached[i] {
+            reached[i] = true;
+            todo.extend(&calls[i]);
+        }
+    }
+    let mut module = wasm_encoder::Module::new();
+    let mut stripped = Stripped {
+        functions: 0,
+        bytes: 0,
+    };
+    let mut code = wasm_encoder::CodeSection::new();
+    let mut next = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let payload = payload?;
+        match &payload {
+            Payload::Version { .. } | Payload::End(_) | Payload::CodeSectionStart { .. } => {}
+            Payload::CodeSectionEntry(body) => {
+                if reached[next] {
+                    code.raw(&wasm[body.range()]);
+                } else {
+                    let mut f = wasm_encoder::Function::new([]);
+                    f.instructions().unreachable().end();
+                    code.function(&f);
+                    stripped.functions += 1;
+                    stripped.bytes += sizes[next];
+                }
+                next += 1;
+                if next == reached.len() {
+                    module.section(&code);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                let mut section = wasm_encoder::ExportSection::new();
+                for export in reader.clone() {
+                    let export = export?;
+                    if drop.contains(&export.name) {
+                        continue;
+                    }
+                    let kind = match export.kind {
+                        wasmparser::ExternalKind::Func => wasm_encoder::ExportKind::Func,
+                        wasmparser::ExternalKind::Table => wasm_encoder::ExportKind::Table,
+                        wasmparser::ExternalKind::Memory => wasm_encoder::ExportKind::Memory,
+                        wasmparser::ExternalKind::Global => wasm_encoder::ExportKind::Global,
+                        other => bail!("an export of kind {other:?}"),
+                    };
+                    section.export(export.name, kind, export.index);
+                }
+                module.section(&section);
+            }
+            _ => {
+                if let Some((id, range)) = payload.as_section() {
+                    module.section(&wasm_encoder::RawSection {
+                        id,
+                        data: &wasm[range],
+                    });
+                }
+            }
+        }
+    }
+    let out = module.finish();
+    wasmparser::Validator::new()
+        .validate_all(&out)
+        .context("the stripped wasm does not validate")?;
+    Ok((out, stripped))
 }
