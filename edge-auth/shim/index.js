@@ -26,9 +26,11 @@ function instantiate() {
 }
 let glue = instantiate();
 const readHeaders = glue.read_headers;
-// The fail-closed 503, as the core defines it (written by `cargo xtask dist`
-// from edge_auth_event::internal_error); if it cannot be read the module
-// fails to load and CloudFront answers an error itself: closed either way.
+// The fail-closed 503, as the core defines it: `cargo xtask dist` writes it
+// here from edge_auth_event::internal_error, in place of this reading of the
+// file (one file fewer on a cold start). Unbuilt, the shim reads the file; if
+// it cannot, the module fails to load and CloudFront answers an error itself:
+// closed either way.
 const FAIL_CLOSED = JSON.parse(fs.readFileSync(path.join(__dirname, 'fail-closed.json'), 'utf8'));
 // Result codes of Edge.decide (edge-auth/wasm/src/lib.rs).
 const KIND = 3; const FORWARD = 0; const CHANGED = 1; const FALLBACK = 3;
@@ -65,7 +67,8 @@ function load() {
     edge = glue.Edge.prepared();
     responses.length = 0; // a new instance numbers its responses afresh
     input = null; // and has its own input buffer
-    for (const w of edge.warnings()) console.log(JSON.stringify({ level: 'warn', message: w }));
+    const warnings = edge.warnings();
+    if (warnings) for (const w of warnings.split('\n')) console.log(JSON.stringify({ level: 'warn', message: w }));
     remotes = JSON.parse(edge.remote_jwks()).map((r) => ({ ...r, fetchedAt: 0, triedAt: 0, held: false }));
   } catch (e) {
     edge = null;

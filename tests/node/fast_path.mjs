@@ -59,8 +59,11 @@ module.exports.Edge.prototype.${m} = function (...a) {
   return code;
 };
 `).join('');
-const fast = instance(counting);
-const fastGlue = require(join(lastDir, 'edge_auth_wasm.js'));
+// The glue as this instance's shim runs it (the shim evaluates the glue
+// itself, so a separate `require` of the file would be another instance).
+const fast = instance(`${counting}\nglobalThis.__fastPathGlue = module.exports;\n`);
+const fastGlue = globalThis.__fastPathGlue;
+if (!fastGlue) throw new Error("the shim did not run its bundle's glue");
 
 const fixtureDir = resolve(here, '../fixtures/viewer-request');
 const fixtures = readdirSync(fixtureDir)
@@ -101,7 +104,8 @@ const failures = [];
 const canon = (v) => (Array.isArray(v) ? v.map(canon)
   : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])])) : v);
 const same = (a, b) => JSON.stringify(canon(a)) === JSON.stringify(canon(b));
-const FAIL_CLOSED = JSON.parse(readFileSync(join(bundle, 'fail-closed.json'), 'utf8'));
+// The 503 `cargo xtask dist` wrote into the shim, as it also wrote it beside the bundle.
+const FAIL_CLOSED = JSON.parse(readFileSync(join(bundle, '../baked/fail-closed.json'), 'utf8'));
 // The plain fixtures, in order on one warm instance: each packed, none refused.
 for (const [name, text] of fixtures) {
   const before = { ...packedCalls };
@@ -157,6 +161,16 @@ for (const pages of [1, 16]) {
   if (!same(a, pubAnswer)) failures.push(`${pubName} after the memory grew by ${pages} pages: a different answer`);
   if (packedCalls.input !== before + 1) failures.push(`${pubName} after the memory grew by ${pages} pages: not through the input buffer`);
 }
+
+// Config warnings: one record each when an instance loads (the wasm gives
+// them as lines), none for a config without any (the demo's).
+printed = [];
+instance(`\nmodule.exports.Edge.prototype.warnings = function () { return 'first\\nsecond'; };\n`);
+const warned = printed.map((l) => JSON.parse(l)).filter((r) => r.level === 'warn').map((r) => r.message);
+if (JSON.stringify(warned) !== '["first","second"]') failures.push(`two config warnings: expected one record each at load, got ${JSON.stringify(warned)}`);
+printed = [];
+instance();
+if (printed.length !== 0) failures.push(`the demo config has no warnings, yet its load printed ${JSON.stringify(printed).slice(0, 200)}`);
 
 // Logging, on a fresh instance of the shipped bundle (the demo config: forwarded = "count").
 printed = [];

@@ -230,10 +230,8 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         std::fs::write(&js, blank_comments(&text))?;
     }
     inline_snippets(&bundle)?;
-    std::fs::write(
-        bundle.join("fail-closed.json"),
-        serde_json::to_vec(&edge_auth_event::internal_error())?,
-    )?;
+    let fail_closed = serde_json::to_string(&edge_auth_event::internal_error())?;
+    inline_fail_closed(&bundle, &fail_closed)?;
 
     // 6. The instance prepared: the wasm reads the baked config, matcher and
     // verified-bot table here, in Node, and the memory it leaves becomes the
@@ -247,6 +245,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     std::fs::write(baked_dir.join("edge-config.bin"), &baked)?;
     std::fs::write(baked_dir.join("bot-matcher.bin"), &matcher_bin)?;
     std::fs::write(baked_dir.join("bot-verify.bin"), &verify_bin)?;
+    std::fs::write(baked_dir.join("fail-closed.json"), &fail_closed)?;
     let full_dir = args.out.join("full");
     std::fs::create_dir_all(&full_dir)?;
     for file in ["edge_auth_wasm.js", "edge_auth_wasm_bg.wasm"] {
@@ -298,6 +297,27 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(zip_path)
+}
+
+/// How the shim reads the fail-closed 503 unbuilt (edge-auth/shim/index.js).
+const FAIL_CLOSED_READ: &str = "const FAIL_CLOSED = JSON.parse(fs.readFileSync(path.join(__dirname, 'fail-closed.json'), 'utf8'));";
+
+/// The shim with the fail-closed 503 written in, `json` in place of the line
+/// that reads it from a file: JSON is a JavaScript expression, and a cold
+/// start then reads one file fewer. The line must be there exactly once.
+fn inline_fail_closed(bundle: &Path, json: &str) -> anyhow::Result<()> {
+    let path = bundle.join("index.js");
+    let shim = std::fs::read_to_string(&path)?;
+    if shim.matches(FAIL_CLOSED_READ).count() != 1 {
+        bail!(
+            "the shim does not read fail-closed.json as `{FAIL_CLOSED_READ}` exactly once: update xtask/src/dist.rs with it"
+        );
+    }
+    std::fs::write(
+        &path,
+        shim.replacen(FAIL_CLOSED_READ, &format!("const FAIL_CLOSED = {json};"), 1),
+    )?;
+    Ok(())
 }
 
 /// Runs `xtask/prepare.cjs` on the bundle's wasm and glue, then writes the
@@ -472,7 +492,8 @@ fn collect(base: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()>
 
 #[cfg(test)]
 mod tests {
-    use super::{blank_comments, inline_snippets};
+    use super::{FAIL_CLOSED_READ, blank_comments, inline_fail_closed, inline_snippets};
+    use std::path::Path;
 
     /// A fresh folder under the system's temp dir, for one test.
     fn scratch(name: &str) -> std::path::PathBuf {
@@ -500,6 +521,38 @@ mod tests {
         assert!(!dir.join("snippets").exists());
         // Nothing to inline: the glue is left as it is.
         inline_snippets(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_fail_closed_503_is_written_into_the_shim_once() {
+        let shim = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge-auth/shim/index.js"),
+        )
+        .unwrap();
+        let dir = scratch("fail-closed");
+        std::fs::write(dir.join("index.js"), &shim).unwrap();
+        inline_fail_closed(&dir, r#"{"status":"503"}"#).unwrap();
+        let out = std::fs::read_to_string(dir.join("index.js")).unwrap();
+        assert!(
+            !out.contains("fail-closed.json'"),
+            "the shim still reads the file"
+        );
+        assert_eq!(
+            out.matches(r#"const FAIL_CLOSED = {"status":"503"};"#)
+                .count(),
+            1
+        );
+        assert_eq!(out.lines().count(), shim.lines().count());
+        // A shim that reads it otherwise (or twice) fails the build, unchanged.
+        for other in [out.clone(), format!("{shim}\n{FAIL_CLOSED_READ}\n")] {
+            std::fs::write(dir.join("index.js"), &other).unwrap();
+            assert!(inline_fail_closed(&dir, "{}").is_err());
+            assert_eq!(
+                std::fs::read_to_string(dir.join("index.js")).unwrap(),
+                other
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -279,9 +279,17 @@ impl Edge {
         Edge::assemble(prepared)
     }
 
-    /// Config warnings (skipped keys), for the shim to log once at start.
-    pub fn warnings(&self) -> Vec<String> {
-        self.config.warnings.clone()
+    /// Config warnings (skipped keys), for the shim to log once at start:
+    /// one a line, none an empty string (a string crosses for less than a
+    /// list of them, which a cold start would pay for nothing).
+    pub fn warnings(&self) -> String {
+        let lines: Vec<String> = self
+            .config
+            .warnings
+            .iter()
+            .map(|w| w.replace('\n', " "))
+            .collect();
+        lines.join("\n")
     }
 
     /// Decides one request packed by the shim (see `edge_auth_event::packed`:
