@@ -18,7 +18,8 @@
 //!   has returned, the stack is empty again and everything below its top is
 //!   dead: the image leaves it out.
 //! - One 32-bit memory, not shared; active data segments only, at constant
-//!   offsets. The image replaces them all: what they held is in memory.
+//!   offsets, and no code that names one (`memory.init`, `data.drop`). The
+//!   image replaces them all: what they held is in memory.
 //! - No other mutable global changes: the stack pointer is back where it
 //!   started once `prepare` returns, and the module has no other.
 //! - wasm-bindgen's externref table is not saved with the memory, so the
@@ -147,7 +148,19 @@ pub fn with_image(wasm: &[u8], image: &Image) -> anyhow::Result<Vec<u8>> {
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         let payload = payload?;
         match &payload {
-            Payload::Version { .. } | Payload::End(_) | Payload::CodeSectionEntry(_) => {}
+            Payload::Version { .. } | Payload::End(_) => {}
+            Payload::CodeSectionEntry(body) => {
+                // Code that names a data segment (`memory.init`, `data.drop`)
+                // would name another one once the image replaces them.
+                let mut ops = body.get_operators_reader()?;
+                while !ops.eof() {
+                    if let Operator::MemoryInit { .. } | Operator::DataDrop { .. } = ops.read()? {
+                        bail!(
+                            "the wasm's code names data segments (memory.init or data.drop): not a module this can prepare"
+                        );
+                    }
+                }
+            }
             Payload::MemorySection(reader) => {
                 let mut section = wasm_encoder::MemorySection::new();
                 for memory in reader.clone() {
@@ -385,6 +398,39 @@ mod tests {
             m.finish()
         };
         assert!(with_image(&passive, &image).is_err());
+        // Nor code that names a data segment.
+        let drops = {
+            use wasm_encoder::*;
+            let mut m = Module::new();
+            let mut types = TypeSection::new();
+            types.ty().function([], []);
+            m.section(&types);
+            let mut funcs = FunctionSection::new();
+            funcs.function(0);
+            m.section(&funcs);
+            let mut mems = MemorySection::new();
+            mems.memory(MemoryType {
+                minimum: 1,
+                maximum: None,
+                memory64: false,
+                shared: false,
+                page_size_log2: None,
+            });
+            m.section(&mems);
+            m.section(&DataCountSection { count: 1 });
+            let mut code = CodeSection::new();
+            let mut f = Function::new([]);
+            f.instructions().data_drop(0).end();
+            code.function(&f);
+            m.section(&code);
+            let mut d = DataSection::new();
+            d.active(0, &ConstExpr::i32_const(8), b"x".iter().copied());
+            m.section(&d);
+            m.finish()
+        };
+        wasmparser::Validator::new().validate_all(&drops).unwrap();
+        let err = with_image(&drops, &image).unwrap_err();
+        assert!(err.to_string().contains("names data segments"), "{err}");
     }
 
     /// A module of five functions: `kept` (exported) calls `callee`;

@@ -1,9 +1,12 @@
 //! edge-auth-wasm: the adapter that runs the edge decision inside the
 //! Lambda@Edge Node.js handler. The only crate that knows wasm-bindgen.
 //!
-//! [`Edge::new`] takes the baked configuration (the validated edge config in
-//! binary, keys included: no config parser runs at the edge) and the compiled
-//! bot matcher and verified-bot table (binary artifacts).
+//! [`prepare`] reads the baked configuration (the validated edge config in
+//! binary, keys included) and the compiled bot matcher and verified-bot table
+//! (binary artifacts) at build time, and `cargo xtask dist` saves the memory
+//! that leaves as the module's initial memory; at the edge [`Edge::prepared`]
+//! takes them, so no reader runs on a cold start ([`Edge::new`] reads the
+//! files instead, for tools and tests).
 //! [`Edge::decide`] takes the few fields of a request, packed by the shim into
 //! one string (`edge_auth_event::packed`), plus `Date.now()`, and returns a
 //! small number: forward unchanged, forward with changes, or answer, and
