@@ -97,7 +97,7 @@ pub fn stack_top(wasm: &[u8]) -> anyhow::Result<u32> {
 fn const_i32(expr: &wasmparser::ConstExpr) -> anyhow::Result<u32> {
     let mut ops = expr.get_operators_reader();
     match (ops.read()?, ops.read()?) {
-        (Operator::I32Const { value }, Operator::End) if ops.eof() => Ok(value as u32),
+        (Operator::I32Const { value }, Operator::End) => Ok(value as u32),
         _ => bail!("a constant expression that is not `i32.const N`"),
     }
 }
@@ -304,6 +304,29 @@ mod tests {
         assert_eq!(stack_top(&module(512, 1024, b"x")).unwrap(), 512);
         let err = stack_top(&module(2048, 1024, b"x")).unwrap_err();
         assert!(err.to_string().contains("stack-first"), "{err}");
+    }
+
+    #[test]
+    fn the_stack_pointer_must_be_a_mutable_i32() {
+        use wasm_encoder::*;
+        for (val_type, mutable, init) in [
+            (ValType::I32, false, ConstExpr::i32_const(1024)),
+            (ValType::I64, true, ConstExpr::i64_const(1024)),
+        ] {
+            let mut m = Module::new();
+            let mut globals = GlobalSection::new();
+            globals.global(
+                GlobalType {
+                    val_type,
+                    mutable,
+                    shared: false,
+                },
+                &init,
+            );
+            m.section(&globals);
+            let err = stack_top(&m.finish()).unwrap_err();
+            assert!(err.to_string().contains("mutable i32"), "{err}");
+        }
     }
 
     #[test]
