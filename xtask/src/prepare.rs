@@ -456,10 +456,11 @@ mod tests {
         assert!(err.to_string().contains("names data segments"), "{err}");
     }
 
-    /// A module of five functions: `kept` (exported) calls `callee`;
-    /// `dropped` (exported, then left out) calls `only_dropped`; `in_table`
-    /// is a table element.
-    fn five() -> Vec<u8> {
+    /// A module of five functions: `kept` (exported) calls `callee`, which
+    /// calls `kept` back; `dropped` (exported, then left out) calls
+    /// `only_dropped`; `in_table` is a table element, named by index or, with
+    /// `by_expression`, by a `ref.func` expression.
+    fn five(by_expression: bool) -> Vec<u8> {
         use wasm_encoder::*;
         let mut m = Module::new();
         let mut types = TypeSection::new();
@@ -484,14 +485,25 @@ mod tests {
         exports.export("dropped", ExportKind::Func, 2);
         m.section(&exports);
         let mut elems = ElementSection::new();
+        let by_ref = [ConstExpr::ref_func(4)];
         elems.active(
             Some(0),
             &ConstExpr::i32_const(0),
-            Elements::Functions(std::borrow::Cow::Borrowed(&[4])),
+            if by_expression {
+                Elements::Expressions(RefType::FUNCREF, std::borrow::Cow::Borrowed(&by_ref))
+            } else {
+                Elements::Functions(std::borrow::Cow::Borrowed(&[4]))
+            },
         );
         m.section(&elems);
         let mut code = CodeSection::new();
-        for (calls, value) in [(Some(1), 0), (None, 1), (Some(3), 2), (None, 3), (None, 4)] {
+        for (calls, value) in [
+            (Some(1), 0),
+            (Some(0), 1),
+            (Some(3), 2),
+            (None, 3),
+            (None, 4),
+        ] {
             let mut f = Function::new([]);
             match calls {
                 Some(g) => f.instructions().call(g).end(),
@@ -505,9 +517,23 @@ mod tests {
 
     #[test]
     fn strip_leaves_out_what_only_the_dropped_exports_reach() {
-        let wasm = five();
+        for by_expression in [false, true] {
+            strips_what_only_dropped_reaches(by_expression);
+        }
+    }
+
+    fn strips_what_only_dropped_reaches(by_expression: bool) {
+        let wasm = five(by_expression);
         let (out, stripped) = strip(&wasm, &["dropped"]).unwrap();
         assert_eq!(stripped.functions, 2);
+        let sizes: Vec<usize> = wasmparser::Parser::new(0)
+            .parse_all(&wasm)
+            .filter_map(|p| match p.unwrap() {
+                Payload::CodeSectionEntry(body) => Some(body.range().len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(stripped.bytes, sizes[2] + sizes[3]);
         let mut bodies = Vec::new();
         let mut exports = Vec::new();
         for payload in wasmparser::Parser::new(0).parse_all(&out) {
