@@ -306,6 +306,59 @@ mod tests {
         assert!(err.to_string().contains("stack-first"), "{err}");
     }
 
+    /// A module of one memory of type `memory` and, with `data`, one data
+    /// segment.
+    fn memory_module(memory: wasm_encoder::MemoryType, data: bool) -> Vec<u8> {
+        use wasm_encoder::*;
+        let mut m = Module::new();
+        let mut mems = MemorySection::new();
+        mems.memory(memory);
+        m.section(&mems);
+        if data {
+            let mut d = DataSection::new();
+            d.active(0, &ConstExpr::i32_const(8), b"x".iter().copied());
+            m.section(&d);
+        }
+        m.finish()
+    }
+
+    #[test]
+    fn only_one_plain_memory_with_room_for_the_image_is_prepared() {
+        let memory = |maximum, memory64, shared| wasm_encoder::MemoryType {
+            minimum: 1,
+            maximum,
+            memory64,
+            shared,
+            page_size_log2: None,
+        };
+        let image = Image {
+            pages: 3,
+            runs: vec![(8, b"y".to_vec())],
+        };
+        // A maximum the image fits, exactly: prepared.
+        assert!(with_image(&memory_module(memory(Some(3), false, false), true), &image).is_ok());
+        for (refused, why) in [
+            (
+                memory_module(memory(Some(2), false, false), true),
+                "a maximum under the image",
+            ),
+            (
+                memory_module(memory(None, true, false), true),
+                "a 64-bit memory",
+            ),
+            (
+                memory_module(memory(Some(4), false, true), true),
+                "a shared memory",
+            ),
+            (
+                memory_module(memory(None, false, false), false),
+                "no data section",
+            ),
+        ] {
+            assert!(with_image(&refused, &image).is_err(), "{why}");
+        }
+    }
+
     #[test]
     fn the_stack_pointer_must_be_a_mutable_i32() {
         use wasm_encoder::*;
@@ -456,20 +509,27 @@ mod tests {
         assert!(err.to_string().contains("names data segments"), "{err}");
     }
 
-    /// A module of five functions: `kept` (exported) calls `callee`, which
-    /// calls `kept` back; `dropped` (exported, then left out) calls
-    /// `only_dropped`; `in_table` is a table element, named by index or, with
-    /// `by_expression`, by a `ref.func` expression.
+    /// A module that imports a function, then defines six: `kept`
+    /// (exported) calls `callee`, which calls `kept` back; `dropped`
+    /// (exported, then left out) calls `only_dropped`; `in_table` is a table
+    /// element, named by index or, with `by_expression`, by a `ref.func`
+    /// expression; `started` is the start function. The import shifts every
+    /// defined function's index by one.
     fn five(by_expression: bool) -> Vec<u8> {
         use wasm_encoder::*;
         let mut m = Module::new();
         let mut types = TypeSection::new();
         types.ty().function([], [ValType::I32]);
+        types.ty().function([], []);
         m.section(&types);
+        let mut imports = ImportSection::new();
+        imports.import("env", "imported", EntityType::Function(0));
+        m.section(&imports);
         let mut funcs = FunctionSection::new();
         for _ in 0..5 {
             funcs.function(0);
         }
+        funcs.function(1);
         m.section(&funcs);
         let mut tables = TableSection::new();
         tables.table(TableType {
@@ -481,26 +541,27 @@ mod tests {
         });
         m.section(&tables);
         let mut exports = ExportSection::new();
-        exports.export("kept", ExportKind::Func, 0);
-        exports.export("dropped", ExportKind::Func, 2);
+        exports.export("kept", ExportKind::Func, 1);
+        exports.export("dropped", ExportKind::Func, 3);
         m.section(&exports);
+        m.section(&StartSection { function_index: 6 });
         let mut elems = ElementSection::new();
-        let by_ref = [ConstExpr::ref_func(4)];
+        let by_ref = [ConstExpr::ref_func(5)];
         elems.active(
             Some(0),
             &ConstExpr::i32_const(0),
             if by_expression {
                 Elements::Expressions(RefType::FUNCREF, std::borrow::Cow::Borrowed(&by_ref))
             } else {
-                Elements::Functions(std::borrow::Cow::Borrowed(&[4]))
+                Elements::Functions(std::borrow::Cow::Borrowed(&[5]))
             },
         );
         m.section(&elems);
         let mut code = CodeSection::new();
         for (calls, value) in [
-            (Some(1), 0),
-            (Some(0), 1),
-            (Some(3), 2),
+            (Some(2), 0),
+            (Some(1), 1),
+            (Some(4), 2),
             (None, 3),
             (None, 4),
         ] {
@@ -511,6 +572,9 @@ mod tests {
             };
             code.function(&f);
         }
+        let mut started = Function::new([]);
+        started.instructions().end();
+        code.function(&started);
         m.section(&code);
         m.finish()
     }
@@ -548,9 +612,10 @@ mod tests {
                 _ => {}
             }
         }
-        // `dropped` and `only_dropped` are stubs; `kept`, its callee and the
-        // table element are as they were, at the same indices.
-        assert_eq!(bodies, [false, false, true, true, false]);
+        // `dropped` and `only_dropped` are stubs; `kept`, its callee, the
+        // table element and the start function are as they were, at the
+        // same indices.
+        assert_eq!(bodies, [false, false, true, true, false, false]);
         assert_eq!(exports, ["kept"]);
         // Nothing dropped, nothing stripped; an export that is not there is an error.
         assert_eq!(strip(&wasm, &[]).unwrap().1.functions, 0);
