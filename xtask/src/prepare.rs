@@ -241,6 +241,44 @@ pub fn with_image(wasm: &[u8], image: &Image) -> anyhow::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// A 32-bit, unshared memory of `minimum` pages and no maximum.
+    fn plain_memory(minimum: u64) -> wasm_encoder::MemoryType {
+        wasm_encoder::MemoryType {
+            minimum,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        }
+    }
+
+    /// A module of one function of type `[] -> []`, whose body is `body`'s
+    /// instructions and `end`, one plain memory of `pages`, and data at 8.
+    fn one_function(pages: u64, body: impl Fn(&mut wasm_encoder::InstructionSink)) -> Vec<u8> {
+        use wasm_encoder::*;
+        let mut m = Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        m.section(&types);
+        let mut funcs = FunctionSection::new();
+        funcs.function(0);
+        m.section(&funcs);
+        let mut mems = MemorySection::new();
+        mems.memory(plain_memory(pages));
+        m.section(&mems);
+        m.section(&DataCountSection { count: 1 });
+        let mut code = CodeSection::new();
+        let mut f = Function::new([]);
+        body(&mut f.instructions());
+        f.instructions().end();
+        code.function(&f);
+        m.section(&code);
+        let mut d = DataSection::new();
+        d.active(0, &ConstExpr::i32_const(8), b"x".iter().copied());
+        m.section(&d);
+        m.finish()
+    }
+
     /// A module as wasm-ld lays one out: the stack pointer first, a memory,
     /// data above the stack, and a function reading a byte of memory.
     fn module(stack_top: i32, data_at: i32, data: &[u8]) -> Vec<u8> {
@@ -253,13 +291,7 @@ mod tests {
         funcs.function(0);
         m.section(&funcs);
         let mut mems = MemorySection::new();
-        mems.memory(MemoryType {
-            minimum: 2,
-            maximum: None,
-            memory64: false,
-            shared: false,
-            page_size_log2: None,
-        });
+        mems.memory(plain_memory(2));
         m.section(&mems);
         let mut globals = GlobalSection::new();
         globals.global(
@@ -325,11 +357,10 @@ mod tests {
     #[test]
     fn only_one_plain_memory_with_room_for_the_image_is_prepared() {
         let memory = |maximum, memory64, shared| wasm_encoder::MemoryType {
-            minimum: 1,
             maximum,
             memory64,
             shared,
-            page_size_log2: None,
+            ..plain_memory(1)
         };
         let image = Image {
             pages: 3,
@@ -459,13 +490,7 @@ mod tests {
         let passive = {
             let mut m = wasm_encoder::Module::new();
             let mut mems = wasm_encoder::MemorySection::new();
-            mems.memory(wasm_encoder::MemoryType {
-                minimum: 1,
-                maximum: None,
-                memory64: false,
-                shared: false,
-                page_size_log2: None,
-            });
+            mems.memory(plain_memory(1));
             m.section(&mems);
             m.section(&wasm_encoder::DataCountSection { count: 1 });
             let mut d = wasm_encoder::DataSection::new();
@@ -475,35 +500,9 @@ mod tests {
         };
         assert!(with_image(&passive, &image).is_err());
         // Nor code that names a data segment.
-        let drops = {
-            use wasm_encoder::*;
-            let mut m = Module::new();
-            let mut types = TypeSection::new();
-            types.ty().function([], []);
-            m.section(&types);
-            let mut funcs = FunctionSection::new();
-            funcs.function(0);
-            m.section(&funcs);
-            let mut mems = MemorySection::new();
-            mems.memory(MemoryType {
-                minimum: 1,
-                maximum: None,
-                memory64: false,
-                shared: false,
-                page_size_log2: None,
-            });
-            m.section(&mems);
-            m.section(&DataCountSection { count: 1 });
-            let mut code = CodeSection::new();
-            let mut f = Function::new([]);
-            f.instructions().data_drop(0).end();
-            code.function(&f);
-            m.section(&code);
-            let mut d = DataSection::new();
-            d.active(0, &ConstExpr::i32_const(8), b"x".iter().copied());
-            m.section(&d);
-            m.finish()
-        };
+        let drops = one_function(1, |f| {
+            f.data_drop(0);
+        });
         wasmparser::Validator::new().validate_all(&drops).unwrap();
         let err = with_image(&drops, &image).unwrap_err();
         assert!(err.to_string().contains("names data segments"), "{err}");
