@@ -48,12 +48,14 @@ if (table.length !== slots) {
   console.error(`preparing took externref table slots (${slots} -> ${table.length}): the saved memory would not match a fresh table`);
   process.exit(1);
 }
-fs.writeFileSync(out, new Uint8Array(instance.memory.buffer));
-// The prepared instance loads (its literal index builds: the one check
-// `prepare` leaves to run time), once; this copy of the memory is not saved.
+// A copy of the memory as prepared, written only once the prepared instance
+// has loaded (its literal index builds: the one check `prepare` leaves to run
+// time), so that a refusal leaves no image behind.
+const memory = Buffer.from(new Uint8Array(instance.memory.buffer));
 try {
   Edge.prepared().free();
 } catch (e) {
   console.error(`the prepared instance does not load: ${(e && e.message) || e}`);
   process.exit(1);
 }
+fs.writeFileSync(out, memory);

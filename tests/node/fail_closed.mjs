@@ -103,7 +103,10 @@ const baked = join(bundle, '../baked');
 const full = join(bundle, '../full');
 const here = new URL('.', import.meta.url).pathname;
 let refused = 0;
-function refusedToPrepare(name, breakIt) {
+// `node xtask/prepare.cjs` on copies of the module and the baked files, the
+// files first changed by `breakIt`: its exit status, whether it left a memory
+// image, and what it said.
+function prepareWith(breakIt) {
   const dir = mkdtempSync(join(tmpdir(), 'edge-prepare-'));
   try {
     cpSync(full, join(dir, 'bundle'), { recursive: true });
@@ -111,30 +114,29 @@ function refusedToPrepare(name, breakIt) {
     breakIt(join(dir, 'baked'));
     const out = join(dir, 'memory');
     let status = 0;
+    let stderr = '';
     try {
       execFileSync(process.execPath, [join(here, '../../xtask/prepare.cjs'), join(dir, 'bundle'), join(dir, 'baked'), out], { stdio: 'pipe' });
     } catch (e) {
       status = e.status;
+      stderr = String(e.stderr);
     }
-    if (status !== 1 || existsSync(out)) failures.push(`${name}: expected the build to refuse it (exit 1, no memory image), got exit ${status}${existsSync(out) ? ' and an image' : ''}`);
-    else refused++;
+    return { status, image: existsSync(out), stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+function refusedToPrepare(name, breakIt) {
+  const { status, image } = prepareWith(breakIt);
+  if (status !== 1 || image) failures.push(`${name}: expected the build to refuse it (exit 1, no memory image), got exit ${status}${image ? ' and an image' : ''}`);
+  else refused++;
+}
 const rewrite = (file, change) => (d) => writeFileSync(join(d, file), change(readFileSync(join(d, file))));
 // The control: the files as built prepare.
 {
-  const dir = mkdtempSync(join(tmpdir(), 'edge-prepare-'));
-  try {
-    cpSync(full, join(dir, 'bundle'), { recursive: true });
-    execFileSync(process.execPath, [join(here, '../../xtask/prepare.cjs'), join(dir, 'bundle'), baked, join(dir, 'memory')], { stdio: 'pipe' });
-    if (!existsSync(join(dir, 'memory'))) failures.push('prepare control: no memory image');
-  } catch (e) {
-    failures.push(`prepare control: the files as built did not prepare: ${e.stderr}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { status, image, stderr } = prepareWith(() => {});
+  if (status !== 0) failures.push(`prepare control: the files as built did not prepare: ${stderr}`);
+  else if (!image) failures.push('prepare control: no memory image');
 }
 refusedToPrepare('corrupt edge-config.bin', rewrite('edge-config.bin', () => Buffer.from('{"config_json": "not a config", ')));
 refusedToPrepare('truncated edge-config.bin', rewrite('edge-config.bin', (c) => c.subarray(0, c.length - 1)));

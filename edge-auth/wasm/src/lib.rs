@@ -167,6 +167,8 @@ impl Prepared {
     fn read(config: &[u8], matcher: Vec<u8>, verified: &[u8]) -> Result<Prepared, JsError> {
         // Signature math: Node's crypto, unless RustCrypto is compiled in
         // (`cargo xtask dist --rust-crypto`), which jsonwebtoken then uses.
+        // The provider is a static: installed here at build time, it is in
+        // the prepared image, so `Edge::prepared` needs no call of its own.
         #[cfg(not(feature = "rust-crypto"))]
         node_crypto::install();
         let config = EdgeConfig::from_baked(config).map_err(into_js_error)?;
