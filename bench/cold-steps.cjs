@@ -18,7 +18,8 @@ if (process.argv[2] === '--child') {
   const mark = (name) => { const t = process.hrtime.bigint(); out.push([name, Number(t - last) / 1e6]); last = t; };
   require('node:crypto'); mark('require node:crypto');
   const glue = require(path.join(dir, 'edge_auth_wasm.js')); mark('require the glue (compile + instantiate)');
-  const edge = glue.Edge.prepared(); mark('Edge.prepared() (what the shim does)');
+  const word = () => (Math.random() * 0x100000000) >>> 0;
+  const edge = glue.Edge.prepared(word(), word(), word(), word()); mark('Edge.prepared() (what the shim does)');
   const ua = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
   edge.decide(`/public/a.css\0GET\x00203.0.113.1\0\0\0user-agent\0${ua}`, 7, Date.now(), 0); mark('first decision');
   edge.decide(`/public/a.css\0GET\x00203.0.113.2\0\0\0user-agent\0${ua}`, 7, Date.now(), 0); mark('second decision');

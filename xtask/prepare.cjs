@@ -53,7 +53,7 @@ if (table.length !== slots) {
 // time), so that a refusal leaves no image behind.
 const memory = Buffer.from(new Uint8Array(instance.memory.buffer));
 try {
-  Edge.prepared().free();
+  Edge.prepared(1, 2, 3, 4).free(); // any keys but all-zero: a check, then freed
 } catch (e) {
   console.error(`the prepared instance does not load: ${(e && e.message) || e}`);
   process.exit(1);

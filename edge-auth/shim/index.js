@@ -53,10 +53,17 @@ let remotes = []; // JWK Sets fetched at run time: { issuer, url, cache_seconds,
 
 // `cargo xtask dist` prepared the module's instance: the config, matcher and
 // verified-bot table are read already, in its initial memory, and loading
-// takes them (`Edge.prepared()`, once per instance of the module). After a
+// takes them (`Edge.prepared(keys)`, once per instance of the module). After a
 // trap the instance is not reused with whatever state the trap left: the
 // module is instantiated again, prepared as it was built.
 let trapped = false;
+// Each instance hashes its rate and token tables with keys of its own, drawn
+// here: the wasm has no randomness of its own, and keys every instance shared
+// would let whoever holds the bundle pick client addresses or tokens that all
+// collide (hash flooding). Math.random is seeded by V8 from the operating
+// system per isolate and never shown to a client; node:crypto would cost a
+// public page's cold start its ~3 ms load.
+const word = () => (Math.random() * 0x100000000) >>> 0;
 function load() {
   try {
     if (trapped) {
@@ -64,7 +71,7 @@ function load() {
       wasmMemory = glue.wasm_memory();
       trapped = false;
     }
-    edge = glue.Edge.prepared();
+    edge = glue.Edge.prepared(word(), word(), word(), word());
     responses.length = 0; // a new instance numbers its responses afresh
     input = null; // and has its own input buffer
     const warnings = edge.warnings();

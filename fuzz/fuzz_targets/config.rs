@@ -11,7 +11,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for bytes in [data, &raw[..]] {
         if let Ok(cfg) = edge_auth_core::EdgeConfig::from_baked(bytes) {
             assert_eq!(cfg.to_baked(), bytes, "read back as other bytes");
-            let mut state = edge_auth_core::EdgeState::new(&cfg);
+            let mut state = edge_auth_core::EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
             let ctx = edge_auth_core::Ctx {
                 now_ms: 1_800_000_000_000,
                 config: &cfg,

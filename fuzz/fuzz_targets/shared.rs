@@ -70,7 +70,7 @@ pub fn verified() -> &'static edge_auth_core::VerifiedBots {
 #[allow(dead_code)]
 pub fn decide(request: &edge_auth_core::CfRequest) -> edge_auth_core::Outcome {
     let cfg = config();
-    let mut state = edge_auth_core::EdgeState::new(cfg);
+    let mut state = edge_auth_core::EdgeState::new(cfg, edge_auth_core::HashKeys::new(1, 2));
     let ctx = edge_auth_core::Ctx {
         now_ms: NOW_MS,
         config: cfg,

@@ -67,7 +67,7 @@ impl Edge {
         Edge::with(config(extra))
     }
     fn with(cfg: EdgeConfig) -> Edge {
-        let state = EdgeState::new(&cfg);
+        let state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
         Edge {
             cfg,
             matcher: shipped_matcher(),
@@ -680,7 +680,7 @@ fn bots_before_auth_and_every_response_is_no_store() {
 #[test]
 fn missing_matcher_fails_closed() {
     let cfg = config("[[paths]]\nprefix = \"/\"\naccess = \"public\"\n");
-    let mut state = EdgeState::new(&cfg);
+    let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
     let ctx = Ctx {
         now_ms: NOW * 1000,
         config: &cfg,
@@ -862,7 +862,7 @@ fn remote_keys_join_the_baked_ones_and_clear_the_cache() {
     .unwrap();
     assert_eq!(cfg.remote_jwks().len(), 1);
     let auth = format!("Bearer {}", token(json!({})));
-    let mut state = EdgeState::new(&cfg);
+    let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
     let matcher = shipped_matcher();
     let mut decide_now = |cfg: &EdgeConfig| {
         decide(
@@ -956,7 +956,10 @@ fn baked_config_is_the_toml_config() {
 /// none, on every kind of path, from a browser, a tool and no user-agent: `a`
 /// and `b` decide each alike, and both accept some tokens.
 fn decide_alike(a: &EdgeConfig, b: &EdgeConfig) {
-    let (mut sa, mut sb) = (EdgeState::new(a), EdgeState::new(b));
+    let (mut sa, mut sb) = (
+        EdgeState::new(a, edge_auth_core::HashKeys::new(1, 2)),
+        EdgeState::new(b, edge_auth_core::HashKeys::new(1, 2)),
+    );
     let secret = base64::Engine::decode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
         "vzvRv-zay-LaV2Pc3P4HkCvRvQhCrrdZd5_gL1rIqUU",

@@ -16,7 +16,7 @@ pub const NOW_UNIX_S: u64 = workspace_tests::FIXTURE_NOW_S;
 fn run_case(text: &str) -> Value {
     let cfg = demo_config();
     let matcher = shipped_matcher();
-    let mut state = EdgeState::new(&cfg);
+    let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
     let ctx = Ctx {
         now_ms: NOW_UNIX_S * 1000,
         config: &cfg,

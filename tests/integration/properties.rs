@@ -57,7 +57,7 @@ proptest! {
     #[test]
     fn arbitrary_tokens_never_allow(token in ".{0,9000}", source in 0..3usize) {
         let (cfg, matcher) = demo();
-        let mut state = EdgeState::new(&cfg);
+        let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
         let ctx = at_fixture_time(&cfg, matcher);
         let ua = ("user-agent".to_owned(), "Mozilla/5.0 Chrome/131.0 Safari/537.36".to_owned());
         let r = match source {
@@ -72,7 +72,7 @@ proptest! {
     #[test]
     fn mutated_valid_tokens_never_allow(pos in 0usize..2000, byte in any::<u8>()) {
         let (cfg, matcher) = demo();
-        let mut state = EdgeState::new(&cfg);
+        let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
         let ctx = at_fixture_time(&cfg, matcher);
         let good = valid_token();
         let mut bytes = good.clone().into_bytes();
@@ -89,7 +89,7 @@ proptest! {
     #[test]
     fn arbitrary_headers_never_panic_or_allow(headers in proptest::collection::vec(("[a-z-]{1,20}|user-agent|cookie|authorization", prop_oneof![".{0,300}", "Bearer [A-Za-z0-9._-]{0,300}", "(bearer|BEARER|Basic) .{0,80}", "access_token=[A-Za-z0-9._-]{0,200}(; [a-z]+=[a-z]*)?"]), 0..12), uri in "/[ -~]{0,100}") {
         let (cfg, matcher) = demo();
-        let mut state = EdgeState::new(&cfg);
+        let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
         let ctx = at_fixture_time(&cfg, matcher);
         let mut r = protected(headers, String::new());
         r.uri = format!("/private{uri}");
@@ -108,7 +108,7 @@ proptest! {
         let event = serde_json::json!({"Records":[{"cf":{"request":{"clientIp":"::1","method":"GET","uri":uri,"querystring":qs,"headers":hs}}}]});
         if let Ok(parsed) = edge_auth_event::parse_event(&event.to_string()) {
             let (cfg, matcher) = demo();
-            let mut state = EdgeState::new(&cfg);
+            let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
             let ctx = at_fixture_time(&cfg, matcher);
             let o = decide(&parsed.request, &ctx, &mut state);
             let _ = edge_auth_event::render(&o, &parsed);
@@ -128,7 +128,7 @@ fn the_valid_fixture_token_is_accepted() {
     // Guards the mutation property: the token it mutates really is valid.
     let _ = fixture("keys");
     let (cfg, matcher) = demo();
-    let mut state = EdgeState::new(&cfg);
+    let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
     let ctx = at_fixture_time(&cfg, matcher);
     let r = protected(
         vec![
@@ -211,7 +211,7 @@ fn hostile_events_reach_every_stage_and_never_open_private() {
             continue;
         };
         parsed_ok += 1;
-        let mut state = EdgeState::new(&cfg);
+        let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
         let ctx = at_fixture_time(&cfg, matcher);
         let o = decide(&parsed.request, &ctx, &mut state);
         let _ = edge_auth_event::render(&o, &parsed);

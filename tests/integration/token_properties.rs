@@ -159,7 +159,7 @@ fn structured_tokens_reach_every_check_and_only_valid_ones_pass() {
         let c = strategy.new_tree(&mut runner).unwrap().current();
         let t = token(&c, now);
         // A fresh state per case: no cache hit and no rate limit between cases.
-        let mut state = EdgeState::new(&cfg);
+        let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
         let ctx = Ctx {
             now_ms: FIXTURE_NOW_S * 1000,
             config: &cfg,

@@ -63,10 +63,16 @@ const [, ok] = await run('control', () => {});
 if (ok.status !== undefined || ok.uri !== '/public/index.html') failures.push(`control: expected a forward, got ${JSON.stringify(ok).slice(0, 200)}`);
 
 // The instance's prepared config taken before the shim loads: the wasm's own
-// refusal (`Edge.prepared()`), which the shim answers with 503s.
+// refusal (`Edge.prepared(keys)`), which the shim answers with 503s.
 expect503(await run('an instance with no prepared config', (d) => {
   const glue = join(d, 'edge_auth_wasm.js');
-  writeFileSync(glue, readFileSync(glue, 'utf8') + '\nmodule.exports.Edge.prepared().free();\n');
+  writeFileSync(glue, readFileSync(glue, 'utf8') + '\nmodule.exports.Edge.prepared(1, 2, 3, 4).free();\n');
+}));
+// A shim that passes the prepared instance no hash keys: refused by the wasm
+// (its tables would hash alike in every instance), answered with 503s.
+expect503(await run('a shim that passes no hash keys', (d) => {
+  const glue = join(d, 'edge_auth_wasm.js');
+  writeFileSync(glue, readFileSync(glue, 'utf8') + '\nconst __prepared = module.exports.Edge.prepared;\nmodule.exports.Edge.prepared = function () { return __prepared.call(this); };\n');
 }));
 const inject = (method) => (d) => {
   const glue = join(d, 'edge_auth_wasm.js');

@@ -172,6 +172,24 @@ printed = [];
 instance();
 if (printed.length !== 0) failures.push(`the demo config has no warnings, yet its load printed ${JSON.stringify(printed).slice(0, 200)}`);
 
+// Hash keys: each instance draws four words of its own for its tables'
+// SipHash keys (the wasm refuses none at all: fail_closed.mjs), and answers
+// as a fresh instance of the unpatched bundle does.
+const drawn = [];
+globalThis.__fastPathKeys = drawn;
+const freshAnswer = await instance()(JSON.parse(pubText));
+if (freshAnswer.status !== undefined) failures.push(`${pubName} on a fresh instance: expected a forward, got ${freshAnswer.status}`);
+for (let i = 0; i < 3; i++) {
+  const h = instance('\nconst __prepared = module.exports.Edge.prepared;\nmodule.exports.Edge.prepared = function (...a) { globalThis.__fastPathKeys.push(a); return __prepared.apply(this, a); };\n');
+  if (!same(await h(JSON.parse(pubText)), freshAnswer)) failures.push(`${pubName} on a fresh instance with its own keys (${i + 1}): a different answer`);
+}
+const words = drawn.flat();
+if (drawn.length !== 3 || drawn.some((a) => a.length !== 4) || words.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff)) {
+  failures.push(`each instance must pass Edge.prepared four 32-bit words, got ${JSON.stringify(drawn)}`);
+} else if (new Set(words).size !== words.length) {
+  failures.push(`three instances drew repeated hash key words: ${JSON.stringify(drawn)}`);
+}
+
 // Logging, on a fresh instance of the shipped bundle (the demo config: forwarded = "count").
 printed = [];
 const logs = instance();

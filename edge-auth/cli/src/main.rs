@@ -15,7 +15,9 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use bot_signatures::Catalog;
 use clap::{Parser, Subcommand};
-use edge_auth_core::{Ctx, EdgeConfig, EdgeState, Matcher, VerifiedBots, decide};
+use std::collections::hash_map::RandomState;
+
+use edge_auth_core::{Ctx, EdgeConfig, EdgeState, HashKeys, Matcher, VerifiedBots, decide};
 use serde_json::Value;
 
 /// The edge bot-filter and JWT authorizer, natively.
@@ -117,7 +119,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64),
             };
-            let mut state = EdgeState::new(&cfg);
+            let mut state = EdgeState::new(&cfg, HashKeys::from_random_state(&RandomState::new()));
             let ctx = Ctx {
                 now_ms,
                 config: &cfg,
@@ -245,7 +247,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     let cfg = load_config(&config).map_err(|e| Failure(exit::CONFIG, e))?;
                     let (matcher, verified) =
                         load_matcher(catalog.as_deref()).map_err(|e| Failure(exit::CONFIG, e))?;
-                    let state = EdgeState::new(&cfg);
+                    let state =
+                        EdgeState::new(&cfg, HashKeys::from_random_state(&RandomState::new()));
                     serve::Engine::Native {
                         config: Box::new(cfg),
                         matcher: Box::new(matcher),

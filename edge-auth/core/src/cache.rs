@@ -14,6 +14,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::hashkeys::HashKeys;
 use crate::jwt::Verified;
 
 /// A bounded map from token to its verification result.
@@ -21,18 +22,19 @@ use crate::jwt::Verified;
 pub struct TokenCache {
     max_entries: usize,
     keys_fingerprint: u64,
-    entries: HashMap<Arc<str>, Verified>,
+    entries: HashMap<Arc<str>, Verified, HashKeys>,
     /// Insertion order, for eviction; shares each key with `entries`.
     order: VecDeque<Arc<str>>,
 }
 
 impl TokenCache {
-    /// A cache of at most `max_entries` tokens (0 disables caching).
-    pub fn new(max_entries: usize) -> Self {
+    /// A cache of at most `max_entries` tokens (0 disables caching), hashed
+    /// with `keys`.
+    pub fn new(max_entries: usize, keys: HashKeys) -> Self {
         TokenCache {
             max_entries,
             keys_fingerprint: 0,
-            entries: HashMap::new(),
+            entries: HashMap::with_hasher(keys),
             order: VecDeque::new(),
         }
     }
@@ -91,6 +93,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::TokenCache;
+    use crate::hashkeys::HashKeys;
     use crate::json::Json;
     use crate::jwt::{Times, Verified};
 
@@ -109,7 +112,7 @@ mod tests {
 
     #[test]
     fn only_the_same_token_byte_for_byte_is_a_hit() {
-        let mut c = TokenCache::new(8);
+        let mut c = TokenCache::new(8, HashKeys::new(1, 2));
         c.insert("a.b.c", verified(1));
         assert_eq!(c.get("a.b.c"), Some(&verified(1)));
         for other in ["a.b.d", "a.b.", "a.b.cc", "A.b.c", " a.b.c", ""] {
@@ -122,7 +125,7 @@ mod tests {
 
     #[test]
     fn holds_at_most_its_bound_and_evicts_the_oldest_first() {
-        let mut c = TokenCache::new(3);
+        let mut c = TokenCache::new(3, HashKeys::new(1, 2));
         assert!(c.is_empty());
         for (i, t) in ["t0", "t1", "t2", "t3", "t4"].iter().enumerate() {
             c.insert(t, verified(i));
@@ -148,14 +151,14 @@ mod tests {
 
     #[test]
     fn a_bound_of_zero_caches_nothing() {
-        let mut c = TokenCache::new(0);
+        let mut c = TokenCache::new(0, HashKeys::new(1, 2));
         c.insert("t", verified(0));
         assert_eq!((c.len(), c.get("t")), (0, None));
     }
 
     #[test]
     fn removing_frees_the_slot_for_later_tokens() {
-        let mut c = TokenCache::new(2);
+        let mut c = TokenCache::new(2, HashKeys::new(1, 2));
         c.insert("a", verified(0));
         c.insert("b", verified(1));
         c.remove("a");
@@ -172,7 +175,7 @@ mod tests {
 
     #[test]
     fn new_keys_drop_every_entry_and_the_same_keys_keep_them() {
-        let mut c = TokenCache::new(4);
+        let mut c = TokenCache::new(4, HashKeys::new(1, 2));
         c.sync_keys(7);
         c.insert("a", verified(0));
         c.sync_keys(7);

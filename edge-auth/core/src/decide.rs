@@ -12,6 +12,7 @@ use crate::cache::TokenCache;
 use crate::config::{
     Access, EdgeConfig, EmptyUserAgent, PathRule, Preflight, Step, TokenSource, UnverifiedClaim,
 };
+use crate::hashkeys::HashKeys;
 use crate::json::Json;
 use crate::jwt;
 use crate::policy;
@@ -59,13 +60,16 @@ pub struct EdgeState {
 pub const NONCE_CACHE_ENTRIES: usize = 10_000;
 
 impl EdgeState {
-    /// Fresh state for `config`.
-    pub fn new(config: &EdgeConfig) -> Self {
+    /// Fresh state for `config`, its tables hashed with `keys` (which the
+    /// adapter draws per instance: [`crate::hashkeys`]).
+    pub fn new(config: &EdgeConfig, keys: HashKeys) -> Self {
         EdgeState {
-            limiter: config.rate.map(|r| RateLimiter::new(r, config.max_clients)),
-            bot_limiter: RateLimiter::new(config.bot_rate, config.max_clients),
-            tokens: TokenCache::new(config.cache_entries),
-            nonces: NonceCache::new(NONCE_CACHE_ENTRIES),
+            limiter: config
+                .rate
+                .map(|r| RateLimiter::new(r, config.max_clients, keys)),
+            bot_limiter: RateLimiter::new(config.bot_rate, config.max_clients, keys),
+            tokens: TokenCache::new(config.cache_entries, keys),
+            nonces: NonceCache::new(NONCE_CACHE_ENTRIES, keys),
         }
     }
 }

@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod config;
 pub mod decide;
+pub mod hashkeys;
 pub mod json;
 pub mod jwt;
 pub mod keys;
@@ -33,5 +34,6 @@ pub use config::{ConfigError, ConfigErrorKind, EdgeConfig};
 pub use decide::{
     BotMatch, Claim, ClaimStatus, Ctx, Decision, EdgeState, Outcome, Response, decide, decide_again,
 };
+pub use hashkeys::HashKeys;
 pub use reason::Reason;
 pub use request::{CfRequest, Header};

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use crate::config::Rate;
+use crate::hashkeys::HashKeys;
 use crate::request::ClientKey;
 
 /// A GCRA limiter keyed by client ([`ClientKey`] at the edge).
@@ -23,18 +24,19 @@ pub struct RateLimiter<K = ClientKey> {
     tolerance_ms: f64,
     max_clients: usize,
     /// Theoretical arrival time per client, in ms on the host clock.
-    tat: HashMap<K, f64>,
+    tat: HashMap<K, f64, HashKeys>,
 }
 
 impl<K: Hash + Eq> RateLimiter<K> {
-    /// A limiter for `rate`, tracking at most `max_clients` clients.
-    pub fn new(rate: Rate, max_clients: usize) -> Self {
+    /// A limiter for `rate`, tracking at most `max_clients` clients in a
+    /// table hashed with `keys`.
+    pub fn new(rate: Rate, max_clients: usize, keys: HashKeys) -> Self {
         let emission_ms = 1000.0 / rate.per_second;
         RateLimiter {
             emission_ms,
             tolerance_ms: emission_ms * f64::from(rate.burst),
             max_clients: max_clients.max(1),
-            tat: HashMap::new(),
+            tat: HashMap::with_hasher(keys),
         }
     }
 
@@ -87,7 +89,7 @@ mod tests {
     use super::*;
 
     fn limiter(per_second: f64, burst: u32, max: usize) -> RateLimiter<&'static str> {
-        RateLimiter::new(Rate { per_second, burst }, max)
+        RateLimiter::new(Rate { per_second, burst }, max, HashKeys::new(1, 2))
     }
 
     #[test]
@@ -122,6 +124,7 @@ mod tests {
                 burst: 10,
             },
             1000,
+            HashKeys::new(1, 2),
         );
         for i in 0..100_000u64 {
             let _ = l.check(ClientKey::from(u128::from(i)), i);

@@ -25,6 +25,8 @@
 
 use std::collections::HashMap;
 
+use crate::hashkeys::HashKeys;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -197,15 +199,15 @@ pub struct Window {
 /// unseen only after `capacity` newer nonces).
 #[derive(Debug, Clone)]
 pub struct NonceCache {
-    seen: HashMap<(String, String), i64>,
+    seen: HashMap<(String, String), i64, HashKeys>,
     capacity: usize,
 }
 
 impl NonceCache {
-    /// An empty cache holding at most `capacity` nonces.
-    pub fn new(capacity: usize) -> NonceCache {
+    /// An empty cache holding at most `capacity` nonces, hashed with `keys`.
+    pub fn new(capacity: usize, keys: HashKeys) -> NonceCache {
         NonceCache {
-            seen: HashMap::new(),
+            seen: HashMap::with_hasher(keys),
             capacity,
         }
     }
@@ -662,7 +664,7 @@ mod tests {
 
     #[test]
     fn nonces_are_remembered_within_their_window_and_bounded() {
-        let mut c = NonceCache::new(2);
+        let mut c = NonceCache::new(2, HashKeys::new(1, 2));
         assert!(c.is_empty());
         assert_eq!(c.len(), 0);
         // Inside the window up to its last second, forgotten after.
@@ -674,7 +676,7 @@ mod tests {
         assert!(c.fresh("edge", "e", 200, 101), "after it");
         assert!(!c.is_empty() && c.len() == 1);
         // When full, expired entries go first, then the one expiring first.
-        let mut c = NonceCache::new(2);
+        let mut c = NonceCache::new(2, HashKeys::new(1, 2));
         assert!(c.fresh("a", "1", 100, 0));
         assert!(c.fresh("b", "1", 300, 0));
         assert!(
@@ -689,7 +691,7 @@ mod tests {
         );
         assert!(!c.fresh("c", "1", 400, 150), "c was kept");
         // A full cache drops every expired entry at once, and only then.
-        let mut c = NonceCache::new(3);
+        let mut c = NonceCache::new(3, HashKeys::new(1, 2));
         assert!(c.fresh("a", "1", 100, 0));
         assert!(c.fresh("b", "1", 110, 0));
         assert!(c.fresh("c", "1", 500, 0));
@@ -698,11 +700,11 @@ mod tests {
             "full at 200: a and b have expired"
         );
         assert_eq!(c.len(), 2, "both expired entries went, not just one");
-        let mut c = NonceCache::new(3);
+        let mut c = NonceCache::new(3, HashKeys::new(1, 2));
         assert!(c.fresh("a", "1", 100, 0));
         assert!(c.fresh("b", "1", 600, 200));
         assert_eq!(c.len(), 2, "not full: the expired entry may wait");
-        let mut c = NonceCache::new(2);
+        let mut c = NonceCache::new(2, HashKeys::new(1, 2));
         assert!(c.fresh("k", "n1", 100, 50));
         assert!(!c.fresh("k", "n1", 100, 60), "a replay inside the window");
         assert!(c.fresh("k2", "n1", 100, 60), "another key's nonce");
@@ -710,7 +712,7 @@ mod tests {
         assert!(c.len() <= 2);
         assert!(c.fresh("k", "n3", 300, 101));
         assert!(c.len() <= 2);
-        let mut off = NonceCache::new(0);
+        let mut off = NonceCache::new(0, HashKeys::new(1, 2));
         assert!(off.fresh("k", "n", 100, 0) && off.fresh("k", "n", 100, 0));
     }
 }

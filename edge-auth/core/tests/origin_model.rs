@@ -200,7 +200,7 @@ fn spell(key: &str, choices: &[u8], families: &mut BTreeMap<&'static str, usize>
 fn no_spelling_reaches_an_object_the_token_does_not_open() {
     let cfg = config();
     let token = alice_token();
-    let state = RefCell::new(EdgeState::new(&cfg));
+    let state = RefCell::new(EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2)));
     let ctx = Ctx {
         now_ms: NOW_S * 1000,
         config: &cfg,
@@ -302,7 +302,7 @@ fn no_spelling_reaches_an_object_the_token_does_not_open() {
 fn the_reported_spellings_are_refused() {
     let cfg = config();
     let token = alice_token();
-    let mut state = EdgeState::new(&cfg);
+    let mut state = EdgeState::new(&cfg, edge_auth_core::HashKeys::new(1, 2));
     let ctx = Ctx {
         now_ms: NOW_S * 1000,
         config: &cfg,

@@ -184,7 +184,7 @@ fn the_drafts_example_request_verifies_in_its_window_only() {
         Check::Failed(Failure::BadSignature)
     ));
     // It carries a nonce: a second sight on this instance is a replay.
-    let mut nonces = NonceCache::new(100);
+    let mut nonces = NonceCache::new(100, edge_auth_core::HashKeys::new(1, 2));
     assert!(matches!(
         check(&req, &req.uri, &agents, now, WINDOW, Some(&mut nonces)),
         Check::Verified(_)

@@ -31,8 +31,8 @@ use std::cell::RefCell;
 
 use bot_signatures_matcher::{Matcher, Unindexed};
 use edge_auth_core::{
-    CfRequest, Ctx, Decision, EdgeConfig, EdgeState, Outcome, Reason, Response, VerifiedBots,
-    decide, decide_again,
+    CfRequest, Ctx, Decision, EdgeConfig, EdgeState, HashKeys, Outcome, Reason, Response,
+    VerifiedBots, decide, decide_again,
 };
 use edge_auth_event::Ledger;
 use wasm_bindgen::prelude::*;
@@ -234,15 +234,15 @@ pub struct Edge {
 
 impl Edge {
     /// An instance from what [`Prepared::read`] read: the matcher's index
-    /// built, the per-instance state new.
-    fn assemble(prepared: Prepared) -> Result<Edge, JsError> {
+    /// built, the per-instance state new, its tables hashed with `keys`.
+    fn assemble(prepared: Prepared, keys: HashKeys) -> Result<Edge, JsError> {
         let Prepared {
             config,
             matcher,
             verified,
         } = prepared;
         let matcher = matcher.index().map_err(into_js_error)?;
-        let state = EdgeState::new(&config);
+        let state = EdgeState::new(&config, keys);
         Ok(Edge {
             config,
             matcher,
@@ -266,9 +266,19 @@ impl Edge {
     /// verified-bot table (`bot-verify.bin`); a config, matcher or table the
     /// core refuses is an error. The shim takes [`Edge::prepared`] instead;
     /// this is for tools and tests that load the files themselves.
+    /// `keys` as for [`Edge::prepared`].
     #[wasm_bindgen(constructor)]
-    pub fn new(config: &[u8], matcher: Vec<u8>, verified: &[u8]) -> Result<Edge, JsError> {
-        Edge::assemble(Prepared::read(config, matcher, verified)?)
+    pub fn new(
+        config: &[u8],
+        matcher: Vec<u8>,
+        verified: &[u8],
+        k0: u32,
+        k1: u32,
+        k2: u32,
+        k3: u32,
+    ) -> Result<Edge, JsError> {
+        let keys = hash_keys([k0, k1, k2, k3])?;
+        Edge::assemble(Prepared::read(config, matcher, verified)?, keys)
     }
 
     /// The instance `cargo xtask dist` prepared in this module's memory
@@ -277,11 +287,18 @@ impl Edge {
     /// none (a module not prepared, or taken already: one per instance of
     /// the module); the shim then answers 503 to every request (fail
     /// closed).
-    pub fn prepared() -> Result<Edge, JsError> {
+    ///
+    /// `k0`..`k3` are the 128 bits of the instance's hash keys, which the
+    /// shim draws when it starts (this target has no randomness of its own:
+    /// `edge_auth_core::hashkeys`). All four zero, as when the shim passes
+    /// none, is refused ([`NO_HASH_KEYS`]) before the prepared instance is
+    /// taken.
+    pub fn prepared(k0: u32, k1: u32, k2: u32, k3: u32) -> Result<Edge, JsError> {
+        let keys = hash_keys([k0, k1, k2, k3])?;
         let prepared = PREPARED
             .with(|slot| slot.borrow_mut().take())
             .ok_or_else(|| JsError::new(NOT_PREPARED))?;
-        Edge::assemble(prepared)
+        Edge::assemble(prepared, keys)
     }
 
     /// Config warnings (skipped keys), for the shim to log once at start:
@@ -497,6 +514,20 @@ impl Edge {
 
 /// Why [`Edge::prepared`] has nothing to give.
 const NOT_PREPARED: &str = "this bundle's wasm holds no prepared config (a module not built by `cargo xtask dist`, or its instance taken already): rebuild it with `cargo xtask dist`";
+/// Why [`Edge::prepared`] refuses keys that are all zero.
+const NO_HASH_KEYS: &str = "no hash keys: the shim passes Edge.prepared four random 32-bit words per instance (a shim that passes none would leave the rate and token tables' hashing predictable)";
+
+/// The instance's hash keys from four 32-bit words, or [`NO_HASH_KEYS`].
+fn hash_keys(words: [u32; 4]) -> Result<HashKeys, JsError> {
+    keys_of(words).ok_or_else(|| JsError::new(NO_HASH_KEYS))
+}
+
+/// The keys the four words spell (high word first), none when all are zero.
+fn keys_of(words: [u32; 4]) -> Option<HashKeys> {
+    let [a, b, c, d] = words.map(u64::from);
+    (a | b | c | d != 0).then(|| HashKeys::new(a << 32 | b, c << 32 | d))
+}
+
 /// Why a bundle built without the `remote-jwks` feature refuses fetched keys.
 #[cfg(not(feature = "remote-jwks"))]
 const NO_REMOTE_JWKS: &str = "this bundle was built without remote JWK Sets (no issuer of its config has a jwks_url): rebuild it with `cargo xtask dist`";
@@ -599,3 +630,27 @@ impl BotMatcher {
 /// The bot matcher's input buffer: user-agents longer than this cross as a
 /// string (CloudFront passes headers up to 8 KB in all).
 const BOT_INPUT_BYTES: usize = 8 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::{HashKeys, keys_of};
+
+    #[test]
+    fn four_words_spell_the_two_keys_and_all_zero_is_none() {
+        assert_eq!(keys_of([0; 4]), None);
+        assert_eq!(
+            keys_of([0x0102_0304, 0x0506_0708, 0x090a_0b0c, 0x0d0e_0f10]),
+            Some(HashKeys::new(0x0102_0304_0506_0708, 0x090a_0b0c_0d0e_0f10))
+        );
+        // Each word alone counts, in its own place.
+        let one = |i: usize| {
+            let mut w = [0; 4];
+            w[i] = 1;
+            keys_of(w).unwrap()
+        };
+        assert_eq!(one(0), HashKeys::new(1 << 32, 0));
+        assert_eq!(one(1), HashKeys::new(1, 0));
+        assert_eq!(one(2), HashKeys::new(0, 1 << 32));
+        assert_eq!(one(3), HashKeys::new(0, 1));
+    }
+}
