@@ -164,7 +164,21 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     if !status.success() {
         bail!("cargo build of edge-auth-wasm failed");
     }
-    let wasm = target_dir(root).join("wasm32-unknown-unknown/edge/edge_auth_wasm.wasm");
+    let built = target_dir(root).join("wasm32-unknown-unknown/edge/edge_auth_wasm.wasm");
+    // What wasm-bindgen is given: the module without `multivalue` among its
+    // features, so that every export returns one value (`abi.rs`: V8 compiles
+    // a wrapper of its own for each other signature on every cold start).
+    // Same file name in a directory of its own: wasm-bindgen names its output
+    // after it.
+    let single_value_dir = target_dir(root).join("wasm32-unknown-unknown/edge/single-value");
+    std::fs::create_dir_all(&single_value_dir)?;
+    let wasm = single_value_dir.join("edge_auth_wasm.wasm");
+    std::fs::write(
+        &wasm,
+        crate::abi::without_multivalue(
+            &std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?,
+        )?,
+    )?;
 
     // 4. wasm-bindgen, at exactly the locked version.
     let locked = locked_version(root, "wasm-bindgen")?;
@@ -344,6 +358,13 @@ fn prepare_wasm(root: &Path, bundle: &Path, baked_dir: &Path) -> anyhow::Result<
     let image = crate::prepare::image(&memory, crate::prepare::stack_top(&wasm)?)?;
     let prepared = crate::prepare::with_image(&wasm, &image)?;
     let (shipped, stripped) = crate::prepare::strip(&prepared, BUILD_TIME_EXPORTS)?;
+    let multi = crate::abi::multi_value_exports(&shipped)?;
+    if !multi.is_empty() {
+        bail!(
+            "the bundle's wasm exports {} returning several values, which costs every cold start a compiled wrapper per signature (xtask/src/abi.rs): wasm-bindgen was given the module without `multivalue` among its features, its cue for single values until now",
+            multi.join(", ")
+        );
+    }
     eprintln!(
         "dist: instance prepared: {} pages of memory, {} bytes in {} data segments; {} functions only the build and the tools call left out ({} bytes of code); wasm {} -> {} bytes",
         image.pages,

@@ -2,6 +2,7 @@
 //! (matklad's cargo-xtask pattern). `cargo xtask ci` is the test command the
 //! README gives and `.ci/run` calls: if it passes locally, CI passes.
 
+mod abi;
 mod dist;
 mod dist_waf_sync;
 mod fuzz;
