@@ -80,7 +80,7 @@ if (input.bundle) {
   const { createRequire } = await import('node:module');
   const require = createRequire(import.meta.url);
   const before = process.memoryUsage();
-  const { BotMatcher, wasm_memory: wasmMemory } = require(`${input.bundle}/edge_auth_wasm.js`);
+  const { BotMatcher, __wasm_memory: wasmMemory } = require(`${input.bundle}/edge_auth_wasm.js`);
   const artifact = readFileSync(input.artifact);
   const loads = [];
   let m;

@@ -46,7 +46,7 @@ const freeze = (o) => { for (const v of Object.values(o)) if (v && typeof v === 
 // wasm memory (a view made again whenever the memory grows); one too long for
 // it crosses as a string.
 const encoder = new TextEncoder();
-let wasmMemory = glue.wasm_memory();
+let wasmMemory = glue.__wasm_memory;
 let input = null;
 let edge = null;
 let remotes = []; // JWK Sets fetched at run time: { issuer, url, cache_seconds, min_refresh_seconds, timeout_ms, max_bytes, max_stale_seconds, fetchedAt, triedAt, held }
@@ -68,7 +68,7 @@ function load() {
   try {
     if (trapped) {
       glue = instantiate();
-      wasmMemory = glue.wasm_memory();
+      wasmMemory = glue.__wasm_memory;
       trapped = false;
     }
     edge = glue.Edge.prepared(word(), word(), word(), word());
@@ -133,6 +133,18 @@ async function refreshKeys(unknownKid) {
       console.error(JSON.stringify({ level: 'warn', reason: 'jwks_fetch_failed', url: r.url, message: String((e && e.message) || e) }));
     }
   }));
+}
+
+// What the wasm's panic hook wrote before a trap (its message and place,
+// edge-auth/wasm/src/panic_note.rs), read from the memory of the instance that
+// trapped; '' when there is none or it cannot be read.
+function panicNote() {
+  try {
+    const len = glue.panic_note_len();
+    return len ? new TextDecoder().decode(new Uint8Array(wasmMemory.buffer, glue.panic_note_ptr(), len)) : '';
+  } catch {
+    return '';
+  }
 }
 
 // The headers the core reads (lowercase); a request with a signature-input
@@ -285,7 +297,8 @@ exports.handler = async (event) => {
     // again next time.
     edge = null;
     trapped = true;
-    console.error(JSON.stringify({ level: 'error', reason: 'internal_error', message: String((e && e.message) || e) }));
+    const panic = panicNote();
+    console.error(JSON.stringify({ level: 'error', reason: 'internal_error', message: String((e && e.message) || e), ...(panic ? { panic } : {}) }));
     return FAIL_CLOSED;
   }
 };

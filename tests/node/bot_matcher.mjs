@@ -21,7 +21,7 @@ const here = new URL('.', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 const glue = require(join(bundle, 'edge_auth_wasm.js'));
 const matcher = new glue.BotMatcher(readFileSync(join(bundle, '../baked/bot-matcher.bin')));
-const memory = glue.wasm_memory();
+const memory = glue.__wasm_memory;
 const viaInput = inputPath(matcher, memory);
 
 const data = (f) => readFileSync(join(here, '../../bot-signatures/data/isbot', f), 'utf8').split('\n').filter(Boolean);

@@ -244,6 +244,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         std::fs::write(&js, blank_comments(&text))?;
     }
     inline_snippets(&bundle)?;
+    expose_memory(&bundle)?;
     let fail_closed = serde_json::to_string(&edge_auth_event::internal_error())?;
     inline_fail_closed(&bundle, &fail_closed)?;
 
@@ -311,6 +312,30 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(zip_path)
+}
+
+/// Where wasm-bindgen 0.2.130's nodejs glue keeps the instance's exports.
+const GLUE_EXPORTS: &str = "\nlet wasm = wasmInstance.exports;\n";
+
+/// The glue with the instance's memory exported as `__wasm_memory`, for the
+/// shim's views of the input buffer: taken from the instance's exports rather
+/// than through a wasm export of its own, whose import (`__wbindgen_memory`)
+/// cost every cold start a compiled wasm-to-JS wrapper (`abi.rs`). The glue
+/// must keep its exports exactly where this expects (checked).
+fn expose_memory(bundle: &Path) -> anyhow::Result<()> {
+    let path = bundle.join("edge_auth_wasm.js");
+    let glue = std::fs::read_to_string(&path)?;
+    if glue.matches(GLUE_EXPORTS).count() != 1 {
+        bail!(
+            "{}: not the glue this build knows (no single `let wasm = wasmInstance.exports;`): update expose_memory in xtask/src/dist.rs for this wasm-bindgen",
+            path.display()
+        );
+    }
+    std::fs::write(
+        &path,
+        format!("{glue}\nexports.__wasm_memory = wasm.memory;\n"),
+    )?;
+    Ok(())
 }
 
 /// How the shim reads the fail-closed 503 unbuilt (edge-auth/shim/index.js).

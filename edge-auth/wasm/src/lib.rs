@@ -26,6 +26,7 @@
 //! and the shim answers 503.
 
 pub mod node_crypto;
+pub mod panic_note;
 
 use std::cell::RefCell;
 
@@ -43,7 +44,7 @@ fn into_js_error(e: impl std::fmt::Display) -> JsError {
 
 #[wasm_bindgen(start)]
 fn start() {
-    console_error_panic_hook::set_once();
+    panic_note::install();
 }
 
 /// Result kind: forward the event's request unchanged.
@@ -112,7 +113,7 @@ impl InputBuffer {
         std::str::from_utf8(self.0.get(..len as usize)?).ok()
     }
 
-    /// Where the buffer starts in the wasm memory ([`wasm_memory`]).
+    /// Where the buffer starts in the wasm memory (the glue's `__wasm_memory`, which `cargo xtask dist` adds).
     fn ptr(&self) -> u32 {
         self.0.as_ptr() as usize as u32
     }
@@ -120,12 +121,6 @@ impl InputBuffer {
     fn len(&self) -> u32 {
         u32::try_from(self.0.len()).unwrap_or(0)
     }
-}
-
-/// The wasm memory, for the shim to write into the input buffer.
-#[wasm_bindgen]
-pub fn wasm_memory() -> JsValue {
-    wasm_bindgen::memory()
 }
 
 /// Mode: a first decision.
@@ -353,7 +348,7 @@ impl Edge {
         code
     }
 
-    /// Where the input buffer starts in the wasm memory ([`wasm_memory`]).
+    /// Where the input buffer starts in the wasm memory (the glue's `__wasm_memory`, which `cargo xtask dist` adds).
     pub fn input_ptr(&self) -> u32 {
         self.input.ptr()
     }
@@ -616,7 +611,7 @@ impl BotMatcher {
         }
     }
 
-    /// Where the input buffer starts in the wasm memory ([`wasm_memory`]).
+    /// Where the input buffer starts in the wasm memory (the glue's `__wasm_memory`, which `cargo xtask dist` adds).
     pub fn input_ptr(&self) -> u32 {
         self.input.ptr()
     }
