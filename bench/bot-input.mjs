@@ -3,7 +3,7 @@
 // with TextEncoder.encodeInto (native code, no allocation), not passed as a
 // string argument, which wasm-bindgen's glue copies one character at a time
 // in JavaScript. Used by bench/bots.mjs and tests/node/bot_matcher.mjs.
-//   const isBot = inputPath(matcher, glue.wasm_memory());
+//   const isBot = inputPath(matcher, glue.__wasm_memory);
 //   isBot(ua) // true or false, as matcher.is_bot(ua)
 const encoder = new TextEncoder();
 

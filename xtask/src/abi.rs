@@ -219,6 +219,23 @@ mod tests {
     }
 
     #[test]
+    fn other_custom_sections_are_copied_as_they_are() {
+        // A custom section that does not parse as a feature list, then one
+        // that would lose an entry if it were read as one.
+        let mut m = Module::new();
+        m.section(&CustomSection {
+            name: "producers".into(),
+            data: vec![5, 1, 2].into(),
+        });
+        m.section(&CustomSection {
+            name: "notes".into(),
+            data: target_features(&[(b'+', "multivalue")]).into(),
+        });
+        let wasm = m.finish();
+        assert_eq!(without_multivalue(&wasm).unwrap(), wasm);
+    }
+
+    #[test]
     fn a_target_features_section_with_trailing_bytes_is_refused() {
         let mut data = target_features(&[(b'+', "multivalue")]);
         data.push(7);
