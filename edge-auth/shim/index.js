@@ -79,7 +79,8 @@ function load() {
     remotes = JSON.parse(edge.remote_jwks()).map((r) => ({ ...r, fetchedAt: 0, triedAt: 0, held: false }));
   } catch (e) {
     edge = null;
-    console.error(JSON.stringify({ level: 'error', reason: 'config_refused', message: String((e && e.message) || e) }));
+    const panic = panicNote();
+    console.error(JSON.stringify({ level: 'error', reason: 'config_refused', message: String((e && e.message) || e), ...(panic ? { panic } : {}) }));
   }
 }
 load();

@@ -83,31 +83,40 @@ const inject = (method) => (d) => {
 // fast_path.mjs.)
 expect503(await run('decide_input() throws', inject('decide_input')));
 expect503(await run('decide() throws (a request too long for the input buffer)', inject('decide'), { make: () => { const e = event(); e.Records[0].cf.request.headers.cookie = [{ key: 'Cookie', value: 'x='.padEnd(20000, 'y') }]; return e; } }));
-// A trap after the wasm's panic hook noted a message: the 503 and one
-// internal_error record that carries the note, read from the memory of the
+// A trap after the wasm's panic hook noted a message, in a decision or while
+// the instance loads: the 503s and a record (internal_error, config_refused)
+// for each request that carries the note, read from the memory of the
 // instance that trapped. The glue is patched to point the shim at known bytes
 // there, as the hook (edge-auth/wasm/src/panic_note.rs, tested natively) leaves
 // them; a trap with no note gives a record without one.
-for (const note of ['panicked at edge-auth/core/src/decide.rs:1:2:\nan invariant broke é', '']) {
-  const records = [];
-  console.error = (line) => records.push(String(line));
-  const [name, first, second] = await run(`a trap ${note ? 'after a panic note' : 'with no panic note'}`, (d) => {
-    const glue = join(d, 'edge_auth_wasm.js');
-    writeFileSync(glue, readFileSync(glue, 'utf8') + `
+for (const [where, reason] of [['decide_input', 'internal_error'], ['load', 'config_refused']]) {
+  for (const note of ['panicked at edge-auth/core/src/decide.rs:1:2:\nan invariant broke é', '']) {
+    const records = [];
+    console.error = (line) => records.push(String(line));
+    const trap = where === 'load'
+      ? 'module.exports.Edge.prepared = function () { throw new WebAssembly.RuntimeError("unreachable"); };'
+      : 'module.exports.Edge.prototype.decide_input = function () { throw new WebAssembly.RuntimeError("unreachable"); };';
+    const [name, first, second] = await run(`a trap in ${where} ${note ? 'after a panic note' : 'with no panic note'}`, (d) => {
+      const glue = join(d, 'edge_auth_wasm.js');
+      writeFileSync(glue, readFileSync(glue, 'utf8') + `
 const __note = Buffer.from(${JSON.stringify(note)});
 const __at = wasm.__wbindgen_malloc(__note.length + 1, 1);
 new Uint8Array(wasm.memory.buffer, __at, __note.length).set(__note);
 module.exports.panic_note_ptr = () => __at;
 module.exports.panic_note_len = () => __note.length;
-module.exports.Edge.prototype.decide_input = function () { throw new WebAssembly.RuntimeError('unreachable'); };
+${trap}
 `);
-  });
-  console.error = () => {};
-  expect503([name, first, second]);
-  const logged = records.map((l) => JSON.parse(l)).filter((r) => r.reason === 'internal_error');
-  const want = note ? { message: 'unreachable', panic: note } : { message: 'unreachable' };
-  if (logged.length !== 2 || logged.some((r) => JSON.stringify({ message: r.message, panic: r.panic }) !== JSON.stringify(want))) {
-    failures.push(`${name}: expected an internal_error record ${JSON.stringify(want)}, got ${JSON.stringify(records).slice(0, 300)}`);
+    });
+    console.error = () => {};
+    expect503([name, first, second]);
+    const logged = records.map((l) => JSON.parse(l)).filter((r) => r.reason === reason);
+    const want = note ? { message: 'unreachable', panic: note } : { message: 'unreachable' };
+    // A load is tried when the module loads and again on each request while
+    // there is no instance; a decision's trap is logged once per request.
+    const count = where === 'load' ? 3 : 2;
+    if (logged.length !== count || logged.some((r) => JSON.stringify({ message: r.message, panic: r.panic }) !== JSON.stringify(want))) {
+      failures.push(`${name}: expected ${count} ${reason} records ${JSON.stringify(want)}, got ${JSON.stringify(records).slice(0, 300)}`);
+    }
   }
 }
 // A throw once, then none: the second request is answered by a module
