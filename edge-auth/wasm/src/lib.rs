@@ -647,5 +647,15 @@ mod tests {
         assert_eq!(one(1), HashKeys::new(1, 0));
         assert_eq!(one(2), HashKeys::new(0, 1 << 32));
         assert_eq!(one(3), HashKeys::new(0, 1));
+        // Words that cancel out under another operator still count.
+        for words in [
+            [5, 5, 0, 0],
+            [5, 0, 5, 0],
+            [5, 0, 0, 5],
+            [0, 5, 5, 0],
+            [0, 0, 5, 5],
+        ] {
+            assert!(keys_of(words).is_some(), "{words:?}");
+        }
     }
 }

@@ -104,5 +104,12 @@ mod tests {
         assert_eq!(note(), "x".repeat(CAPACITY - 1));
         record(&"short");
         assert_eq!(note(), "short");
+
+        // Written in pieces: the second gets only the room the first left.
+        record(&format_args!("{}{}", "a".repeat(500), "b".repeat(100)));
+        assert_eq!(
+            note(),
+            format!("{}{}", "a".repeat(500), "b".repeat(CAPACITY - 500))
+        );
     }
 }
