@@ -538,7 +538,10 @@ fn collect(base: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()>
 
 #[cfg(test)]
 mod tests {
-    use super::{FAIL_CLOSED_READ, blank_comments, inline_fail_closed, inline_snippets};
+    use super::{
+        FAIL_CLOSED_READ, GLUE_EXPORTS, blank_comments, expose_memory, inline_fail_closed,
+        inline_snippets,
+    };
     use std::path::Path;
 
     /// A fresh folder under the system's temp dir, for one test.
@@ -567,6 +570,31 @@ mod tests {
         assert!(!dir.join("snippets").exists());
         // Nothing to inline: the glue is left as it is.
         inline_snippets(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_glue_exports_the_instances_memory_and_a_glue_of_another_form_fails() {
+        let dir = scratch("memory");
+        let glue = format!("'use strict';{GLUE_EXPORTS}wasm.__wbindgen_start();\n");
+        std::fs::write(dir.join("edge_auth_wasm.js"), &glue).unwrap();
+        expose_memory(&dir).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("edge_auth_wasm.js")).unwrap(),
+            format!("{glue}\nexports.__wasm_memory = wasm.memory;\n")
+        );
+        // No such line, or two: the build fails, the glue unchanged.
+        for other in [
+            "'use strict';\nconst wasm = instance.exports;\n".to_owned(),
+            format!("{GLUE_EXPORTS}{GLUE_EXPORTS}"),
+        ] {
+            std::fs::write(dir.join("edge_auth_wasm.js"), &other).unwrap();
+            assert!(expose_memory(&dir).is_err());
+            assert_eq!(
+                std::fs::read_to_string(dir.join("edge_auth_wasm.js")).unwrap(),
+                other
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
