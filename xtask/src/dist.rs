@@ -552,6 +552,16 @@ mod tests {
         dir
     }
 
+    /// Writes each of `texts` to `file` and runs `step` on it: the step must
+    /// fail the build and leave the file as it was written (nothing lost).
+    fn refused_unchanged(file: &Path, texts: &[String], step: impl Fn() -> anyhow::Result<()>) {
+        for text in texts {
+            std::fs::write(file, text).unwrap();
+            assert!(step().is_err(), "{text}");
+            assert_eq!(&std::fs::read_to_string(file).unwrap(), text);
+        }
+    }
+
     #[test]
     fn snippets_go_inside_the_glue_and_their_folder_goes() {
         let dir = scratch("inline");
@@ -584,17 +594,14 @@ mod tests {
             format!("{glue}\nexports.__wasm_memory = wasm.memory;\n")
         );
         // No such line, or two: the build fails, the glue unchanged.
-        for other in [
-            "'use strict';\nconst wasm = instance.exports;\n".to_owned(),
-            format!("{GLUE_EXPORTS}{GLUE_EXPORTS}"),
-        ] {
-            std::fs::write(dir.join("edge_auth_wasm.js"), &other).unwrap();
-            assert!(expose_memory(&dir).is_err());
-            assert_eq!(
-                std::fs::read_to_string(dir.join("edge_auth_wasm.js")).unwrap(),
-                other
-            );
-        }
+        refused_unchanged(
+            &dir.join("edge_auth_wasm.js"),
+            &[
+                "'use strict';\nconst wasm = instance.exports;\n".to_owned(),
+                format!("{GLUE_EXPORTS}{GLUE_EXPORTS}"),
+            ],
+            || expose_memory(&dir),
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -619,14 +626,11 @@ mod tests {
         );
         assert_eq!(out.lines().count(), shim.lines().count());
         // A shim that reads it otherwise (or twice) fails the build, unchanged.
-        for other in [out.clone(), format!("{shim}\n{FAIL_CLOSED_READ}\n")] {
-            std::fs::write(dir.join("index.js"), &other).unwrap();
-            assert!(inline_fail_closed(&dir, "{}").is_err());
-            assert_eq!(
-                std::fs::read_to_string(dir.join("index.js")).unwrap(),
-                other
-            );
-        }
+        refused_unchanged(
+            &dir.join("index.js"),
+            &[out.clone(), format!("{shim}\n{FAIL_CLOSED_READ}\n")],
+            || inline_fail_closed(&dir, "{}"),
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -646,13 +650,10 @@ mod tests {
                 "module.exports = {};\n",
             )
             .unwrap();
-            std::fs::write(dir.join("edge_auth_wasm.js"), glue).unwrap();
-            assert!(inline_snippets(&dir).is_err(), "{glue}");
             // Nothing lost: the glue and its snippet are where they were.
-            assert_eq!(
-                std::fs::read_to_string(dir.join("edge_auth_wasm.js")).unwrap(),
-                glue
-            );
+            refused_unchanged(&dir.join("edge_auth_wasm.js"), &[glue.to_owned()], || {
+                inline_snippets(&dir)
+            });
             assert!(dir.join("snippets/crate-1/js/s.js").exists());
             std::fs::remove_dir_all(&dir).unwrap();
         }
