@@ -249,10 +249,19 @@ fn lower8(x: u64) -> u64 {
 }
 
 /// Up to eight bytes of `text` from `at`, little-endian, zero-padded.
+#[inline(always)]
 fn load8(text: &[u8], at: usize) -> u64 {
-    if let Some(b) = text.get(at..at + 8) {
-        return le64(b);
+    match text.get(at..at + 8) {
+        Some(b) => le64(b),
+        None => load8_tail(text, at),
     }
+}
+
+/// [`load8`] within eight bytes of the end, out of line: the load's loop
+/// over the literals stays short (see [`LOAD_SHARES`]).
+#[cold]
+#[inline(never)]
+fn load8_tail(text: &[u8], at: usize) -> u64 {
     let n = text.len();
     if n >= 8 && at < n {
         // The last eight bytes, shifted so that `text[at]` comes first.
@@ -365,10 +374,33 @@ fn watch_for(singles: &[(u8, u32)]) -> u64 {
     }
 }
 
-// The load's per-item work, out of line: a cold start runs these loops once,
-// and a small function that V8 recompiles with TurboFan mid-load is cheap to
-// recompile, where the whole of `with_plan` took milliseconds of a
-// background thread (on Lambda@Edge, of the same small CPU share).
+/// How many copies of each of the load's per-item loops share the items.
+///
+/// V8 (Node 20) compiles a wasm function again with TurboFan, on a
+/// background thread, once its Liftoff code has run about 1.8 MB
+/// (`--wasm-tiering-budget`, counted per function: at each turn of a loop the
+/// code size of its body, taken or not; at each return the code before it).
+/// One function per step over 1,900 literals and 3,700 entries crossed it
+/// four times mid-load (the short keys' step about 6 MB), and on one CPU, as
+/// a Lambda@Edge function has at most, those compiles take the load's own
+/// time: `Edge.prepared()` took 4.6 ms on one core against 2.0 ms once no
+/// function crossed (docs/benchmarks.md, eighteenth session). So each step
+/// runs in `LOAD_SHARES` copies (`file_literal_share::<S>`,
+/// `file_entry_share::<S>`: a function each, the share's bounds in its
+/// code, so no two are the same function), each over its part of the items;
+/// their bodies stay short, the rare cases in calls out of line. The demo
+/// catalog's copies run 0.6-0.9 MB each, and `cargo xtask ci` holds it to no
+/// TurboFan compile at two thirds of the budget (`bench/cold-compile.cjs
+/// --budget turbofan=0`): a catalog about twice this size still loads in
+/// Liftoff alone.
+const LOAD_SHARES: usize = 4;
+
+/// The half-open range of `n` items that share `share` of [`LOAD_SHARES`] runs over.
+#[inline(always)]
+fn share_of(share: usize, n: usize) -> std::ops::Range<usize> {
+    let per = n.div_ceil(LOAD_SHARES);
+    (share * per).min(n)..((share + 1) * per).min(n)
+}
 
 /// Files a two-byte literal.
 #[inline(never)]
@@ -378,14 +410,33 @@ fn file_pair(lit: &[u8], literal: u32, pairs: &mut Vec<(u16, u32)>, first: &mut 
     set_bit(first, usize::from(a));
 }
 
-/// Files the literal `text[start..start + len]` as its plan says (`offset`,
-/// checked to leave three bytes by the caller): two entries at neighbouring
-/// offsets for a literal of five bytes or more (the plan's, moved back to
-/// leave four bytes after the second), an entry and a short entry for four
-/// bytes, a short entry for three. Nothing is copied: the literal's tail is
+/// The entry of the literal `text[start..start + len]` (`len` from 3 to
+/// `u16::MAX`) before its key. Nothing is copied: the literal's tail is
 /// compared where it lies, case-folded on both sides.
-#[inline(never)]
-fn file_literal(
+#[inline(always)]
+fn entry_of(text: &[u8], start: usize, len: usize, literal: u32) -> Entry {
+    let mask = if len >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * len)) - 1
+    };
+    Entry {
+        head: lower8(load8(text, start)) & mask,
+        key: 0,
+        start: start as u32,
+        literal,
+        next: NONE,
+        len: len as u16,
+        offset: 0,
+    }
+}
+
+/// Files the literal `text[start..start + len]` of five bytes or more as
+/// its plan says (`offset`, checked to leave three bytes by the caller):
+/// two entries at neighbouring offsets, the plan's moved back to leave four
+/// bytes after the second.
+#[inline(always)]
+fn file_long_literal(
     text: &[u8],
     start: usize,
     len: usize,
@@ -393,29 +444,34 @@ fn file_literal(
     offset: usize,
     out: &mut Vec<Entry>,
 ) {
+    let mut entry = entry_of(text, start, len, literal);
+    let o = offset.min(len - 5);
+    let lit = &text[start + o..start + o + 5];
+    entry.key = folded_quad(lit);
+    entry.offset = o as u16;
+    out.push(entry.clone());
+    entry.key = folded_quad(&lit[1..]);
+    entry.offset = o as u16 + 1;
+    out.push(entry);
+}
+
+/// Files a literal of three or four bytes as its plan says: for four bytes
+/// an entry and a short entry, for three a short entry (out of line: few
+/// literals are this short).
+#[inline(never)]
+fn file_short_literal(
+    text: &[u8],
+    start: usize,
+    len: usize,
+    literal: u32,
+    offset: usize,
+    out: &mut Vec<Entry>,
+) {
+    let mut entry = entry_of(text, start, len, literal);
     let lit = &text[start..start + len];
-    let mut entry = Entry {
-        head: lower8(load8(&lit[..len.min(8)], 0)),
-        key: 0,
-        start: start as u32,
-        literal,
-        next: NONE,
-        len: len as u16,
-        offset: 0,
-    };
-    if len >= 5 {
-        let o = offset.min(len - 5);
-        for o in [o, o + 1] {
-            entry.key = folded_quad(&lit[o..]);
-            entry.offset = o as u16;
-            out.push(entry.clone());
-        }
-        return;
-    }
     // A four-byte literal's short entry is under the three bytes its plan
     // names (`offset` 0 or 1); a three-byte literal's under all three. The
-    // caller's check already bounds `offset`; spelt out here, the bound also
-    // spares the wasm a slice check (107 bytes of the zipped bundle).
+    // caller's check already bounds `offset`.
     let o = if len == 4 { offset.min(1) } else { 0 };
     if len == 4 {
         entry.key = folded_quad(lit);
@@ -426,20 +482,19 @@ fn file_literal(
     out.push(entry);
 }
 
-/// Sets the filter bits of an entry whose literal is a span of `text`, and
-/// a short literal's bit.
+/// Sets the filter bits of a short entry (a literal of three or four
+/// bytes, 64 or 128 keys: out of line) whose literal is a span of `text`,
+/// and its bit in `tails`.
 #[inline(never)]
-fn set_keys(text: &[u8], e: &Entry, grams: &mut [u64; KEYS / 64], tails: &mut [u64; 64]) {
+fn set_short_keys(text: &[u8], e: &Entry, grams: &mut [u64; KEYS / 64], tails: &mut [u64; 64]) {
     let lit = &text[e.start as usize..e.start as usize + usize::from(e.len)];
     entry_keys(lit, e, |key| set_bit(grams, key));
-    if e.key & TAIL == TAIL {
-        set_bit(tails, tail_bit(e.key & !TAIL));
-    }
+    set_bit(tails, tail_bit(e.key & !TAIL));
 }
 
 /// Files entry `k` under its key: first in the key's list, the one before
 /// it next.
-#[inline(never)]
+#[inline(always)]
 fn file_key(entries: &mut [Entry], k: usize, slots: &mut [(u32, u32)], bits: u32) {
     let key = entries[k].key;
     let mut slot = slot_of(key, bits);
@@ -527,31 +582,57 @@ fn file_literals(bytes: &[u8], spans: &[(u32, u32)], plans: &[Plan]) -> Result<F
         pair_first: [0; 4],
         singles: Vec::new(),
     };
-    for (i, (&(start, len), &plan)) in spans.iter().zip(plans).enumerate() {
+    // In literal order, a share each (`LOAD_SHARES`).
+    const _: () = assert!(
+        LOAD_SHARES == 4,
+        "one call per share here and in file_grams"
+    );
+    file_literal_share::<0>(bytes, spans, plans, &mut filed)?;
+    file_literal_share::<1>(bytes, spans, plans, &mut filed)?;
+    file_literal_share::<2>(bytes, spans, plans, &mut filed)?;
+    file_literal_share::<3>(bytes, spans, plans, &mut filed)?;
+    Ok(filed)
+}
+
+/// Files share `S` of the literals (see [`LOAD_SHARES`]).
+#[inline(never)]
+fn file_literal_share<const S: usize>(
+    bytes: &[u8],
+    spans: &[(u32, u32)],
+    plans: &[Plan],
+    filed: &mut Filed,
+) -> Result<(), BadPlan> {
+    for i in share_of(S, spans.len()) {
+        let ((start, len), plan) = (spans[i], plans[i]);
         let (start, len) = (start as usize, len as usize);
-        let Some(lit) = start.checked_add(len).and_then(|end| bytes.get(start..end)) else {
-            return Err(BadPlan { literal: i });
-        };
-        match (len, plan) {
-            (0, None) => {}
-            (1, None) => filed.singles.push((lit[0].to_ascii_lowercase(), i as u32)),
-            (2, None) => file_pair(lit, i as u32, &mut filed.pairs, &mut filed.pair_first),
-            (len, Some(offset))
-                if (3..=usize::from(u16::MAX)).contains(&len) && (offset as usize) + 3 <= len =>
+        let fits = start.checked_add(len).is_some_and(|end| end <= bytes.len());
+        match plan {
+            Some(offset)
+                if fits && len <= usize::from(u16::MAX) && (offset as usize) + 3 <= len =>
             {
-                file_literal(
-                    bytes,
-                    start,
-                    len,
-                    i as u32,
-                    offset as usize,
-                    &mut filed.entries,
-                );
+                let (literal, offset) = (i as u32, offset as usize);
+                if len >= 5 {
+                    file_long_literal(bytes, start, len, literal, offset, &mut filed.entries);
+                } else {
+                    file_short_literal(bytes, start, len, literal, offset, &mut filed.entries);
+                }
             }
+            None if fits && len <= 2 => file_tiny(&bytes[start..start + len], i as u32, filed),
             _ => return Err(BadPlan { literal: i }),
         }
     }
-    Ok(filed)
+    Ok(())
+}
+
+/// Files a literal of two bytes or fewer (an empty one is never found).
+#[cold]
+#[inline(never)]
+fn file_tiny(lit: &[u8], literal: u32, filed: &mut Filed) {
+    match lit.len() {
+        1 => filed.singles.push((lit[0].to_ascii_lowercase(), literal)),
+        2 => file_pair(lit, literal, &mut filed.pairs, &mut filed.pair_first),
+        _ => {}
+    }
 }
 
 /// The positions `0..n` in stable ascending order of `key`: sorted as
@@ -591,11 +672,38 @@ fn file_grams(
         .trailing_zeros();
     let mut slots = vec![(EMPTY, 0u32); 1 << slot_bits];
     let mut tails = [0u64; 64];
-    for k in 0..entries.len() {
-        set_keys(text, &entries[k], &mut grams, &mut tails);
-        file_key(entries, k, &mut slots, slot_bits);
-    }
+    let mut filed = (&mut *grams, slots.as_mut_slice(), slot_bits, &mut tails);
+    file_entry_share::<0>(text, entries, &mut filed);
+    file_entry_share::<1>(text, entries, &mut filed);
+    file_entry_share::<2>(text, entries, &mut filed);
+    file_entry_share::<3>(text, entries, &mut filed);
     (grams, slots, slot_bits, tails)
+}
+
+/// What [`file_grams`] fills: the gram filter, the slots and their bits,
+/// the short literals' bits.
+type GramTables<'a> = (
+    &'a mut [u64; KEYS / 64],
+    &'a mut [(u32, u32)],
+    u32,
+    &'a mut [u64; 64],
+);
+
+/// Sets the filter bits of share `S` of the entries and files them under
+/// their keys, in entry order (see [`LOAD_SHARES`]).
+#[inline(never)]
+fn file_entry_share<const S: usize>(text: &[u8], entries: &mut [Entry], t: &mut GramTables<'_>) {
+    for k in share_of(S, entries.len()) {
+        let key = entries[k].key;
+        if key & TAIL == TAIL {
+            set_short_keys(text, &entries[k], t.0, t.3);
+        } else {
+            // A long entry's filter key, as `entry_keys` gives it, from its
+            // key: folding ignores case, so its lowercased bytes give the same.
+            set_bit(t.0, hash_key(fold4(key.swap_bytes())));
+        }
+        file_key(entries, k, t.1, t.2);
+    }
 }
 
 /// The clean [`BROWSER_OPENINGS`] past the generic one, longest first, and
@@ -869,7 +977,12 @@ mod tests {
         let q = |t: &[u8; 4]| u32::from_be_bytes(*t);
         let filed = |lit: &str, offset: usize| {
             let mut out = Vec::new();
-            file_literal(lit.as_bytes(), 0, lit.len(), 7, offset, &mut out);
+            let file = if lit.len() >= 5 {
+                file_long_literal
+            } else {
+                file_short_literal
+            };
+            file(lit.as_bytes(), 0, lit.len(), 7, offset, &mut out);
             assert!(
                 out.iter()
                     .all(|e| e.literal == 7 && usize::from(e.len) == lit.len())
@@ -888,6 +1001,45 @@ mod tests {
         assert_eq!(filed("Bots", 1), [(q(b"bots"), 0), (TAIL | g(b"ots"), 1)]);
         assert_eq!(filed("BOT", 0), [(TAIL | g(b"bot"), 0)]);
         assert_ne!(TAIL | g(b"bot"), q(b"\0bot"));
+    }
+
+    #[test]
+    fn the_shares_cover_every_item_once_in_order() {
+        for n in 0..=41 {
+            let all: Vec<usize> = (0..LOAD_SHARES).flat_map(|s| share_of(s, n)).collect();
+            assert_eq!(all, (0..n).collect::<Vec<_>>(), "{n} items");
+            // No share runs over more than its part: that bounds what any
+            // one copy of a loop runs.
+            assert!(
+                (0..LOAD_SHARES).all(|s| share_of(s, n).len() <= n.div_ceil(LOAD_SHARES)),
+                "{n}"
+            );
+        }
+        assert_eq!(share_of(1, 1901), 476..952);
+    }
+
+    #[test]
+    fn a_long_entrys_filter_key_comes_from_its_key() {
+        // `file_entry_share` takes a long entry's filter key from its
+        // lowercased key; the scan computes it from the text as it comes.
+        // Folding the lowercased byte gives the same, for every byte.
+        for b in 0..=255u8 {
+            assert_eq!(
+                fold_byte(FOLD[usize::from(b)]),
+                fold_byte(b),
+                "byte {b:#04x}"
+            );
+        }
+        for four in [
+            *b"GoOg",
+            *b"[Bot",
+            *b"\xC3\xA9t/",
+            *b"@X_~",
+            *b"\x00\x7F\x80\xFF",
+        ] {
+            let key = folded_quad(&four);
+            assert_eq!(hash_key(fold4(key.swap_bytes())), key_of(four), "{four:?}");
+        }
     }
 
     #[test]
