@@ -431,20 +431,13 @@ fn entry_of(text: &[u8], start: usize, len: usize, literal: u32) -> Entry {
     }
 }
 
-/// Files the literal `text[start..start + len]` of five bytes or more as
-/// its plan says (`offset`, checked to leave three bytes by the caller):
-/// two entries at neighbouring offsets, the plan's moved back to leave four
-/// bytes after the second.
+/// Files `entry`'s literal (of five bytes or more) as its plan says
+/// (`offset`, checked to leave three bytes by the caller): two entries at
+/// neighbouring offsets, the plan's moved back to leave four bytes after
+/// the second.
 #[inline(always)]
-fn file_long_literal(
-    text: &[u8],
-    start: usize,
-    len: usize,
-    literal: u32,
-    offset: usize,
-    out: &mut Vec<Entry>,
-) {
-    let mut entry = entry_of(text, start, len, literal);
+fn file_long_literal(text: &[u8], mut entry: Entry, offset: usize, out: &mut Vec<Entry>) {
+    let (start, len) = (entry.start as usize, usize::from(entry.len));
     let o = offset.min(len - 5);
     let lit = &text[start + o..start + o + 5];
     entry.key = folded_quad(lit);
@@ -455,19 +448,12 @@ fn file_long_literal(
     out.push(entry);
 }
 
-/// Files a literal of three or four bytes as its plan says: for four bytes
-/// an entry and a short entry, for three a short entry (out of line: few
-/// literals are this short).
+/// Files `entry`'s literal (of three or four bytes) as its plan says: for
+/// four bytes an entry and a short entry, for three a short entry (out of
+/// line: few literals are this short).
 #[inline(never)]
-fn file_short_literal(
-    text: &[u8],
-    start: usize,
-    len: usize,
-    literal: u32,
-    offset: usize,
-    out: &mut Vec<Entry>,
-) {
-    let mut entry = entry_of(text, start, len, literal);
+fn file_short_literal(text: &[u8], mut entry: Entry, offset: usize, out: &mut Vec<Entry>) {
+    let (start, len) = (entry.start as usize, usize::from(entry.len));
     let lit = &text[start..start + len];
     // A four-byte literal's short entry is under the three bytes its plan
     // names (`offset` 0 or 1); a three-byte literal's under all three. The
@@ -610,11 +596,11 @@ fn file_literal_share<const S: usize>(
             Some(offset)
                 if fits && len <= usize::from(u16::MAX) && (offset as usize) + 3 <= len =>
             {
-                let (literal, offset) = (i as u32, offset as usize);
+                let entry = entry_of(bytes, start, len, i as u32);
                 if len >= 5 {
-                    file_long_literal(bytes, start, len, literal, offset, &mut filed.entries);
+                    file_long_literal(bytes, entry, offset as usize, &mut filed.entries);
                 } else {
-                    file_short_literal(bytes, start, len, literal, offset, &mut filed.entries);
+                    file_short_literal(bytes, entry, offset as usize, &mut filed.entries);
                 }
             }
             None if fits && len <= 2 => file_tiny(&bytes[start..start + len], i as u32, filed),
@@ -982,7 +968,12 @@ mod tests {
             } else {
                 file_short_literal
             };
-            file(lit.as_bytes(), 0, lit.len(), 7, offset, &mut out);
+            file(
+                lit.as_bytes(),
+                entry_of(lit.as_bytes(), 0, lit.len(), 7),
+                offset,
+                &mut out,
+            );
             assert!(
                 out.iter()
                     .all(|e| e.literal == 7 && usize::from(e.len) == lit.len())
