@@ -457,7 +457,8 @@ fn file_short_literal(text: &[u8], mut entry: Entry, offset: usize, out: &mut Ve
     let lit = &text[start..start + len];
     // A four-byte literal's short entry is under the three bytes its plan
     // names (`offset` 0 or 1); a three-byte literal's under all three. The
-    // caller's check already bounds `offset`.
+    // caller's check already bounds `offset`; spelt out here, the bound also
+    // spares the wasm a slice check.
     let o = if len == 4 { offset.min(1) } else { 0 };
     if len == 4 {
         entry.key = folded_quad(lit);
@@ -658,22 +659,29 @@ fn file_grams(
         .trailing_zeros();
     let mut slots = vec![(EMPTY, 0u32); 1 << slot_bits];
     let mut tails = [0u64; 64];
-    let mut filed = (&mut *grams, slots.as_mut_slice(), slot_bits, &mut tails);
-    file_entry_share::<0>(text, entries, &mut filed);
-    file_entry_share::<1>(text, entries, &mut filed);
-    file_entry_share::<2>(text, entries, &mut filed);
-    file_entry_share::<3>(text, entries, &mut filed);
+    let mut tables = GramTables {
+        grams: &mut grams,
+        slots: &mut slots,
+        slot_bits,
+        tails: &mut tails,
+    };
+    file_entry_share::<0>(text, entries, &mut tables);
+    file_entry_share::<1>(text, entries, &mut tables);
+    file_entry_share::<2>(text, entries, &mut tables);
+    file_entry_share::<3>(text, entries, &mut tables);
     (grams, slots, slot_bits, tails)
 }
 
-/// What [`file_grams`] fills: the gram filter, the slots and their bits,
-/// the short literals' bits.
-type GramTables<'a> = (
-    &'a mut [u64; KEYS / 64],
-    &'a mut [(u32, u32)],
-    u32,
-    &'a mut [u64; 64],
-);
+/// What [`file_grams`] fills, lent to each share.
+struct GramTables<'a> {
+    /// The gram filter.
+    grams: &'a mut [u64; KEYS / 64],
+    /// The slots, `1 << slot_bits` of them.
+    slots: &'a mut [(u32, u32)],
+    slot_bits: u32,
+    /// The short literals' bits.
+    tails: &'a mut [u64; 64],
+}
 
 /// Sets the filter bits of share `S` of the entries and files them under
 /// their keys, in entry order (see [`LOAD_SHARES`]).
@@ -682,13 +690,13 @@ fn file_entry_share<const S: usize>(text: &[u8], entries: &mut [Entry], t: &mut 
     for k in share_of(S, entries.len()) {
         let key = entries[k].key;
         if key & TAIL == TAIL {
-            set_short_keys(text, &entries[k], t.0, t.3);
+            set_short_keys(text, &entries[k], t.grams, t.tails);
         } else {
             // A long entry's filter key, as `entry_keys` gives it, from its
             // key: folding ignores case, so its lowercased bytes give the same.
-            set_bit(t.0, hash_key(fold4(key.swap_bytes())));
+            set_bit(t.grams, hash_key(fold4(key.swap_bytes())));
         }
-        file_key(entries, k, t.1, t.2);
+        file_key(entries, k, t.slots, t.slot_bits);
     }
 }
 
