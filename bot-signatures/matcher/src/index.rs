@@ -8,7 +8,7 @@
 //! of four bytes, the pair least common in browser user-agents (so a
 //! browser's user-agent, the common case, hits almost nothing); a literal of
 //! three or four bytes is filed with every byte that can come before it (and,
-//! for three, after it) (`entry_keys`). Two-byte literals are filed under
+//! for three, after it) (`short_entry_keys`). Two-byte literals are filed under
 //! themselves. Where each literal's windows are (its *plan*) is chosen at
 //! build time and stored in the artifact, so loading only lays out tables.
 //!
@@ -163,8 +163,8 @@ fn key_of(four: [u8; 4]) -> usize {
     hash_key(fold4(u32::from_le_bytes(four)))
 }
 
-/// Calls `set` with each filter key an entry needs, so that the scan, which
-/// tests every other position, finds each occurrence of its literal:
+/// The filter keys each entry is filed under, so that the scan, which tests
+/// every other position, finds each occurrence of its literal:
 /// - a literal of five bytes or more has two entries, at two neighbouring
 ///   offsets: one of them is at a tested position; each is keyed by its four
 ///   bytes;
@@ -178,11 +178,11 @@ fn key_of(four: [u8; 4]) -> usize {
 ///
 /// "Every byte": every value a byte takes once folded (64); the end of the
 /// text reads as a space, which is one of them.
-fn entry_keys(lit: &[u8], e: &Entry, mut set: impl FnMut(usize)) {
+///
+/// This calls `set` with a short entry's keys (`e.key` has [`TAIL`]); an
+/// entry keyed by four bytes has the one [`long_entry_key`] gives.
+fn short_entry_keys(lit: &[u8], e: &Entry, mut set: impl FnMut(usize)) {
     let o = usize::from(e.offset);
-    if e.key & TAIL != TAIL {
-        return set(key_of([lit[o], lit[o + 1], lit[o + 2], lit[o + 3]]));
-    }
     let three = fold4(u32::from_le_bytes([lit[o], lit[o + 1], lit[o + 2], 0])) & 0x00FF_FFFF;
     // Before the three bytes: a short entry at the literal's start; after
     // them: a three-byte literal's, or a four-byte literal's last three.
@@ -196,6 +196,15 @@ fn entry_keys(lit: &[u8], e: &Entry, mut set: impl FnMut(usize)) {
             set(hash_key(three | (x << 24)));
         }
     }
+}
+
+/// The filter key of an entry keyed by four bytes (see
+/// [`short_entry_keys`]), from its `key`, those bytes lowercased: folding
+/// ignores case, so the key the scan computes from the text as it comes
+/// ([`key_of`]) is the same.
+#[inline(always)]
+fn long_entry_key(key: u32) -> usize {
+    hash_key(fold4(key.swap_bytes()))
 }
 
 /// Bits in a filter key.
@@ -318,7 +327,8 @@ pub struct LiteralIndex {
     text: String,
     /// Entries, each linked to the next one under its key.
     entries: Vec<Entry>,
-    /// Bit `k` set when [`entry_keys`] gives `k` for some literal: the
+    /// Bit `k` set when [`long_entry_key`] or [`short_entry_keys`] gives `k`
+    /// for some literal: the
     /// `k`: the scan's only test per byte.
     grams: Box<[u64; KEYS / 64]>,
     /// Open-addressing table of the keys: `(key, first entry)`, or
@@ -475,7 +485,7 @@ fn file_short_literal(text: &[u8], mut entry: Entry, offset: usize, out: &mut Ve
 #[inline(never)]
 fn set_short_keys(text: &[u8], e: &Entry, grams: &mut [u64; KEYS / 64], tails: &mut [u64; 64]) {
     let lit = &text[e.start as usize..e.start as usize + usize::from(e.len)];
-    entry_keys(lit, e, |key| set_bit(grams, key));
+    short_entry_keys(lit, e, |key| set_bit(grams, key));
     set_bit(tails, tail_bit(e.key & !TAIL));
 }
 
@@ -522,7 +532,7 @@ pub fn plan<'a>(literals: impl IntoIterator<Item = &'a str>) -> Vec<Plan> {
         if lit.len() < 3 {
             continue;
         }
-        // Three or four bytes: filed whole (`entry_keys`), a four-byte
+        // Three or four bytes: filed whole (`short_entry_keys`), a four-byte
         // literal's short entry under its last three bytes: its first three
         // are more often the start of a longer word ('.co' of every '.com',
         // 'bot' of 'bots'), which would look it up for nothing. Longer:
@@ -692,9 +702,7 @@ fn file_entry_share<const S: usize>(text: &[u8], entries: &mut [Entry], t: &mut 
         if key & TAIL == TAIL {
             set_short_keys(text, &entries[k], t.grams, t.tails);
         } else {
-            // A long entry's filter key, as `entry_keys` gives it, from its
-            // key: folding ignores case, so its lowercased bytes give the same.
-            set_bit(t.grams, hash_key(fold4(key.swap_bytes())));
+            set_bit(t.grams, long_entry_key(key));
         }
         file_key(entries, k, t.slots, t.slot_bits);
     }
@@ -816,7 +824,7 @@ impl LiteralIndex {
             }
         }
         // The hot loop: one bit test every other byte, on the key of the
-        // four bytes from there (`entry_keys` files each literal so that a
+        // four bytes from there (`short_entry_keys` files each literal so that a
         // test at every other position finds it); everything else is out
         // of line so that this stays in registers. Eight bytes are read at a
         // time and give three keys; no key depends on the one before, so the
@@ -851,7 +859,7 @@ impl LiteralIndex {
             }
         }
         while let Some(&[a, b, c]) = text.get(at..at + 3) {
-            // Past the end of the text reads as a space (see `entry_keys`).
+            // Past the end of the text reads as a space (see `short_entry_keys`).
             let d = text.get(at + 3).copied().unwrap_or(b' ');
             if has_bit(grams, key_of([a, b, c, d])) {
                 self.verify_at(text, at, &mut hit);
@@ -1019,7 +1027,7 @@ mod tests {
 
     #[test]
     fn a_long_entrys_filter_key_comes_from_its_key() {
-        // `file_entry_share` takes a long entry's filter key from its
+        // `long_entry_key` takes a long entry's filter key from its
         // lowercased key; the scan computes it from the text as it comes.
         // Folding the lowercased byte gives the same, for every byte.
         for b in 0..=255u8 {
@@ -1037,7 +1045,7 @@ mod tests {
             *b"\x00\x7F\x80\xFF",
         ] {
             let key = folded_quad(&four);
-            assert_eq!(hash_key(fold4(key.swap_bytes())), key_of(four), "{four:?}");
+            assert_eq!(long_entry_key(key), key_of(four), "{four:?}");
         }
     }
 
