@@ -93,7 +93,7 @@ function compiled(dir, step, tokenFile) {
   const at = args.indexOf('--budget');
   const budget = at === -1 ? null : Object.fromEntries(args.splice(at, 2)[1].split(',').map((kv) => {
     const [k, v] = kv.split('=');
-    if (!['glue', 'shim', 'public', 'token', 'turbofan'].includes(k) || !(Number(v) >= (k === 'turbofan' ? 0 : 1))) throw new Error(`--budget: ${kv} is not STEP=BYTES (steps: glue, shim, public, token) or turbofan=FUNCTIONS`);
+    if (!['glue', 'shim', 'public', 'token', 'turbofan'].includes(k) || !/^\d+$/.test(v ?? '') || (k !== 'turbofan' && Number(v) === 0)) throw new Error(`--budget: ${kv} is not STEP=BYTES (steps: glue, shim, public, token) or turbofan=FUNCTIONS`);
     return [k, Number(v)];
   }));
   const dirs = args.map((d) => path.resolve(d));
