@@ -185,17 +185,24 @@ const edFloor = median(floor) / 1000;
 // Cold starts in fresh processes, ours and the reference alternating (this
 // machine's speed drifts by minutes), 11 each; medians. The first request
 // carries a token (signature math: node:crypto loaded, the key imported), or
-// is a browser on a public page (neither).
-// Then the same on one CPU (`taskset`): a Lambda@Edge function has one at
-// most, so V8's background threads (a TurboFan compile, say) take the main
-// thread's time there, where on this machine they mostly run beside it.
-const coldStarts = (pin) => {
+// is a browser on a public page (neither). Three ways:
+// - plain `node` on this machine's two CPUs;
+// - Node started as the Lambda runtime starts it for a 128 MB function
+//   (LAMBDA_NODE: xtask/src/dist.rs, `lambda_edge_node_flags`). Those V8 flags
+//   make Node's own code cache miss, so its modules loaded after start-up
+//   (node:crypto: 1.5 ms plain, 4.3 ms so) compile from source; the bundle's
+//   code cache is made for them;
+// - the same on one CPU (`taskset`): a Lambda@Edge function has one at most,
+//   so V8's background threads (a TurboFan compile, say) take the main
+//   thread's time there, where on this machine they mostly run beside it.
+const LAMBDA_NODE = ['--expose-gc', '--max-http-header-size', '81920', '--max-semi-space-size=6', '--max-old-space-size=116'];
+const coldStarts = (pin, nodeFlags) => {
   const starts = {};
   for (const first of ['token', 'public']) {
     const runs = { ours: [], reference: [] };
     for (let i = 0; i < 11; i++) {
       for (const which of ['ours', 'reference']) {
-        const args = [new URL(import.meta.url).pathname, dist, '--cold', which, tokenFile, first];
+        const args = [...nodeFlags, new URL(import.meta.url).pathname, dist, '--cold', which, tokenFile, first];
         runs[which].push(Number(pin ? execFileSync('taskset', ['-c', '0', process.execPath, ...args]) : execFileSync(process.execPath, args)));
       }
     }
@@ -203,11 +210,12 @@ const coldStarts = (pin) => {
   }
   return starts;
 };
-const cold = coldStarts(false);
+const cold = coldStarts(false, []);
+const coldLambda = coldStarts(false, LAMBDA_NODE);
 let oneCpu = null;
 try {
   execFileSync('taskset', ['-c', '0', 'true']);
-  oneCpu = coldStarts(true);
+  oneCpu = coldStarts(true, LAMBDA_NODE);
 } catch {
   // No taskset (util-linux): the one-CPU rows are left out, and say so.
 }
@@ -222,11 +230,14 @@ out('');
 out('| workload | reference (jose + isbot) | ours (wasm bundle) | ours / reference |');
 out('| --- | ---: | ---: | ---: |');
 for (const r of results) out(`| ${r.name} | ${r.reference.toFixed(1)} | ${r.ours.toFixed(1)} | ${(r.ours / r.reference).toFixed(2)}x |`);
-out(`| cold start, import to first decision: a token (ms; median of 11) | ${cold.token.reference.toFixed(1)} | ${cold.token.ours.toFixed(1)} | ${(cold.token.ours / cold.token.reference).toFixed(2)}x |`);
-out(`| cold start, import to first decision: a public page (ms; median of 11) | ${cold.public.reference.toFixed(1)} | ${cold.public.ours.toFixed(1)} | ${(cold.public.ours / cold.public.reference).toFixed(2)}x |`);
+const coldRow = (label, r) => out(`| ${label} (ms; median of 11) | ${r.reference.toFixed(1)} | ${r.ours.toFixed(1)} | ${(r.ours / r.reference).toFixed(2)}x |`);
+coldRow('cold start, import to first decision: a token', cold.token);
+coldRow('cold start, import to first decision: a public page', cold.public);
+coldRow('cold start as Lambda starts Node (its flags for 128 MB): a token', coldLambda.token);
+coldRow('cold start as Lambda starts Node (its flags for 128 MB): a public page', coldLambda.public);
 if (oneCpu) {
-  out(`| cold start on one CPU (taskset), import to first decision: a token (ms; median of 11) | ${oneCpu.token.reference.toFixed(1)} | ${oneCpu.token.ours.toFixed(1)} | ${(oneCpu.token.ours / oneCpu.token.reference).toFixed(2)}x |`);
-  out(`| cold start on one CPU (taskset), import to first decision: a public page (ms; median of 11) | ${oneCpu.public.reference.toFixed(1)} | ${oneCpu.public.ours.toFixed(1)} | ${(oneCpu.public.ours / oneCpu.public.reference).toFixed(2)}x |`);
+  coldRow('cold start as Lambda starts Node, on one CPU (taskset): a token', oneCpu.token);
+  coldRow('cold start as Lambda starts Node, on one CPU (taskset): a public page', oneCpu.public);
 } else {
   out('| cold start on one CPU | no `taskset` here: not measured | | |');
 }

@@ -1,9 +1,12 @@
 //! `cargo xtask dist --config CONFIG --out DIR`: the deployable Lambda@Edge
 //! bundle. Validates the config and the bot catalog natively, builds the wasm
 //! (profile `edge`), runs wasm-bindgen (checking its version against
-//! Cargo.lock), writes the shim, the baked config and the compiled matcher,
-//! and a reproducible zip (sorted entries, fixed timestamps). Fails when the
-//! zip is over Lambda@Edge's 1 MB viewer-request limit.
+//! Cargo.lock), writes the handler module and the shim, prepares the wasm's
+//! instance (config, matcher and verified-bot tables in its initial memory),
+//! makes the V8 code cache for the Node flags the bundle will run under, and
+//! writes a reproducible zip (sorted entries, fixed timestamps; every file but
+//! the code cache is the same byte for byte from build to build). Fails when
+//! the zip is over Lambda@Edge's 1 MB viewer-request limit.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,29 @@ pub struct DistArgs {
     pub catalog: Option<PathBuf>,
     /// Use RustCrypto inside wasm instead of Node's crypto (for comparisons).
     pub rust_crypto: bool,
+    /// The V8 flags to make the bundle's code cache (code.cache) for, or
+    /// `None` for a bundle without one.
+    pub code_cache: Option<Vec<String>>,
+}
+
+/// The V8 flags the Lambda runtime starts Node with for a 128 MB function,
+/// which a viewer-request function is (Lambda's least memory is 128 MB and
+/// Lambda@Edge's most for viewer events). The runtime's bootstrap
+/// (`/var/runtime/bootstrap` in the nodejs base images, as published copies of
+/// the nodejs14.x and 18.x ones show it) runs `node --expose-gc
+/// --max-http-header-size 81920 --max-semi-space-size=M/10/2
+/// --max-old-space-size=M-M/10` with M the function's memory in MB; the
+/// header size is Node's own option, not V8's, and does not touch the cache.
+/// Not checked against nodejs20.x's image here: if its flags differ, V8
+/// refuses the cache and compiles from source (no faster, no slower).
+pub fn lambda_edge_node_flags() -> Vec<String> {
+    [
+        "--expose-gc",
+        "--max-semi-space-size=6",
+        "--max-old-space-size=116",
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 pub fn target_dir(root: &Path) -> PathBuf {
@@ -236,9 +262,12 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     // shim's, wasm-bindgen's copies of the Rust docs) become blank lines:
     // 3.4 KB less zipped, and every line keeps its number, so a stack trace
     // in the logs points at the line of the source in the repository.
-    let shim = std::fs::read_to_string(root.join("edge-auth/shim/index.js"))
-        .context("reading the shim")?;
-    std::fs::write(bundle.join("index.js"), blank_comments(&shim))?;
+    // index.js is the handler module, which compiles shim.js and the glue.
+    for file in ["index.js", "shim.js"] {
+        let js = std::fs::read_to_string(root.join("edge-auth/shim").join(file))
+            .with_context(|| format!("reading edge-auth/shim/{file}"))?;
+        std::fs::write(bundle.join(file), blank_comments(&js))?;
+    }
     for js in js_files(&bundle)? {
         let text = std::fs::read_to_string(&js)?;
         std::fs::write(&js, blank_comments(&text))?;
@@ -267,6 +296,9 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
         std::fs::copy(bundle.join(file), full_dir.join(file))?;
     }
     prepare_wasm(root, &bundle, &baked_dir)?;
+    if let Some(flags) = &args.code_cache {
+        code_cache(root, &bundle, &args.out, flags, &warm_up_issuers(&cfg))?;
+    }
 
     // 7. A reproducible zip, deflated by zopfli: plain deflate that any unzip
     // reads, 4-9% smaller than zlib's level 9 (wasm 219.5 -> 209.7 KB, catalog
@@ -338,14 +370,14 @@ fn expose_memory(bundle: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How the shim reads the fail-closed 503 unbuilt (edge-auth/shim/index.js).
+/// How the shim reads the fail-closed 503 unbuilt (edge-auth/shim/shim.js).
 const FAIL_CLOSED_READ: &str = "const FAIL_CLOSED = JSON.parse(fs.readFileSync(path.join(__dirname, 'fail-closed.json'), 'utf8'));";
 
 /// The shim with the fail-closed 503 written in, `json` in place of the line
 /// that reads it from a file: JSON is a JavaScript expression, and a cold
 /// start then reads one file fewer. The line must be there exactly once.
 fn inline_fail_closed(bundle: &Path, json: &str) -> anyhow::Result<()> {
-    let path = bundle.join("index.js");
+    let path = bundle.join("shim.js");
     let shim = std::fs::read_to_string(&path)?;
     if shim.matches(FAIL_CLOSED_READ).count() != 1 {
         bail!(
@@ -355,6 +387,112 @@ fn inline_fail_closed(bundle: &Path, json: &str) -> anyhow::Result<()> {
     std::fs::write(
         &path,
         shim.replacen(FAIL_CLOSED_READ, &format!("const FAIL_CLOSED = {json};"), 1),
+    )?;
+    Ok(())
+}
+
+/// What the code cache's warm-up needs to shape tokens the core takes as far
+/// as the signature check (`xtask/code-cache.cjs`): each issuer's `iss`, an
+/// audience, `typ`, algorithms and key ids. Nothing secret: no key material.
+fn warm_up_issuers(cfg: &edge_auth_core::EdgeConfig) -> serde_json::Value {
+    cfg.issuers()
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "iss": i.issuer,
+                "aud": i.audiences.first(),
+                "typ": i.typ.as_ref().and_then(|t| t.first()),
+                "algs": i.algorithms.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>(),
+                "kids": i.keys.iter().filter_map(|k| k.kid.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+/// The handler module's line for the flags its code cache was made for,
+/// unbuilt (edge-auth/shim/index.js): no cache used.
+const CACHE_FLAGS_UNSET: &str = "const CACHE_FLAGS = null;";
+
+/// The handler module (`index.js`) with the V8 flags it uses the code cache
+/// under written in, in place of its unbuilt line (no cache); the line must
+/// be there exactly once.
+fn set_cache_flags(bundle: &Path, flags: &[String]) -> anyhow::Result<()> {
+    let loader = bundle.join("index.js");
+    let js = std::fs::read_to_string(&loader)?;
+    if js.matches(CACHE_FLAGS_UNSET).count() != 1 {
+        bail!(
+            "the handler module does not say `{CACHE_FLAGS_UNSET}` exactly once: update xtask/src/dist.rs with it"
+        );
+    }
+    std::fs::write(
+        &loader,
+        js.replacen(
+            CACHE_FLAGS_UNSET,
+            &format!("const CACHE_FLAGS = {};", serde_json::to_string(flags)?),
+            1,
+        ),
+    )?;
+    Ok(())
+}
+
+/// Writes into the handler module the V8 flags to use the code cache under,
+/// then the bundle's V8 code cache (`code.cache`) with `xtask/code-cache.cjs`
+/// run under `flags`, then checks that a fresh Node started with them takes
+/// it, and records what it was made with in `out/code-cache.json` (for the
+/// tests and benches). The bundle is final by then: a cache is taken only
+/// for sources of the length it was made from.
+fn code_cache(
+    root: &Path,
+    bundle: &Path,
+    out: &Path,
+    flags: &[String],
+    issuers: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let node = |args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new("node")
+            .args(flags)
+            .args(args)
+            .output()
+            .context("running node (Node.js 20 must be on PATH)")?;
+        if !out.status.success() {
+            bail!(
+                "node {} {} failed: {}",
+                flags.join(" "),
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let bundle_arg = bundle.to_str().context("bundle path is not UTF-8")?;
+    set_cache_flags(bundle, flags)?;
+    let script = root.join("xtask/code-cache.cjs");
+    node(&[
+        script.to_str().context("path is not UTF-8")?,
+        bundle_arg,
+        &issuers.to_string(),
+    ])
+    .context("making the code cache")?;
+    let probe = "console.log = () => {}; const m = require(process.argv[1] + '/index.js'); \
+                 process.stdout.write(JSON.stringify([m.codeCache, process.version, process.versions.v8]))";
+    let (taken, version, v8): (String, String, String) =
+        serde_json::from_str(&node(&["-e", probe, bundle_arg])?)?;
+    if taken != "taken" {
+        bail!(
+            "the code cache made for `node {}` is {taken} by that same Node: leave it out with --no-code-cache, or report it",
+            flags.join(" ")
+        );
+    }
+    let size = std::fs::metadata(bundle.join("code.cache"))?.len();
+    eprintln!(
+        "dist: code cache for Node {version} (V8 {v8}) started with {}: {size} bytes; another V8 version or other V8 flags compile from source instead. It is the one file of the zip that differs from build to build (--no-code-cache leaves it out)",
+        flags.join(" ")
+    );
+    std::fs::write(
+        out.join("code-cache.json"),
+        serde_json::to_string_pretty(&serde_json::json!({
+            "node": version, "v8": v8, "flags": flags,
+        }))?,
     )?;
     Ok(())
 }
@@ -514,7 +652,7 @@ fn js_files(bundle: &Path) -> anyhow::Result<Vec<PathBuf>> {
     collect(bundle, bundle, &mut rel)?;
     Ok(rel
         .into_iter()
-        .filter(|r| r.ends_with(".js") && r != "index.js")
+        .filter(|r| r.ends_with(".js") && r != "index.js" && r != "shim.js")
         .map(|r| bundle.join(r))
         .collect())
 }
@@ -539,8 +677,8 @@ fn collect(base: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()>
 #[cfg(test)]
 mod tests {
     use super::{
-        FAIL_CLOSED_READ, GLUE_EXPORTS, blank_comments, expose_memory, inline_fail_closed,
-        inline_snippets,
+        CACHE_FLAGS_UNSET, FAIL_CLOSED_READ, GLUE_EXPORTS, blank_comments, expose_memory,
+        inline_fail_closed, inline_snippets, set_cache_flags,
     };
     use std::path::Path;
 
@@ -608,13 +746,13 @@ mod tests {
     #[test]
     fn the_fail_closed_503_is_written_into_the_shim_once() {
         let shim = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge-auth/shim/index.js"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge-auth/shim/shim.js"),
         )
         .unwrap();
         let dir = scratch("fail-closed");
-        std::fs::write(dir.join("index.js"), &shim).unwrap();
+        std::fs::write(dir.join("shim.js"), &shim).unwrap();
         inline_fail_closed(&dir, r#"{"status":"503"}"#).unwrap();
-        let out = std::fs::read_to_string(dir.join("index.js")).unwrap();
+        let out = std::fs::read_to_string(dir.join("shim.js")).unwrap();
         assert!(
             !out.contains("fail-closed.json'"),
             "the shim still reads the file"
@@ -627,9 +765,39 @@ mod tests {
         assert_eq!(out.lines().count(), shim.lines().count());
         // A shim that reads it otherwise (or twice) fails the build, unchanged.
         refused_unchanged(
-            &dir.join("index.js"),
+            &dir.join("shim.js"),
             &[out.clone(), format!("{shim}\n{FAIL_CLOSED_READ}\n")],
             || inline_fail_closed(&dir, "{}"),
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_code_caches_flags_are_written_into_the_handler_module_once() {
+        let loader = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge-auth/shim/index.js"),
+        )
+        .unwrap();
+        let dir = scratch("cache-flags");
+        std::fs::write(dir.join("index.js"), &loader).unwrap();
+        let flags = [
+            "--expose-gc".to_owned(),
+            "--max-old-space-size=116".to_owned(),
+        ];
+        set_cache_flags(&dir, &flags).unwrap();
+        let out = std::fs::read_to_string(dir.join("index.js")).unwrap();
+        assert!(!out.contains(CACHE_FLAGS_UNSET));
+        assert_eq!(
+            out.matches(r#"const CACHE_FLAGS = ["--expose-gc","--max-old-space-size=116"];"#)
+                .count(),
+            1
+        );
+        assert_eq!(out.lines().count(), loader.lines().count());
+        // Written already, or the line twice: the build fails, unchanged.
+        refused_unchanged(
+            &dir.join("index.js"),
+            &[out.clone(), format!("{loader}\n{CACHE_FLAGS_UNSET}\n")],
+            || set_cache_flags(&dir, &flags),
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -55,7 +55,10 @@ fn native_decide(file: Option<&Path>, input: &[u8]) -> anyhow::Result<String> {
     run(native, input)
 }
 
-pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
+///
+/// `node_flags`: Node started with them (those of the bundle's code cache, so
+/// that the replay runs the cached code), or none.
+pub fn compare(root: &Path, bundle: &Path, node_flags: &[String]) -> anyhow::Result<()> {
     let cases = workspace_tests::viewer_request_events();
     let mut jsonl = String::new();
     for case in &cases {
@@ -67,6 +70,7 @@ pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     // Fresh instance per fixture vs the native golden expectations.
     let mut fresh = Command::new("node");
     fresh
+        .args(node_flags)
         .arg(root.join("tests/node/replay.mjs"))
         .arg(bundle)
         .arg(now_arg())
@@ -98,7 +102,8 @@ pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
 
     // One warm instance, all fixtures in order, vs `edge-auth decide`.
     let mut node = Command::new("node");
-    node.arg(root.join("tests/node/replay.mjs"))
+    node.args(node_flags)
+        .arg(root.join("tests/node/replay.mjs"))
         .arg(bundle)
         .arg(now_arg());
     let from_node = run(node, jsonl.as_bytes())?;
@@ -128,8 +133,13 @@ pub fn compare(root: &Path, bundle: &Path) -> anyhow::Result<()> {
         );
     }
     eprintln!(
-        "xtask ci: [bundle replay] {} fixtures, fresh and warm: Node bundle and native core agree",
-        cases.len()
+        "xtask ci: [bundle replay] {} fixtures, fresh and warm: Node bundle and native core agree{}",
+        cases.len(),
+        if node_flags.is_empty() {
+            String::new()
+        } else {
+            format!(" (node {})", node_flags.join(" "))
+        }
     );
     Ok(())
 }
@@ -236,6 +246,7 @@ pub fn remote_jwks(root: &Path, out_dir: &Path) -> anyhow::Result<()> {
             out: dist_out.clone(),
             catalog: None,
             rust_crypto: false,
+            code_cache: Some(crate::dist::lambda_edge_node_flags()),
         },
     )?;
     let out = Command::new("node")
@@ -283,6 +294,20 @@ pub fn bot_matcher(root: &Path, bundle: &Path) -> anyhow::Result<()> {
         "tests/node/bot_matcher.mjs",
         "bot-matcher",
         &[],
+    )
+}
+
+/// The bundle's V8 code cache: `tests/node/code_cache.mjs` (taken under the
+/// flags it was made for, refused or not read otherwise, the same decisions
+/// every way). `dist_out` is the `dist` output directory (its
+/// `code-cache.json` names the flags).
+pub fn code_cache(root: &Path, dist_out: &Path) -> anyhow::Result<()> {
+    node_check(
+        root,
+        &dist_out.join("bundle"),
+        "tests/node/code_cache.mjs",
+        "code-cache",
+        &[&dist_out.join("code-cache.json")],
     )
 }
 
