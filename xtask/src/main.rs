@@ -444,17 +444,28 @@ fn bundle(root: &Path) -> anyhow::Result<()> {
     replay::cold_compile(root, &out.join("bundle"), DEMO_COLD_COMPILE_BUDGET)?;
     // The default bundle leaves RustCrypto out; the `--rust-crypto` variant
     // (other hosts, comparisons) must keep building and deciding the same.
-    eprintln!("xtask ci: [bundle replay] the --rust-crypto variant, every fixture");
+    // Built without a code cache (`--no-code-cache`), which the replay then
+    // also covers, under the flags a cache would have been made for too.
+    eprintln!("xtask ci: [bundle replay] the --rust-crypto --no-code-cache variant, every fixture");
     let out_rc = dist::target_dir(root).join("ci-dist-rust-crypto");
     dist::dist(
         root,
         &dist::DistArgs {
             out: out_rc.clone(),
             rust_crypto: true,
+            code_cache: None,
             ..args
         },
     )?;
+    if out_rc.join("bundle/code.cache").exists() {
+        bail!("a bundle built with --no-code-cache has a code.cache");
+    }
     replay::compare(root, &out_rc.join("bundle"), &[])?;
+    replay::compare(
+        root,
+        &out_rc.join("bundle"),
+        &dist::lambda_edge_node_flags(),
+    )?;
     eprintln!(
         "xtask ci: [bundle replay] ok in {:.0?}",
         started_replay.elapsed()
