@@ -377,17 +377,26 @@ const FAIL_CLOSED_READ: &str = "const FAIL_CLOSED = JSON.parse(fs.readFileSync(p
 /// that reads it from a file: JSON is a JavaScript expression, and a cold
 /// start then reads one file fewer. The line must be there exactly once.
 fn inline_fail_closed(bundle: &Path, json: &str) -> anyhow::Result<()> {
-    let path = bundle.join("shim.js");
-    let shim = std::fs::read_to_string(&path)?;
-    if shim.matches(FAIL_CLOSED_READ).count() != 1 {
+    replace_once(
+        &bundle.join("shim.js"),
+        FAIL_CLOSED_READ,
+        &format!("const FAIL_CLOSED = {json};"),
+        "the shim does not read fail-closed.json as",
+    )
+}
+
+/// `file` with `line` replaced by `with`. The line must be there exactly
+/// once; otherwise the build fails (`what`, then the line, says what was
+/// looked for) and the file is left as it was.
+fn replace_once(file: &Path, line: &str, with: &str, what: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)?;
+    if text.matches(line).count() != 1 {
         bail!(
-            "the shim does not read fail-closed.json as `{FAIL_CLOSED_READ}` exactly once: update xtask/src/dist.rs with it"
+            "{}: {what} `{line}` exactly once: update xtask/src/dist.rs with it",
+            file.display()
         );
     }
-    std::fs::write(
-        &path,
-        shim.replacen(FAIL_CLOSED_READ, &format!("const FAIL_CLOSED = {json};"), 1),
-    )?;
+    std::fs::write(file, text.replacen(line, with, 1))?;
     Ok(())
 }
 
@@ -417,22 +426,12 @@ const CACHE_FLAGS_UNSET: &str = "const CACHE_FLAGS = null;";
 /// under written in, in place of its unbuilt line (no cache); the line must
 /// be there exactly once.
 fn set_cache_flags(bundle: &Path, flags: &[String]) -> anyhow::Result<()> {
-    let loader = bundle.join("index.js");
-    let js = std::fs::read_to_string(&loader)?;
-    if js.matches(CACHE_FLAGS_UNSET).count() != 1 {
-        bail!(
-            "the handler module does not say `{CACHE_FLAGS_UNSET}` exactly once: update xtask/src/dist.rs with it"
-        );
-    }
-    std::fs::write(
-        &loader,
-        js.replacen(
-            CACHE_FLAGS_UNSET,
-            &format!("const CACHE_FLAGS = {};", serde_json::to_string(flags)?),
-            1,
-        ),
-    )?;
-    Ok(())
+    replace_once(
+        &bundle.join("index.js"),
+        CACHE_FLAGS_UNSET,
+        &format!("const CACHE_FLAGS = {};", serde_json::to_string(flags)?),
+        "the handler module does not say",
+    )
 }
 
 /// Writes into the handler module the V8 flags to use the code cache under,
@@ -743,63 +742,61 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn the_fail_closed_503_is_written_into_the_shim_once() {
-        let shim = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge-auth/shim/shim.js"),
+    /// `edge-auth/shim/{name}` as in the repository, copied into a scratch
+    /// directory, `step` run on that directory; then the copy must hold
+    /// `written` once in place of `line`, with as many lines as before, and
+    /// `step` must refuse the file once written, or with `line` twice,
+    /// leaving it unchanged.
+    fn writes_line_once(
+        name: &str,
+        line: &str,
+        written: &str,
+        step: impl Fn(&Path) -> anyhow::Result<()>,
+    ) {
+        let original = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../edge-auth/shim")
+                .join(name),
         )
         .unwrap();
-        let dir = scratch("fail-closed");
-        std::fs::write(dir.join("shim.js"), &shim).unwrap();
-        inline_fail_closed(&dir, r#"{"status":"503"}"#).unwrap();
-        let out = std::fs::read_to_string(dir.join("shim.js")).unwrap();
-        assert!(
-            !out.contains("fail-closed.json'"),
-            "the shim still reads the file"
-        );
-        assert_eq!(
-            out.matches(r#"const FAIL_CLOSED = {"status":"503"};"#)
-                .count(),
-            1
-        );
-        assert_eq!(out.lines().count(), shim.lines().count());
-        // A shim that reads it otherwise (or twice) fails the build, unchanged.
+        let dir = scratch(name);
+        let file = dir.join(name);
+        std::fs::write(&file, &original).unwrap();
+        step(&dir).unwrap();
+        let out = std::fs::read_to_string(&file).unwrap();
+        assert!(!out.contains(line), "{name} still has `{line}`");
+        assert_eq!(out.matches(written).count(), 1);
+        assert_eq!(out.lines().count(), original.lines().count());
         refused_unchanged(
-            &dir.join("shim.js"),
-            &[out.clone(), format!("{shim}\n{FAIL_CLOSED_READ}\n")],
-            || inline_fail_closed(&dir, "{}"),
+            &file,
+            &[out.clone(), format!("{original}\n{line}\n")],
+            || step(&dir),
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
+    fn the_fail_closed_503_is_written_into_the_shim_once() {
+        writes_line_once(
+            "shim.js",
+            FAIL_CLOSED_READ,
+            r#"const FAIL_CLOSED = {"status":"503"};"#,
+            |dir| inline_fail_closed(dir, r#"{"status":"503"}"#),
+        );
+    }
+
+    #[test]
     fn the_code_caches_flags_are_written_into_the_handler_module_once() {
-        let loader = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge-auth/shim/index.js"),
-        )
-        .unwrap();
-        let dir = scratch("cache-flags");
-        std::fs::write(dir.join("index.js"), &loader).unwrap();
         let flags = [
             "--expose-gc".to_owned(),
             "--max-old-space-size=116".to_owned(),
         ];
-        set_cache_flags(&dir, &flags).unwrap();
-        let out = std::fs::read_to_string(dir.join("index.js")).unwrap();
-        assert!(!out.contains(CACHE_FLAGS_UNSET));
-        assert_eq!(
-            out.matches(r#"const CACHE_FLAGS = ["--expose-gc","--max-old-space-size=116"];"#)
-                .count(),
-            1
+        writes_line_once(
+            "index.js",
+            CACHE_FLAGS_UNSET,
+            r#"const CACHE_FLAGS = ["--expose-gc","--max-old-space-size=116"];"#,
+            |dir| set_cache_flags(dir, &flags),
         );
-        assert_eq!(out.lines().count(), loader.lines().count());
-        // Written already, or the line twice: the build fails, unchanged.
-        refused_unchanged(
-            &dir.join("index.js"),
-            &[out.clone(), format!("{loader}\n{CACHE_FLAGS_UNSET}\n")],
-            || set_cache_flags(&dir, &flags),
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
