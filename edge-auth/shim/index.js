@@ -15,7 +15,7 @@
 // start 0.07 ms to load, and 0.3 ms under flags that also make Node compile
 // its own modules from source.
 // `codeCache` on this module's exports says what happened: 'taken',
-// 'refused', or 'not used'. V8 does not checksum a cache it takes: code.cache
+// 'refused' (also logged, once: a `code_cache_refused` warning), or 'not used'. V8 does not checksum a cache it takes: code.cache
 // is trusted as the JavaScript beside it is, and whatever edits the bundle's
 // files after `dist` must delete it (or build again).
 'use strict';
@@ -47,7 +47,18 @@ if (CACHE_FLAGS !== null && CACHE_FLAGS.every((f) => process.execArgv.includes(f
   }
   const vm = require('node:vm');
   const script = new vm.Script(source(), { filename: SHIM, cachedData });
-  if (cachedData !== undefined) codeCache = script.cachedDataRejected ? 'refused' : 'taken';
+  if (cachedData !== undefined) codeCache = script.cachedDataRejected === false ? 'taken' : 'refused';
+  // Under the flags it was made for, a refused cache means another V8
+  // version (a runtime update) or a changed file: every cold start pays the
+  // compile it would have saved until the bundle is built again. Once per
+  // instance, for whoever watches the logs.
+  if (codeCache === 'refused') {
+    console.log(JSON.stringify({
+      level: 'warn',
+      reason: 'code_cache_refused',
+      message: `V8 ${process.versions.v8} refused code.cache (built for another V8 version, or a bundle file changed since the build): compiled from source; build the bundle again with the runtime's Node`,
+    }));
+  }
   functions = script.runInThisContext();
   makeCodeCache = () => script.createCachedData();
 } else {

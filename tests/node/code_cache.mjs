@@ -1,9 +1,10 @@
 // The bundle's V8 code cache (code.cache; edge-auth/shim/index.js), for real:
 // Node started with the flags `cargo xtask dist` made it for takes it, and the
-// bundle then decides as it does without it. Refused, and compiled from
-// source with the same decisions, when a source is no longer the one it was
-// made from or the file is cut short; not read at all (no `node:vm`) under
-// other flags or when the file is missing. Usage:
+// bundle then decides as it does without it. When a source is no longer the
+// one it was made from, or the file is cut short, V8 refuses it: compiled from
+// source, the same decisions, and one `code_cache_refused` warning logged.
+// Under other flags it is not read at all (no `node:vm` loaded); with no file,
+// not used. Usage:
 //   node tests/node/code_cache.mjs BUNDLE_DIR UNIX_SECONDS DIST/code-cache.json
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync } from 'node:fs';
@@ -20,7 +21,11 @@ if (bundleArg === CHILD) {
   const require = createRequire(import.meta.url);
   const [, , , dir, now] = process.argv;
   Date.now = () => Number(now) * 1000;
-  console.log = () => {};
+  const warnings = [];
+  console.log = (line) => {
+    const r = JSON.parse(line);
+    if (r.level === 'warn') warnings.push(r.reason);
+  };
   const mod = require(join(dir, 'index.js'));
   const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
   const event = (uri, ua, extra = {}) => ({
@@ -39,7 +44,7 @@ if (bundleArg === CHILD) {
     event('/private/alice/a.jpg', CHROME),
     { Records: [] },
   ]) results.push(await mod.handler(e));
-  process.stdout.write(JSON.stringify({ codeCache: mod.codeCache, vm: process.moduleLoadList.includes('NativeModule vm'), results }));
+  process.stdout.write(JSON.stringify({ codeCache: mod.codeCache, vm: process.moduleLoadList.includes('NativeModule vm'), warnings, results }));
   process.exit(0);
 }
 
@@ -74,6 +79,9 @@ for (const [name, dir, nodeFlags, want, vm] of cases) {
   const got = run(dir, nodeFlags);
   if (got.codeCache !== want) failures.push(`${name}: expected the cache ${want}, got ${got.codeCache}`);
   if (got.vm !== vm) failures.push(`${name}: expected node:vm ${vm ? '' : 'not '}loaded`);
+  // A refused cache is logged once (a warning), and nothing else is.
+  const warned = want === 'refused' ? ['code_cache_refused'] : [];
+  if (JSON.stringify(got.warnings) !== JSON.stringify(warned)) failures.push(`${name}: expected the warnings ${JSON.stringify(warned)}, got ${JSON.stringify(got.warnings)}`);
   if (JSON.stringify(got.results) !== JSON.stringify(plain.results)) failures.push(`${name}: decided otherwise than without the cache:\n  ${JSON.stringify(got.results).slice(0, 300)}\n  ${JSON.stringify(plain.results).slice(0, 300)}`);
 }
 for (const d of dirs) rmSync(d, { recursive: true, force: true });

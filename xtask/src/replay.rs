@@ -299,15 +299,26 @@ pub fn bot_matcher(root: &Path, bundle: &Path) -> anyhow::Result<()> {
 
 /// The bundle's V8 code cache: `tests/node/code_cache.mjs` (taken under the
 /// flags it was made for, refused or not read otherwise, the same decisions
-/// every way). `dist_out` is the `dist` output directory (its
+/// every way), and `tests/node/code_cache_mutants.mjs` (that test fails on
+/// each mutant of the handler module's cache logic). `dist_out` is the `dist` output directory (its
 /// `code-cache.json` names the flags).
 pub fn code_cache(root: &Path, dist_out: &Path) -> anyhow::Result<()> {
+    let made = dist_out.join("code-cache.json");
     node_check(
         root,
         &dist_out.join("bundle"),
         "tests/node/code_cache.mjs",
         "code-cache",
-        &[&dist_out.join("code-cache.json")],
+        &[&made],
+    )?;
+    // And that test bites: each mutant of the handler module's cache logic
+    // makes it fail (cargo-mutants does not reach JavaScript).
+    node_check(
+        root,
+        &dist_out.join("bundle"),
+        "tests/node/code_cache_mutants.mjs",
+        "code-cache mutants",
+        &[&made],
     )
 }
 
