@@ -7,7 +7,7 @@
 // Run with the V8 flags of the Node that will load the bundle (a cache is
 // taken only under the same flags and V8 version): by default those the
 // Lambda runtime starts Node with for a 128 MB function (xtask/src/dist.rs,
-// LAMBDA_EDGE_NODE_FLAGS). It loads the bundle as Lambda does, decides the
+// `lambda_edge_node_flags`). It loads the bundle as Lambda does, decides the
 // requests a cold instance meets first (a browser on a public page, a
 // crawler, bearer tokens, an event it cannot read), each twice, and then
 // takes the cache: the functions those decisions ran are compiled in it. The
@@ -15,7 +15,8 @@
 // algorithms and key ids, from the config: xtask/src/dist.rs) and signed by no
 // key, so each is refused at the signature check, after Node's crypto ran.
 // Nothing reaches the network: `fetch` (remote JWK Sets) fails at once here.
-// Refusals: a bundle that does not load, or a cache its own Node refuses.
+// Fails (exit 1) when the bundle does not load or was not built to use a
+// cache under these flags; `dist` then checks that a fresh Node takes it.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -46,14 +47,15 @@ const TOKENS = JSON.parse(issuersJson).flatMap((i) => i.algs.map((alg) => [
   b64({ iss: i.iss, aud: i.aud ?? undefined, sub: 'code-cache', iat: now, exp: now + 600 }),
   signature(alg),
 ].join('.')));
-// Each from a client of its own: none is refused by a rate limit instead.
+// Each from a client of its own (192.0.x.y): none is refused by a rate limit
+// instead.
 let client = 0;
 const event = (uri, headers) => ({
   Records: [{
     cf: {
       config: { eventType: 'viewer-request', requestId: 'code-cache' },
       request: {
-        clientIp: `192.0.2.${++client}`,
+        clientIp: `192.0.${(++client >> 8) & 255}.${client & 255}`,
         method: 'GET',
         uri,
         querystring: '',

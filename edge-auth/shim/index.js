@@ -15,9 +15,12 @@
 // start 0.07 ms to load, and 0.3 ms under flags that also make Node compile
 // its own modules from source.
 // `codeCache` on this module's exports says what happened: 'taken',
-// 'refused' (also logged, once: a `code_cache_refused` warning), or 'not used'. V8 does not checksum a cache it takes: code.cache
-// is trusted as the JavaScript beside it is, and whatever edits the bundle's
-// files after `dist` must delete it (or build again).
+// 'refused' (also logged, once: a `code_cache_refused` warning), or 'not
+// used'. The flags are matched as `process.execArgv` spells them: if the
+// runtime ever starts Node otherwise, the cache goes unused, not refused.
+// V8 does not checksum a cache it takes: code.cache is trusted as the
+// JavaScript beside it is, and whatever edits the bundle's files after `dist`
+// must delete it (or build again).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
