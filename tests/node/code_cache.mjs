@@ -84,6 +84,13 @@ for (const [name, dir, nodeFlags, want, vm] of cases) {
   if (JSON.stringify(got.warnings) !== JSON.stringify(warned)) failures.push(`${name}: expected the warnings ${JSON.stringify(warned)}, got ${JSON.stringify(got.warnings)}`);
   if (JSON.stringify(got.results) !== JSON.stringify(plain.results)) failures.push(`${name}: decided otherwise than without the cache:\n  ${JSON.stringify(got.results).slice(0, 300)}\n  ${JSON.stringify(plain.results).slice(0, 300)}`);
 }
+// The cache is compiled code of the shim and the glue only: nothing of the
+// requests the build decided to make it (xtask/code-cache.cjs gives each the
+// request id and subject "code-cache", and its tokens' signature bytes).
+const cache = readFileSync(join(bundle, 'code.cache'));
+for (const s of ['code-cache', Buffer.alloc(64, 0x11).toString('base64url')]) {
+  if (cache.includes(s)) failures.push(`code.cache holds "${s.slice(0, 20)}", from a request decided while it was made`);
+}
 for (const d of dirs) rmSync(d, { recursive: true, force: true });
 if (failures.length) {
   console.error(`code cache: ${failures.length} failure(s):\n${failures.join('\n')}`);
