@@ -485,7 +485,11 @@ fn code_cache(
     let size = std::fs::metadata(bundle.join("code.cache"))?.len();
     eprintln!(
         "dist: code cache for Node {version} (V8 {v8}) started with {}: {size} bytes; another V8 version or other V8 flags compile from source instead. It is the one file of the zip that differs from build to build (--no-code-cache leaves it out)",
-        flags.join(" ")
+        if flags.is_empty() {
+            "no flags".to_owned()
+        } else {
+            flags.join(" ")
+        }
     );
     std::fs::write(
         out.join("code-cache.json"),
