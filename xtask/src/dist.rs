@@ -178,14 +178,7 @@ pub fn dist(root: &Path, args: &DistArgs) -> anyhow::Result<PathBuf> {
     if !features.is_empty() {
         build.args(["--features", &features.join(",")]);
     }
-    eprintln!(
-        "dist: wasm features: {}",
-        if features.is_empty() {
-            "none".to_owned()
-        } else {
-            features.join(", ")
-        }
-    );
+    eprintln!("dist: wasm features: {}", listed(&features, ", ", "none"));
     let status = build.status().context("running cargo build")?;
     if !status.success() {
         bail!("cargo build of edge-auth-wasm failed");
@@ -418,6 +411,18 @@ fn warm_up_issuers(cfg: &edge_auth_core::EdgeConfig) -> serde_json::Value {
         .collect()
 }
 
+/// `items` joined by `sep` for a message, or `none` when there are none.
+fn listed(items: &[impl AsRef<str>], sep: &str, none: &str) -> String {
+    if items.is_empty() {
+        return none.to_owned();
+    }
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 /// The handler module's line for the flags its code cache was made for,
 /// unbuilt (edge-auth/shim/index.js): no cache used.
 const CACHE_FLAGS_UNSET: &str = "const CACHE_FLAGS = null;";
@@ -485,11 +490,7 @@ fn code_cache(
     let size = std::fs::metadata(bundle.join("code.cache"))?.len();
     eprintln!(
         "dist: code cache for Node {version} (V8 {v8}) started with {}: {size} bytes; another V8 version or other V8 flags compile from source instead. It is the one file of the zip that differs from build to build (--no-code-cache leaves it out)",
-        if flags.is_empty() {
-            "no flags".to_owned()
-        } else {
-            flags.join(" ")
-        }
+        listed(flags, " ", "no flags")
     );
     std::fs::write(
         out.join("code-cache.json"),
