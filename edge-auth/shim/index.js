@@ -16,8 +16,9 @@
 // its own modules from source.
 // `codeCache` on this module's exports says what happened: 'taken',
 // 'refused' (also logged, once: a `code_cache_refused` warning), or 'not
-// used'. The flags are matched as `process.execArgv` spells them: if the
-// runtime ever starts Node otherwise, the cache goes unused, not refused.
+// used'. The flags are matched as Node's command line or NODE_OPTIONS spells
+// them: if the runtime ever spells them otherwise, the cache goes unused, not
+// refused.
 // V8 does not checksum a cache it takes: code.cache is trusted as the
 // JavaScript beside it is, and whatever edits the bundle's files after `dist`
 // must delete it (or build again).
@@ -41,7 +42,9 @@ const source = () => `[(function (${PARAMS}) {${fs.readFileSync(SHIM, 'utf8')}\n
 let functions;
 let codeCache = 'not used';
 let makeCodeCache = null;
-if (CACHE_FLAGS !== null && CACHE_FLAGS.every((f) => process.execArgv.includes(f))) {
+// Node's flags as it was started: its command line, and NODE_OPTIONS.
+const started = process.execArgv.concat(String(process.env.NODE_OPTIONS || '').split(/\s+/));
+if (CACHE_FLAGS !== null && CACHE_FLAGS.every((f) => started.includes(f))) {
   let cachedData;
   try {
     cachedData = fs.readFileSync(path.join(__dirname, 'code.cache'));

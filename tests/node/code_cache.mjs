@@ -60,11 +60,17 @@ function copy(change) {
   change(dir);
   return dir;
 }
-const run = (dir, nodeFlags) => JSON.parse(execFileSync(process.execPath, [...nodeFlags, new URL(import.meta.url).pathname, CHILD, dir, nowSeconds]));
+// Node started with `nodeFlags` on its command line, or in NODE_OPTIONS.
+const run = (dir, nodeFlags, options = false) => JSON.parse(execFileSync(
+  process.execPath,
+  [...(options ? [] : nodeFlags), new URL(import.meta.url).pathname, CHILD, dir, nowSeconds],
+  { env: { ...process.env, NODE_OPTIONS: options ? nodeFlags.join(' ') : '' } },
+));
 
 const plain = run(bundle, []);
 const cases = [
   ['the bundle as built, under its flags', bundle, flags, 'taken', true],
+  ['the bundle as built, its flags in NODE_OPTIONS', bundle, flags, 'taken', true, true],
   ['the bundle as built, under no flags', bundle, [], 'not used', false],
   ['a glue with a line added, under its flags', copy((d) => appendFileSync(join(d, 'edge_auth_wasm.js'), '\n// changed\n')), flags, 'refused', true],
   ['a shim with a line added, under its flags', copy((d) => appendFileSync(join(d, 'shim.js'), '\n// changed\n')), flags, 'refused', true],
@@ -75,8 +81,8 @@ const cases = [
 if (plain.codeCache !== 'not used' || plain.vm) failures.push(`without flags: expected the cache not used and node:vm not loaded, got ${plain.codeCache}, vm ${plain.vm}`);
 if (!plain.results[0] || plain.results[0].uri !== '/public/index.html') failures.push(`the control did not forward a browser's public page: ${JSON.stringify(plain.results[0]).slice(0, 200)}`);
 if (!plain.results[4] || plain.results[4].status !== '503') failures.push(`the control did not answer 503 to an event it cannot read: ${JSON.stringify(plain.results[4]).slice(0, 200)}`);
-for (const [name, dir, nodeFlags, want, vm] of cases) {
-  const got = run(dir, nodeFlags);
+for (const [name, dir, nodeFlags, want, vm, options] of cases) {
+  const got = run(dir, nodeFlags, options);
   if (got.codeCache !== want) failures.push(`${name}: expected the cache ${want}, got ${got.codeCache}`);
   if (got.vm !== vm) failures.push(`${name}: expected node:vm ${vm ? '' : 'not '}loaded`);
   // A refused cache is logged once (a warning), and nothing else is.
@@ -96,4 +102,4 @@ if (failures.length) {
   console.error(`code cache: ${failures.length} failure(s):\n${failures.join('\n')}`);
   process.exit(1);
 }
-console.error(`code cache: ok (taken under ${flags.join(' ')}; ${cases.length - 1} other bundles and starts refused it or did not read it; the same ${plain.results.length} decisions every way)`);
+console.error(`code cache: ok (taken under ${flags.join(' ')}, on the command line or in NODE_OPTIONS; ${cases.length - 2} other bundles and starts refused it or did not read it; the same ${plain.results.length} decisions every way)`);

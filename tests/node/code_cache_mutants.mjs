@@ -13,7 +13,8 @@ const bundle = resolve(bundleArg);
 const test = join(dirname(new URL(import.meta.url).pathname), 'code_cache.mjs');
 const MUTANTS = [
   ['the cache path never taken', 'if (CACHE_FLAGS !== null && CACHE_FLAGS.every', 'if (false && CACHE_FLAGS.every'],
-  ['the flags not checked', 'CACHE_FLAGS !== null && CACHE_FLAGS.every((f) => process.execArgv.includes(f))', 'CACHE_FLAGS !== null'],
+  ['the flags not checked', 'CACHE_FLAGS !== null && CACHE_FLAGS.every((f) => started.includes(f))', 'CACHE_FLAGS !== null'],
+  ['NODE_OPTIONS not read', "process.execArgv.concat(String(process.env.NODE_OPTIONS || '').split(/\\s+/))", 'process.execArgv'],
   ['taken and refused swapped', "script.cachedDataRejected === false ? 'taken' : 'refused'", "script.cachedDataRejected === false ? 'refused' : 'taken'"],
   ['the cache not given to V8', '{ filename: SHIM, cachedData }', '{ filename: SHIM }'],
   ['the refusal never logged', "if (codeCache === 'refused') {", 'if (false) {'],
