@@ -8,6 +8,7 @@
 //! the code cache is the same byte for byte from build to build). Fails when
 //! the zip is over Lambda@Edge's 1 MB viewer-request limit.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -439,6 +440,24 @@ fn set_cache_flags(bundle: &Path, flags: &[String]) -> anyhow::Result<()> {
     )
 }
 
+/// Runs Node.js (20, on `PATH`) started with V8 `flags` on `args`: its
+/// standard output, trimmed; or, when it fails, an error saying `what`
+/// failed, with what it printed on standard error.
+fn run_node(flags: &[String], args: &[&OsStr], what: &str) -> anyhow::Result<String> {
+    let out = Command::new("node")
+        .args(flags)
+        .args(args)
+        .output()
+        .with_context(|| format!("{what}: running node (Node.js 20 must be on PATH)"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// Writes into the handler module the V8 flags to use the code cache under,
 /// then the bundle's V8 code cache (`code.cache`) with `xtask/code-cache.cjs`
 /// run under `flags`, then checks that a fresh Node started with them takes
@@ -452,35 +471,24 @@ fn code_cache(
     flags: &[String],
     issuers: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    let node = |args: &[&str]| -> anyhow::Result<String> {
-        let out = Command::new("node")
-            .args(flags)
-            .args(args)
-            .output()
-            .context("running node (Node.js 20 must be on PATH)")?;
-        if !out.status.success() {
-            bail!(
-                "node {} {} failed: {}",
-                flags.join(" "),
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
-    let bundle_arg = bundle.to_str().context("bundle path is not UTF-8")?;
     set_cache_flags(bundle, flags)?;
+    let issuers = issuers.to_string();
     let script = root.join("xtask/code-cache.cjs");
-    node(&[
-        script.to_str().context("path is not UTF-8")?,
-        bundle_arg,
-        &issuers.to_string(),
-    ])
-    .context("making the code cache")?;
+    run_node(
+        flags,
+        &[script.as_os_str(), bundle.as_os_str(), OsStr::new(&issuers)],
+        &format!(
+            "making the code cache (node {})",
+            listed(flags, " ", "with no flags")
+        ),
+    )?;
     let probe = "console.log = () => {}; const m = require(process.argv[1] + '/index.js'); \
                  process.stdout.write(JSON.stringify([m.codeCache, process.version, process.versions.v8]))";
-    let (taken, version, v8): (String, String, String) =
-        serde_json::from_str(&node(&["-e", probe, bundle_arg])?)?;
+    let (taken, version, v8): (String, String, String) = serde_json::from_str(&run_node(
+        flags,
+        &[OsStr::new("-e"), OsStr::new(probe), bundle.as_os_str()],
+        "checking the code cache is taken",
+    )?)?;
     if taken != "taken" {
         bail!(
             "the code cache made for `node {}` is {taken} by that same Node: leave it out with --no-code-cache, or report it",
@@ -505,19 +513,17 @@ fn code_cache(
 /// wasm again with the prepared memory as its initial memory.
 fn prepare_wasm(root: &Path, bundle: &Path, baked_dir: &Path) -> anyhow::Result<()> {
     let dump = baked_dir.join("memory.tmp");
-    let out = Command::new("node")
-        .arg(root.join("xtask/prepare.cjs"))
-        .arg(bundle)
-        .arg(baked_dir)
-        .arg(&dump)
-        .output()
-        .context("running node xtask/prepare.cjs (Node.js 20 must be on PATH)")?;
-    if !out.status.success() {
-        bail!(
-            "preparing the wasm instance failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    let script = root.join("xtask/prepare.cjs");
+    run_node(
+        &[],
+        &[
+            script.as_os_str(),
+            bundle.as_os_str(),
+            baked_dir.as_os_str(),
+            dump.as_os_str(),
+        ],
+        "preparing the wasm instance",
+    )?;
     let memory = std::fs::read(&dump).context("reading the prepared memory")?;
     std::fs::remove_file(&dump)?;
     let wasm_path = bundle.join("edge_auth_wasm_bg.wasm");
