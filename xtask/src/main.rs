@@ -104,7 +104,12 @@ enum Task {
         /// The V8 flags of the Node that will load the bundle, for its code
         /// cache [default: the Lambda runtime's for a 128 MB function,
         /// "--expose-gc --max-semi-space-size=6 --max-old-space-size=116"].
-        #[arg(long, value_name = "FLAGS", allow_hyphen_values = true)]
+        #[arg(
+            long,
+            value_name = "FLAGS",
+            allow_hyphen_values = true,
+            conflicts_with = "no_code_cache"
+        )]
         node_flags: Option<String>,
     },
 }
