@@ -80,7 +80,7 @@ if (input.bundle) {
   const { createRequire } = await import('node:module');
   const require = createRequire(import.meta.url);
   const before = process.memoryUsage();
-  const { BotMatcher, __wasm_memory: wasmMemory } = require(`${input.bundle}/edge_auth_wasm.js`);
+  const { BotMatcher, __wasm_memory: memory } = require(`${input.bundle}/edge_auth_wasm.js`);
   const artifact = readFileSync(input.artifact);
   const loads = [];
   let m;
@@ -104,7 +104,7 @@ if (input.bundle) {
   // As the edge passes a request (the input buffer), and as a string
   // argument (wasm-bindgen's glue copies it a character at a time).
   const { inputPath } = await import('./bot-input.mjs');
-  fns.push(['wasm', inputPath(m, wasmMemory())]);
+  fns.push(['wasm', inputPath(m, memory)]);
   fns.push(['wasm-string', (ua) => m.is_bot(ua)]);
 }
 if (process.argv[3] === '--paired') {

@@ -445,6 +445,7 @@ fn bundle(root: &Path) -> anyhow::Result<()> {
     )?;
     replay::fast_path(root, &out.join("bundle"))?;
     replay::bot_matcher(root, &out.join("full"))?;
+    replay::bots_harness(root, &out.join("full"))?;
     replay::node_crypto(root, &out.join("bundle"))?;
     replay::cold_compile(root, &out.join("bundle"), DEMO_COLD_COMPILE_BUDGET)?;
     // The default bundle leaves RustCrypto out; the `--rust-crypto` variant

@@ -297,6 +297,20 @@ pub fn bot_matcher(root: &Path, bundle: &Path) -> anyhow::Result<()> {
     )
 }
 
+/// The versus benchmark's Node side, `bench/bots.mjs`, on a few lines:
+/// `tests/node/bots_harness.mjs` (its wasm figures there, both ways in
+/// flagging the same lines, the bots and not the browsers). The benchmark
+/// itself is not run in CI; this keeps a glue change from breaking it unseen.
+pub fn bots_harness(root: &Path, bundle: &Path) -> anyhow::Result<()> {
+    node_check(
+        root,
+        bundle,
+        "tests/node/bots_harness.mjs",
+        "bots-harness",
+        &[],
+    )
+}
+
 /// The bundle's V8 code cache: `tests/node/code_cache.mjs` (taken under the
 /// flags it was made for, refused or not read otherwise, the same decisions
 /// every way), and `tests/node/code_cache_mutants.mjs` (that test fails on
