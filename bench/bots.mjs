@@ -2,12 +2,13 @@
 // anchors (isbot, and crawler-user-agents' patterns as one case-sensitive
 // RegExp, the way projects use that list) on the same workload, and measures
 // their quality on the same labeled data. Input: a JSON file (argv[2]) with
-// {workload, sources: {name: [ua]}, rounds}. Output: JSON on stdout, with
-// each matcher's flagged count per source and which lines it flagged.
+// {workload, sources: {name: [ua]}, rounds, frontier?: {missed, guard}}. Output:
+// JSON on stdout, with each matcher's flagged count per source and which lines
+// it flagged, and with `frontier` isbot's patterns scored on those lines.
 // With `--paired` (argv[3]) it times one pass per matcher for each "time"
 // line on stdin instead, printing one JSON line per round.
 import { readFileSync } from 'node:fs';
-import { isbot } from 'isbot';
+import { isbot, list as isbotList } from 'isbot';
 
 const input = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const cuaDir = new URL('../node_modules/crawler-user-agents/', import.meta.url);
@@ -131,6 +132,25 @@ const times = timeNsPerUa(fns.map(([, fn]) => fn), input.workload, input.rounds)
 fns.forEach(([name, fn], k) => {
   out[name] = { ...times[k], ...quality(fn), ...(name === 'wasm' ? wasm : {}) };
 });
+// isbot's patterns one by one on what our catalog does not flag (when the
+// input has `frontier`: development bots we miss, guard devices): how many of
+// our misses each would recover, and how many browsers it would flag. The
+// price of isbot's recall, measured on data we may read.
+if (input.frontier) {
+  const { missed, guard } = input.frontier;
+  const recovered = new Set(); const flagged = new Set();
+  const patterns = [];
+  for (const p of isbotList) {
+    const re = new RegExp(p, 'i');
+    const r = missed.filter((ua) => re.test(ua));
+    const f = guard.filter((ua) => re.test(ua));
+    r.forEach((ua) => recovered.add(ua)); f.forEach((ua) => flagged.add(ua));
+    // Listed if it recovers anything; the totals are isbot's whole list.
+    if (r.length > 0) patterns.push({ pattern: p, recovered: r.length, flagged: f.length });
+  }
+  patterns.sort((a, b) => b.recovered - a.recovered || a.flagged - b.flagged);
+  out.frontier = { missed: missed.length, guard: guard.length, patterns, recovered: recovered.size, flagged: flagged.size };
+}
 out.versions = {
   node: process.version,
   isbot: JSON.parse(readFileSync(new URL('../node_modules/isbot/package.json', import.meta.url), 'utf8')).version,

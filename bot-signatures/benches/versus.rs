@@ -656,7 +656,27 @@ fn main() {
     // be judged on the old catalog (its code is what is measured).
     let artifact_path = out_dir.join("bot-matcher.bin");
     std::fs::write(&artifact_path, &artifact).unwrap_or_else(|e| panic!("{e}"));
+    // The frontier isbot's patterns would move, on data we may read: the
+    // development (guard) sources' bots our catalog misses, and their
+    // devices it does not flag (it flags none: `check` holds them).
+    let unflagged = |bots: bool| -> Vec<&String> {
+        sources
+            .iter()
+            .zip(&verdicts)
+            .filter(|(s, _)| s.role == Role::Guard && s.bots == bots)
+            .flat_map(|(s, v)| {
+                s.user_agents
+                    .iter()
+                    .zip(v)
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(u, _)| u)
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
     let input = json!({
+        "frontier": { "missed": unflagged(true), "guard": unflagged(false) },
         "bundle": bundle,
         "artifact": artifact_path,
         "one_signature_artifact": one_path,
@@ -848,6 +868,8 @@ fn main() {
     println!();
     held_out_certainty(&sources, &against);
     println!();
+    isbot_frontier(&anchors["frontier"]);
+    println!();
     println!(
         "matcher load (native): {load_ms:.2} ms for {} signatures ({} bytes of artifact)",
         compiled.artifact.signatures.len(),
@@ -876,6 +898,38 @@ fn main() {
             .unwrap_or_default()
     );
     println!("report: {}", out_dir.join("bots.json").display());
+}
+
+/// isbot's patterns on the development bots we miss and the guard devices:
+/// what each would recover and what it would flag (bench/bots.mjs).
+fn isbot_frontier(frontier: &Value) {
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    let (missed, guard) = (n(&frontier["missed"]), n(&frontier["guard"]));
+    println!(
+        "isbot's patterns on what we do not flag (development data only): {missed} development bots we miss, {guard} guard devices"
+    );
+    println!("{:>10} {:>12}  pattern", "recovered", "devices");
+    for p in frontier["patterns"].as_array().into_iter().flatten() {
+        let pattern = p["pattern"].as_str().unwrap_or_default();
+        let shown: String = pattern.chars().take(70).collect();
+        println!(
+            "{:>10} {:>12}  {shown}{}",
+            n(&p["recovered"]),
+            n(&p["flagged"]),
+            if shown.len() < pattern.len() {
+                "..."
+            } else {
+                ""
+            }
+        );
+    }
+    let flagged = n(&frontier["flagged"]);
+    println!(
+        "{:>10} {:>12}  isbot's whole list ({:.2}% of the guard devices)",
+        n(&frontier["recovered"]),
+        flagged,
+        100.0 * flagged as f64 / guard.max(1) as f64
+    );
 }
 
 /// Medians of paired rounds.

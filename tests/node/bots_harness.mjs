@@ -7,11 +7,13 @@
 // ways in (the input buffer, as the edge passes a request, and the string
 // argument) flag the same lines, and that they flag the bots and not the
 // browsers: a harness that times a matcher flagging nothing or everything
-// would report a speed for no work.
+// would report a speed for no work. And that its table of isbot's patterns on
+// our misses and the guard adds up to what isbot itself flags there.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isbot } from 'isbot';
 
 const full = resolve(process.argv[2] ?? 'target/dist/full');
 const here = new URL('.', import.meta.url).pathname;
@@ -25,6 +27,10 @@ const browsers = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
 ];
+// The frontier: isbot's patterns one by one on lines we do not flag. Taken
+// together they must count what isbot itself flags (it is their union).
+const missed = ['voyager/1.0', 'Website Explorer/0.9.9.9', 'Mozilla/5.0 (Windows NT 6.1) Quokka'];
+const guard = [...browsers, 'NetSurf/3.10 (Linux)', 'T-Online Browser'];
 const input = join(mkdtempSync(join(tmpdir(), 'bots-harness-')), 'input.json');
 writeFileSync(input, JSON.stringify({
   workload: [...bots, ...browsers],
@@ -33,6 +39,7 @@ writeFileSync(input, JSON.stringify({
   bundle: full,
   artifact,
   one_signature_artifact: artifact,
+  frontier: { missed, guard },
 }));
 const out = JSON.parse(execFileSync(process.execPath, [join(here, '../../bench/bots.mjs'), input], { encoding: 'utf8' }));
 
@@ -53,8 +60,13 @@ if (out.wasm && out['wasm-string']) {
     expect(Number.isFinite(out.wasm[key]) && out.wasm[key] > 0, `wasm ${key} is ${out.wasm[key]}`);
   }
 }
+const f = out.frontier ?? {};
+expect(f.recovered === missed.filter((ua) => isbot(ua)).length, `frontier recovered ${f.recovered}, isbot flags ${missed.filter((ua) => isbot(ua)).length} of the misses`);
+expect(f.flagged === guard.filter((ua) => isbot(ua)).length, `frontier flagged ${f.flagged}, isbot flags ${guard.filter((ua) => isbot(ua)).length} of the guard`);
+expect(f.recovered > 0 && f.flagged > 0, 'the frontier lines reach neither side');
+expect((f.patterns ?? []).every((p) => p.recovered > 0 && p.recovered <= f.recovered), 'a frontier pattern listed that recovers nothing, or more than all');
 if (failures.length) {
   console.error(`bots harness: ${failures.length} check(s) failed:\n  ${failures.join('\n  ')}`);
   process.exit(1);
 }
-console.error(`bots harness: bench/bots.mjs gave the wasm figures; both ways in flagged ${bots.length} bots and none of ${browsers.length} browsers`);
+console.error(`bots harness: bench/bots.mjs gave the wasm figures; both ways in flagged ${bots.length} bots and none of ${browsers.length} browsers; isbot's patterns recovered ${f.recovered} of ${missed.length} misses and flagged ${f.flagged} of ${guard.length} guard lines`);
