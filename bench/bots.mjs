@@ -149,7 +149,7 @@ if (input.frontier) {
     if (r.length > 0) patterns.push({ pattern: p, recovered: r.length, flagged: f.length });
   }
   patterns.sort((a, b) => b.recovered - a.recovered || a.flagged - b.flagged);
-  out.frontier = { missed: missed.length, guard: guard.length, patterns, recovered: recovered.size, flagged: flagged.size };
+  out.frontier = { missed: missed.length, guard: guard.length, of: input.frontier.of, patterns, recovered: recovered.size, flagged: flagged.size };
 }
 out.versions = {
   node: process.version,

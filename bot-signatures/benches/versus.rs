@@ -675,8 +675,14 @@ fn main() {
             .into_iter()
             .collect()
     };
+    let development_bots = sources
+        .iter()
+        .filter(|s| s.role == Role::Guard && s.bots)
+        .flat_map(|s| &s.user_agents)
+        .collect::<BTreeSet<_>>()
+        .len();
     let input = json!({
-        "frontier": { "missed": unflagged(true), "guard": unflagged(false) },
+        "frontier": { "missed": unflagged(true), "guard": unflagged(false), "of": development_bots },
         "bundle": bundle,
         "artifact": artifact_path,
         "one_signature_artifact": one_path,
@@ -904,9 +910,13 @@ fn main() {
 /// what each would recover and what it would flag (bench/bots.mjs).
 fn isbot_frontier(frontier: &Value) {
     let n = |v: &Value| v.as_u64().unwrap_or(0);
-    let (missed, guard) = (n(&frontier["missed"]), n(&frontier["guard"]));
+    let (missed, guard, of) = (
+        n(&frontier["missed"]),
+        n(&frontier["guard"]),
+        n(&frontier["of"]),
+    );
     println!(
-        "isbot's patterns on what we do not flag (development data only): {missed} development bots we miss, {guard} guard devices"
+        "isbot's patterns on what we do not flag (development data only): the {missed} development bots we miss (of {of}), the {guard} guard devices"
     );
     println!("{:>10} {:>12}  pattern", "recovered", "devices");
     for p in frontier["patterns"].as_array().into_iter().flatten() {
