@@ -659,26 +659,21 @@ fn main() {
     // The frontier isbot's patterns would move, on data we may read: the
     // development (guard) sources' bots our catalog misses, and their
     // devices it does not flag (it flags none: `check` holds them).
-    let unflagged = |bots: bool| -> Vec<&String> {
+    let guard_lines = |bots: bool| {
         sources
             .iter()
             .zip(&verdicts)
-            .filter(|(s, _)| s.role == Role::Guard && s.bots == bots)
-            .flat_map(|(s, v)| {
-                s.user_agents
-                    .iter()
-                    .zip(v)
-                    .filter(|(_, v)| v.is_none())
-                    .map(|(u, _)| u)
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
+            .filter(move |(s, _)| s.role == Role::Guard && s.bots == bots)
+            .flat_map(|(s, v)| s.user_agents.iter().zip(v))
+    };
+    let unflagged = |bots: bool| -> BTreeSet<&String> {
+        guard_lines(bots)
+            .filter(|(_, v)| v.is_none())
+            .map(|(u, _)| u)
             .collect()
     };
-    let development_bots = sources
-        .iter()
-        .filter(|s| s.role == Role::Guard && s.bots)
-        .flat_map(|s| &s.user_agents)
+    let development_bots = guard_lines(true)
+        .map(|(u, _)| u)
         .collect::<BTreeSet<_>>()
         .len();
     let input = json!({
